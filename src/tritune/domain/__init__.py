@@ -1,0 +1,1 @@
+"""Pure data shared by every subsystem. No IO here."""

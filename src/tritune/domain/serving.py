@@ -1,0 +1,44 @@
+"""One way to serve a model: the knobs of a Triton model configuration tritune varies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DynamicBatching:
+    max_queue_delay_us: int = 0
+    preferred_batch_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """Options of the generic runner, carried as ``parameters`` in config.pbtxt."""
+
+    runtime: str = "onnxruntime"
+    execution_providers: tuple[str, ...] = ()  # empty: the runtime's default for the device
+    intra_op_threads: int = 0  # 0: the runtime's default
+    inter_op_threads: int = 0
+    graph_optimization_level: str = "all"
+    model_filename: str = "model.onnx"
+
+    def as_parameters(self) -> dict[str, str]:
+        return {
+            "runtime": self.runtime,
+            "execution_providers": ",".join(self.execution_providers),
+            "intra_op_threads": str(self.intra_op_threads),
+            "inter_op_threads": str(self.inter_op_threads),
+            "graph_optimization_level": self.graph_optimization_level,
+            "model_filename": self.model_filename,
+        }
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """The server-side half of a variant (the client load is the other half)."""
+
+    max_batch_size: int = 0
+    instance_count: int = 1
+    instance_kind: str = "KIND_CPU"  # or KIND_GPU
+    dynamic_batching: DynamicBatching | None = None
+    runner: RunnerOptions = field(default_factory=RunnerOptions)

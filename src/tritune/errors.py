@@ -1,0 +1,47 @@
+"""The error tree. Every error a user can cause carries a one-line message that names the
+problem and the fix; the CLI maps each class to an exit status."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class TrituneError(Exception):
+    """Root of every error tritune raises on purpose."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        # Long context (a server log tail) that the CLI prints below the one-line message.
+        self.detail = detail
+
+
+class UsageError(TrituneError):
+    """Bad user input: a missing file, a malformed option or config."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ModelError(TrituneError):
+    """The model file cannot be read or used as given."""
+
+
+class ServerError(TrituneError):
+    """The Triton server could not be found, started, reached, or it died."""
+
+
+class ModelLoadError(ServerError):
+    """The server refused to load a model (or a variant of it)."""
+
+
+class InferenceError(TrituneError):
+    """An inference request failed."""

@@ -1,0 +1,61 @@
+"""Pure batching logic: many requests become one runtime call, and back.
+
+Requests are grouped by the shape of their non-batch dimensions (two requests with
+different sequence lengths cannot be concatenated), each group is concatenated along
+axis 0, and the outputs are split back by each request's batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Feeds = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class BatchGroup:
+    """Requests (by index) that run together, and each one's batch size."""
+
+    request_indices: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+
+
+def _signature(feeds: Feeds) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    return tuple(sorted((name, tuple(a.shape[1:]), a.dtype.str) for name, a in feeds.items()))
+
+
+def group_requests(requests: Sequence[Feeds]) -> list[BatchGroup]:
+    """Group requests whose inputs can be concatenated along the batch axis, keeping order."""
+    groups: dict[tuple[tuple[str, tuple[int, ...], str], ...], list[int]] = {}
+    for index, feeds in enumerate(requests):
+        groups.setdefault(_signature(feeds), []).append(index)
+    result = []
+    for indices in groups.values():
+        sizes = tuple(int(next(iter(requests[i].values())).shape[0]) for i in indices)
+        result.append(BatchGroup(tuple(indices), sizes))
+    return result
+
+
+def merge_feeds(requests: Sequence[Feeds], group: BatchGroup) -> dict[str, np.ndarray]:
+    members = [requests[i] for i in group.request_indices]
+    if len(members) == 1:
+        return dict(members[0])
+    return {name: np.concatenate([m[name] for m in members], axis=0) for name in members[0]}
+
+
+def split_outputs(outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """Split each output along axis 0 into one dict per request."""
+    total = sum(batch_sizes)
+    for name, array in outputs.items():
+        if array.ndim == 0 or array.shape[0] != total:
+            raise ValueError(
+                f"output {name!r} has shape {array.shape} but the batch holds {total} rows: the model "
+                "does not keep the batch dimension first (set max_batch_size: 0 for such a model)"
+            )
+    bounds = np.cumsum([0, *batch_sizes])
+    return [
+        {name: array[bounds[i] : bounds[i + 1]] for name, array in outputs.items()} for i in range(len(batch_sizes))
+    ]

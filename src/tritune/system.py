@@ -1,0 +1,108 @@
+"""What this machine offers tritune: Python, Triton, ONNX Runtime, GPUs, perf_analyzer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tritune.errors import ServerError
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    uuid: str
+    memory_total_bytes: int
+
+
+@dataclass(frozen=True)
+class Hardware:
+    cpu_model: str
+    cpu_cores_logical: int
+    cpu_cores_physical: int
+    memory_total_bytes: int
+    gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def list_gpus() -> tuple[GpuInfo, ...]:
+    """GPUs seen through NVML; empty when there is no driver (a CPU machine)."""
+    try:
+        import pynvml
+    except ImportError:
+        return ()
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return ()
+    try:
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            uuid = pynvml.nvmlDeviceGetUUID(handle)
+            gpus.append(
+                GpuInfo(
+                    index=index,
+                    name=name.decode() if isinstance(name, bytes) else str(name),
+                    uuid=uuid.decode() if isinstance(uuid, bytes) else str(uuid),
+                    memory_total_bytes=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total),
+                )
+            )
+        return tuple(gpus)
+    finally:
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+
+
+def hardware() -> Hardware:
+    return Hardware(
+        cpu_model=cpu_model(),
+        cpu_cores_logical=psutil.cpu_count(logical=True) or 0,
+        cpu_cores_physical=psutil.cpu_count(logical=False) or 0,
+        memory_total_bytes=int(psutil.virtual_memory().total),
+        gpus=list_gpus(),
+    )
+
+
+def triton_version(tritonserver: str | None = None) -> str:
+    """Start the server on an empty repository for a moment and ask its version."""
+    from tritune.triton.server import EmbeddedTriton, http_get
+
+    with tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo, EmbeddedTriton(
+        repo, tritonserver=tritonserver, startup_timeout_s=60
+    ) as server:
+        status, body = http_get(f"{server.endpoints.http_base_url}/v2")
+        if status != 200:
+            raise ServerError(f"tritonserver answered {status} to /v2")
+        return str(json.loads(body).get("version", "unknown"))
+
+
+PERF_ANALYZER_ENV = "PERF_ANALYZER"
+
+
+def find_perf_analyzer() -> Path | None:
+    explicit = os.environ.get(PERF_ANALYZER_ENV)
+    if explicit and Path(explicit).is_file():
+        return Path(explicit)
+    found = shutil.which("perf_analyzer")
+    return Path(found) if found else None

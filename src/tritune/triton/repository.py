@@ -1,0 +1,88 @@
+"""The on-disk model repository: ``<repo>/<name>/config.pbtxt`` and
+``<repo>/<name>/<version>/{model.py, model.onnx, tritune_runner/}``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonclient.grpc import model_config_pb2 as mc
+
+import tritune.runner
+from tritune.domain.serving import ServingConfig
+from tritune.errors import ModelError
+from tritune.triton.model_config import build_model_config, default_serving_config, read_signature, to_pbtxt
+
+RUNNER_PACKAGE = "tritune_runner"
+_RUNNER_SOURCE = Path(tritune.runner.__file__).parent
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    name: str
+    directory: Path
+    config: mc.ModelConfig
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "config.pbtxt"
+
+
+def install_runner(version_dir: Path) -> None:
+    """Copy the runner beside the model: model.py (entry) and the tritune_runner package."""
+    version_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(_RUNNER_SOURCE / "entry_model.py", version_dir / "model.py")
+    target = version_dir / RUNNER_PACKAGE
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        _RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc")
+    )
+
+
+def _place_model_file(source: Path, destination: Path) -> None:
+    """Link when possible (variants of one big model share its bytes), copy otherwise.
+    External-data files next to the model travel with it."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() or destination.is_symlink():
+        destination.unlink()
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def write_config(model_dir: Path, config: mc.ModelConfig) -> Path:
+    path = model_dir / "config.pbtxt"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".pbtxt.tmp")
+    tmp.write_text(to_pbtxt(config))
+    tmp.replace(path)  # a reader never sees half a config
+    return path
+
+
+def deploy_onnx(
+    repository: str | os.PathLike[str],
+    name: str,
+    onnx_path: str | os.PathLike[str],
+    serving: ServingConfig | None = None,
+    *,
+    version: int = 1,
+    external_data: list[Path] | None = None,
+) -> DeployedModel:
+    """Lay out a model for the tritune runner and write its completed config.pbtxt."""
+    onnx_path = Path(onnx_path)
+    signature = read_signature(onnx_path)
+    serving = serving or default_serving_config(signature)
+    if not name or "/" in name or name.startswith("."):
+        raise ModelError(f"model name {name!r} is not usable as a directory name: choose a plain name")
+    config = build_model_config(name, signature, serving)
+    model_dir = Path(repository) / name
+    version_dir = model_dir / str(version)
+    _place_model_file(onnx_path, version_dir / serving.runner.model_filename)
+    for extra in external_data or []:
+        _place_model_file(extra, version_dir / extra.name)
+    install_runner(version_dir)
+    write_config(model_dir, config)
+    return DeployedModel(name, model_dir, config)

@@ -1,0 +1,366 @@
+"""Launching the embedded Triton Inference Server, or attaching to a running one.
+
+One server serves a whole run: variants are loaded and unloaded through the model-control
+API instead of restarting the server per variant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import psutil
+
+from tritune.errors import ServerError
+from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Addresses in tritonclient's form ("host:port", no scheme)."""
+
+    http: str
+    grpc: str
+    metrics: str | None  # full URL of the Prometheus endpoint, None when not served
+
+    @property
+    def http_base_url(self) -> str:
+        return f"http://{self.http}"
+
+
+class TritonServer(Protocol):
+    """What the rest of tritune needs of a server, embedded or remote."""
+
+    @property
+    def endpoints(self) -> Endpoints: ...
+
+    @property
+    def model_repository(self) -> Path | None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def log_tail(self, lines: int = 40) -> str: ...
+
+    def server_pid(self) -> int | None: ...
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """A tiny GET used for health checks: (status, body), status 0 when unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback/user URL
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def pick_free_ports(count: int, host: str = LOOPBACK) -> list[int]:
+    """Ports the kernel reports free now (a later bind may still race, which start() retries)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel to SIGTERM the server when tritune dies,
+    so even a SIGKILLed tritune leaves no orphan tritonserver behind."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedTriton:
+    """A tritonserver process owned by tritune (context manager).
+
+    Started with explicit model control on free loopback ports (or the ports given),
+    stopped with its whole process group, Python-backend stubs included.
+    """
+
+    def __init__(
+        self,
+        model_repository: str | os.PathLike[str],
+        *,
+        install: TritonInstall | None = None,
+        tritonserver: str | os.PathLike[str] | None = None,
+        http_port: int | None = None,
+        grpc_port: int | None = None,
+        metrics_port: int | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+        startup_timeout_s: float = 120.0,
+        load_models: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        log_verbose: int = 0,
+    ) -> None:
+        self._repository = Path(model_repository).resolve()
+        self._install = install
+        self._tritonserver = tritonserver
+        self._requested_ports = (http_port, grpc_port, metrics_port)
+        self._log_path = Path(log_path) if log_path else None
+        self._startup_timeout_s = startup_timeout_s
+        self._load_models = list(load_models)
+        self._extra_args = list(extra_args)
+        self._log_verbose = log_verbose
+        self._process: subprocess.Popen[bytes] | None = None
+        self._endpoints: Endpoints | None = None
+        self._log_file: Path | None = None
+        self._owned_log_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    # -- the TritonServer protocol -------------------------------------------------------
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise ServerError("the embedded Triton is not started: use it as a context manager")
+        return self._endpoints
+
+    @property
+    def model_repository(self) -> Path:
+        return self._repository
+
+    def is_alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def server_pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self._log_file is None or not self._log_file.exists():
+            return ""
+        with self._log_file.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    @property
+    def log_file(self) -> Path | None:
+        return self._log_file
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> EmbeddedTriton:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not self._repository.is_dir():
+            raise ServerError(
+                f"model repository {self._repository} does not exist: create it or pass an existing directory"
+            )
+        install = self._install or find_triton(self._tritonserver)
+        backend_dir = prepare_backend_directory(install)
+        explicit = any(p is not None for p in self._requested_ports)
+        for name, port in zip(("http", "grpc", "metrics"), self._requested_ports, strict=True):
+            if port is not None and not port_is_free(port):
+                raise ServerError(
+                    f"port {port} ({name}) is already in use: pass another --{name}-port "
+                    "or stop the process that holds it"
+                )
+        attempts = 1 if explicit else 3
+        for attempt in range(attempts):
+            ports = [p if p is not None else 0 for p in self._requested_ports]
+            free = iter(pick_free_ports(3))
+            ports = [p or next(free) for p in ports]
+            try:
+                self._launch(install, backend_dir, ports)
+                return
+            except ServerError:
+                # Another process may have taken an auto-picked port between pick and bind.
+                if attempt + 1 < attempts and "already in use" in self.log_tail(200).lower():
+                    self.stop()
+                    continue
+                self.stop()
+                raise
+
+    def _launch(self, install: TritonInstall, backend_dir: Path, ports: list[int]) -> None:
+        http_port, grpc_port, metrics_port = ports
+        if self._log_path is None:
+            self._owned_log_dir = tempfile.TemporaryDirectory(prefix="tritune-triton-")
+            self._log_file = Path(self._owned_log_dir.name) / "tritonserver.log"
+        else:
+            self._log_file = self._log_path
+            self._log_file.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(install.binary),
+            f"--model-repository={self._repository}",
+            f"--backend-directory={backend_dir}",
+            "--model-control-mode=explicit",
+            f"--http-address={LOOPBACK}",
+            f"--http-port={http_port}",
+            f"--grpc-address={LOOPBACK}",
+            f"--grpc-port={grpc_port}",
+            f"--metrics-address={LOOPBACK}",
+            f"--metrics-port={metrics_port}",
+            "--allow-metrics=true",
+            "--exit-on-error=false",
+            "--strict-readiness=false",
+            f"--log-verbose={self._log_verbose}",
+            *[f"--load-model={name}" for name in self._load_models],
+            *self._extra_args,
+        ]
+        env = server_environment(install)
+        with self._log_file.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(self._log_file.parent),
+                start_new_session=True,  # its own process group: stop() signals the whole tree
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+            )
+        self._endpoints = Endpoints(
+            http=f"{LOOPBACK}:{http_port}",
+            grpc=f"{LOOPBACK}:{grpc_port}",
+            metrics=f"http://{LOOPBACK}:{metrics_port}/metrics",
+        )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self._startup_timeout_s
+        url = f"{self.endpoints.http_base_url}/v2/health/ready"
+        while time.monotonic() < deadline:
+            if not self.is_alive():
+                raise ServerError(self._death_message(), detail=self.log_tail())
+            status, _ = http_get(url, timeout=1.0)
+            if status == 200:
+                return
+            time.sleep(0.05)
+        raise ServerError(
+            f"tritonserver did not become ready within {self._startup_timeout_s:.0f} s: "
+            f"see its log {self._log_file}",
+            detail=self.log_tail(),
+        )
+
+    def _death_message(self) -> str:
+        code = self._process.returncode if self._process else None
+        tail = self.log_tail(200)
+        lowered = tail.lower()
+        if "already in use" in lowered or "address in use" in lowered:
+            return f"tritonserver exited (code {code}): a port is already in use; pass other ports"
+        if "failed to load" in lowered or "load failed" in lowered:
+            return f"tritonserver exited (code {code}): a model failed to load; see the log below"
+        return f"tritonserver exited during startup (code {code}): see its log {self._log_file}"
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the server and every process it started; idempotent."""
+        process, self._process = self._process, None
+        if process is not None:
+            _terminate_tree(process, timeout_s)
+        self._endpoints = None
+
+    def __del__(self) -> None:  # last resort; stop() is the contract
+        with contextlib.suppress(Exception):
+            self.stop(timeout_s=2.0)
+
+
+def _terminate_tree(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    try:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    # Stubs that left the group (or outlived the server) are ended one by one.
+    _, alive = psutil.wait_procs(descendants, timeout=3)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=3)
+
+
+class RemoteTriton:
+    """A Triton server tritune does not own (local binary started by the user, a container,
+    another host). Needs --model-control-mode=explicit on that server to load variants."""
+
+    def __init__(self, url: str, *, grpc_url: str | None = None, metrics_url: str | None = None) -> None:
+        http = url.removeprefix("http://").removeprefix("https://").rstrip("/")
+        host, _, port_text = http.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise ServerError(f"cannot parse server URL {url!r}: give it as host:port, e.g. localhost:8000")
+        port = int(port_text)
+        self._endpoints = Endpoints(
+            http=http,
+            grpc=grpc_url or f"{host}:{port + 1}",
+            metrics=metrics_url if metrics_url is not None else f"http://{host}:{port + 2}/metrics",
+        )
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return self._endpoints
+
+    @property
+    def model_repository(self) -> None:
+        return None
+
+    def is_alive(self) -> bool:
+        status, _ = http_get(f"{self._endpoints.http_base_url}/v2/health/live", timeout=2.0)
+        return status == 200
+
+    def server_pid(self) -> None:
+        return None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return ""
+
+    def __enter__(self) -> RemoteTriton:
+        if not self.is_alive():
+            raise ServerError(
+                f"cannot reach Triton at {self._endpoints.http_base_url}: start the server or fix the URL"
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def embedded_triton(model_repository: str | os.PathLike[str], **kwargs: object) -> Iterator[EmbeddedTriton]:
+    server = EmbeddedTriton(model_repository, **kwargs)  # type: ignore[arg-type]
+    with server:
+        yield server
