@@ -1,0 +1,1 @@
+"""Helpers for tritune's tests and benchmarks: small real models, process checks."""

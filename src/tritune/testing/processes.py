@@ -1,0 +1,43 @@
+"""Finding Triton processes, so tests can prove none is left behind."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+TRITON_PROCESS_NAMES = ("tritonserver", "triton_python_backend_stub")
+
+
+def triton_processes(marker: str | None = None) -> list[psutil.Process]:
+    """Live (non-zombie) tritonserver/stub processes; with ``marker``, only those whose
+    command line or whose server's command line mentions it (e.g. a test's repository path)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            name = process.info["name"] or ""
+            if not any(name.startswith(n[:15]) for n in TRITON_PROCESS_NAMES):
+                continue
+            if marker is not None:
+                lines = " ".join(process.info["cmdline"] or [])
+                parent = process.parent()
+                if parent is not None:
+                    lines += " " + " ".join(parent.cmdline())
+                if marker not in lines:
+                    continue
+            found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_until_gone(marker: str, timeout_s: float = 15.0) -> list[psutil.Process]:
+    """Processes mentioning ``marker`` still alive after ``timeout_s`` (empty: all gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = triton_processes(marker)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)

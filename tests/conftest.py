@@ -1,0 +1,47 @@
+"""Shared fixtures: real models and a real embedded Triton for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tritune.testing.models import dtype_zoo_model, minilm_path
+from tritune.testing.processes import wait_until_gone
+from tritune.triton.control import ModelControl
+from tritune.triton.server import EmbeddedTriton
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def dtype_zoo_onnx(model_dir: Path) -> Path:
+    return dtype_zoo_model(model_dir / "dtype_zoo.onnx")
+
+
+@pytest.fixture(scope="session")
+def minilm_onnx() -> Path:
+    return minilm_path()
+
+
+@pytest.fixture(scope="session")
+def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("session-repo")
+
+
+@pytest.fixture(scope="session")
+def triton_server(triton_repo: Path) -> Iterator[EmbeddedTriton]:
+    """One embedded Triton for the tests that only need a server (explicit model control)."""
+    with EmbeddedTriton(triton_repo) as server:
+        yield server
+    assert wait_until_gone(str(triton_repo)) == [], "the session's Triton left processes behind"
+
+
+@pytest.fixture(scope="session")
+def control(triton_server: EmbeddedTriton) -> Iterator[ModelControl]:
+    with ModelControl(triton_server) as model_control:
+        yield model_control

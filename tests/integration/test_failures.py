@@ -1,0 +1,197 @@
+"""Bad input and dying processes: a clear one-line error, a non-zero exit, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tritune.errors import InferenceError, ModelLoadError, ServerError
+from tritune.testing.processes import triton_processes, wait_until_gone
+from tritune.triton.control import ModelControl
+from tritune.triton.infer import InferClient
+from tritune.triton.model_config import from_pbtxt, to_pbtxt
+from tritune.triton.repository import deploy_onnx, write_config
+from tritune.triton.server import EmbeddedTriton
+
+pytestmark = pytest.mark.triton
+
+TRITUNE = [sys.executable, "-m", "tritune"]
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TRITUNE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    result = run_cli("infer", str(tmp_path / "absent.onnx"))
+    assert result.returncode != 0
+    assert "absent.onnx does not exist" in error_line(result)
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_onnx_file(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(os.urandom(4096))
+    result = run_cli("infer", str(corrupt))
+    assert result.returncode != 0
+    assert "corrupt.onnx" in error_line(result)
+    assert "ONNX" in error_line(result)
+
+
+def test_unknown_shape_input_name_is_a_usage_error(dtype_zoo_onnx: Path) -> None:
+    result = run_cli("infer", str(dtype_zoo_onnx), "--shape", "nope:3")
+    assert result.returncode == 2
+    assert "unknown input(s) nope" in error_line(result)
+
+
+def test_missing_server_binary(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
+    result = run_cli("infer", str(dtype_zoo_onnx), "--tritonserver", str(tmp_path / "no-tritonserver"))
+    assert result.returncode != 0
+    assert "tritonserver binary not found" in error_line(result)
+    with pytest.raises(ServerError, match="not found"):
+        EmbeddedTriton(tmp_path, tritonserver=tmp_path / "no-tritonserver").start()
+
+
+def test_port_already_taken(tmp_path: Path) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(ServerError, match=f"port {port} \\(http\\) is already in use"):
+            with EmbeddedTriton(tmp_path, http_port=port):
+                pass
+    finally:
+        holder.close()
+    assert wait_until_gone(str(tmp_path)) == []
+
+
+def test_config_input_name_that_the_model_lacks(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
+    deployed = deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
+    config = from_pbtxt(to_pbtxt(deployed.config))
+    config.input[0].name = "not_x"
+    write_config(deployed.directory, config)
+    with EmbeddedTriton(tmp_path) as server, ModelControl(server) as control:
+        with pytest.raises(ModelLoadError) as caught:
+            control.load("zoo")
+        assert "not_x" in caught.value.message and "fix the names in config.pbtxt" in caught.value.message
+        assert server.is_alive()
+    assert wait_until_gone(str(tmp_path)) == []
+
+
+def test_wrong_input_name_at_request_time(triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path) -> None:
+    import numpy as np
+
+    deploy_onnx(triton_server.model_repository, "zoo_names", dtype_zoo_onnx)
+    control.load("zoo_names")
+    with InferClient(triton_server.endpoints, "grpc") as client, pytest.raises(InferenceError, match="zoo_names"):
+        client.infer("zoo_names", {"wrong": np.zeros((1, 4), np.float32)})
+
+
+def test_unloaded_model_and_corrupt_model_in_repository(tmp_path: Path) -> None:
+    model_dir = tmp_path / "broken" / "1"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.onnx").write_bytes(b"not an onnx file")
+    from tritune.triton.repository import install_runner
+
+    install_runner(model_dir)
+    (tmp_path / "broken" / "config.pbtxt").write_text(
+        'name: "broken" backend: "python" max_batch_size: 0 '
+        'input { name: "x" data_type: TYPE_FP32 dims: [1] } output { name: "y" data_type: TYPE_FP32 dims: [1] }'
+    )
+    with EmbeddedTriton(tmp_path) as server, ModelControl(server) as control:
+        with pytest.raises(ModelLoadError, match="'broken' failed to load"):
+            control.load("broken")
+        with pytest.raises(ModelLoadError, match="'ghost' failed to load"):
+            control.load("ghost")
+    assert wait_until_gone(str(tmp_path)) == []
+
+
+def test_server_killed_while_in_use(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
+    deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
+    with EmbeddedTriton(tmp_path) as server, ModelControl(server, timeout_s=10) as control:
+        control.load("zoo")
+        os.kill(server.server_pid() or 0, signal.SIGKILL)
+        time.sleep(0.5)
+        with pytest.raises(ServerError, match="lost the Triton server"):
+            control.load("zoo")
+    assert wait_until_gone(str(tmp_path)) == []
+
+
+def test_exception_inside_the_context_stops_everything(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
+    deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
+    with pytest.raises(RuntimeError, match="boom"), EmbeddedTriton(tmp_path, load_models=["zoo"]):
+        assert len(triton_processes(str(tmp_path))) >= 2  # the server and the model's stub
+        raise RuntimeError("boom")
+    assert wait_until_gone(str(tmp_path)) == []
+
+
+HOLDER = """
+import sys, time
+from tritune.triton.server import EmbeddedTriton
+server = EmbeddedTriton(sys.argv[1], load_models=["zoo"]).__enter__()
+print("ready", server.server_pid(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_no_orphans_when_the_owner_is_interrupted_or_killed(tmp_path: Path, dtype_zoo_onnx: Path, sig: int) -> None:
+    deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
+    owner = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = owner.stdout.readline() if owner.stdout else ""
+        assert line.startswith("ready"), line
+        assert len(triton_processes(str(tmp_path))) >= 2
+        owner.send_signal(sig)
+        owner.wait(timeout=30)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    assert wait_until_gone(str(tmp_path), timeout_s=20) == []
+
+
+def test_cli_ctrl_c_during_a_run_leaves_nothing(tmp_path: Path, minilm_onnx: Path) -> None:
+    marker = tmp_path / "marker"
+    marker.mkdir()
+    env = dict(os.environ, TMPDIR=str(marker))
+    process = subprocess.Popen(
+        [*TRITUNE, "infer", str(minilm_onnx), "-n", "100000"], stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "loaded in" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        assert process.returncode == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert wait_until_gone(str(marker), timeout_s=20) == []
+
+
+def test_doctor_on_this_machine() -> None:
+    from tritune.system import list_gpus
+
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Triton version: 2." in result.stdout
+    assert "python-backend stub: " in result.stdout
+    assert "onnxruntime: " in result.stdout
+    if not list_gpus():
+        assert "GPUs: none" in result.stdout.splitlines()

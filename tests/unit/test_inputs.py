@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from tritune.domain.model import ModelSignature, TensorSpec
+from tritune.errors import UsageError
+from tritune.inputs import DEFAULT_DYNAMIC_DIM, make_inputs, parse_shape_options, resolve_shapes
+
+SIG = ModelSignature(
+    inputs=(TensorSpec("ids", "TYPE_INT64", (-1, -1)), TensorSpec("img", "TYPE_FP32", (-1, 3, 8))),
+    outputs=(TensorSpec("y", "TYPE_FP32", (-1, 2)),),
+)
+
+
+def test_shape_options_parse_and_reject_bad_forms():
+    assert parse_shape_options(["ids:16", "img:3,8"]) == {"ids": (16,), "img": (3, 8)}
+    for bad in ["ids", "ids:", "ids:a", ":4", "ids:0"]:
+        with pytest.raises(UsageError, match="NAME:D1,D2"):
+            parse_shape_options([bad])
+
+
+def test_shapes_follow_perf_analyzer_semantics_batch_excluded():
+    shapes = resolve_shapes(SIG, 4, {"ids": (32,)}, batched=True)
+    assert shapes == {"ids": (4, 32), "img": (4, 3, 8)}
+    assert resolve_shapes(SIG, 1, {}, batched=True)["ids"] == (1, DEFAULT_DYNAMIC_DIM)
+
+
+def test_shapes_that_contradict_the_model_are_refused():
+    with pytest.raises(UsageError, match="does not fit"):
+        resolve_shapes(SIG, 1, {"img": (4, 8)}, batched=True)
+    with pytest.raises(UsageError, match="unknown input"):
+        resolve_shapes(SIG, 1, {"nope": (1,)}, batched=True)
+    with pytest.raises(UsageError, match="use -b 1"):
+        resolve_shapes(SIG, 2, {}, batched=False)
+
+
+def test_inputs_have_declared_dtypes_and_safe_values():
+    feeds = make_inputs(SIG, {"ids": (2, 5), "img": (2, 3, 8)}, "random", np.random.default_rng(3))
+    assert feeds["ids"].dtype == np.int64 and set(np.unique(feeds["ids"])) <= {0, 1}
+    assert feeds["img"].dtype == np.float32 and 0 <= feeds["img"].min() and feeds["img"].max() < 1
+    zeros = make_inputs(SIG, {"ids": (1, 5), "img": (1, 3, 8)}, "zero")
+    assert not zeros["img"].any()
