@@ -1,0 +1,307 @@
+"""The run store: one SQLite file per run directory.
+
+Every write commits at once (WAL journal), so a Ctrl-C or a crash loses at most the
+measurement in flight, and a rerun of the same command finds what was already measured.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.domain.serving import ServingConfig
+from tritune.errors import UsageError
+from tritune.store.codec import (
+    canonical_json,
+    load_to_dict,
+    measurement_from_row,
+    serving_from_dict,
+    serving_to_dict,
+)
+from tritune.store.codec import load_from_dict as _load_from_dict
+
+SCHEMA_VERSION = 1
+STORE_FILENAME = "tritune.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    model_name TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE,
+    settings_json TEXT NOT NULL,
+    hardware_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'running',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS variants (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,
+    params_key TEXT NOT NULL,
+    params_json TEXT NOT NULL,
+    serving_json TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    load_time_s REAL,
+    error TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (run_id, params_key),
+    UNIQUE (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY,
+    variant_id INTEGER NOT NULL REFERENCES variants(id),
+    load_mode TEXT NOT NULL,
+    load_value REAL NOT NULL,
+    batch_size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    client_bound INTEGER NOT NULL DEFAULT 0,
+    perf_throughput REAL,
+    perf_latency_p99 REAL,
+    metrics_json TEXT NOT NULL,
+    warnings_json TEXT NOT NULL DEFAULT '[]',
+    duration_s REAL,
+    created_at REAL NOT NULL,
+    UNIQUE (variant_id, load_mode, load_value, batch_size)
+);
+"""
+
+
+class VariantStatus:
+    PENDING = "pending"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    model_name: str
+    fingerprint: str
+    settings: dict[str, Any]
+    hardware: dict[str, Any]
+    status: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    id: int
+    run_id: int
+    name: str
+    params: dict[str, Any]
+    serving: ServingConfig
+    is_default: bool
+    status: str
+    load_time_s: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    id: int
+    variant_id: int
+    measurement: Measurement
+    duration_s: float | None
+    created_at: float
+
+
+class Store:
+    """A narrow interface over the run database (runs, variants, measurements)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise UsageError(
+                f"{self.path} is not a tritune store ({error}): pass another run directory or remove the file"
+            ) from None
+        self._db.row_factory = sqlite3.Row
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    @classmethod
+    def in_run_dir(cls, run_dir: str | Path) -> Store:
+        return cls(Path(run_dir) / STORE_FILENAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- runs ----------------------------------------------------------------------------
+    def open_run(
+        self, model_name: str, fingerprint: str, settings: Mapping[str, Any], hardware: Mapping[str, Any]
+    ) -> tuple[RunRecord, bool]:
+        """The run with this fingerprint (resumed: True), or a new one."""
+        row = self._db.execute("SELECT * FROM runs WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        if row is not None:
+            self._db.execute("UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
+            return self._run(row), True
+        now = time.time()
+        cursor = self._db.execute(
+            "INSERT INTO runs(model_name, fingerprint, settings_json, hardware_json, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (model_name, fingerprint, canonical_json(settings), canonical_json(hardware), now, now),
+        )
+        return self.run(int(cursor.lastrowid or 0)), False
+
+    def run(self, run_id: int) -> RunRecord:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return self._run(row)
+
+    def runs(self) -> list[RunRecord]:
+        return [self._run(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        self._db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status, time.time(), run_id))
+
+    @staticmethod
+    def _run(row: sqlite3.Row) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            model_name=row["model_name"],
+            fingerprint=row["fingerprint"],
+            settings=json.loads(row["settings_json"]),
+            hardware=json.loads(row["hardware_json"]),
+            status=row["status"],
+            created_at=row["created_at"],
+        )
+
+    # -- variants --------------------------------------------------------------------------
+    def variant_for(
+        self, run_id: int, params: Mapping[str, Any], serving: ServingConfig, *, name: str, is_default: bool = False
+    ) -> VariantRecord:
+        """The stored variant with these parameters, or a new one named ``name``."""
+        key = canonical_json(dict(params))
+        row = self._db.execute(
+            "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)
+        ).fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, name, key, key, canonical_json(serving_to_dict(serving)), int(is_default), time.time()),
+            )
+            row = self._db.execute(
+                "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)
+            ).fetchone()
+        return self._variant(row)
+
+    def set_variant_status(
+        self, variant_id: int, status: str, *, load_time_s: float | None = None, error: str | None = None
+    ) -> None:
+        self._db.execute(
+            "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), error=? WHERE id=?",
+            (status, load_time_s, error, variant_id),
+        )
+
+    def variants(self, run_id: int) -> list[VariantRecord]:
+        rows = self._db.execute("SELECT * FROM variants WHERE run_id = ? ORDER BY id", (run_id,))
+        return [self._variant(r) for r in rows]
+
+    def variant_count(self, run_id: int) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM variants WHERE run_id=?", (run_id,)).fetchone()[0])
+
+    @staticmethod
+    def _variant(row: sqlite3.Row) -> VariantRecord:
+        return VariantRecord(
+            id=row["id"],
+            run_id=row["run_id"],
+            name=row["name"],
+            params=json.loads(row["params_json"]),
+            serving=serving_from_dict(json.loads(row["serving_json"])),
+            is_default=bool(row["is_default"]),
+            status=row["status"],
+            load_time_s=row["load_time_s"],
+            error=row["error"],
+        )
+
+    # -- measurements ----------------------------------------------------------------------
+    def add_measurement(self, variant_id: int, measurement: Measurement, duration_s: float | None = None) -> None:
+        load = measurement.load
+        self._db.execute(
+            "INSERT OR REPLACE INTO measurements(variant_id, load_mode, load_value, batch_size, status, error,"
+            " client_bound, perf_throughput, perf_latency_p99, metrics_json, warnings_json, duration_s, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                variant_id,
+                load.mode.value,
+                float(load.value),
+                load.batch_size,
+                measurement.status.value,
+                measurement.error,
+                int(measurement.client_bound),
+                measurement.metrics.get("perf_throughput"),
+                measurement.metrics.get("perf_latency_p99"),
+                json.dumps(dict(measurement.metrics)),
+                json.dumps(list(measurement.warnings)),
+                duration_s,
+                time.time(),
+            ),
+        )
+
+    def find_measurement(self, variant_id: int, load: LoadPoint) -> Measurement | None:
+        row = self._db.execute(
+            "SELECT * FROM measurements WHERE variant_id=? AND load_mode=? AND load_value=? AND batch_size=?",
+            (variant_id, load.mode.value, float(load.value), load.batch_size),
+        ).fetchone()
+        return self._measurement(row).measurement if row is not None else None
+
+    def measurements(self, variant_id: int) -> list[MeasurementRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM measurements WHERE variant_id=? ORDER BY load_mode, load_value, batch_size", (variant_id,)
+        )
+        return [self._measurement(r) for r in rows]
+
+    def iter_run_measurements(self, run_id: int) -> Iterator[tuple[VariantRecord, MeasurementRecord]]:
+        for variant in self.variants(run_id):
+            for record in self.measurements(variant.id):
+                yield variant, record
+
+    def measurement_count(self, run_id: int) -> int:
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM measurements m JOIN variants v ON m.variant_id = v.id WHERE v.run_id=?",
+                (run_id,),
+            ).fetchone()[0]
+        )
+
+    @staticmethod
+    def _measurement(row: sqlite3.Row) -> MeasurementRecord:
+        load = _load_from_dict(
+            {"mode": row["load_mode"], "value": row["load_value"], "batch_size": row["batch_size"]}
+        )
+        return MeasurementRecord(
+            id=row["id"],
+            variant_id=row["variant_id"],
+            measurement=measurement_from_row(
+                load, row["status"], row["metrics_json"], row["error"], row["client_bound"], row["warnings_json"]
+            ),
+            duration_s=row["duration_s"],
+            created_at=row["created_at"],
+        )
+
+
+__all__ = ["MeasurementRecord", "RunRecord", "Store", "VariantRecord", "VariantStatus", "load_to_dict"]
