@@ -171,3 +171,26 @@ def test_two_servers_side_by_side(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
                 np.testing.assert_allclose(client.infer("zoo", feeds)["y"], _direct(dtype_zoo_onnx, feeds)["y"], atol=1e-5)
     for repo in repos:
         assert wait_until_gone(str(repo)) == []
+
+
+def test_remote_mode_uses_a_running_server_by_url(triton_server: EmbeddedTriton, zoo_deployed: str) -> None:
+    from tritune.triton.server import RemoteTriton
+
+    with RemoteTriton(triton_server.endpoints.http, grpc_url=triton_server.endpoints.grpc) as remote:
+        assert remote.is_alive()
+        with ModelControl(remote) as remote_control:
+            assert remote_control.is_ready(zoo_deployed)
+            assert remote_control.config(zoo_deployed)["max_batch_size"] == 8
+        with InferClient(remote.endpoints, "grpc") as client:
+            assert client.infer(zoo_deployed, _zoo_feeds(3, np.random.default_rng(1)))["y"].shape == (3, 3)
+
+
+def test_remote_mode_names_an_unreachable_server() -> None:
+    from tritune.errors import ServerError
+    from tritune.triton.server import RemoteTriton, pick_free_ports
+
+    (port,) = pick_free_ports(1)
+    with pytest.raises(ServerError, match=f"cannot reach Triton at http://127.0.0.1:{port}"):
+        RemoteTriton(f"127.0.0.1:{port}").__enter__()
+    with pytest.raises(ServerError, match="host:port"):
+        RemoteTriton("not a url")
