@@ -1,0 +1,38 @@
+"""Pure analysis: objectives, constraints, ranking, Pareto front, per-config best, summary facts."""
+
+from tritune.analysis.configs import (
+    ConfigBest,
+    ConfigResult,
+    best_measurement,
+    best_per_config,
+    config_outcome,
+)
+from tritune.analysis.constraints import Bound, Constraints
+from tritune.analysis.metrics import Direction, direction
+from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
+from tritune.analysis.ranking import Outcome, Ranked, dominates, pareto_front, rank, top_n
+from tritune.analysis.summary import SummaryFacts, objective_phrase, summary_facts, summary_sentence
+
+__all__ = [
+    "DEFAULT_OBJECTIVES",
+    "Bound",
+    "ConfigBest",
+    "ConfigResult",
+    "Constraints",
+    "Direction",
+    "Objectives",
+    "Outcome",
+    "Ranked",
+    "SummaryFacts",
+    "best_measurement",
+    "best_per_config",
+    "config_outcome",
+    "direction",
+    "dominates",
+    "objective_phrase",
+    "pareto_front",
+    "rank",
+    "summary_facts",
+    "summary_sentence",
+    "top_n",
+]

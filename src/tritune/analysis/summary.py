@@ -1,0 +1,116 @@
+"""The facts behind the summary sentence, and the sentence itself (Model Analyzer's wording).
+
+"In N measurements across M configurations, <name> is G % better than the default
+configuration at <objective> under the given constraints: T infer/sec, p99 L ms."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tritune.analysis.configs import ConfigResult, best_per_config
+from tritune.analysis.constraints import Constraints
+from tritune.analysis.objectives import Objectives
+
+_PHRASES = {
+    "perf_throughput": "maximizing throughput",
+    "perf_latency_p99": "minimizing p99 latency",
+    "perf_latency_avg": "minimizing average latency",
+    "gpu_used_memory": "minimizing GPU memory",
+    "cpu_used_ram": "minimizing RAM",
+}
+
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    measurements: int
+    configurations: int
+    objective: str  # "maximizing throughput", or "meeting the objectives" for several
+    constrained: bool
+    best_name: str | None = None  # None: nothing produced a usable measurement
+    best_feasible: bool = False
+    best_is_default: bool = False
+    default_name: str | None = None
+    gain_percent: float | None = None  # None: no usable default measurement to compare with
+    throughput: float | None = None  # infer/sec of the best configuration's best load point
+    latency_p99_ms: float | None = None
+
+
+def objective_phrase(objectives: Objectives) -> str:
+    if len(objectives.weights) == 1:
+        metric = objectives.metrics[0]
+        return _PHRASES.get(metric, f"optimizing {metric}")
+    return "meeting the objectives"
+
+
+def summary_facts(
+    configs: Sequence[ConfigResult], objectives: Objectives, constraints: Constraints | None = None
+) -> SummaryFacts:
+    """Count measurements and configurations, pick the best, and compare it with the default."""
+    constraints = constraints or Constraints()
+    bests = best_per_config(configs, objectives, constraints)
+    facts = SummaryFacts(
+        measurements=sum(len(c.measurements) for c in configs),
+        configurations=len(configs),
+        objective=objective_phrase(objectives),
+        constrained=bool(constraints),
+    )
+    if not bests or bests[0].best is None:
+        return facts
+    top = bests[0]
+    assert top.best is not None
+    default = next((b for b in bests if b.config.is_default), None)
+    gain = None
+    if default is not None and default.best is not None:
+        gain = objectives.gain(top.best.metrics, default.best.metrics)
+    return SummaryFacts(
+        measurements=facts.measurements,
+        configurations=facts.configurations,
+        objective=facts.objective,
+        constrained=facts.constrained,
+        best_name=top.config.name,
+        best_feasible=top.outcome.feasible,
+        best_is_default=top.config.is_default,
+        default_name=None if default is None else default.config.name,
+        gain_percent=gain,
+        throughput=top.best.metric("perf_throughput"),
+        latency_p99_ms=top.best.metric("perf_latency_p99"),
+    )
+
+
+def summary_sentence(facts: SummaryFacts) -> str:
+    """One sentence for the terminal and the report header."""
+    lead = f"In {facts.measurements} measurements across {facts.configurations} configurations"
+    if facts.best_name is None:
+        return f"{lead}, no configuration produced a usable measurement."
+    numbers = _numbers(facts)
+    under = " under the given constraints" if facts.constrained else ""
+    if facts.constrained and not facts.best_feasible:
+        return (
+            f"{lead}, no configuration meets the given constraints; {facts.best_name} comes closest{numbers}."
+        )
+    if facts.gain_percent is None:
+        return (
+            f"{lead}, {facts.best_name} is the best at {facts.objective}{under}{numbers} "
+            "(the default configuration has no usable measurement)."
+        )
+    gain = round(facts.gain_percent)
+    if facts.best_is_default or gain <= 0:
+        return (
+            f"{lead}, {facts.best_name} provides no gain over the default configuration "
+            f"at {facts.objective}{under}{numbers}."
+        )
+    return (
+        f"{lead}, {facts.best_name} is {gain}% better than the default configuration "
+        f"at {facts.objective}{under}{numbers}."
+    )
+
+
+def _numbers(facts: SummaryFacts) -> str:
+    parts = []
+    if facts.throughput is not None:
+        parts.append(f"{facts.throughput:,.1f} infer/sec")
+    if facts.latency_p99_ms is not None:
+        parts.append(f"p99 {facts.latency_p99_ms:.3g} ms")
+    return ": " + ", ".join(parts) if parts else ""

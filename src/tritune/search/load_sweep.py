@@ -1,0 +1,161 @@
+"""The load sweep for one configuration, as ask/tell: which load points to measure.
+
+Concurrency (or request rate) doubles from ``start`` until the best of the last ``window``
+throughputs is less than ``min_gain`` above the first of them (Model Analyzer's rule, 5 % over
+4 steps), the maximum is reached, the load generator is the bottleneck, or a latency cap is
+exceeded. Past a cap, a binary search finds the largest load that still meets it. When even
+the start exceeds a cap, the load halves until it does not (then the binary search).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.search.trial import SearchProtocolError
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How one configuration's load is swept.
+
+    Args:
+        mode: concurrency or request rate.
+        values: a manual list, measured in order (larger values are skipped once a smaller one
+            broke a latency cap); empty for the automatic doubling sweep.
+        start, minimum, maximum: the automatic sweep's first value and bounds.
+        min_gain, window: stop when max(last ``window`` throughputs) < first * (1 + min_gain).
+        latency_caps: metric -> max (ms), from the constraints; exceeded: stop and bisect.
+        binary_search_steps: at most this many measurements between the last good load and
+            the first one over a cap (Model Analyzer: 5).
+        max_points: at most this many measurements in all (None: unbounded).
+    """
+
+    mode: LoadMode = LoadMode.CONCURRENCY
+    values: tuple[float, ...] = ()
+    start: float = 1
+    minimum: float = 1
+    maximum: float = 1024
+    min_gain: float = 0.05
+    window: int = 4
+    latency_caps: Mapping[str, float] = field(default_factory=dict)
+    binary_search_steps: int = 5
+    max_points: int | None = None
+    throughput_metric: str = "perf_throughput"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.minimum <= self.maximum:
+            raise ValueError(
+                f"sweep bounds must satisfy 0 < minimum <= maximum, got {self.minimum}..{self.maximum}"
+            )
+        if self.window < 2:
+            raise ValueError(f"sweep window must be at least 2, got {self.window}")
+
+
+class LoadSweep:
+    """Ask/tell over load points for one configuration. Deterministic: no randomness at all."""
+
+    def __init__(self, settings: SweepSettings, *, batch_size: int = 1) -> None:
+        self.settings = settings
+        self.batch_size = batch_size
+        self._measurements: list[Measurement] = []
+        self._climb: list[float] = []  # throughputs of the doubling phase, in order
+        self._pending: LoadPoint | None = None
+        self._good: float | None = None  # largest load that met every cap
+        self._bad: float | None = None  # smallest load that broke a cap (or failed)
+        self._bisect_steps = 0
+        self._manual = list(settings.values)
+        self._next: float | None = None if settings.values else self._clamp(settings.start)
+        self._done = False
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        return tuple(self._measurements)
+
+    def ask(self) -> LoadPoint | None:
+        if self._pending is not None:
+            raise SearchProtocolError(f"tell the measurement at {self._pending.label()} before asking again")
+        if self._done or self._full():
+            return None
+        value = self._next_value()
+        if value is None:
+            self._done = True
+            return None
+        self._pending = LoadPoint(self.settings.mode, value, self.batch_size)
+        return self._pending
+
+    def tell(self, load: LoadPoint, measurement: Measurement) -> None:
+        if self._pending is None or load != self._pending:
+            raise SearchProtocolError(f"told a measurement at {load.label()}, which was not asked")
+        self._pending = None
+        self._measurements.append(measurement)
+        if self.settings.values:
+            if not self._meets_caps(measurement):
+                self._bad = load.value if self._bad is None else min(self._bad, load.value)
+            return
+        if self._meets_caps(measurement):
+            self._good = load.value if self._good is None else max(self._good, load.value)
+            if self._bad is None:
+                self._climb.append(measurement.metrics.get(self.settings.throughput_metric, 0.0))
+                self._next = None if self._saturated(measurement) else self._double(load.value)
+        else:
+            self._bad = load.value if self._bad is None else min(self._bad, load.value)
+        if self._bad is not None:
+            self._next = self._boundary_step()
+
+    # -- decisions ------------------------------------------------------------------------------
+    def _next_value(self) -> float | None:
+        if self.settings.values:
+            while self._manual:
+                value = float(self._manual.pop(0))
+                if self._bad is None or value < self._bad:
+                    return value
+            return None
+        return self._next
+
+    def _full(self) -> bool:
+        return self.settings.max_points is not None and len(self._measurements) >= self.settings.max_points
+
+    def _meets_caps(self, measurement: Measurement) -> bool:
+        if measurement.status is MeasurementStatus.FAILED:
+            return False  # a failure at some load is a boundary too: more load will not help
+        return all(
+            measurement.metrics.get(m, math.inf) <= cap for m, cap in self.settings.latency_caps.items()
+        )
+
+    def _saturated(self, measurement: Measurement) -> bool:
+        if measurement.client_bound:
+            return True  # more concurrency would measure the load generator, not the server
+        window = self.settings.window
+        if len(self._climb) < window:
+            return False
+        recent = self._climb[-window:]
+        return max(recent) < recent[0] * (1 + self.settings.min_gain)
+
+    def _double(self, value: float) -> float | None:
+        if value >= self.settings.maximum:
+            return None
+        return min(value * 2, self.settings.maximum)
+
+    def _boundary_step(self) -> float | None:
+        """Between the best good load and the first bad one: halve down, then bisect."""
+        assert self._bad is not None
+        if self._good is None:
+            if self._bad <= self.settings.minimum:
+                return None  # even the smallest load breaks a cap: nothing feasible here
+            return self._clamp(self._bad / 2)
+        if self._bisect_steps >= self.settings.binary_search_steps:
+            return None
+        middle = (self._good + self._bad) / 2
+        if self.settings.mode is LoadMode.CONCURRENCY:
+            middle = math.floor(middle)
+        if middle <= self._good or middle >= self._bad:
+            return None  # adjacent integers: the boundary is found
+        self._bisect_steps += 1
+        return middle
+
+    def _clamp(self, value: float) -> float:
+        value = min(max(value, self.settings.minimum), self.settings.maximum)
+        return float(math.floor(value)) if self.settings.mode is LoadMode.CONCURRENCY else value
