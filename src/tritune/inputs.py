@@ -4,7 +4,11 @@ batching model), filled with random or zero data from an injected generator."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -84,3 +88,95 @@ def make_inputs(
         else:
             feeds[tensor.name] = rng.integers(0, 2, size=shape).astype(dtype)
     return feeds
+
+
+# -- --input-data FILE ----------------------------------------------------------------------
+# perf_analyzer's JSON form: {"data": [{NAME: [flat values] | {"content": [...], "shape": [...]}
+# | {"b64": "..."}}, ...]}, one entry per sample (no batch dimension). An .npz file holds one
+# array per input whose first dimension indexes samples. Requests take samples round-robin,
+# ``batch_size`` at a time.
+
+
+def _sample_shape(
+    tensor_shape: tuple[int, ...], batched: bool, fixed: Mapping[str, tuple[int, ...]], name: str
+) -> tuple[int, ...]:
+    declared = tensor_shape[1:] if batched else tensor_shape
+    return fixed.get(name, tuple(DEFAULT_DYNAMIC_DIM if d == DYNAMIC else d for d in declared))
+
+
+def load_input_file(
+    path: str | os.PathLike[str],
+    signature: ModelSignature,
+    batched: bool,
+    overrides: Mapping[str, tuple[int, ...]] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Samples (each without the batch dimension) from a perf_analyzer JSON or an .npz file."""
+    path = Path(path)
+    overrides = overrides or {}
+    if not path.is_file():
+        raise UsageError(f"input data file {path} does not exist: give a .json or .npz file, 'random' or 'zero'")
+    names = [t.name for t in signature.inputs]
+    dtypes = {t.name: numpy_dtype(t.triton_type) for t in signature.inputs}
+    shapes = {t.name: _sample_shape(t.shape, batched, overrides, t.name) for t in signature.inputs}
+    samples: list[dict[str, np.ndarray]] = []
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise UsageError(f"{path} lacks input(s) {', '.join(missing)}: add one array per input")
+        counts = {arrays[n].shape[0] if arrays[n].ndim else 0 for n in names}
+        if len(counts) != 1 or 0 in counts:
+            raise UsageError(f"{path}: every input array needs the same number of samples on its first axis")
+        for index in range(counts.pop()):
+            samples.append({n: np.ascontiguousarray(arrays[n][index], dtype=dtypes[n]) for n in names})
+    elif path.suffix == ".json":
+        try:
+            document = json.loads(path.read_text())
+            entries = document["data"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UsageError(
+                f'{path} is not perf_analyzer input JSON: expected {{"data": [{{NAME: [...]}}, ...]}}'
+            ) from None
+        for number, entry in enumerate(entries):
+            sample = {}
+            for name in names:
+                if name not in entry:
+                    raise UsageError(f"{path}: entry {number} lacks input {name!r}")
+                value = entry[name]
+                shape = shapes[name]
+                if isinstance(value, dict) and "b64" in value:
+                    array = np.frombuffer(base64.b64decode(value["b64"]), dtype=dtypes[name])
+                    shape = tuple(value.get("shape", shape))
+                elif isinstance(value, dict):
+                    array = np.asarray(value.get("content"), dtype=dtypes[name])
+                    shape = tuple(value.get("shape", shape))
+                else:
+                    array = np.asarray(value, dtype=dtypes[name])
+                if array.size != int(np.prod(shape)):
+                    raise UsageError(
+                        f"{path}: entry {number}, input {name!r} has {array.size} values but shape "
+                        f"{list(shape)} needs {int(np.prod(shape))}: fix the data or pass --shape"
+                    )
+                sample[name] = array.reshape(shape)
+            samples.append(sample)
+    else:
+        raise UsageError(f"input data file {path} must end in .json or .npz")
+    if not samples:
+        raise UsageError(f"{path} holds no samples")
+    return samples
+
+
+def batch_samples(
+    samples: list[dict[str, np.ndarray]], batch_size: int, batched: bool
+) -> list[dict[str, np.ndarray]]:
+    """Request feeds taking samples round-robin ``batch_size`` at a time, until every sample
+    has been used once (at least one request)."""
+    if not batched:
+        return samples
+    requests = []
+    count = max(1, -(-len(samples) // batch_size))
+    for request in range(count):
+        picks = [samples[(request * batch_size + i) % len(samples)] for i in range(batch_size)]
+        requests.append({name: np.stack([p[name] for p in picks]) for name in picks[0]})
+    return requests

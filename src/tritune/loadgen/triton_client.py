@@ -1,0 +1,235 @@
+"""The load generator's Triton client: requests built and serialized once, sent many times.
+
+gRPC goes through raw ``grpc.aio`` with a prebuilt ``ModelInferRequest`` (bytes in, bytes
+out: no per-request protobuf building); HTTP posts a prebuilt body with Triton's binary
+tensor extension through aiohttp. Errors come back as ``RequestResult`` kinds
+(``grpc UNAVAILABLE``, ``http 400``, ``timeout``, ``connection``), never as exceptions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.grpc import service_pb2
+from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+from tritune.domain.model import ModelSignature, TensorSpec
+from tritune.errors import ServerError, UsageError
+from tritune.loadgen.engine import OK, RequestResult
+from tritune.triton.server import Endpoints
+
+PROTOCOLS = ("grpc", "http")
+_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    signature: ModelSignature
+    max_batch_size: int
+    output_names: tuple[str, ...]
+
+    @property
+    def batched(self) -> bool:
+        return self.max_batch_size > 0
+
+
+def _first_line(error: InferenceServerException | Exception) -> str:
+    text = error.message() if isinstance(error, InferenceServerException) else str(error)
+    return (text or str(error)).strip().splitlines()[0] if (text or str(error)).strip() else type(error).__name__
+
+
+def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> ModelInfo:
+    """The served model's inputs, outputs and max batch size, or a clear error: the server is
+    unreachable, or the model is unknown or not ready."""
+    client = httpclient.InferenceServerClient(endpoints.http, connection_timeout=timeout_s, network_timeout=timeout_s)
+    try:
+        try:
+            live = client.is_server_live()
+        except Exception as error:  # noqa: BLE001 - geventhttpclient raises plain socket errors
+            raise ServerError(
+                f"cannot reach Triton at {endpoints.http} ({_first_line(error)}): start the server or fix the URL"
+            ) from None
+        if not live:
+            raise ServerError(f"Triton at {endpoints.http} is not live: check the server's log")
+        try:
+            ready = client.is_model_ready(model)
+        except InferenceServerException:
+            ready = False
+        if not ready:
+            try:
+                index = client.get_model_repository_index()
+                available = sorted({m["name"] for m in index if m.get("state") == "READY"})
+            except InferenceServerException:
+                available = []
+            listing = ", ".join(available) if available else "none"
+            raise UsageError(
+                f"model {model!r} is not loaded on the server at {endpoints.http} (ready models: {listing}): "
+                "check the name or load the model first"
+            )
+        metadata = client.get_model_metadata(model)
+        config = client.get_model_config(model)
+    finally:
+        client.close()
+    max_batch = int(config.get("max_batch_size", 0))
+
+    def specs(tensors: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec(t["name"], f"TYPE_{t['datatype']}", tuple(int(d) for d in t["shape"])) for t in tensors)
+
+    signature = ModelSignature(inputs=specs(metadata.get("inputs", [])), outputs=specs(metadata.get("outputs", [])))
+    return ModelInfo(model, signature, max_batch, tuple(t.name for t in signature.outputs))
+
+
+def _triton_dtype(array: np.ndarray) -> str:
+    return "BYTES" if array.dtype == np.object_ else np_to_triton_dtype(array.dtype)
+
+
+def grpc_payload(model: str, feeds: Mapping[str, np.ndarray]) -> bytes:
+    inputs = []
+    for name, array in feeds.items():
+        tensor = grpcclient.InferInput(name, list(array.shape), _triton_dtype(array))
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    request = grpcclient._utils._get_inference_request(  # the client's own builder, used once
+        model_name=model, inputs=inputs, model_version="", request_id="", outputs=None,
+        sequence_id=0, sequence_start=False, sequence_end=False, priority=0, timeout=None, parameters=None,
+    )
+    return bytes(request.SerializeToString())
+
+
+def http_payload(feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> tuple[bytes, int | None]:
+    inputs = []
+    for name, array in feeds.items():
+        tensor = httpclient.InferInput(name, list(array.shape), _triton_dtype(array))
+        tensor.set_data_from_numpy(array, binary_data=True)
+        inputs.append(tensor)
+    outputs = [httpclient.InferRequestedOutput(name, binary_data=True) for name in output_names]
+    body, json_size = httpclient.InferenceServerClient.generate_request_body(inputs, outputs=outputs or None)
+    return bytes(body), json_size
+
+
+@dataclass(frozen=True)
+class RequestTarget:
+    """Everything a worker process needs to build its request function (picklable)."""
+
+    protocol: str
+    url: str  # host:port of the protocol's endpoint
+    model: str
+    payloads: tuple[bytes, ...]  # cycled through, one per request
+    json_sizes: tuple[int | None, ...] = ()  # HTTP only
+    timeout_s: float = 60.0
+
+    @classmethod
+    def build(
+        cls,
+        endpoints: Endpoints,
+        info: ModelInfo,
+        feeds: Sequence[Mapping[str, np.ndarray]],
+        protocol: str = "grpc",
+        timeout_s: float = 60.0,
+    ) -> RequestTarget:
+        if protocol not in PROTOCOLS:
+            raise UsageError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        if protocol == "grpc":
+            return cls("grpc", endpoints.grpc, info.name, tuple(grpc_payload(info.name, f) for f in feeds),
+                       timeout_s=timeout_s)
+        built = [http_payload(f, info.output_names) for f in feeds]
+        return cls("http", endpoints.http, info.name, tuple(b for b, _ in built), tuple(s for _, s in built),
+                   timeout_s=timeout_s)
+
+
+class ClosableRequestFunc(Protocol):
+    async def __call__(self) -> RequestResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class GrpcRequest:
+    def __init__(self, target: RequestTarget) -> None:
+        self._channel = grpc.aio.insecure_channel(target.url, options=_UNLIMITED)
+        # No serializers: the prebuilt bytes go out as they are, the reply comes back raw.
+        self._call = self._channel.unary_unary(_INFER_METHOD)
+        self._payloads = itertools.cycle(target.payloads)
+        self._single = target.payloads[0] if len(target.payloads) == 1 else None
+        self._timeout_s = target.timeout_s
+
+    async def __call__(self) -> RequestResult:
+        payload = self._single if self._single is not None else next(self._payloads)
+        try:
+            raw = await self._call(payload, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            kind = "timeout" if code is grpc.StatusCode.DEADLINE_EXCEEDED else f"grpc {code.name}"
+            return RequestResult(error=kind, message=(error.details() or code.name).splitlines()[0])
+        # Unmarshal as perf_analyzer does, and time it: that is the client's receive cost.
+        started = time.perf_counter_ns()
+        service_pb2.ModelInferResponse.FromString(raw)
+        return RequestResult(recv_ns=time.perf_counter_ns() - started)
+
+    async def aclose(self) -> None:
+        await self._channel.close()
+
+
+class HttpRequest:
+    def __init__(self, target: RequestTarget) -> None:
+        import aiohttp  # tritonclient[http]'s own async dependency
+
+        self._aiohttp = aiohttp
+        self._url = f"http://{target.url}/v2/models/{target.model}/infer"
+        self._bodies = [
+            (body, {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(size)}
+             if size is not None else {"Content-Type": "application/json"})
+            for body, size in zip(target.payloads, target.json_sizes, strict=True)
+        ]
+        self._cycle = itertools.cycle(self._bodies)
+        self._timeout = aiohttp.ClientTimeout(total=target.timeout_s)
+        self._session: Any = None
+
+    async def __call__(self) -> RequestResult:
+        if self._session is None:
+            # keep-alive connections, no cap: concurrency is the engine's business
+            connector = self._aiohttp.TCPConnector(limit=0)
+            self._session = self._aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        body, headers = next(self._cycle)
+        try:
+            async with self._session.post(self._url, data=body, headers=headers) as response:
+                content = await response.read()
+                if response.status != 200:
+                    text = content[:300].decode(errors="replace")
+                    return RequestResult(error=f"http {response.status}", message=text)
+        except TimeoutError:
+            return RequestResult(error="timeout", message=f"no reply within {self._timeout.total} s")
+        except self._aiohttp.ClientError as error:
+            return RequestResult(error="connection", message=str(error) or type(error).__name__)
+        return OK
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def make_request_fn(target: RequestTarget) -> ClosableRequestFunc:
+    """Build inside the event loop that will use it (gRPC aio channels bind to one loop)."""
+    return GrpcRequest(target) if target.protocol == "grpc" else HttpRequest(target)
+
+
+async def probe(target: RequestTarget) -> RequestResult:
+    """Send one request of each distinct payload; the first failure is returned."""
+    fn = make_request_fn(target)
+    try:
+        for _ in target.payloads:
+            result = await fn()
+            if result.error is not None:
+                return result
+        return OK
+    finally:
+        await fn.aclose()
