@@ -14,6 +14,7 @@ from tritune import __version__
 from tritune.cli.app import App, run_cli
 from tritune.cli.doctor import doctor
 from tritune.cli.infer import infer
+from tritune.cli.report import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 cli.add_command(doctor)
 cli.add_command(infer)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> int:

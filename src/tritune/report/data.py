@@ -1,0 +1,495 @@
+"""The report data: everything a report shows, built purely from stored run records.
+
+``build_report_data(snapshot, settings)`` is a pure function of what the store holds (see
+``tritune.report.load`` for the thin loader). Renderers (HTML, CSV, terminal, JSON) only read
+the :class:`ReportData` it returns, so tests assert on data, never on pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tritune.analysis import (
+    Constraints,
+    Objectives,
+    SummaryFacts,
+    best_per_config,
+    pareto_front,
+    summary_facts,
+    summary_sentence,
+)
+from tritune.analysis.configs import ConfigResult
+from tritune.domain.measurement import LoadMode, Measurement, MeasurementStatus
+from tritune.errors import UsageError
+from tritune.store import MeasurementRecord, RunRecord, VariantRecord
+
+COMPLETE = "complete"
+DEFAULT_TOP_N = 3
+MODES = ("online", "offline")
+PARETO_METRICS = ("perf_latency_p99", "perf_throughput")  # (x, y) of the trade-off plot
+
+# One color per configuration, the same in every plot and table of a run: the default is
+# always gray, the others follow their rank.
+DEFAULT_COLOR = "#6b7280"
+PALETTE = (
+    "#2563eb",
+    "#dc2626",
+    "#059669",
+    "#d97706",
+    "#7c3aed",
+    "#0891b2",
+    "#db2777",
+    "#65a30d",
+    "#ea580c",
+    "#4f46e5",
+)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportSettings:
+    """The goals a run was profiled for (stored in the run's settings JSON)."""
+
+    objectives: Mapping[str, float] = field(default_factory=lambda: {"perf_throughput": 10.0})
+    constraints: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    mode: str = "online"
+    top_n: int = DEFAULT_TOP_N
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"report mode {self.mode!r} is unknown: use online or offline")
+        if self.top_n < 1:
+            raise UsageError(f"top-n is {self.top_n}: use 1 or more")
+
+    @classmethod
+    def from_run_settings(cls, settings: Mapping[str, Any], *, top_n: int | None = None) -> ReportSettings:
+        """Read the goals from a run's stored settings, with Model Analyzer's defaults for what is absent.
+
+        The keys may sit at the top level or under ``profile`` (the profile command's section).
+        """
+        merged: dict[str, Any] = dict(settings)
+        nested = settings.get("profile")
+        if isinstance(nested, Mapping):
+            merged = {**nested, **{k: v for k, v in settings.items() if k != "profile"}}
+        objectives = merged.get("objectives") or {"perf_throughput": 10.0}
+        if isinstance(objectives, str):
+            objectives = [objectives]
+        if not isinstance(objectives, Mapping):
+            objectives = {str(m): 1.0 for m in objectives}
+        stored_top_n = merged.get("top_n", merged.get("num_configs_per_model"))
+        return cls(
+            objectives={str(k): float(v) for k, v in objectives.items()},
+            constraints={str(k): dict(v) for k, v in (merged.get("constraints") or {}).items()},
+            mode=str(merged.get("mode") or "online"),
+            top_n=int(top_n if top_n is not None else stored_top_n or DEFAULT_TOP_N),
+        )
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What the store holds about one run, plus each variant's config.pbtxt text when on disk."""
+
+    run: RunRecord
+    variants: tuple[VariantRecord, ...]
+    measurements: Mapping[int, tuple[MeasurementRecord, ...]]  # variant id -> its measurements
+    config_texts: Mapping[str, str] = field(default_factory=dict)  # variant name -> config.pbtxt
+
+
+# -- outputs -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GpuSummary:
+    name: str
+    uuid: str
+    memory_mb: float
+
+
+@dataclass(frozen=True)
+class HardwareSummary:
+    cpu_model: str
+    cpu_cores_physical: int
+    cpu_cores_logical: int
+    memory_mb: float
+    gpus: tuple[GpuSummary, ...] = ()
+
+    def describe(self) -> str:
+        cpu = f"{self.cpu_model} ({self.cpu_cores_physical} cores, {self.cpu_cores_logical} threads)"
+        if not self.gpus:
+            return f"{cpu}, no GPU"
+        gpus = ", ".join(f"{g.name} ({g.memory_mb / 1024:.0f} GiB)" for g in self.gpus)
+        return f"{cpu}; GPU(s): {gpus}"
+
+
+@dataclass(frozen=True)
+class ConstraintSummary:
+    metric: str
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class Goals:
+    objectives: Mapping[str, float]  # normalized weights
+    objective_text: str  # "maximizing throughput"
+    constraints: tuple[ConstraintSummary, ...]
+    constraints_text: str  # "perf_latency_p99 <= 10", or "none"
+    mode: str
+    top_n: int
+
+
+@dataclass(frozen=True)
+class Point:
+    """One stored measurement, as reports show it."""
+
+    load_mode: str
+    load_value: float
+    batch_size: int
+    status: str
+    metrics: Mapping[str, float]
+    satisfies: bool  # meets every constraint (False when it failed)
+    error: str | None = None
+    client_bound: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return self.status != MeasurementStatus.FAILED.value
+
+    @property
+    def load_label(self) -> str:
+        unit = "concurrency" if self.load_mode == LoadMode.CONCURRENCY.value else "req/s"
+        return f"{unit} {self.load_value:g}, batch {self.batch_size}"
+
+    def get(self, metric: str) -> float | None:
+        return self.metrics.get(metric)
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """One configuration (variant): how it serves, what was measured, where it ranks."""
+
+    name: str
+    rank: int | None  # 1 = best; None when nothing usable was measured
+    is_default: bool
+    status: str  # the variant's status in the store (pending, loaded, failed)
+    error: str | None
+    color: str
+    max_batch_size: int
+    dynamic_batching: bool
+    max_queue_delay_us: int | None
+    preferred_batch_sizes: tuple[int, ...]
+    instance_count: int
+    instance_kind: str
+    instance_group: str  # Model Analyzer's "2:CPU"
+    runtime: str
+    execution_providers: tuple[str, ...]
+    params: Mapping[str, Any]
+    points: tuple[Point, ...]
+    best: Point | None
+    feasible: bool  # its best point meets the constraints
+    config_pbtxt: str
+    config_pbtxt_source: str  # "output model repository", "rendered from the store" or "unavailable"
+
+    @property
+    def batching_text(self) -> str:
+        if not self.dynamic_batching:
+            return "off"
+        text = f"on, queue delay {self.max_queue_delay_us or 0} µs"
+        if self.preferred_batch_sizes:
+            text += f", preferred {list(self.preferred_batch_sizes)}"
+        return text
+
+    @property
+    def constraint_status(self) -> str:
+        if self.best is None:
+            return "failed"
+        return "passes" if self.feasible else "fails"
+
+    def describe(self) -> str:
+        """Model Analyzer's best-config bullet: instances, batch size, batching, runtime."""
+        kind = self.instance_kind.removeprefix("KIND_")
+        plural = "s" if self.instance_count != 1 else ""
+        parts = [f"{self.instance_count} {kind} instance{plural}", f"max batch size {self.max_batch_size}"]
+        parts.append(f"dynamic batching {self.batching_text}")
+        runtime = self.runtime + (
+            f" ({', '.join(self.execution_providers)})" if self.execution_providers else ""
+        )
+        parts.append(f"runtime {runtime}")
+        return f"{self.name}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    config: str
+    load_label: str
+    x: float  # PARETO_METRICS[0]
+    y: float  # PARETO_METRICS[1]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    model_name: str
+    run_id: int
+    run_status: str
+    partial: bool
+    partial_message: str | None
+    created_at: float
+    hardware: HardwareSummary
+    goals: Goals
+    facts: SummaryFacts
+    sentence: str
+    gain_percent: float | None
+    best_name: str | None
+    default_name: str | None
+    configs: tuple[ConfigSummary, ...]  # best first; configs with nothing usable last
+    top: tuple[str, ...]  # names of the top-N configs, best first
+    pareto: tuple[ParetoPoint, ...]  # the front, by increasing x
+    pareto_metrics: tuple[str, str]
+    memory_metric: str | None  # gpu_used_memory on GPU runs, cpu_used_ram on CPU runs
+    measurement_count: int
+
+    def config(self, name: str) -> ConfigSummary:
+        for config in self.configs:
+            if config.name == name:
+                return config
+        raise KeyError(name)
+
+    @property
+    def plotted(self) -> tuple[ConfigSummary, ...]:
+        """The configs drawn in the summary plots: the top N, then the default if not among them."""
+        chosen = [self.config(name) for name in self.top]
+        default = next((c for c in self.configs if c.is_default and c.name not in self.top), None)
+        if default is not None and default.best is not None:
+            chosen.append(default)
+        return tuple(chosen)
+
+    @property
+    def best(self) -> ConfigSummary | None:
+        return self.config(self.best_name) if self.best_name else None
+
+    def metric_present(self, metric: str) -> bool:
+        return any(metric in p.metrics for c in self.configs for p in c.points)
+
+
+# -- building ----------------------------------------------------------------------------------
+def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = None) -> ReportData:
+    """Rank the run's configurations, pick the top N, compute the sentence and the Pareto front."""
+    run = snapshot.run
+    settings = settings or ReportSettings.from_run_settings(run.settings)
+    objectives = Objectives.of(settings.objectives)
+    constraints = Constraints.of(settings.constraints)
+
+    results = [
+        ConfigResult(
+            name=v.name,
+            measurements=tuple(r.measurement for r in snapshot.measurements.get(v.id, ())),
+            params=v.params,
+            is_default=v.is_default,
+            error=v.error if v.status == "failed" else None,
+        )
+        for v in snapshot.variants
+    ]
+    bests = best_per_config(results, objectives, constraints)
+    facts = summary_facts(results, objectives, constraints)
+    by_name = {v.name: v for v in snapshot.variants}
+    hardware = _hardware(run.hardware)
+
+    configs = []
+    palette = iter(PALETTE * (len(bests) // len(PALETTE) + 1))
+    rank = 0
+    for best in bests:
+        variant = by_name[best.config.name]
+        usable = best.best is not None
+        rank += usable
+        color = DEFAULT_COLOR if variant.is_default else next(palette)
+        configs.append(
+            _config_summary(
+                variant,
+                best.config.measurements,
+                best.best,
+                rank if usable else None,
+                best.outcome.feasible,
+                color,
+                constraints,
+                len(hardware.gpus),
+                snapshot.config_texts.get(variant.name),
+            )
+        )
+    top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
+    count = sum(len(r.measurements) for r in results)
+    partial = run.status != COMPLETE
+    return ReportData(
+        model_name=run.model_name,
+        run_id=run.id,
+        run_status=run.status,
+        partial=partial,
+        partial_message=_partial_message(run.status, count) if partial else None,
+        created_at=run.created_at,
+        hardware=hardware,
+        goals=_goals(objectives, constraints, settings),
+        facts=facts,
+        sentence=summary_sentence(facts),
+        gain_percent=facts.gain_percent,
+        best_name=facts.best_name,
+        default_name=facts.default_name,
+        configs=tuple(configs),
+        top=top,
+        pareto=_pareto(configs, constraints),
+        pareto_metrics=PARETO_METRICS,
+        memory_metric=_memory_metric(configs),
+        measurement_count=count,
+    )
+
+
+def _partial_message(status: str, count: int) -> str:
+    noun = "measurement" if count == 1 else "measurements"
+    if status == "running":
+        return f"Partial results: the run was interrupted after {count} {noun} (or is still running)."
+    return f"Partial results: the run was interrupted after {count} {noun} (status: {status})."
+
+
+def _goals(objectives: Objectives, constraints: Constraints, settings: ReportSettings) -> Goals:
+    from tritune.analysis import objective_phrase
+
+    return Goals(
+        objectives=dict(objectives.weights),
+        objective_text=objective_phrase(objectives),
+        constraints=tuple(ConstraintSummary(b.metric, b.min, b.max) for b in constraints.bounds),
+        constraints_text=constraints.describe() or "none",
+        mode=settings.mode,
+        top_n=settings.top_n,
+    )
+
+
+def _hardware(data: Mapping[str, Any]) -> HardwareSummary:
+    gpus = tuple(
+        GpuSummary(
+            name=str(g.get("name", "GPU")),
+            uuid=str(g.get("uuid", "")),
+            memory_mb=float(g.get("memory_total_bytes", 0)) / 2**20,
+        )
+        for g in data.get("gpus") or ()
+    )
+    return HardwareSummary(
+        cpu_model=str(data.get("cpu_model") or "unknown CPU"),
+        cpu_cores_physical=int(data.get("cpu_cores_physical") or 0),
+        cpu_cores_logical=int(data.get("cpu_cores_logical") or 0),
+        memory_mb=float(data.get("memory_total_bytes") or 0) / 2**20,
+        gpus=gpus,
+    )
+
+
+def _point(measurement: Measurement, constraints: Constraints) -> Point:
+    usable = measurement.status is not MeasurementStatus.FAILED
+    return Point(
+        load_mode=measurement.load.mode.value,
+        load_value=float(measurement.load.value),
+        batch_size=measurement.load.batch_size,
+        status=measurement.status.value,
+        metrics={k: v for k, v in measurement.metrics.items() if math.isfinite(v)},
+        satisfies=usable and constraints.satisfied(measurement.metrics),
+        error=measurement.error,
+        client_bound=measurement.client_bound,
+        warnings=tuple(measurement.warnings),
+    )
+
+
+def _config_summary(
+    variant: VariantRecord,
+    measurements: Sequence[Measurement],
+    best: Measurement | None,
+    rank: int | None,
+    feasible: bool,
+    color: str,
+    constraints: Constraints,
+    gpu_count: int,
+    config_text: str | None,
+) -> ConfigSummary:
+    serving = variant.serving
+    ordered = sorted(measurements, key=lambda m: (m.load.mode.value, m.load.batch_size, m.load.value))
+    points = tuple(_point(m, constraints) for m in ordered)
+    best_point = points[ordered.index(best)] if best is not None else None
+    kind = serving.instance_kind.removeprefix("KIND_")
+    # Model Analyzer counts a GPU group once per GPU it runs on.
+    total = serving.instance_count * (max(gpu_count, 1) if kind == "GPU" else 1)
+    if config_text is not None:
+        text, source = config_text, "output model repository"
+    else:
+        text, source = _render_config(variant)
+    batching = serving.dynamic_batching
+    return ConfigSummary(
+        name=variant.name,
+        rank=rank,
+        is_default=variant.is_default,
+        status=variant.status,
+        error=variant.error,
+        color=color,
+        max_batch_size=serving.max_batch_size,
+        dynamic_batching=batching is not None and serving.max_batch_size > 0,
+        max_queue_delay_us=batching.max_queue_delay_us if batching is not None else None,
+        preferred_batch_sizes=tuple(batching.preferred_batch_sizes) if batching is not None else (),
+        instance_count=serving.instance_count,
+        instance_kind=serving.instance_kind,
+        instance_group=f"{total}:{kind}",
+        runtime=serving.runner.runtime,
+        execution_providers=tuple(serving.runner.execution_providers),
+        params=dict(variant.params),
+        points=points,
+        best=best_point,
+        feasible=feasible and best_point is not None,
+        config_pbtxt=text,
+        config_pbtxt_source=source,
+    )
+
+
+def _render_config(variant: VariantRecord) -> tuple[str, str]:
+    """The serving part of config.pbtxt, from the stored ServingConfig.
+
+    The stored record has no tensor signature, so inputs and outputs are left out; the file the
+    profile run wrote to the output model repository is preferred whenever it exists.
+    """
+    try:
+        from tritonclient.grpc import model_config_pb2 as mc
+
+        from tritune.triton.model_config import to_pbtxt
+
+        serving = variant.serving
+        config = mc.ModelConfig(name=variant.name, backend="python", max_batch_size=serving.max_batch_size)
+        config.instance_group.append(
+            mc.ModelInstanceGroup(
+                count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
+            )
+        )
+        if serving.dynamic_batching is not None and serving.max_batch_size > 0:
+            config.dynamic_batching.SetInParent()
+            config.dynamic_batching.max_queue_delay_microseconds = serving.dynamic_batching.max_queue_delay_us
+            config.dynamic_batching.preferred_batch_size.extend(
+                serving.dynamic_batching.preferred_batch_sizes
+            )
+        for key, value in serving.runner.as_parameters().items():
+            config.parameters[key].string_value = value
+        note = "# Rendered from the run store: the output model repository has no config.pbtxt for this\n"
+        note += "# variant, so its inputs and outputs are not shown.\n"
+        return note + to_pbtxt(config), "rendered from the store"
+    except Exception as error:  # a config the protobuf schema rejects must not sink the whole report
+        return f"# config.pbtxt unavailable: {error}\n", "unavailable"
+
+
+def _pareto(configs: Sequence[ConfigSummary], constraints: Constraints) -> tuple[ParetoPoint, ...]:
+    items = [(c.name, p) for c in configs for p in c.points if p.usable]
+    front = pareto_front(items, list(PARETO_METRICS), constraints, metrics=lambda item: item[1].metrics)
+    x_metric, y_metric = PARETO_METRICS
+    points = [ParetoPoint(name, p.load_label, p.metrics[x_metric], p.metrics[y_metric]) for name, p in front]
+    return tuple(sorted(points, key=lambda p: (p.x, p.y)))
+
+
+def _memory_metric(configs: Sequence[ConfigSummary]) -> str | None:
+    """GPU memory when any was used (a GPU run), else RAM, else nothing to plot."""
+    points = [p for c in configs for p in c.points]
+    if any((p.get("gpu_used_memory") or 0) > 0 for p in points):
+        return "gpu_used_memory"
+    if any(p.get("cpu_used_ram") is not None for p in points):
+        return "cpu_used_ram"
+    return None
