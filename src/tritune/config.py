@@ -236,7 +236,7 @@ class ProfileConfig(_Frozen):
     run_config_search_max_request_rate: float = Field(default=8192, gt=0, description="load sweep bound")
     run_config_search_max_binary_search_steps: int = Field(default=5, ge=0, description="steps to the budget")
     request_rate_search_enable: bool = Field(default=False, description="sweep request rate, not concurrency")
-    optuna_min_trials: int = Field(default=10, ge=1, description="optuna mode: fewest configurations")
+    optuna_min_trials: int = Field(default=20, ge=1, description="optuna mode: fewest configurations")
     optuna_max_trials: int = Field(default=60, ge=1, description="optuna mode: most configurations")
     optuna_early_exit_threshold: int = Field(default=10, ge=1, description="stop after N trials without gain")
     num_configs_per_model: int = Field(default=3, ge=0, description="top configurations to refine and report")

@@ -22,6 +22,7 @@ from tritune.search.base import BaseSearcher
 from tritune.search.trial import SweepKind, Trial, TrialResult
 
 _VIOLATION = "violation"
+_SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 
 
 def _constraints(trial: FrozenTrial) -> Sequence[float]:
@@ -44,7 +45,8 @@ class BayesSearcher(BaseSearcher):
         max_trials: measured configurations at most (see :func:`trial_budget`).
         min_trials: never exit early before this many.
         early_exit: stop after this many measured trials without a new best (Model Analyzer: 10).
-        startup_trials: random trials before TPE starts modelling.
+        startup_trials: random trials before TPE starts modelling (default: a quarter of the
+            budget, 3 to 8, so small budgets are not spent on random draws alone).
     """
 
     sweep = SweepKind.PROBE
@@ -57,7 +59,7 @@ class BayesSearcher(BaseSearcher):
         max_trials: int = 40,
         min_trials: int = 10,
         early_exit: int | None = 10,
-        startup_trials: int = 8,
+        startup_trials: int | None = None,
     ) -> None:
         super().__init__(space, max_trials=max_trials, ask_default=space.indices(space.default) is None)
         self.min_trials = min_trials
@@ -65,8 +67,15 @@ class BayesSearcher(BaseSearcher):
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial drowns our progress
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # optuna 5 reads constraints set on the trial; optuna 4 needs constraints_func.
+            extra = {} if _SET_CONSTRAINT else {"constraints_func": _constraints}
             sampler = optuna.samplers.TPESampler(
-                seed=seed, n_startup_trials=startup_trials, multivariate=True, constraints_func=_constraints
+                seed=seed,
+                n_startup_trials=startup_trials
+                if startup_trials is not None
+                else min(8, max(3, max_trials // 4)),
+                multivariate=True,
+                **extra,  # type: ignore[arg-type]
             )
         self._study = optuna.create_study(direction="maximize", sampler=sampler)
         self._dims = [d for d in space.dimensions if len(d) > 1]
@@ -107,7 +116,10 @@ class BayesSearcher(BaseSearcher):
         if result.failed:
             self._study.tell(trial, state=TrialState.FAIL)
             return
-        trial.set_user_attr(_VIOLATION, result.violation)
+        if _SET_CONSTRAINT:
+            trial.set_constraint(_VIOLATION, result.violation)
+        else:
+            trial.set_user_attr(_VIOLATION, result.violation)
         # Infeasible trials keep their score: TPE still learns the landscape from them.
         self._study.tell(trial, result.score if math.isfinite(result.score) else -1e9)
 

@@ -4,19 +4,21 @@ From the default configuration (or the grid point nearest to it), measure the ne
 index step away in each dimension and move to the best one that beats home by more than the
 noise margin. After a move, first try one more step the same way (momentum), which walks a
 long slope at one measurement per step instead of a whole neighbourhood. When no neighbour
-wins, look two steps away in each ordered dimension (this crosses the flat stretches that
-e.g. max batch size has without dynamic batching) before stopping. A failed or infeasible
+wins, look two steps away in each ordered dimension and one step in each pair of them (this
+crosses flat stretches and interactions: a longer queue delay pays only with a larger max batch
+size) before stopping. A failed or infeasible
 home is left the same way: any neighbour that works ranks above it, so the climb backs off
 from load failures and out-of-memory points towards working ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from tritune.domain.space import UNORDERED, Point, SearchSpace, Value, normalize_point, point_key
 from tritune.search.base import BaseSearcher
-from tritune.search.trial import SweepKind, TrialResult
+from tritune.search.trial import SweepKind, Trial, TrialResult
 
 _MOMENTUM, _FULL = "momentum", "full"
 
@@ -68,6 +70,12 @@ class HillClimbSearcher(BaseSearcher):
     @property
     def home(self) -> Point | None:
         return self._home
+
+    def _trial(self, point: dict[str, Value]) -> Trial:
+        # Neighbours peak at similar loads: start each probe where home's best load was.
+        trial = super()._trial(point)
+        load = None if self._home_result is None else self._home_result.load
+        return trial if load is None else dataclasses.replace(trial, start_load=load.value)
 
     def _propose(self) -> Point | None:
         while True:
@@ -162,18 +170,27 @@ class HillClimbSearcher(BaseSearcher):
         return self.space.legal(moved)
 
     def _neighbours(self, point: Point, radius: int) -> list[dict[str, Value]]:
+        """Radius 1: one step in one dimension (any other value of an unordered one).
+        Radius 2: two steps in one ordered dimension, or one step in each of two: the moves that
+        cross interactions (more queue delay pays only with a larger max batch size)."""
         found: list[dict[str, Value]] = []
-        for name in self.dims:
-            dim = self.space.dimension(name)
-            if name in UNORDERED:
-                if radius == 1:
-                    alternatives = [v for v in dim.values if v != point[name]]
-                    found += [p for v in alternatives if (p := self.space.legal({**point, name: v}))]
-                continue
-            for step in (radius, -radius):
-                shifted = self._shifted(point, {name: step})
-                if shifted is not None:
-                    found.append(shifted)
+        ordered = [name for name in self.dims if name not in UNORDERED]
+        if radius == 1:
+            for name in self.dims:
+                if name in UNORDERED:
+                    values = self.space.dimension(name).values
+                    found += [
+                        p for v in values if v != point[name] and (p := self.space.legal({**point, name: v}))
+                    ]
+                    continue
+                found += [p for step in (1, -1) if (p := self._shifted(point, {name: step}))]
+            return found
+        for name in ordered:
+            found += [p for step in (radius, -radius) if (p := self._shifted(point, {name: step}))]
+        for i, first in enumerate(ordered):
+            for second in ordered[i + 1 :]:
+                for a in (1, -1):
+                    found += [p for b in (1, -1) if (p := self._shifted(point, {first: a, second: b}))]
         return found
 
 

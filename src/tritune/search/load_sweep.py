@@ -3,8 +3,10 @@
 Concurrency (or request rate) doubles from ``start`` until the best of the last ``window``
 throughputs is less than ``min_gain`` above the first of them (Model Analyzer's rule, 5 % over
 4 steps), the maximum is reached, the load generator is the bottleneck, or a latency cap is
-exceeded. Past a cap, a binary search finds the largest load that still meets it. When even
-the start exceeds a cap, the load halves until it does not (then the binary search).
+exceeded. Past a cap, a search between the last good and the first bad load finds the largest
+load that still meets it: by linear interpolation of latency against load (past saturation
+latency grows linearly with concurrency, Little's law), by bisection when the bad end failed.
+When even the start exceeds a cap, the load halves until it does not.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class SweepSettings:
         min_gain, window: stop when max(last ``window`` throughputs) < first * (1 + min_gain).
         latency_caps: metric -> max (ms), from the constraints; exceeded: stop and bisect.
         binary_search_steps: at most this many measurements between the last good load and
-            the first one over a cap (Model Analyzer: 5).
+            the first one over a cap (Model Analyzer: 5); the search also ends when the two
+            are adjacent concurrencies or within 2 % of each other.
         max_points: at most this many measurements in all (None: unbounded).
     """
 
@@ -52,6 +55,12 @@ class SweepSettings:
             )
         if self.window < 2:
             raise ValueError(f"sweep window must be at least 2, got {self.window}")
+
+
+# Aim just inside a latency cap, so a step aimed at the boundary usually lands on the good side;
+# a measurement this close to the cap is taken as the boundary itself.
+_AIM = 0.98
+_NEAR_CAP = 0.96
 
 
 class LoadSweep:
@@ -99,7 +108,7 @@ class LoadSweep:
             self._good = load.value if self._good is None else max(self._good, load.value)
             if self._bad is None:
                 self._climb.append(measurement.metrics.get(self.settings.throughput_metric, 0.0))
-                self._next = None if self._saturated(measurement) else self._double(load.value)
+                self._next = None if self._saturated(measurement) else self._step_up(load.value, measurement)
         else:
             self._bad = load.value if self._bad is None else min(self._bad, load.value)
         if self._bad is not None:
@@ -134,27 +143,73 @@ class LoadSweep:
         recent = self._climb[-window:]
         return max(recent) < recent[0] * (1 + self.settings.min_gain)
 
-    def _double(self, value: float) -> float | None:
+    def _step_up(self, value: float, measurement: Measurement) -> float | None:
+        """Double the load; near a latency cap, aim at it instead.
+
+        Past saturation latency grows in proportion to concurrency (Little's law), so at a
+        latency/cap ratio r the cap sits near value / r. Aiming there (just inside) finds the
+        boundary in one or two measurements where doubling and bisecting take five.
+        """
         if value >= self.settings.maximum:
             return None
-        return min(value * 2, self.settings.maximum)
+        ratio = self._cap_ratio(measurement)
+        if math.isfinite(ratio) and ratio >= _NEAR_CAP:
+            return None  # already within a few percent of the budget: this is the boundary
+        target = value * 2
+        if math.isfinite(ratio) and ratio >= 0.5:
+            target = min(target, max(value * _AIM / ratio, value + self._tolerance_at(value)))
+        return self._clamp(target) if self._clamp(target) > value else None
 
     def _boundary_step(self) -> float | None:
-        """Between the best good load and the first bad one: halve down, then bisect."""
+        """Between the best good load and the first bad one: halve down, then close in."""
         assert self._bad is not None
         if self._good is None:
             if self._bad <= self.settings.minimum:
                 return None  # even the smallest load breaks a cap: nothing feasible here
-            return self._clamp(self._bad / 2)
-        if self._bisect_steps >= self.settings.binary_search_steps:
+            # Aim at the cap from above the same way (Little's law); halve when the bad end failed.
+            bad = {m.load.value: m for m in self._measurements}[self._bad]
+            ratio = self._cap_ratio(bad)
+            target = self._bad / 2 if not math.isfinite(ratio) else self._bad * _AIM / ratio
+            return self._clamp(min(target, self._bad - self._tolerance_at(self._bad)))
+        gap = self._bad - self._good
+        if self._bisect_steps >= self.settings.binary_search_steps or gap <= self._tolerance():
             return None
-        middle = (self._good + self._bad) / 2
-        if self.settings.mode is LoadMode.CONCURRENCY:
-            middle = math.floor(middle)
-        if middle <= self._good or middle >= self._bad:
-            return None  # adjacent integers: the boundary is found
         self._bisect_steps += 1
-        return middle
+        guess = self._interpolate()
+        if guess is None:
+            guess = (self._good + self._bad) / 2
+        if self.settings.mode is LoadMode.CONCURRENCY:
+            # Stay strictly inside (good, bad) so every step narrows the bracket.
+            return float(min(max(math.floor(guess), self._good + 1), self._bad - 1))
+        return min(max(guess, self._good + 0.05 * gap), self._bad - 0.05 * gap)
+
+    def _tolerance(self) -> float:
+        assert self._good is not None
+        return self._tolerance_at(self._good)
+
+    def _tolerance_at(self, value: float) -> float:
+        # Within 2 % of the boundary is as exact as the measurements are; adjacent integers end it.
+        tolerance = 0.02 * value
+        return max(1.0, tolerance) if self.settings.mode is LoadMode.CONCURRENCY else tolerance
+
+    def _interpolate(self) -> float | None:
+        """Where the worst latency/cap ratio crosses 1, by a straight line between the bracket's
+        ends (latency grows about linearly with load past saturation: Little's law). None when
+        the bad end failed and has no latency to interpolate from (then: bisect)."""
+        by_load = {m.load.value: m for m in self._measurements}
+        good, bad = by_load.get(self._good), by_load.get(self._bad)  # type: ignore[arg-type]
+        if good is None or bad is None or bad.status is MeasurementStatus.FAILED:
+            return None
+        low, high = self._cap_ratio(good), self._cap_ratio(bad)
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+            return None
+        target = _AIM
+        assert self._good is not None and self._bad is not None
+        return self._good + (target - low) * (self._bad - self._good) / (high - low)
+
+    def _cap_ratio(self, measurement: Measurement) -> float:
+        caps = self.settings.latency_caps
+        return max((measurement.metrics.get(m, math.inf) / cap for m, cap in caps.items()), default=math.inf)
 
     def _clamp(self, value: float) -> float:
         value = min(max(value, self.settings.minimum), self.settings.maximum)

@@ -1,0 +1,260 @@
+"""From the profile config to a search plan: the space, the searcher for the mode, the load sweeps.
+
+Modes:
+    brute: every grid point with a full load sweep (Model Analyzer's brute mode).
+    quick: Model Analyzer's hill climbing, one index step at a time, a short probe of the load
+        per configuration, then the top ``num_configs_per_model`` and the default get a
+        refining sweep.
+    optuna: TPE with constraints over the grid, probes, then the same refinement.
+    default: hill climbing with momentum and a two-step escape from flat stretches, budget-aware
+        probes (a few load points where the configuration should peak, halving past a latency
+        cap), then refinement. It measures a small fraction of what brute force measures and
+        lands on (nearly) the same optimum; tests/unit/search/test_modes.py holds it to that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tritune.analysis.configs import config_outcome
+from tritune.analysis.constraints import Constraints
+from tritune.analysis.objectives import Objectives
+from tritune.analysis.ranking import Outcome
+from tritune.config import ProfileConfig
+from tritune.domain.measurement import LoadMode, Measurement
+from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.space import (
+    Dim,
+    Dimension,
+    SearchSpace,
+    Value,
+    Variant,
+    point_from_serving,
+    powers_of_two,
+)
+from tritune.search.base import BaseSearcher
+from tritune.search.bayes import BayesSearcher, trial_budget
+from tritune.search.grid import GridSearcher
+from tritune.search.hill_climb import HillClimbSearcher
+from tritune.search.load_sweep import LoadSweep, SweepSettings
+from tritune.search.refine import RefineTop
+from tritune.search.trial import Searcher, SweepKind, Trial
+
+MODES = ("default", "brute", "quick", "optuna")
+
+# Probes: at most this many load points per configuration while searching.
+PROBE_POINTS = 3
+
+
+def default_serving(*, gpu: bool = False) -> ServingConfig:
+    """What the deployer serves untuned (see triton.model_config.default_serving_config)."""
+    return ServingConfig(
+        max_batch_size=8, instance_kind="KIND_GPU" if gpu else "KIND_CPU", dynamic_batching=DynamicBatching()
+    )
+
+
+def build_space(
+    config: ProfileConfig, model: str, *, gpu_available: bool = False, default: ServingConfig | None = None
+) -> SearchSpace:
+    """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
+
+    Automatic ranges follow Model Analyzer: instance counts min..max, max batch sizes the powers
+    of two in [min, max], dynamic batching on without delay. With ``run_config_search_disable``
+    only manual lists vary; every other knob stays at the default configuration's value.
+    """
+    settings = config.profile_models[model]
+    gpu = gpu_available and not settings.cpu_only
+    default = default or default_serving(gpu=gpu)
+    manual = settings.model_config_parameters
+    batch_sizes = tuple(settings.parameters.batch_sizes or (1,))
+    base = point_from_serving(default, client_batch_size=batch_sizes[0])
+    auto = not config.run_config_search_disable
+
+    def values(name: str, given: Sequence[Value] | None, automatic: Sequence[Value]) -> Dimension:
+        if given:
+            chosen = tuple(given)
+        elif auto:
+            chosen = tuple(automatic)
+        else:
+            chosen = (base[name],)
+        return Dimension(name, tuple(dict.fromkeys(chosen)), ordered=name not in _UNORDERED_NAMES)
+
+    groups = manual.instance_group if manual else None
+    counts = sorted({c for g in groups for c in g.count}) if groups else None
+    kinds = list(dict.fromkeys(k for g in groups for k in g.kind)) if groups else None
+    batching = manual.dynamic_batching if manual else None
+    dims = (
+        values(Dim.INSTANCE_KIND, kinds, ["KIND_GPU" if gpu else "KIND_CPU"]),
+        values(Dim.PRECISION, manual.precision if manual else None, [base[Dim.PRECISION]]),
+        values(
+            Dim.EXECUTION_PROVIDERS,
+            [tuple(p) for p in manual.execution_providers] if manual and manual.execution_providers else None,
+            [()],
+        ),
+        values(
+            Dim.INSTANCE_COUNT,
+            counts,
+            range(
+                config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1
+            ),
+        ),
+        values(
+            Dim.MAX_BATCH_SIZE,
+            manual.max_batch_size if manual else None,
+            powers_of_two(
+                config.run_config_search_min_model_batch_size, config.run_config_search_max_model_batch_size
+            ),
+        ),
+        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, [0]),
+        values(
+            Dim.PREFERRED_BATCH_SIZES,
+            [tuple(p) for p in batching.preferred_batch_size] if batching else None,
+            [()],
+        ),
+        values(Dim.INTRA_OP_THREADS, manual.intra_op_threads if manual else None, [0]),
+        values(Dim.INTER_OP_THREADS, manual.inter_op_threads if manual else None, [0]),
+        Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
+    )
+    return SearchSpace(dims, default=base, runner=default.runner)
+
+
+_UNORDERED_NAMES = {Dim.INSTANCE_KIND, Dim.PRECISION, Dim.EXECUTION_PROVIDERS}
+
+
+def create_searcher(
+    mode: str,
+    space: SearchSpace,
+    *,
+    seed: int = 0,
+    top_n: int = 3,
+    optuna_min_trials: int = 20,
+    optuna_max_trials: int = 60,
+    optuna_early_exit: int = 10,
+) -> Searcher:
+    """The searcher for a mode (see the module docstring). Raises ValueError for an unknown mode."""
+    inner: BaseSearcher
+    if mode == "brute":
+        return GridSearcher(space)
+    if mode == "quick":
+        inner = HillClimbSearcher(space, momentum=False, max_radius=1)
+    elif mode == "default":
+        inner = HillClimbSearcher(space, momentum=True, max_radius=2)
+    elif mode == "optuna":
+        budget = trial_budget(space, optuna_min_trials, optuna_max_trials)
+        inner = BayesSearcher(
+            space, seed=seed, max_trials=budget, min_trials=optuna_min_trials, early_exit=optuna_early_exit
+        )
+    else:
+        raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+    return RefineTop(inner, top_n=top_n)
+
+
+@dataclass
+class SearchPlan:
+    """Everything the orchestrator needs for one model; it holds the (stateful) searcher.
+
+    The loop (see tritune.testing.synthetic.drive for a runnable version)::
+
+        while (trial := plan.searcher.ask()) is not None:
+            variant = plan.variant(trial)            # deploy it (same params: same variant)
+            sweep = plan.load_sweep(trial)
+            while (load := sweep.ask()) is not None:
+                sweep.tell(load, stored_or_measured(variant, load))
+            plan.searcher.tell(trial, plan.outcome(sweep.measurements))
+    """
+
+    model: str
+    mode: str
+    space: SearchSpace
+    searcher: Searcher
+    objectives: Objectives
+    constraints: Constraints
+    load_mode: LoadMode = LoadMode.CONCURRENCY
+    manual_loads: tuple[float, ...] = ()
+    minimum: float = 1
+    maximum: float = 1024
+    binary_search_steps: int = 5
+    caps: dict[str, float] = field(default_factory=dict)
+
+    def variant(self, trial: Trial) -> Variant:
+        return self.space.variant(trial.params)
+
+    def outcome(self, measurements: Sequence[Measurement], error: str | None = None) -> Outcome:
+        """What to tell the searcher: the best load point's outcome (or a failure with ``error``)."""
+        return config_outcome(measurements, self.objectives, self.constraints, error=error)
+
+    def sweep_settings(self, trial: Trial) -> SweepSettings:
+        """Manual loads if given; else a probe, a refining sweep from the probe's best, or a full sweep."""
+        base = SweepSettings(
+            mode=self.load_mode,
+            start=self.minimum,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            latency_caps=self.caps,
+            binary_search_steps=self.binary_search_steps,
+        )
+        if self.manual_loads:
+            return dataclasses.replace(base, values=self.manual_loads)
+        if trial.sweep is SweepKind.PROBE:
+            return dataclasses.replace(
+                base, start=self._probe_start(trial), window=2, max_points=PROBE_POINTS
+            )
+        if trial.sweep is SweepKind.REFINE and trial.start_load is not None:
+            # Onwards from the probe's best load: more load may still pay (window 3, not 2).
+            return dataclasses.replace(base, start=trial.start_load, window=3)
+        return base  # Model Analyzer's full sweep: from the minimum, 5 % over the last 4 steps
+
+    def load_sweep(self, trial: Trial) -> LoadSweep:
+        return LoadSweep(self.sweep_settings(trial), batch_size=self.variant(trial).client_batch_size)
+
+    def _probe_start(self, trial: Trial) -> float:
+        if trial.start_load is not None:
+            return min(max(trial.start_load, self.minimum), self.maximum)  # a neighbour's best load
+        if self.load_mode is LoadMode.REQUEST_RATE:
+            return self.minimum
+        # Model Analyzer's quick-mode load: enough requests in flight to fill every instance's
+        # batch twice over (concurrency = 2 * max batch size * instances / client batch).
+        variant = self.variant(trial)
+        items = 2 * max(variant.serving.max_batch_size, 1) * variant.serving.instance_count
+        return float(min(max(math.ceil(items / variant.client_batch_size), self.minimum), self.maximum))
+
+
+def create_plan(
+    config: ProfileConfig, model: str, *, gpu_available: bool = False, default: ServingConfig | None = None
+) -> SearchPlan:
+    """The search plan for one model of a validated config."""
+    settings = config.profile_models[model]
+    space = build_space(config, model, gpu_available=gpu_available, default=default)
+    mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
+    searcher = create_searcher(
+        mode,
+        space,
+        seed=config.seed,
+        top_n=config.num_configs_per_model,
+        optuna_min_trials=config.optuna_min_trials,
+        optuna_max_trials=config.optuna_max_trials,
+        optuna_early_exit=config.optuna_early_exit_threshold,
+    )
+    rate = bool(settings.parameters.request_rate) or config.request_rate_search_enable
+    constraints = config.constraints_for(model)
+    return SearchPlan(
+        model=model,
+        mode=mode,
+        space=space,
+        searcher=searcher,
+        objectives=config.objectives_for(model),
+        constraints=constraints,
+        load_mode=LoadMode.REQUEST_RATE if rate else LoadMode.CONCURRENCY,
+        manual_loads=tuple(settings.parameters.request_rate or settings.parameters.concurrency or ()),
+        minimum=config.run_config_search_min_request_rate
+        if rate
+        else config.run_config_search_min_concurrency,
+        maximum=config.run_config_search_max_request_rate
+        if rate
+        else config.run_config_search_max_concurrency,
+        binary_search_steps=config.run_config_search_max_binary_search_steps,
+        caps=constraints.latency_caps(),
+    )

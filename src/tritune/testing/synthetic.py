@@ -1,0 +1,216 @@
+"""A closed-form performance surface with seeded noise, for testing search without a server.
+
+The formulas are a queueing caricature of a CPU (or GPU) serving host, shaped so searches face
+what real ones do: throughput saturates with load, more instances help until they fight over
+cores, batching helps only with dynamic batching (or client batches), queue delay buys a
+little throughput for latency, memory grows with instances and batch size, and configurations
+over the memory limit fail to load. Noise is multiplicative, log-normal and seeded per
+(configuration, load), so re-measuring a point gives the same numbers in any order.
+
+:func:`drive` runs a searcher against a surface the way the orchestrator does (ask, sweep the
+load, tell), with a measurement cache like the run store's, and counts measurements.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config, config_outcome
+from tritune.analysis.constraints import Constraints
+from tritune.analysis.objectives import Objectives
+from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.space import SearchSpace, Variant, point_key
+from tritune.search.load_sweep import LoadSweep
+from tritune.search.trial import Searcher, Trial
+
+
+@dataclass(frozen=True)
+class SyntheticSurface:
+    """Throughput, latency and memory as formulas of the variant and the load.
+
+    Args:
+        cores: CPU cores; instances x threads beyond this oversubscribe and slow everyone.
+        overhead_ms: fixed cost per executed batch (framework, Python backend), single-threaded.
+        per_item_ms: cost per sample on one core (on a GPU: divided by ``gpu_speedup``).
+        client_ms: client and network time per request, outside the server.
+        noise: sigma of the log-normal noise on throughput and latency (0: exact).
+        memory_limit_mb: configurations needing more fail to load (None: no limit).
+        has_gpu: whether KIND_GPU instances can load.
+    """
+
+    cores: int = 8
+    overhead_ms: float = 1.5
+    per_item_ms: float = 2.0
+    thread_exponent: float = 0.8
+    client_ms: float = 0.3
+    gpu_speedup: float = 12.0
+    base_memory_mb: float = 300.0
+    instance_memory_mb: float = 120.0
+    per_item_memory_mb: float = 1.5
+    memory_limit_mb: float | None = None
+    has_gpu: bool = False
+    noise: float = 0.02
+    seed: int = 0
+
+    def true_metrics(self, variant: Variant, load: LoadPoint) -> dict[str, float] | None:
+        """Noise-free metrics, or None where the variant cannot load (no GPU, out of memory)."""
+        serving = variant.serving
+        gpu = serving.instance_kind == "KIND_GPU"
+        if gpu and not self.has_gpu:
+            return None
+        n = serving.instance_count
+        mbs = serving.max_batch_size
+        k = load.batch_size
+        fp16 = variant.precision == "fp16"
+        memory = self._memory(n, mbs, fp16)
+        if self.memory_limit_mb is not None and memory > self.memory_limit_mb:
+            return None
+
+        threads = serving.runner.intra_op_threads or self.cores  # 0: ORT uses every core
+        busy = n * threads / self.cores
+        # Oversubscribed threads time-slice and thrash: everyone slows a bit more than linearly.
+        contention = max(1.0, busy) * (1.0 + 0.15 * max(0.0, busy - 1.0))
+        speed = min(threads, self.cores / n) ** self.thread_exponent
+        per_item = self.per_item_ms * (0.6 if fp16 and gpu else 1.3 if fp16 else 1.0)
+        if gpu:
+            speed, contention = self.gpu_speedup, 1.0 + 0.05 * (n - 1)
+
+        delay_ms = 0.0
+        if load.mode is LoadMode.REQUEST_RATE:
+            waiting = max(1.0, load.value * (self.overhead_ms + per_item * k / speed) / 1000 / n)
+        else:
+            waiting = max(1.0, load.value / n)  # requests in flight per instance
+        if serving.dynamic_batching is not None and mbs > 0:
+            delay_ms = serving.dynamic_batching.max_queue_delay_us / 1000
+            # Waiting a little lets more requests join a batch, with diminishing returns.
+            fill = 0.55 + 0.45 * delay_ms / (delay_ms + 0.4)
+            batch = min(float(mbs), max(float(k), k * waiting * fill))
+        else:
+            batch = float(k)
+        compute_ms = (self.overhead_ms * max(1.0, n / self.cores) + per_item * batch / speed) * contention
+        capacity = n * batch / compute_ms * 1000  # items/sec with every instance busy
+        cycle_ms = compute_ms + self.client_ms + delay_ms / 2
+        # Open loop: the rate is what is offered; closed loop: each client waits for its reply.
+        rate_mode = load.mode is LoadMode.REQUEST_RATE
+        offered = load.value * k if rate_mode else load.value * k / cycle_ms * 1000
+        throughput = min(offered, capacity)
+        utilization = throughput / capacity
+        if load.mode is LoadMode.REQUEST_RATE:
+            # Open loop: an M/D/1-like queue that explodes near saturation.
+            latency = cycle_ms * (1 + utilization / max(1e-3, 2 * (1 - min(utilization, 0.999))))
+        else:
+            latency = max(cycle_ms, load.value * k / throughput * 1000)  # Little's law
+        p99 = latency * (1.2 + 0.4 * utilization)
+        memory_key = "gpu_used_memory" if gpu else "cpu_used_ram"
+        return {
+            "perf_throughput": throughput,
+            "perf_latency_avg": latency,
+            "perf_latency_p99": p99,
+            memory_key: memory,
+            "cpu_used_ram": memory if not gpu else self.base_memory_mb,
+        }
+
+    def measure(self, variant: Variant, load: LoadPoint) -> Measurement:
+        """One noisy measurement, deterministic for (seed, variant, load)."""
+        metrics = self.true_metrics(variant, load)
+        if metrics is None:
+            return Measurement(load, MeasurementStatus.FAILED, error="variant failed to load (out of memory)")
+        rng = random.Random(zlib.crc32(f"{self.seed}|{variant!r}|{load!r}".encode()))
+        throughput_noise = math.exp(rng.gauss(0, self.noise))
+        latency_noise = math.exp(rng.gauss(0, self.noise))
+        noisy = dict(metrics)
+        noisy["perf_throughput"] *= throughput_noise
+        noisy["perf_latency_avg"] *= latency_noise
+        noisy["perf_latency_p99"] *= latency_noise
+        return Measurement(load, MeasurementStatus.OK, noisy)
+
+    def _memory(self, n: int, mbs: int, fp16: bool) -> float:
+        per_instance = self.instance_memory_mb * (0.5 if fp16 else 1.0) + self.per_item_memory_mb * max(
+            mbs, 1
+        )
+        return self.base_memory_mb + n * per_instance
+
+
+@dataclass
+class SearchRun:
+    """What :func:`drive` did: configurations and measurements, and the final ranking."""
+
+    configs: dict[str, ConfigResult] = field(default_factory=dict)
+    measurements: int = 0  # new measurements (cache hits are free, as with the run store)
+    trials: list[Trial] = field(default_factory=list)
+    ranking: list[ConfigBest] = field(default_factory=list)
+
+    @property
+    def best(self) -> ConfigBest:
+        return self.ranking[0]
+
+
+def drive(
+    searcher: Searcher,
+    space: SearchSpace,
+    load_sweep: Callable[[Trial], LoadSweep],
+    measure: Callable[[Variant, LoadPoint], Measurement],
+    objectives: Objectives,
+    constraints: Constraints | None = None,
+    *,
+    max_trials: int = 10_000,
+) -> SearchRun:
+    """Run a search to the end as the orchestrator would; rank every configuration at the end."""
+    constraints = constraints or Constraints()
+    run = SearchRun()
+    cache: dict[tuple[str, LoadPoint], Measurement] = {}
+    measured: dict[str, list[Measurement]] = {}
+    while len(run.trials) < max_trials and (trial := searcher.ask()) is not None:
+        run.trials.append(trial)
+        variant = space.variant(trial.params)
+        sweep = load_sweep(trial)
+        key = point_key(trial.params)
+        while (load := sweep.ask()) is not None:
+            if (key, load) not in cache:
+                cache[(key, load)] = measure(variant, load)
+                run.measurements += 1
+                measured.setdefault(key, []).append(cache[(key, load)])
+            sweep.tell(load, cache[(key, load)])
+        searcher.tell(trial, config_outcome(sweep.measurements, objectives, constraints))
+        name = f"config_{len(run.configs)}" if key not in run.configs else run.configs[key].name
+        run.configs[key] = ConfigResult(
+            name="config_default" if trial.is_default else name,
+            measurements=tuple(measured.get(key, ())),
+            params=dict(trial.params),
+            is_default=trial.is_default,
+        )
+    run.ranking = best_per_config(run.configs.values(), objectives, constraints)
+    return run
+
+
+def true_optimum(
+    surface: SyntheticSurface,
+    space: SearchSpace,
+    objectives: Objectives,
+    constraints: Constraints | None = None,
+    *,
+    loads: Iterable[float] = range(1, 257),
+    batch_sizes: Sequence[int] | None = None,
+) -> tuple[dict[str, object], float, float]:
+    """The best feasible (point, load, score) of the noise-free surface, by enumeration."""
+    constraints = constraints or Constraints()
+    best: tuple[dict[str, object], float, float] | None = None
+    values = list(loads)
+    for point in space.grid():
+        variant = space.variant(point)
+        for value in values:
+            metrics = surface.true_metrics(
+                variant, LoadPoint(LoadMode.CONCURRENCY, value, variant.client_batch_size)
+            )
+            if metrics is None or not constraints.satisfied(metrics):
+                continue
+            score = objectives.score(metrics)
+            if best is None or score > best[2]:
+                best = (dict(point), value, score)
+    if best is None:
+        raise ValueError("no feasible point on this surface: loosen the constraints")
+    return best
