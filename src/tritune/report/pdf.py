@@ -36,7 +36,9 @@ _FLAGS = (
     "--run-all-compositor-stages-before-draw",
     # Lets plotly finish drawing before the page is printed.
     "--virtual-time-budget=20000",
-    "--window-size=1280,1600",
+    # The width of an A4 landscape page inside its margins (the templates' @page rule), so the
+    # plots are laid out on screen at the size they print at.
+    "--window-size=1030,1400",
 )
 
 
