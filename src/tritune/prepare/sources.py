@@ -1,0 +1,111 @@
+"""What the user hands in, and how it becomes an ONNX file plus a reference to compare against.
+
+Kinds: an ONNX file (external data beside it is fine), a TorchScript archive (.pt/.pth), a
+torch.export ExportedProgram (.pt2), a Python factory ``package.module:function`` returning an
+``nn.Module``, and a TensorFlow SavedModel directory (through tf2onnx, an optional extra)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnxruntime as ort
+
+from tritune.errors import ModelError, UsageError
+from tritune.prepare.batch import detect_batch
+from tritune.prepare.options import PrepareOptions
+from tritune.prepare.validate import Runner
+from tritune.triton.model_config import load_onnx
+
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
+EXPORTED_PROGRAM_SUFFIXES = (".pt2",)
+SUPPORTED = (
+    "an .onnx file, a TorchScript .pt, an ExportedProgram .pt2, a factory package.module:function "
+    "or a TensorFlow SavedModel directory"
+)
+
+
+@dataclass
+class Source:
+    """An imported model.
+
+    ``reference`` runs the source itself (the framework model, or the original ONNX on ONNX
+    Runtime); ``reference_batch`` is the only batch size it accepts, None when any works.
+    ``reference_label`` names it in the report."""
+
+    kind: str
+    onnx_path: Path
+    reference: Runner
+    reference_label: str
+    reference_batch: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def source_kind(model: str) -> str:
+    path = Path(model)
+    if path.is_dir():
+        if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+            return "savedmodel"
+        raise UsageError(f"{model} is a directory without saved_model.pb: pass {SUPPORTED}")
+    if path.exists():
+        suffix = path.suffix.lower()
+        if suffix == ".onnx":
+            return "onnx"
+        if suffix in TORCHSCRIPT_SUFFIXES:
+            return "torchscript"
+        if suffix in EXPORTED_PROGRAM_SUFFIXES:
+            return "exported_program"
+        raise UsageError(f"{model}: file type {suffix or '(none)'!r} is not supported: pass {SUPPORTED}")
+    if _FACTORY.match(model):
+        return "factory"
+    raise UsageError(f"{model} does not exist and is not a package.module:function factory: pass {SUPPORTED}")
+
+
+def onnx_session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # ORT's warnings (unused initializers, ...) are noise here
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        raise ModelError(
+            f"ONNX Runtime cannot load {path.name} ({lines[-1][:300] if lines else type(error).__name__}): "
+            "re-export the model (check its opset and operators)"
+        ) from None
+
+
+def onnx_runner(path: Path) -> Runner:
+    session = onnx_session(path)
+    names = [o.name for o in session.get_outputs()]
+
+    def run(feeds: object) -> dict:  # type: ignore[type-arg]
+        return dict(zip(names, session.run(names, dict(feeds)), strict=True))  # type: ignore[call-overload]
+
+    return run
+
+
+def import_onnx(path: Path) -> Source:
+    model = load_onnx(path, load_external_data=True)  # fails early on missing external data
+    batch = detect_batch(model)
+    return Source(
+        "onnx",
+        path,
+        onnx_runner(path),
+        "the original ONNX model on ONNX Runtime",
+        reference_batch=batch.size if batch.kind == "fixed" else None,
+    )
+
+
+def import_source(model: str, work_dir: Path, options: PrepareOptions) -> Source:
+    kind = source_kind(model)
+    if kind == "onnx":
+        return import_onnx(Path(model))
+    if kind == "savedmodel":
+        from tritune.prepare.from_tensorflow import import_savedmodel
+
+        return import_savedmodel(Path(model), work_dir, options)
+    from tritune.prepare.from_torch import import_torch
+
+    return import_torch(kind, model, work_dir, options)

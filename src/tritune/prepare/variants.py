@@ -1,0 +1,87 @@
+"""What the search gets from a prepared model: one ONNX file per precision, and the dimensions
+(precision, execution providers, max batch sizes) ``tritune profile`` may vary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnxruntime as ort
+
+from tritune.errors import ModelError, UsageError
+from tritune.prepare.pipeline import REPORT_FILE, PreparedModel
+from tritune.prepare.transforms import convert_fp16, save_model
+from tritune.triton.model_config import from_pbtxt, load_onnx
+
+# Providers that run on this host's hardware; the rest (TensorRT, OpenVINO, ...) need their own
+# setup and are opted into explicitly.
+_SEARCHABLE_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider")
+
+
+def precision_variant(model_path: str | Path, precision: str, target: str | Path | None = None) -> Path:
+    """The ``precision`` version of an FP32 ONNX file (``fp32`` returns the file itself). The FP16
+    file keeps FP32 inputs/outputs; it is written to ``target`` (default: beside the source,
+    ``<stem>.fp16.onnx``). Not validated: prefer ``prepare_model``'s validated variants."""
+    source = Path(model_path)
+    if precision == "fp32":
+        return source
+    if precision != "fp16":
+        raise UsageError(f"precision {precision!r} is not fp32 or fp16")
+    destination = Path(target) if target else source.with_name(f"{source.stem}.fp16.onnx")
+    save_model(convert_fp16(load_onnx(source, load_external_data=True))[0], destination)
+    return destination
+
+
+def load_prepared(model_dir: str | Path) -> PreparedModel:
+    """A model directory written by ``prepare_model`` (``OUT/<name>``), read back from its report."""
+    directory = Path(model_dir)
+    report_path = directory / REPORT_FILE
+    if not report_path.exists():
+        raise ModelError(f"{directory} has no {REPORT_FILE}: run tritune prepare on the model first")
+    report = json.loads(report_path.read_text())
+    files = {
+        precision: directory / entry["file"]
+        for precision, entry in report["variants"].items()
+        if entry["usable"]
+    }
+    config_path = directory / "config.pbtxt"
+    config = from_pbtxt(config_path.read_text()) if report["deployed"] and config_path.exists() else None
+    return PreparedModel(
+        name=report["name"],
+        repository=directory.parent,
+        model_files=files,
+        max_batch_size=int(report["max_batch_size"]),
+        batch_dynamic=bool(report["batch"]["dynamic"]),
+        passed=bool(report["passed"]),
+        problems=tuple(report["problems"]),
+        report=report,
+        config=config,
+    )
+
+
+def search_dimensions(prepared: PreparedModel, *, gpu: bool = False) -> dict[str, tuple[object, ...]]:
+    """Values per search dimension (names as in ``tritune.domain.space.Dim``): the validated
+    precisions, the execution providers worth trying here, and the max batch sizes up to the
+    measured maximum (0 alone when the model cannot batch)."""
+    available = set(ort.get_available_providers())
+    providers: list[tuple[str, ...]] = [()]  # the runner's default for the device
+    if gpu and "CUDAExecutionProvider" in available:
+        providers.append(("CUDAExecutionProvider", "CPUExecutionProvider"))
+    providers.extend(
+        (p,) for p in _SEARCHABLE_PROVIDERS if p in available and (gpu or p == "CPUExecutionProvider")
+    )
+    unique = tuple(dict.fromkeys(providers))
+    if prepared.max_batch_size > 0:
+        sizes: list[int] = []
+        size = 1
+        while size < prepared.max_batch_size:
+            sizes.append(size)
+            size *= 2
+        sizes.append(prepared.max_batch_size)
+    else:
+        sizes = [0]
+    return {
+        "precision": prepared.precisions,
+        "execution_providers": unique,
+        "max_batch_size": tuple(sizes),
+    }
