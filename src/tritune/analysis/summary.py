@@ -81,7 +81,8 @@ def summary_facts(
 
 def summary_sentence(facts: SummaryFacts) -> str:
     """One sentence for the terminal and the report header."""
-    lead = f"In {facts.measurements} measurements across {facts.configurations} configurations"
+    measurements = _count(facts.measurements, "measurement")
+    lead = f"In {measurements} across {_count(facts.configurations, 'configuration')}"
     if facts.best_name is None:
         return f"{lead}, no configuration produced a usable measurement."
     numbers = _numbers(facts)
@@ -114,3 +115,7 @@ def _numbers(facts: SummaryFacts) -> str:
     if facts.latency_p99_ms is not None:
         parts.append(f"p99 {facts.latency_p99_ms:.3g} ms")
     return ": " + ", ".join(parts) if parts else ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
