@@ -127,7 +127,9 @@ class LoadEngine:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - a failure is data, recorded by kind
-            return RequestResult(error=type(error).__name__, message=str(error).splitlines()[0] if str(error) else "")
+            return RequestResult(
+                error=type(error).__name__, message=str(error).splitlines()[0] if str(error) else ""
+            )
 
     def _record(self, sent_ns: int, done_ns: int, result: RequestResult) -> None:
         if self._stopping:

@@ -31,7 +31,13 @@ from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_
 from tritune.loadgen.engine import ClosedLoop, LoadEngine
 from tritune.loadgen.schedule import Distribution, Schedule, split_concurrency
 from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, fetch_model_stats
-from tritune.loadgen.stabilize import MeasurementController, Outcome, StabilityCriteria, WindowSpec, tick_length_ns
+from tritune.loadgen.stabilize import (
+    MeasurementController,
+    Outcome,
+    StabilityCriteria,
+    WindowSpec,
+    tick_length_ns,
+)
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize
 from tritune.loadgen.triton_client import ModelInfo, RequestTarget, inspect_model, make_request_fn, probe
 from tritune.loadgen.workers import WorkerError, WorkerPlan, run_in_workers
@@ -65,7 +71,9 @@ class LoadSpec:
         return cls(LoadMode.CONCURRENCY, n, batch_size)
 
     @classmethod
-    def rate(cls, per_s: float, batch_size: int = 1, distribution: Distribution = Distribution.CONSTANT) -> LoadSpec:
+    def rate(
+        cls, per_s: float, batch_size: int = 1, distribution: Distribution = Distribution.CONSTANT
+    ) -> LoadSpec:
         return cls(LoadMode.REQUEST_RATE, per_s, batch_size, distribution)
 
     @classmethod
@@ -246,8 +254,9 @@ class _ServerObserver:
         if edge not in self._snapshots:
             self._snapshots[edge] = self._pool.submit(self._take)
 
-    def collect(self, first_window: int, last_window: int) -> tuple[ServerBreakdown | None, MetricsSummary | None,
-                                                                   ModelMemory | None]:
+    def collect(
+        self, first_window: int, last_window: int
+    ) -> tuple[ServerBreakdown | None, MetricsSummary | None, ModelMemory | None]:
         snaps: dict[int, _Snapshot] = {}
         for edge, future in self._snapshots.items():
             try:
@@ -322,9 +331,13 @@ class Profiler:
             feeds = [make_inputs(info.signature, shapes, options.input_data, rng)]
         else:
             if self._samples is None:
-                self._samples = load_input_file(options.input_data, info.signature, info.batched, options.shapes)
+                self._samples = load_input_file(
+                    options.input_data, info.signature, info.batched, options.shapes
+                )
             feeds = batch_samples(self._samples, batch_size, info.batched)
-        target = RequestTarget.build(self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s)
+        target = RequestTarget.build(
+            self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s
+        )
         result = _run_coroutine(lambda: probe(target))
         if result.error is not None:
             shapes_text = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
@@ -370,7 +383,9 @@ class Profiler:
         while True:
             result = self._measure_once(load, target, workers)
             could_grow = workers < limit and (load.open_loop or workers < load.value)
-            if not (auto and result.client_bound and could_grow and result.status is not MeasurementStatus.FAILED):
+            if not (
+                auto and result.client_bound and could_grow and result.status is not MeasurementStatus.FAILED
+            ):
                 return result
             workers *= 2
 
@@ -426,12 +441,18 @@ class Profiler:
         _run_coroutine(main)
 
     def _result(
-        self, load: LoadSpec, controller: MeasurementController, observer: _ServerObserver, workers: int, failure: str
+        self,
+        load: LoadSpec,
+        controller: MeasurementController,
+        observer: _ServerObserver,
+        workers: int,
+        failure: str,
     ) -> PerfResult:
         windows = controller.windows
         kept = controller.kept_windows()
         briefs = tuple(
-            WindowBrief(w.throughput(load.batch_size), w.latency.mean_ns(), w.completed, w.failed) for w in windows
+            WindowBrief(w.throughput(load.batch_size), w.latency.mean_ns(), w.completed, w.failed)
+            for w in windows
         )
         client = summarize(kept, load.batch_size) if kept else None
         server = metrics = memory = None
@@ -451,7 +472,9 @@ class Profiler:
             reason = ""
         if not self.server.is_alive():
             status = MeasurementStatus.FAILED
-            reason = f"the Triton server died during the measurement ({reason or 'no reason given'}): see its log"
+            reason = (
+                f"the Triton server died during the measurement ({reason or 'no reason given'}): see its log"
+            )
         client_bound = False
         if client is not None:
             if client.failed:
@@ -491,7 +514,9 @@ class Profiler:
             percentile=self.options.stability.percentile,
         )
 
-    def sweep(self, loads: Sequence[LoadSpec], on_result: Callable[[PerfResult], None] | None = None) -> list[PerfResult]:
+    def sweep(
+        self, loads: Sequence[LoadSpec], on_result: Callable[[PerfResult], None] | None = None
+    ) -> list[PerfResult]:
         results = []
         for load in loads:
             result = self.measure(load)
@@ -508,7 +533,9 @@ def measure(
     return Profiler(server, model, options).measure(load)
 
 
-def make_measure_fn(server: TritonServer, options: MeasureOptions | None = None) -> Callable[[str, LoadPoint], Measurement]:
+def make_measure_fn(
+    server: TritonServer, options: MeasureOptions | None = None
+) -> Callable[[str, LoadPoint], Measurement]:
     """The orchestrator's ``MeasureFn``: (model name, load point) -> stored Measurement.
 
     The model is inspected on every call, since a variant reloaded under the same name may
