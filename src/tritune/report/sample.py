@@ -92,6 +92,7 @@ def write_sample_run(
     status: str = "complete",
     configs: int | None = None,
     with_config_files: bool = True,
+    cpu_only: bool = False,
 ) -> Path:
     """Write the sample run into ``run_dir`` and return it.
 
@@ -100,11 +101,13 @@ def write_sample_run(
         status: the run's final status ("complete", or "interrupted" for a partial run).
         configs: write only the first N of the good configurations (a partial run), skipping the failures.
         with_config_files: also write config.pbtxt files to the output model repository (not for config_2).
+        cpu_only: a machine without GPU: no GPU in the hardware, no GPU metrics.
     """
     run_dir = Path(run_dir)
     settings = dict(settings) if settings is not None else {"objectives": {"perf_throughput": 1}, "top_n": 3}
     with Store.in_run_dir(run_dir) as store:
-        run, _ = store.open_run(MODEL, "sample-fingerprint", settings, HARDWARE)
+        hardware = {**HARDWARE, "gpus": []} if cpu_only else HARDWARE
+        run, _ = store.open_run(MODEL, "sample-fingerprint", settings, hardware)
         chosen = list(CONFIGS.items())[: configs if configs is not None else len(CONFIGS)]
         for index, (name, (serving, is_default, points)) in enumerate(chosen):
             variant = store.variant_for(run.id, {"index": index}, serving, name=name, is_default=is_default)
@@ -115,7 +118,11 @@ def write_sample_run(
                     Measurement(
                         load=LoadPoint(LoadMode.CONCURRENCY, concurrency, 1),
                         status=MeasurementStatus.OK,
-                        metrics=_metrics(concurrency, throughput, p99, serving.instance_count),
+                        metrics={
+                            k: v
+                            for k, v in _metrics(concurrency, throughput, p99, serving.instance_count).items()
+                            if not (cpu_only and k.startswith("gpu_"))
+                        },
                     ),
                     duration_s=3.0,
                 )
