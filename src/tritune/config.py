@@ -111,7 +111,11 @@ class DynamicBatchingSpec(_Frozen):
     @classmethod
     def _delays(cls, value: Any) -> Any:
         value = _as_list(value)
-        return [None if isinstance(v, str) and v.lower() in _OFF else v for v in value or []]
+        # YAML 1.1 reads a bare `off` as False (and `on` as True).
+        return [
+            None if v is False or (isinstance(v, str) and v.lower() in _OFF) else 0 if v is True else v
+            for v in value or []
+        ]
 
     @field_validator("preferred_batch_size", mode="before")
     @classmethod

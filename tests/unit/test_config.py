@@ -1,0 +1,194 @@
+"""The profile config: Model Analyzer's keys, CLI overrides, and one clear line per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tritune.config import ProfileConfig, cli_flags, load_profile_config, parse_profile_config
+from tritune.domain.space import Dim
+from tritune.errors import UsageError
+from tritune.search import build_space, create_plan
+
+MA_STYLE = """
+profile_models:
+  resnet:
+    model_config_parameters:
+      max_batch_size: [4, 16]
+      instance_group:
+        - - kind: KIND_CPU
+            count: [1, 2]
+      dynamic_batching:
+        max_queue_delay_microseconds: [off, 0, 100]
+    parameters:
+      concurrency: {start: 1, stop: 4, step: 1}
+      batch_sizes: [1, 4]
+objectives:
+  perf_throughput: 10
+  perf_latency_p99: 5
+constraints:
+  perf_latency_p99: {max: 50}
+  cpu_used_ram: {max: 4000}
+run_config_search_mode: brute
+num_configs_per_model: 2
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "profile.yaml"
+    path.write_text(text)
+    return path
+
+
+def error(data: dict) -> str:
+    with pytest.raises(UsageError) as caught:
+        parse_profile_config(data)
+    return caught.value.message
+
+
+def test_model_analyzer_style_file_loads_and_builds_its_space(tmp_path: Path) -> None:
+    config = load_profile_config(write(tmp_path, MA_STYLE))
+    assert config.objectives_for("resnet").weights == pytest.approx(
+        {"perf_throughput": 2 / 3, "perf_latency_p99": 1 / 3}
+    )
+    assert config.constraints_for("resnet").describe() == "perf_latency_p99 <= 50, cpu_used_ram <= 4000"
+    space = build_space(config, "resnet")
+    assert space.dimension(Dim.MAX_BATCH_SIZE).values == (4, 16)
+    assert space.dimension(Dim.INSTANCE_COUNT).values == (1, 2)
+    assert space.dimension(Dim.DYNAMIC_BATCHING).values == (None, 0, 100)
+    assert space.dimension(Dim.CLIENT_BATCH_SIZE).values == (1, 4)
+    plan = create_plan(config, "resnet")
+    assert plan.manual_loads == (1, 2, 3, 4)
+    assert plan.mode == "brute"
+
+
+def test_automatic_ranges_follow_model_analyzer() -> None:
+    config = parse_profile_config({"profile_models": "a", "run_config_search_max_instance_count": 3})
+    space = build_space(config, "a")
+    assert space.dimension(Dim.INSTANCE_COUNT).values == (1, 2, 3)
+    assert space.dimension(Dim.MAX_BATCH_SIZE).values == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert space.dimension(Dim.DYNAMIC_BATCHING).values == (0,)
+    assert space.dimension(Dim.INSTANCE_KIND).values == ("KIND_CPU",)
+    assert build_space(config, "a", gpu_available=True).dimension(Dim.INSTANCE_KIND).values == ("KIND_GPU",)
+
+
+def test_search_disabled_measures_only_the_default_and_manual_lists() -> None:
+    config = parse_profile_config({"profile_models": "a", "run_config_search_disable": True})
+    assert sum(1 for _ in build_space(config, "a").grid()) == 1
+
+
+def test_cli_overrides_win_over_the_file_and_none_means_not_given(tmp_path: Path) -> None:
+    config = load_profile_config(
+        write(tmp_path, MA_STYLE),
+        {"latency-budget": 20, "run_config_search_mode": None, "min_throughput": 100},
+    )
+    assert config.run_config_search_mode == "brute"
+    assert config.constraints_for("resnet").describe() == (
+        "perf_latency_p99 <= 20, cpu_used_ram <= 4000, perf_throughput >= 100"
+    )
+
+
+def test_models_from_a_comma_list_and_the_config_is_frozen() -> None:
+    config = parse_profile_config({"profile_models": "a, b"})
+    assert list(config.profile_models) == ["a", "b"]
+    with pytest.raises(Exception, match="frozen"):
+        config.seed = 3  # type: ignore[misc]
+
+
+def test_per_model_objectives_and_constraints_override_global_ones() -> None:
+    config = parse_profile_config(
+        {
+            "profile_models": {
+                "a": {"objectives": ["perf_latency_p99"], "constraints": {"perf_throughput": {"min": 5}}}
+            },
+            "constraints": {"perf_throughput": {"min": 1}, "perf_latency_p99": {"max": 9}},
+        }
+    )
+    assert config.objectives_for("a").metrics == ("perf_latency_p99",)
+    assert config.constraints_for("a").describe() == "perf_throughput >= 5, perf_latency_p99 <= 9"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"profile_models": "a", "run_config_serch_mode": "brute"},
+            "config: unknown key 'run_config_serch_mode': did you mean 'run_config_search_mode'?",
+        ),
+        (
+            {"profile_models": "a", "run_config_search_mode": "fast"},
+            "config: run_config_search_mode: input should be 'default', 'brute', 'quick' or 'optuna', "
+            "got 'fast'",
+        ),
+        (
+            {"profile_models": "a", "run_config_search_max_instance_count": "many"},
+            "config: run_config_search_max_instance_count: input should be a valid integer, "
+            "unable to parse string as an integer, got 'many'",
+        ),
+        (
+            {
+                "profile_models": "a",
+                "run_config_search_min_model_batch_size": 64,
+                "run_config_search_max_model_batch_size": 8,
+            },
+            "config: run_config_search_min_model_batch_size (64) is above "
+            "run_config_search_max_model_batch_size (8): lower run_config_search_min_model_batch_size "
+            "or raise run_config_search_max_model_batch_size",
+        ),
+        (
+            {"profile_models": "a", "constraints": {"perf_latency_p99": {"min": 5, "max": 2}}},
+            "config: constraints.perf_latency_p99: min 5 is above max 2: swap them",
+        ),
+        (
+            {"profile_models": "a", "constraints": {"perf_latency_p99": {}}},
+            "config: constraints.perf_latency_p99: give min, max or both, e.g. {max: 100}",
+        ),
+        (
+            {"profile_models": "a", "objectives": {"perf_thruput": 1}},
+            "config: objectives: unknown metric 'perf_thruput': did you mean 'perf_throughput'?",
+        ),
+        ({}, "config: profile_models is required: add it (e.g. 'profile_models: [my_model]')"),
+        (
+            {"profile_models": {"a": {"model_config_parameters": {"max_batch_sise": [4]}}}},
+            "config: unknown key 'profile_models.a.model_config_parameters.max_batch_sise': "
+            "did you mean 'max_batch_size'?",
+        ),
+        (
+            {"profile_models": {"a": {"parameters": {"concurrency": [1], "request_rate": [10]}}}},
+            "config: profile_models.a.parameters: give concurrency or request_rate, not both "
+            "(one load mode per run)",
+        ),
+        (
+            {"profile_models": "a", "latency_budget": 0},
+            "config: latency_budget: input should be greater than 0, got 0",
+        ),
+    ],
+)
+def test_each_mistake_is_one_line_naming_the_key_and_the_fix(data: dict, message: str) -> None:
+    assert error(data) == message
+
+
+def test_several_mistakes_give_one_line_each() -> None:
+    lines = error({"profile_models": "a", "seed": "x", "mode": "batch"}).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("config: mode:") and lines[1].startswith("config: seed:")
+
+
+def test_file_problems_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        load_profile_config(tmp_path / "missing.yaml")
+    with pytest.raises(UsageError, match=r"profile.yaml:2:\d+: not valid YAML"):
+        load_profile_config(write(tmp_path, "profile_models: [a\nobjectives: {"))
+    with pytest.raises(UsageError, match="top level must be a mapping"):
+        load_profile_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(UsageError, match=r"profile.yaml: unknown key 'bogus'"):
+        load_profile_config(write(tmp_path, "profile_models: [a]\nbogus: 1\n"))
+
+
+def test_every_top_level_key_has_a_flag() -> None:
+    flags = {f.key: f for f in cli_flags()}
+    assert set(flags) == set(ProfileConfig.model_fields)
+    assert flags["latency_budget"].flag == "--latency-budget"
+    assert flags["run_config_search_mode"].choices == ("default", "brute", "quick", "optuna")
+    assert flags["run_config_search_disable"].kind == "bool"
