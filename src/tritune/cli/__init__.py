@@ -14,6 +14,7 @@ from tritune import __version__
 from tritune.cli.app import App, run_cli
 from tritune.cli.doctor import doctor
 from tritune.cli.infer import infer
+from tritune.cli.perf import perf
 from tritune.cli.report import report
 
 
@@ -28,6 +29,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 cli.add_command(doctor)
 cli.add_command(infer)
+cli.add_command(perf)
 cli.add_command(report)
 
 

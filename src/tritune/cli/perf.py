@@ -1,0 +1,201 @@
+"""``tritune perf``: perf_analyzer's measurement, in tritune's engine.
+
+MODEL is an .onnx file (deployed on the embedded Triton) or, with ``-u``, the name of a model
+already loaded on a running Triton. The summary lines go to stdout (or stderr with --json,
+which then prints the results as JSON on stdout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from tritune.cli.app import App
+from tritune.domain.measurement import LoadMode, MeasurementStatus
+from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.errors import UsageError
+from tritune.inputs import parse_shape_options
+from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler
+from tritune.loadgen.report import to_csv, to_dict
+from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
+from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
+from tritune.triton.control import ModelControl
+from tritune.triton.model_config import default_serving_config, read_signature
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
+
+
+def default_model_name(path: Path) -> str:
+    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
+
+
+@contextlib.contextmanager
+def _serve(app: App, model: str, url: str | None, serving: ServingConfig | None, tritonserver: str | None,
+           ) -> Iterator[tuple[TritonServer, str]]:
+    if url is not None:
+        with RemoteTriton(url) as remote:
+            yield remote, model
+        return
+    path = Path(model)
+    if not path.is_file():
+        raise UsageError(f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT")
+    name = default_model_name(path)
+    with tempfile.TemporaryDirectory(prefix="tritune-perf-") as repo:
+        signature = read_signature(path)
+        deploy_onnx(repo, name, path, serving or default_serving_config(signature))
+        app.info(f"starting the embedded Triton and loading {name!r} ...")
+        with EmbeddedTriton(repo, tritonserver=tritonserver) as server, ModelControl(server) as control:
+            control.load(name)
+            yield server, name
+
+
+def _loads(concurrency_range: str | None, rate_range: str | None, distribution: str, intervals: Path | None,
+           batch: int) -> list[LoadSpec]:
+    chosen = [x for x in (concurrency_range, rate_range, intervals) if x is not None]
+    if len(chosen) > 1:
+        raise UsageError("give only one of --concurrency-range, --request-rate-range, --request-intervals")
+    if intervals is not None:
+        return [LoadSpec.intervals(read_intervals_file(intervals), batch)]
+    if rate_range is not None:
+        dist = Distribution(distribution)
+        return [LoadSpec.rate(r, batch, dist) for r in parse_range(rate_range, integer=False)]
+    return [LoadSpec.concurrency(int(c), batch) for c in parse_range(concurrency_range or "1", integer=True)]
+
+
+def _table(results: list[PerfResult]) -> Table:
+    table = Table(title="tritune perf", show_lines=False)
+    first = "Request rate" if results and results[0].load.open_loop else "Concurrency"
+    for column in (first, "infer/sec", "avg us", "p50 us", "p90 us", "p95 us", "p99 us", "queue us",
+                   "compute us", "status"):
+        table.add_column(column, justify="right" if column != "status" else "left")
+    for r in results:
+        c, s = r.client, r.server
+        us = 1e-3
+        compute = (s.compute_input_ns + s.compute_infer_ns + s.compute_output_ns) * us if s else 0
+        status = str(r.status) + (" (client-bound)" if r.client_bound else "")
+        table.add_row(
+            f"{r.load.value:g}",
+            f"{r.throughput:.1f}",
+            *(f"{v * us:.0f}" for v in ((c.latency.avg_ns, c.latency.p50_ns, c.latency.p90_ns, c.latency.p95_ns,
+                                         c.latency.p99_ns) if c else (0, 0, 0, 0, 0))),
+            f"{s.queue_ns * us:.0f}" if s else "-",
+            f"{compute:.0f}" if s else "-",
+            status,
+        )
+    return table
+
+
+@click.command()
+@click.argument("model")
+@click.option("-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name).")
+@click.option("--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1).")
+@click.option("--request-rate-range", default=None, help="start[:end[:step]] open-loop requests/sec.")
+@click.option("--request-distribution", type=click.Choice([d.value for d in Distribution]), default="constant",
+              show_default=True)
+@click.option("--request-intervals", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File of intervals between requests in usec, one per line (looped).")
+@click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
+@click.option("--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file.")
+@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
+@click.option("-p", "--measurement-interval", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Time window in ms.")
+@click.option("--measurement-mode", type=click.Choice([m.value for m in WindowMode]), default="time_windows",
+              show_default=True)
+@click.option("--measurement-request-count", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("-s", "--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("-r", "--max-trials", default=10, show_default=True, type=click.IntRange(min=3))
+@click.option("--percentile", type=click.IntRange(1, 99), default=None,
+              help="Judge stability and report latency at this percentile instead of the average.")
+@click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto).")
+@click.option("--max-batch-size", default=None, type=click.IntRange(min=0), help="For an .onnx MODEL.")
+@click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
+@click.option("-f", "--filename", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write perf_analyzer's CSV here.")
+@click.option("--verbose-csv", is_flag=True, help="Add perf_analyzer's verbose CSV columns.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
+@click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+@click.pass_obj
+def perf(
+    app: App,
+    model: str,
+    url: str | None,
+    concurrency_range: str | None,
+    request_rate_range: str | None,
+    request_distribution: str,
+    request_intervals: Path | None,
+    batch_size: int,
+    shapes: tuple[str, ...],
+    input_data: str,
+    protocol: str,
+    measurement_interval: int,
+    measurement_mode: str,
+    measurement_request_count: int,
+    stability_percentage: float,
+    max_trials: int,
+    percentile: int | None,
+    warmup_ms: int,
+    workers: int | None,
+    max_batch_size: int | None,
+    no_dynamic_batching: bool,
+    filename: Path | None,
+    verbose_csv: bool,
+    as_json: bool,
+    tritonserver: str | None,
+) -> None:
+    """Measure throughput and latency of MODEL under load, as perf_analyzer does."""
+    loads = _loads(concurrency_range, request_rate_range, request_distribution, request_intervals, batch_size)
+    options = MeasureOptions(
+        protocol=protocol,
+        window=WindowSpec(
+            mode=WindowMode(measurement_mode),
+            window_ns=measurement_interval * 1_000_000,
+            request_count=measurement_request_count,
+            warmup_ns=warmup_ms * 1_000_000,
+        ),
+        stability=StabilityCriteria(threshold=stability_percentage / 100, max_windows=max_trials, percentile=percentile),
+        shapes=parse_shape_options(shapes),
+        input_data=input_data,
+        workers=workers,
+    )
+    serving = None
+    if url is None and (max_batch_size is not None or no_dynamic_batching) and Path(model).is_file():
+        base = default_serving_config(read_signature(Path(model)), max_batch_size or None)
+        serving = ServingConfig(
+            max_batch_size=base.max_batch_size if max_batch_size is None else max_batch_size,
+            dynamic_batching=None if no_dynamic_batching or max_batch_size == 0 else DynamicBatching(),
+        )
+    say = app.info if as_json else (lambda line: app.out.print(line, markup=False, highlight=False))
+    results: list[PerfResult] = []
+    with _serve(app, model, url, serving, tritonserver) as (server, name):
+        profiler = Profiler(server, name, options)
+        for load in loads:
+            mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"
+            app.info(f"{mode}: {load.value:g} ...")
+            result = profiler.measure(load)
+            results.append(result)
+            for warning in result.warnings:
+                app.warn(warning)
+            if result.status is not MeasurementStatus.OK:
+                app.warn(f"{result.status}: {result.reason}")
+            if result.client is not None:
+                say(result.summary_line())
+            if result.status is MeasurementStatus.FAILED and not server.is_alive():
+                break
+    if filename is not None:
+        filename.write_text(to_csv(results, verbose_csv))
+        app.info(f"wrote {filename}")
+    if as_json:
+        app.out.print_json(json.dumps([to_dict(r) for r in results]))
+    else:
+        app.err.print(_table(results))
+    if any(r.client_bound for r in results):
+        app.warn("some results were limited by the load generator, not the server (see the warnings above)")
