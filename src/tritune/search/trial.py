@@ -77,6 +77,8 @@ class Searcher(Protocol):
     @property
     def history(self) -> list[tuple[Trial, TrialResult]]: ...
 
+    def best(self) -> tuple[Trial, TrialResult] | None: ...
+
 
 class SearchProtocolError(RuntimeError):
     """The caller broke the ask/tell contract (a programming error, not a user error)."""
