@@ -1,0 +1,186 @@
+"""The reports in a real headless Chromium (Debian's chromium + chromium-driver, via selenium).
+
+Each page must load with no JavaScript error and with the network blocked (the reports are
+self-contained), every plot must have drawn SVG paths, and the tables must hold the stored
+rows. Full-page screenshots and PDFs go to test-artifacts/report/ (git-ignored).
+Never skipped: scripts/setup_system.sh installs Chromium.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tritune.report import ReportData, WrittenReports, write_reports
+from tritune.report.pdf import find_chromium
+from tritune.report.sample import write_sample_run
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
+CONSTRAINED = {
+    "objectives": {"perf_throughput": 1},
+    "constraints": {"perf_latency_p99": {"max": 10}},
+    "top_n": 3,
+}
+
+# Counts the SVG paths of the traces (not axes or grid lines) in one plot section.
+_TRACE_PATHS = """
+const section = document.querySelector(`[data-plot="${arguments[0]}"]`);
+if (!section) return -1;
+return section.querySelectorAll('.scatterlayer .trace path, .barlayer .trace path').length;
+"""
+
+
+def _chromedriver() -> str:
+    found = shutil.which("chromedriver")
+    assert found, "chromedriver is missing: run scripts/setup_system.sh (apt-get install chromium-driver)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    chromium = find_chromium()
+    assert chromium is not None, "Chromium is missing: run scripts/setup_system.sh (apt-get install chromium)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        # No name resolves: a report that fetched anything (a CDN script) would break here.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=_chromedriver()))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> WrittenReports:
+    run_dir = write_sample_run(tmp_path_factory.mktemp("run"), settings=CONSTRAINED)
+    return write_reports(run_dir, pdf=False)
+
+
+def _open(browser: webdriver.Chrome, page: Path) -> None:
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get(page.resolve().as_uri())
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _js_errors(browser: webdriver.Chrome) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _assert_plots_drew(browser: webdriver.Chrome, keys: list[str]) -> None:
+    sections = [s.get_attribute("data-plot") for s in browser.find_elements(By.CSS_SELECTOR, "[data-plot]")]
+    assert sections == keys
+    for key in keys:
+        WebDriverWait(browser, 30).until(lambda d, key=key: d.execute_script(_TRACE_PATHS, key) > 0)
+
+
+def _screenshot(browser: webdriver.Chrome, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, max(int(height), 1000))
+    path = ARTIFACTS / f"{name}.png"
+    assert browser.save_screenshot(str(path))
+    browser.set_window_size(1280, 1000)
+    return path
+
+
+def _table_rows(browser: webdriver.Chrome, table_id: str) -> list[list[str]]:
+    rows = browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")
+    return [
+        [cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in rows
+    ]
+
+
+def test_summary_report(browser: webdriver.Chrome, written: WrittenReports):
+    model = written.models[0]
+    data: ReportData = model.data
+    _open(browser, model.summary_html)
+
+    assert _js_errors(browser) == []
+    assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
+    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
+    assert browser.find_element(By.ID, "summary-sentence").text == data.sentence
+    assert browser.find_element(By.ID, "gain").text == "+88%"
+    assert "Test CPU 9000" in browser.find_element(By.ID, "hardware").text
+    assert "perf_latency_p99 <= 10" in browser.find_element(By.ID, "goals").text
+    assert browser.find_elements(By.ID, "partial-banner") == []
+
+    top = _table_rows(browser, "top-configs")
+    assert [row[0] for row in top] == ["toy_config_0", "toy_config_1", "toy_config_default default"]
+    assert top[0][5:7] == ["6", "300.0"]  # p99 and throughput of toy_config_0's best point
+    every = browser.find_elements(By.CSS_SELECTOR, "#all-configs tbody tr")
+    assert [r.get_attribute("data-config") for r in every] == [c.name for c in data.configs]
+    _screenshot(browser, "summary")
+    assert _js_errors(browser) == []
+
+
+def test_detailed_reports(browser: webdriver.Chrome, written: WrittenReports):
+    model = written.models[0]
+    for name, page in model.detailed_html.items():
+        config = model.data.config(name)
+        _open(browser, page)
+        assert _js_errors(browser) == [], name
+        _assert_plots_drew(
+            browser,
+            [
+                f"breakdown-{name}",
+                f"gpu-used-memory-{name}",
+                f"cpu-used-ram-{name}",
+                f"gpu-utilization-{name}",
+                f"gpu-power-usage-{name}",
+            ],
+        )
+        rows = _table_rows(browser, "measurements")
+        assert len(rows) == len(config.points) == 3
+        assert [row[0] for row in rows] == ["concurrency 1", "concurrency 2", "concurrency 4"]
+        throughput = [p.metrics["perf_throughput"] for p in config.points]
+        assert [row[4] for row in rows] == [f"{t:.1f}" for t in throughput]
+        assert f"max_batch_size: {config.max_batch_size}" in browser.find_element(By.ID, "config-pbtxt").text
+        _screenshot(browser, f"detailed-{name}")
+
+
+def test_partial_and_offline_run(browser: webdriver.Chrome, tmp_path: Path):
+    run_dir = write_sample_run(tmp_path, settings={"mode": "offline"}, status="interrupted", configs=2)
+    model = write_reports(run_dir, pdf=False).models[0]
+    _open(browser, model.summary_html)
+    assert _js_errors(browser) == []
+    banner = browser.find_element(By.ID, "partial-banner").text
+    assert banner == "Partial results: the run was interrupted after 6 measurements (status: interrupted)."
+    _assert_plots_drew(
+        browser, ["throughput-vs-latency", "memory-vs-latency", "throughput-vs-batch", "pareto-front"]
+    )
+    assert len(_table_rows(browser, "top-configs")) == 2
+    _screenshot(browser, "summary-partial-offline")
+
+
+def test_pdf_reports(tmp_path: Path):
+    run_dir = write_sample_run(tmp_path, settings=CONSTRAINED)
+    model = write_reports(run_dir, top_n=1, pdf=True).models[0]
+    assert [p.name for p in model.pdfs] == ["result_summary.pdf", "detailed_report.pdf"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for pdf in model.pdfs:
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+        shutil.copy(pdf, ARTIFACTS / f"{pdf.parent.name}-{pdf.name}")
