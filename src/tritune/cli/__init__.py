@@ -15,6 +15,7 @@ from tritune.cli.app import App, run_cli
 from tritune.cli.doctor import doctor
 from tritune.cli.infer import infer
 from tritune.cli.perf import perf
+from tritune.cli.prepare import prepare
 from tritune.cli.report import report
 
 
@@ -30,6 +31,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 cli.add_command(doctor)
 cli.add_command(infer)
 cli.add_command(perf)
+cli.add_command(prepare)
 cli.add_command(report)
 
 

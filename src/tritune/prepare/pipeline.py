@@ -10,7 +10,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -202,16 +202,17 @@ def _validate(label: str, path: Path, reference: Mapping[str, np.ndarray], feeds
     return compare_outputs(label, reference, candidate, tolerance)
 
 
-def _stage(model: onnx.ModelProto, work: Path, tag: str, notes: list[str], changes: list[str]) -> Path:
+def _stage(model: onnx.ModelProto, work: Path, tag: str, found: _Findings, *, record: bool = True) -> Path:
     """Save, then let ONNX Runtime's symbolic shape inference link every output to the inputs."""
     staged = work / f"{tag}.onnx"
     save_model(model, staged)
     inferred = work / f"{tag}.inferred.onnx"
     failure = symbolic_shape_inference(staged, inferred)
     if failure:
-        notes.append(f"symbolic shape inference failed ({failure}); kept the shapes ONNX declares")
+        found.notes.append(f"symbolic shape inference failed ({failure}); kept the shapes ONNX declares")
         return staged
-    changes.append("shapes inferred by ONNX Runtime's symbolic_shape_infer (auto-merge)")
+    if record:
+        found.changes.append("shapes inferred by ONNX Runtime's symbolic_shape_infer (auto-merge)")
     return inferred
 
 
@@ -235,6 +236,136 @@ def _copy_variant(source: Path, target_dir: Path) -> Path:
     return target
 
 
+@dataclass
+class _Findings:
+    """What the run changed, noticed and found wrong, in order, for the report."""
+
+    changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _BatchOutcome:
+    batched: bool
+    model: Path
+    signature: ModelSignature
+    feeds: dict[str, np.ndarray]
+    check: Comparison | None = None
+    suspects: list[str] = field(default_factory=list)
+
+
+def _batch_inputs_dynamic(signature: ModelSignature) -> bool:
+    return bool(signature.inputs) and all(t.shape and t.shape[0] == -1 for t in signature.inputs)
+
+
+def _pinned_problem(check: Comparison, suspects: list[str]) -> str:
+    why = check.error or "; ".join(
+        f"{o.name}: {o.note or f'{o.mismatched} of {o.elements} values differ'}"
+        for o in check.outputs
+        if not o.passed
+    )
+    return (
+        f"the batch dimension is pinned ({why})"
+        + (f"; suspects: {'; '.join(suspects)}" if suspects else "")
+        + ": export with a dynamic batch (e.g. x.view(x.size(0), -1), not view(1, -1)), "
+        "or serve without batching (--no-dynamic-batch)"
+    )
+
+
+def _batch_step(
+    src: Source, original: onnx.ModelProto, batch_kind: str, batch_size: int | None, current: Path,
+    work: Path, options: PrepareOptions, found: _Findings, say: Log,
+) -> _BatchOutcome:  # fmt: skip
+    """Run the stacked-batch check on a model whose inputs have a dynamic batch; fall back to
+    the model's own fixed batch (reported as a problem) when the batch turns out pinned."""
+    signature = signature_from_onnx(load_onnx(current))
+    if batch_kind == "none" or not _batch_inputs_dynamic(signature):
+        feeds = _validation_feeds(signature, 1, options, batched=False)
+        return _BatchOutcome(False, current, signature, feeds)
+    n = options.validation_batch
+    if src.reference_batch and src.reference_batch > 1:
+        n = math.ceil(n / src.reference_batch) * src.reference_batch
+    feeds = _validation_feeds(signature, n, options, batched=True)
+    say(f"checking batch {next(iter(feeds.values())).shape[0]} against stacked batch-1 runs ...")
+    check = stacked_batch_check(onnx_runner(current), feeds, options.tolerance("fp32"))
+    if check.passed:
+        if not signature.batch_is_dynamic:
+            # Outputs declared with a fixed first dim that the check shows follows the batch.
+            model = load_onnx(current, load_external_data=True)
+            found.changes.extend(link_output_batch(model))
+            save_model(model, current)
+            signature = signature_from_onnx(model)
+        return _BatchOutcome(True, current, signature, feeds, check)
+    suspects = [s.describe() for s in reshape_suspects(original, batch_size or 1)]
+    found.problems.append(_pinned_problem(check, suspects))
+    # What does work is the model as exported, at its own batch size.
+    current = _stage(original, work, "as_exported", found, record=False)
+    found.notes.append("the batch changes were reverted: the model is kept as exported, without batching")
+    signature = signature_from_onnx(load_onnx(current))
+    feeds = _validation_feeds(signature, 1, options, batched=_batch_inputs_dynamic(signature))
+    return _BatchOutcome(False, current, signature, feeds, check, suspects)
+
+
+def _validation_feeds(
+    signature: ModelSignature, batch: int, options: PrepareOptions, *, batched: bool
+) -> dict[str, np.ndarray]:
+    if options.data:
+        return _load_data(options.data, signature, batched and batch > 1)
+    return _feeds(signature, batch, options, batched, options.seed)
+
+
+def _precision_step(
+    src: Source, current: Path, reference: Mapping[str, np.ndarray], feeds: Mapping[str, np.ndarray],
+    work: Path, options: PrepareOptions, found: _Findings, say: Log,
+) -> tuple[dict[str, Path], dict[str, bool], list[Comparison]]:  # fmt: skip
+    variants: dict[str, Path] = {}
+    verdicts: dict[str, bool] = {}
+    comparisons: list[Comparison] = []
+    for precision in options.precisions:
+        label = f"{precision} vs {src.reference_label}"
+        path = current
+        if precision == "fp16":
+            say("converting to FP16 ...")
+            try:
+                path = work / "fp16.onnx"
+                converted, converter = convert_fp16(load_onnx(current, load_external_data=True))
+                save_model(converted, path)
+            except ModelError as error:
+                comparisons.append(Comparison(label, options.tolerance(precision), error=error.message))
+                continue
+            found.changes.append(
+                f"fp16 variant by {converter}: FP32 tensors to FP16, inputs/outputs kept FP32, "
+                "range clamped to +-65504"
+            )
+        say(f"validating {precision} ...")
+        comparisons.append(_validate(label, path, reference, feeds, options, precision))
+        variants[precision] = path
+        verdicts[precision] = comparisons[-1].passed
+    found.problems.extend(f"numeric validation failed: {c.summary()}" for c in comparisons if not c.passed)
+    return variants, verdicts, comparisons
+
+
+def _max_batch_step(
+    outcome: _BatchOutcome, variants: Mapping[str, Path], options: PrepareOptions, found: _Findings, say: Log
+) -> tuple[int, SweepResult | None]:
+    if not outcome.batched:
+        if options.max_batch_size:
+            found.problems.append(
+                f"max batch size {options.max_batch_size} was asked for, but the model cannot batch: "
+                "drop --max-batch-size or fix the batch dimension"
+            )
+        return 0, None
+    if options.max_batch_size is not None:
+        return options.max_batch_size, None
+    primary = options.precisions[0]
+    if primary not in variants:
+        return 0, None
+    say(f"sweeping batch sizes up to {options.sweep_cap} ...")
+    sweep = _sweep(variants[primary], outcome.signature, options)
+    return sweep.max_batch_size, sweep
+
+
 def prepare_model(
     source: str | Path,
     out_dir: str | Path,
@@ -255,125 +386,42 @@ def prepare_model(
     _check_name(name)
     repository = Path(out_dir)
     model_dir = repository / name
-    changes: list[str] = []
-    notes: list[str] = []
-    problems: list[str] = []
+    found = _Findings()
     with tempfile.TemporaryDirectory(prefix="tritune-prepare-") as tmp:
         work = Path(tmp)
         say(f"importing {model_arg} ...")
         src = import_source(model_arg, work, options)
-        notes.extend(src.notes)
+        found.notes.extend(src.notes)
         original = load_onnx(src.onnx_path, load_external_data=True)
-        changes.extend(drop_initializer_inputs(original))
+        found.changes.extend(drop_initializer_inputs(original))
         batch = detect_batch(original)
-        model = original
+        model = onnx.ModelProto()
+        model.CopyFrom(original)
         if batch.kind == "fixed" and options.dynamic_batch:
             assert batch.size is not None
             model, made = make_batch_dynamic(original, batch.size, fix_reshapes=options.fix_reshapes)
-            changes.extend(made)
+            found.changes.extend(made)
         elif batch.kind == "dynamic":
-            model = onnx.ModelProto()
-            model.CopyFrom(original)
-            changes.extend(link_output_batch(model))
+            found.changes.extend(link_output_batch(model))
         elif batch.kind == "none":
-            notes.append(f"no batch dimension: {batch.reason}; the model is served without batching")
+            found.notes.append(f"no batch dimension: {batch.reason}; the model is served without batching")
         say("inferring shapes ...")
-        current = _stage(model, work, "prepared", notes, changes)
+        current = _stage(model, work, "prepared", found)
         if options.optimize != "none":
             optimized = work / "optimized.onnx"
             optimize_offline(current, optimized, options.optimize)
-            changes.append(f"graph optimized offline by ONNX Runtime ({options.optimize})")
+            found.changes.append(f"graph optimized offline by ONNX Runtime ({options.optimize})")
             current = optimized
-        signature = signature_from_onnx(load_onnx(current))
-        batched = signature.batch_is_dynamic and batch.kind != "none"
-
-        batch_check: Comparison | None = None
-        suspects: list[str] = []
-        if batched:
-            n = options.validation_batch
-            if src.reference_batch and src.reference_batch > 1:
-                n = math.ceil(n / src.reference_batch) * src.reference_batch
-            feeds = (
-                _load_data(options.data, signature, True)
-                if options.data
-                else _feeds(signature, n, options, True, options.seed)
-            )
-            say(f"checking batch {next(iter(feeds.values())).shape[0]} against stacked batch-1 runs ...")
-            batch_check = stacked_batch_check(onnx_runner(current), feeds, options.tolerance("fp32"))
-            if not batch_check.passed:
-                suspects = [s.describe() for s in reshape_suspects(original, batch.size or 1)]
-                why = batch_check.error or "; ".join(
-                    f"{o.name}: {o.note or f'{o.mismatched} of {o.elements} values differ'}"
-                    for o in batch_check.outputs
-                    if not o.passed
-                )
-                problems.append(
-                    f"the batch dimension is pinned ({why})"
-                    + (f"; suspects: {'; '.join(suspects)}" if suspects else "")
-                    + ": export with a dynamic batch (e.g. x.view(x.size(0), -1), not view(1, -1)), "
-                    "or serve without batching (--no-dynamic-batch)"
-                )
-                batched = False
-                if batch.kind == "fixed":
-                    # What does work is the model as exported, at its own batch size.
-                    current = _stage(original, work, "fixed", notes, [])
-                    signature = signature_from_onnx(load_onnx(current))
-        if not batched:
-            feeds = (
-                _load_data(options.data, signature, False)
-                if options.data
-                else _feeds(signature, 1, options, False, options.seed)
-            )
+        outcome = _batch_step(src, original, batch.kind, batch.size, current, work, options, found, say)
         say("running the source model for reference outputs ...")
-        reference = _reference_outputs(src, feeds, batched)
-
-        variants: dict[str, Path] = {}
-        verdicts: dict[str, bool] = {}
-        comparisons: list[Comparison] = []
-        for precision in options.precisions:
-            label = f"{precision} vs {src.reference_label}"
-            path = current
-            if precision == "fp16":
-                say("converting to FP16 ...")
-                try:
-                    path = work / "fp16.onnx"
-                    converted, converter = convert_fp16(load_onnx(current, load_external_data=True))
-                    save_model(converted, path)
-                    changes.append(
-                        f"fp16 variant by {converter}: FP32 tensors to FP16, inputs/outputs kept FP32, "
-                        "range clamped to +-65504"
-                    )
-                except ModelError as error:
-                    comparisons.append(Comparison(label, options.tolerance(precision), error=error.message))
-                    continue
-            say(f"validating {precision} ...")
-            comparisons.append(_validate(label, path, reference, feeds, options, precision))
-            variants[precision] = path
-            verdicts[precision] = comparisons[-1].passed
-        for comparison in comparisons:
-            if not comparison.passed:
-                problems.append(f"numeric validation failed: {comparison.summary()}")
-
-        sweep: SweepResult | None = None
-        if not batched:
-            max_batch_size = 0
-            if options.max_batch_size:
-                problems.append(
-                    f"max batch size {options.max_batch_size} was asked for, but the model cannot batch: "
-                    "drop --max-batch-size or fix the batch dimension"
-                )
-        elif options.max_batch_size is not None:
-            max_batch_size = options.max_batch_size
-        elif options.precisions[0] in variants:
-            say(f"sweeping batch sizes up to {options.sweep_cap} ...")
-            sweep = _sweep(variants[options.precisions[0]], signature, options)
-            max_batch_size = sweep.max_batch_size
-        else:
-            max_batch_size = 0
-
+        reference = _reference_outputs(src, outcome.feeds, outcome.batched)
+        variants, verdicts, comparisons = _precision_step(
+            src, outcome.model, reference, outcome.feeds, work, options, found, say
+        )
+        max_batch_size, sweep = _max_batch_step(outcome, variants, options, found, say)
         _claim(model_dir)
         files = {p: _copy_variant(path, model_dir / VARIANTS_DIR / p) for p, path in variants.items()}
-    passed = not problems
+    passed = not found.problems
     usable = {p: f for p, f in files.items() if options.force or verdicts[p]}
     config = None
     primary = options.precisions[0]
@@ -390,18 +438,18 @@ def prepare_model(
         "name": name,
         "passed": passed,
         "deployed": config is not None,
-        "problems": problems,
+        "problems": found.problems,
         "source": {"model": model_arg, "kind": src.kind, "reference": src.reference_label},
         "batch": {
             "original": batch.kind if batch.kind != "fixed" else f"fixed {batch.size}",
-            "dynamic": batched,
-            "stacked_check": batch_check.as_dict() if batch_check else None,
-            "reshape_suspects": suspects,
+            "dynamic": outcome.batched,
+            "stacked_check": outcome.check.as_dict() if outcome.check else None,
+            "reshape_suspects": outcome.suspects,
         },
-        "changes": changes,
-        "notes": notes,
+        "changes": found.changes,
+        "notes": found.notes,
         "validation": {
-            "inputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in feeds.items()},
+            "inputs": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in outcome.feeds.items()},
             "data": str(options.data) if options.data else "generated",
             "results": [c.as_dict() for c in comparisons],
         },
@@ -415,5 +463,13 @@ def prepare_model(
     }
     (model_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return PreparedModel(
-        name, repository, usable, max_batch_size, batched, passed, tuple(problems), report, config
+        name,
+        repository,
+        usable,
+        max_batch_size,
+        outcome.batched,
+        passed,
+        tuple(found.problems),
+        report,
+        config,
     )

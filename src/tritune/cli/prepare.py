@@ -1,0 +1,205 @@
+"""``tritune prepare MODEL``: ONNX/PyTorch/TensorFlow in, a validated batching model repository
+entry out (config.pbtxt, 1/model.onnx + runner, variants/, prepare_report.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tritune.cli.app import App
+from tritune.errors import ModelError, UsageError
+from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
+from tritune.prepare.options import OPTIMIZATION_LEVELS
+
+
+def _tolerances(options: tuple[str, ...]) -> dict[str, Tolerance]:
+    """``fp16:1e-2,5e-3`` -> {"fp16": Tolerance(atol=1e-2, rtol=5e-3)}."""
+    result = {}
+    for option in options:
+        precision, _, values = option.partition(":")
+        try:
+            atol, rtol = (float(v) for v in values.split(","))
+        except ValueError:
+            raise UsageError(
+                f"--tolerance {option!r} is not PRECISION:ATOL,RTOL: e.g. --tolerance fp16:1e-2,1e-2"
+            ) from None
+        if atol < 0 or rtol < 0:
+            raise UsageError(f"--tolerance {option!r} is negative: tolerances are >= 0")
+        result[precision] = Tolerance(atol, rtol)
+    return result
+
+
+def _print_summary(app: App, prepared: PreparedModel) -> None:
+    report = prepared.report
+    out = app.out
+    out.print(f"model {prepared.name}: {prepared.directory}", markup=False)
+    batch = report["batch"]
+    out.print(
+        f"batch: {batch['original']} -> {'dynamic' if batch['dynamic'] else 'not batching'}, "
+        f"max_batch_size {prepared.max_batch_size}",
+        markup=False,
+    )
+    if batch["stacked_check"]:
+        check = batch["stacked_check"]
+        out.print(
+            f"  stacked-batch check: {'passed' if check['passed'] else 'FAILED'} ({check['label']})",
+            markup=False,
+        )
+    for change in report["changes"]:
+        out.print(f"  changed: {change}", markup=False)
+    for note in report["notes"]:
+        out.print(f"  note: {note}", markup=False)
+    for result in report["validation"]["results"]:
+        errors = "; ".join(
+            f"{o['name']}: max abs {_fmt(o['max_abs'])}, max rel {_fmt(o['max_rel'])}"
+            + (f", {o['mismatched']}/{o['elements']} outside" if o["mismatched"] else "")
+            + (f" ({o['note']})" if o["note"] else "")
+            for o in result["outputs"]
+        )
+        verdict = "passed" if result["passed"] else "FAILED"
+        detail = result["error"] or errors
+        out.print(
+            f"validation {result['label']}: {verdict} "
+            f"(atol {result['atol']:g}, rtol {result['rtol']:g}) {detail}",
+            markup=False,
+        )
+    sweep = report["sweep"]
+    if sweep:
+        steps = ", ".join(
+            f"{s['batch_size']}: {s['throughput']:.1f}/s"
+            if s["throughput"] is not None
+            else f"{s['batch_size']}: {s['status']}"
+            for s in sweep["steps"]
+        )
+        out.print(
+            f"batch sweep (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
+            markup=False,
+        )
+    out.print(
+        f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False
+    )
+    out.print(f"report: {prepared.report_path}", markup=False)
+    if prepared.deployed:
+        out.print(f"config: {prepared.directory / 'config.pbtxt'}", markup=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("model_repository"),
+    show_default=True,
+    help="Model repository to write <name>/ into.",
+)
+@click.option("--name", default=None, help="Model name (default: the file's stem or the factory's function).")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME:D1,D2[:DTYPE]",
+    help="An input's per-sample shape (batch left out), dtype for PyTorch. Repeatable.",
+)
+@click.option(
+    "--precision", default="fp32", show_default=True, help="Comma list of fp32, fp16; the first is served."
+)
+@click.option(
+    "--tolerance",
+    "tolerances",
+    multiple=True,
+    metavar="PRECISION:ATOL,RTOL",
+    help="Validation tolerance (default fp32:1e-4,1e-3, fp16:2e-2,2e-2). Repeatable.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Validation inputs: an .npz with one array per input (batch included).",
+)
+@click.option("--no-dynamic-batch", is_flag=True, help="Keep a fixed batch dimension as it is.")
+@click.option(
+    "--no-fix-reshapes", is_flag=True, help="Do not rewrite Reshape constants that bake in the batch."
+)
+@click.option(
+    "--optimize",
+    type=click.Choice(OPTIMIZATION_LEVELS),
+    default="none",
+    show_default=True,
+    help="ONNX Runtime graph optimization written into the file.",
+)
+@click.option("--max-batch-size", type=click.IntRange(min=0), default=None, help="Skip the sweep; use this.")
+@click.option(
+    "--sweep-cap",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Largest batch size the max-batch sweep tries.",
+)
+@click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
+@click.option(
+    "--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports."
+)
+@click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.pass_obj
+def prepare(
+    app: App,
+    model: str,
+    out_dir: Path,
+    name: str | None,
+    inputs: tuple[str, ...],
+    precision: str,
+    tolerances: tuple[str, ...],
+    data: Path | None,
+    no_dynamic_batch: bool,
+    no_fix_reshapes: bool,
+    optimize: str,
+    max_batch_size: int | None,
+    sweep_cap: int,
+    validation_batch: int,
+    opset: int,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Convert MODEL to a validated ONNX model with a dynamic batch and its Triton config.
+
+    MODEL is an .onnx file, a TorchScript .pt, an ExportedProgram .pt2, a factory
+    package.module:function returning an nn.Module, or a TensorFlow SavedModel directory.
+    """
+    options = PrepareOptions(
+        inputs=tuple(parse_input_option(i) for i in inputs),
+        precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
+        tolerances=_tolerances(tolerances),
+        dynamic_batch=not no_dynamic_batch,
+        fix_reshapes=not no_fix_reshapes,
+        optimize=optimize,
+        validation_batch=validation_batch,
+        data=data,
+        max_batch_size=max_batch_size,
+        sweep_cap=sweep_cap,
+        opset=opset,
+        force=force,
+    )
+    prepared = prepare_model(model, out_dir, name, options, log=app.info)
+    if as_json:
+        app.out.print_json(json.dumps(prepared.report))
+    else:
+        _print_summary(app, prepared)
+    if not prepared.passed:
+        if force:
+            app.warn(
+                f"{len(prepared.problems)} problem(s), written anyway (--force): see {prepared.report_path}"
+            )
+            return
+        raise ModelError(
+            f"prepare found {len(prepared.problems)} problem(s), so no config.pbtxt was written: "
+            f"fix them or pass --force (report: {prepared.report_path})",
+            detail="\n".join(f"- {p}" for p in prepared.problems),
+        )
