@@ -37,15 +37,22 @@ def default_model_name(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _serve(app: App, model: str, url: str | None, serving: ServingConfig | None, tritonserver: str | None,
-           ) -> Iterator[tuple[TritonServer, str]]:
+def _serve(
+    app: App,
+    model: str,
+    url: str | None,
+    serving: ServingConfig | None,
+    tritonserver: str | None,
+) -> Iterator[tuple[TritonServer, str]]:
     if url is not None:
         with RemoteTriton(url) as remote:
             yield remote, model
         return
     path = Path(model)
     if not path.is_file():
-        raise UsageError(f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT")
+        raise UsageError(
+            f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT"
+        )
     name = default_model_name(path)
     with tempfile.TemporaryDirectory(prefix="tritune-perf-") as repo:
         signature = read_signature(path)
@@ -56,8 +63,13 @@ def _serve(app: App, model: str, url: str | None, serving: ServingConfig | None,
             yield server, name
 
 
-def _loads(concurrency_range: str | None, rate_range: str | None, distribution: str, intervals: Path | None,
-           batch: int) -> list[LoadSpec]:
+def _loads(
+    concurrency_range: str | None,
+    rate_range: str | None,
+    distribution: str,
+    intervals: Path | None,
+    batch: int,
+) -> list[LoadSpec]:
     chosen = [x for x in (concurrency_range, rate_range, intervals) if x is not None]
     if len(chosen) > 1:
         raise UsageError("give only one of --concurrency-range, --request-rate-range, --request-intervals")
@@ -72,8 +84,18 @@ def _loads(concurrency_range: str | None, rate_range: str | None, distribution: 
 def _table(results: list[PerfResult]) -> Table:
     table = Table(title="tritune perf", show_lines=False)
     first = "Request rate" if results and results[0].load.open_loop else "Concurrency"
-    for column in (first, "infer/sec", "avg us", "p50 us", "p90 us", "p95 us", "p99 us", "queue us",
-                   "compute us", "status"):
+    for column in (
+        first,
+        "infer/sec",
+        "avg us",
+        "p50 us",
+        "p90 us",
+        "p95 us",
+        "p99 us",
+        "queue us",
+        "compute us",
+        "status",
+    ):
         table.add_column(column, justify="right" if column != "status" else "left")
     for r in results:
         c, s = r.client, r.server
@@ -83,8 +105,14 @@ def _table(results: list[PerfResult]) -> Table:
         table.add_row(
             f"{r.load.value:g}",
             f"{r.throughput:.1f}",
-            *(f"{v * us:.0f}" for v in ((c.latency.avg_ns, c.latency.p50_ns, c.latency.p90_ns, c.latency.p95_ns,
-                                         c.latency.p99_ns) if c else (0, 0, 0, 0, 0))),
+            *(
+                f"{v * us:.0f}"
+                for v in (
+                    (c.latency.avg_ns, c.latency.p50_ns, c.latency.p90_ns, c.latency.p95_ns, c.latency.p99_ns)
+                    if c
+                    else (0, 0, 0, 0, 0)
+                )
+            ),
             f"{s.queue_ns * us:.0f}" if s else "-",
             f"{compute:.0f}" if s else "-",
             status,
@@ -94,32 +122,69 @@ def _table(results: list[PerfResult]) -> Table:
 
 @click.command()
 @click.argument("model")
-@click.option("-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name).")
-@click.option("--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1).")
+@click.option(
+    "-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name)."
+)
+@click.option(
+    "--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1)."
+)
 @click.option("--request-rate-range", default=None, help="start[:end[:step]] open-loop requests/sec.")
-@click.option("--request-distribution", type=click.Choice([d.value for d in Distribution]), default="constant",
-              show_default=True)
-@click.option("--request-intervals", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File of intervals between requests in usec, one per line (looped).")
+@click.option(
+    "--request-distribution",
+    type=click.Choice([d.value for d in Distribution]),
+    default="constant",
+    show_default=True,
+)
+@click.option(
+    "--request-intervals",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File of intervals between requests in usec, one per line (looped).",
+)
 @click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
-@click.option("--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file.")
+@click.option(
+    "--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file."
+)
 @click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
-@click.option("-p", "--measurement-interval", default=5000, show_default=True, type=click.IntRange(min=1),
-              help="Time window in ms.")
-@click.option("--measurement-mode", type=click.Choice([m.value for m in WindowMode]), default="time_windows",
-              show_default=True)
+@click.option(
+    "-p",
+    "--measurement-interval",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Time window in ms.",
+)
+@click.option(
+    "--measurement-mode",
+    type=click.Choice([m.value for m in WindowMode]),
+    default="time_windows",
+    show_default=True,
+)
 @click.option("--measurement-request-count", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("-s", "--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0))
 @click.option("-r", "--max-trials", default=10, show_default=True, type=click.IntRange(min=3))
-@click.option("--percentile", type=click.IntRange(1, 99), default=None,
-              help="Judge stability and report latency at this percentile instead of the average.")
+@click.option(
+    "--percentile",
+    type=click.IntRange(1, 99),
+    default=None,
+    help="Judge stability and report latency at this percentile instead of the average.",
+)
 @click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto).")
+@click.option(
+    "--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto)."
+)
 @click.option("--max-batch-size", default=None, type=click.IntRange(min=0), help="For an .onnx MODEL.")
-@click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
-@click.option("-f", "--filename", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write perf_analyzer's CSV here.")
+@click.option(
+    "--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher."
+)
+@click.option(
+    "-f",
+    "--filename",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write perf_analyzer's CSV here.",
+)
 @click.option("--verbose-csv", is_flag=True, help="Add perf_analyzer's verbose CSV columns.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
 @click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
@@ -161,7 +226,9 @@ def perf(
             request_count=measurement_request_count,
             warmup_ns=warmup_ms * 1_000_000,
         ),
-        stability=StabilityCriteria(threshold=stability_percentage / 100, max_windows=max_trials, percentile=percentile),
+        stability=StabilityCriteria(
+            threshold=stability_percentage / 100, max_windows=max_trials, percentile=percentile
+        ),
         shapes=parse_shape_options(shapes),
         input_data=input_data,
         workers=workers,

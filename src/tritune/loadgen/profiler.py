@@ -168,7 +168,8 @@ class PerfResult:
         return self.client.latency.percentile_ns(self.percentile) / 1000
 
     def summary_line(self) -> str:
-        return f"{self.load.label()}, throughput: {self.throughput:.6g} infer/sec, latency {self.latency_us():.0f} usec"
+        throughput, latency = f"{self.throughput:.6g}", f"{self.latency_us():.0f}"
+        return f"{self.load.label()}, throughput: {throughput} infer/sec, latency {latency} usec"
 
     def to_measurement(self) -> Measurement:
         metrics: dict[str, float] = {}
@@ -342,7 +343,8 @@ class Profiler:
         if result.error is not None:
             shapes_text = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
             raise InferenceError(
-                f"model {self.model!r} rejected the request ({shapes_text}): {result.error}: {result.message}; "
+                f"model {self.model!r} rejected the request ({shapes_text}): "
+                f"{result.error}: {result.message}; "
                 "check --shape and --input-data against the model's inputs"
             )
         self._targets[batch_size] = target
@@ -480,7 +482,8 @@ class Profiler:
             if client.failed:
                 share = client.failed / (client.failed + client.completed)
                 kinds = ", ".join(f"{k} x{n}" for k, n in sorted(client.errors.items()))
-                text = f"{client.failed} requests failed ({kinds}): {next(iter(client.error_examples.values()), '')}"
+                example = next(iter(client.error_examples.values()), "")
+                text = f"{client.failed} requests failed ({kinds}): {example}"
                 if share > FAILED_FRACTION_BOUND and status is not MeasurementStatus.FAILED:
                     status, reason = MeasurementStatus.FAILED, text
                 else:
@@ -489,13 +492,15 @@ class Profiler:
                 client_bound = True
                 warnings.append(
                     f"the load generator is the bottleneck: its busiest worker used "
-                    f"{client.worker_cpu_fraction_max:.0%} of a core; use more --workers or a faster client host"
+                    f"{client.worker_cpu_fraction_max:.0%} of a core; "
+                    "use more --workers or a faster client host"
                 )
             if load.open_loop and client.late_fraction > LATE_FRACTION_BOUND:
                 client_bound = True
                 warnings.append(
                     f"not able to keep up with the schedule: {client.late} of {client.sent} requests "
-                    f"({client.late_fraction:.1%}) were sent late (worst {client.lateness_max_ns / 1e6:.1f} ms)"
+                    f"({client.late_fraction:.1%}) were sent late "
+                    f"(worst {client.lateness_max_ns / 1e6:.1f} ms)"
                 )
         return PerfResult(
             model=self.model,

@@ -44,7 +44,11 @@ def csv_row(result: PerfResult, verbose: bool = False) -> list[str]:
     network = max(0.0, avg - send - recv - (queue + c_in + c_inf + c_out))
     level = f"{result.load.value:g}" if result.load.open_loop else str(int(result.load.value))
     percentiles = [client.latency.percentile_ns(p) * us if client else 0.0 for p in (50, 90, 95, 99)]
-    row = [level, f"{result.throughput:.6g}", *(f"{v:.0f}" for v in (send, network, queue, c_in, c_inf, c_out, recv))]
+    row = [
+        level,
+        f"{result.throughput:.6g}",
+        *(f"{v:.0f}" for v in (send, network, queue, c_in, c_inf, c_out, recv)),
+    ]
     row += [f"{v:.0f}" for v in percentiles]
     if verbose:
         row += [f"{avg:.0f}", f"{send + recv:.0f}", f"{max(0.0, avg - send - recv):.0f}"]

@@ -62,7 +62,8 @@ def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> 
             live = client.is_server_live()
         except Exception as error:  # noqa: BLE001 - geventhttpclient raises plain socket errors
             raise ServerError(
-                f"cannot reach Triton at {endpoints.http} ({_first_line(error)}): start the server or fix the URL"
+                f"cannot reach Triton at {endpoints.http} ({_first_line(error)}): "
+                "start the server or fix the URL"
             ) from None
         if not live:
             raise ServerError(f"Triton at {endpoints.http} is not live: check the server's log")

@@ -2,7 +2,13 @@
 model's Python-backend stub processes (psutil), and their GPU memory (NVML)."""
 
 from tritune.monitor.memory import ModelMemory, model_memory, stub_processes
-from tritune.monitor.metrics import MetricsSample, MetricsSummary, parse_metrics, scrape_metrics, summarize_metrics
+from tritune.monitor.metrics import (
+    MetricsSample,
+    MetricsSummary,
+    parse_metrics,
+    scrape_metrics,
+    summarize_metrics,
+)
 
 __all__ = [
     "MetricsSample",

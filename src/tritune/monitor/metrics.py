@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-GPU_GAUGES = ("nv_gpu_utilization", "nv_gpu_power_usage", "nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes")
+GPU_GAUGES = (
+    "nv_gpu_utilization",
+    "nv_gpu_power_usage",
+    "nv_gpu_memory_used_bytes",
+    "nv_gpu_memory_total_bytes",
+)
 CPU_GAUGES = ("nv_cpu_utilization", "nv_cpu_memory_used_bytes", "nv_cpu_memory_total_bytes")
 
 

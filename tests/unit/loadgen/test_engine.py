@@ -100,7 +100,9 @@ def test_late_sends_are_counted_and_reported():
 
 
 def test_poisson_open_loop_hits_the_rate():
-    offsets = arrival_offsets(Schedule(rate=1000.0, distribution=Distribution.POISSON, seed=1), np.random.default_rng(1))
+    offsets = arrival_offsets(
+        Schedule(rate=1000.0, distribution=Distribution.POISSON, seed=1), np.random.default_rng(1)
+    )
     ticks = _collect(_engine(FixedLatency(MS), OpenLoop(offsets)), 50)
     summary = summarize(ticks, 1)
     assert summary.request_rate == pytest.approx(1000, rel=0.05)
@@ -120,7 +122,9 @@ def test_a_saturated_server_stabilizes_at_its_capacity():
 
 def test_cpu_use_is_attributed_to_ticks():
     cpu = iter(range(0, 10**12, 30 * MS))  # 30 ms of CPU between two readings
-    engine = LoadEngine(FixedLatency(MS), ClosedLoop(1), clock=LoopClock(), tick_ns=TICK, cpu_time_ns=lambda: next(cpu))
+    engine = LoadEngine(
+        FixedLatency(MS), ClosedLoop(1), clock=LoopClock(), tick_ns=TICK, cpu_time_ns=lambda: next(cpu)
+    )
     ticks = _collect(engine, 3)
     assert all(t.client_cpu_ns == 30 * MS for t in ticks)
     assert ticks[0].worker_cpu_fraction_max == pytest.approx(0.3)

@@ -58,7 +58,11 @@ def test_merge_equals_recording_everything_in_one():
         together.record(value)
     merged = LatencyHistogram.merged(separate)
     assert LatencySummary.of(merged) == LatencySummary.of(together)
-    assert (merged.count, merged.total_ns, merged.total_sq_ns) == (together.count, together.total_ns, together.total_sq_ns)
+    assert (merged.count, merged.total_ns, merged.total_sq_ns) == (
+        together.count,
+        together.total_ns,
+        together.total_sq_ns,
+    )
 
 
 def test_histograms_survive_pickling_exactly():

@@ -12,17 +12,38 @@ def _doc(success: int, ns: int, queue_ns: int, infer_ns: int, executions: int) -
         "compute_infer": {"count": success, "ns": infer_ns},
         "compute_output": {"count": success, "ns": success * 20_000},
     }
-    return {"model_stats": [
-        {"name": "m", "version": "1", "inference_stats": stats, "execution_count": executions,
-         "inference_count": success},
-        {"name": "other", "version": "1", "inference_stats": stats, "execution_count": 9, "inference_count": 9},
-    ]}
+    return {
+        "model_stats": [
+            {
+                "name": "m",
+                "version": "1",
+                "inference_stats": stats,
+                "execution_count": executions,
+                "inference_count": success,
+            },
+            {
+                "name": "other",
+                "version": "1",
+                "inference_stats": stats,
+                "execution_count": 9,
+                "inference_count": 9,
+            },
+        ]
+    }
 
 
 def test_breakdown_is_delta_ns_over_delta_count():
     first = parse_model_stats(_doc(100, 100 * 900_000, 100 * 100_000, 100 * 500_000, 50), "m")
-    last = parse_model_stats(_doc(300, 100 * 900_000 + 200 * 1_000_000, 100 * 100_000 + 200 * 200_000,
-                                  100 * 500_000 + 200 * 600_000, 100), "m")
+    last = parse_model_stats(
+        _doc(
+            300,
+            100 * 900_000 + 200 * 1_000_000,
+            100 * 100_000 + 200 * 200_000,
+            100 * 500_000 + 200 * 600_000,
+            100,
+        ),
+        "m",
+    )
     assert first is not None and last is not None
     result = breakdown(first, last)
     assert result.requests == 200 and result.executions == 50 and result.average_batch == 4

@@ -1,0 +1,261 @@
+"""The load generator against the real embedded Triton: both protocols, both load modes,
+worker processes, server statistics, per-model memory, and the ways it can go wrong."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tritune.cli import cli
+from tritune.domain.measurement import LoadPoint, MeasurementStatus
+from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.errors import InferenceError, ServerError, UsageError
+from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec, measure
+from tritune.loadgen.profiler import make_measure_fn
+from tritune.loadgen.report import to_csv
+from tritune.loadgen.schedule import Distribution
+from tritune.testing.models import mlp_model
+from tritune.triton.control import ModelControl
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton, RemoteTriton, pick_free_ports
+
+pytestmark = pytest.mark.triton
+
+# Short windows keep the suite fast; a loose threshold keeps a shared CI box from making
+# the result unstable (stability itself is unit-tested on a virtual clock).
+FAST = MeasureOptions(
+    window=WindowSpec(window_ns=300_000_000),
+    stability=StabilityCriteria(threshold=0.5, max_windows=6),
+)
+
+
+@pytest.fixture(scope="module")
+def mlp_onnx(model_dir: Path) -> Path:
+    return mlp_model(model_dir / "perf_mlp.onnx", width=32, depth=1)
+
+
+@pytest.fixture(scope="module")
+def perf_model(triton_server: EmbeddedTriton, control: ModelControl, mlp_onnx: Path) -> str:
+    serving = ServingConfig(max_batch_size=8, dynamic_batching=DynamicBatching())
+    deploy_onnx(triton_server.model_repository, "perf_mlp", mlp_onnx, serving)
+    control.load("perf_mlp")
+    return "perf_mlp"
+
+
+def _check_numbers(result, batch: int = 1) -> None:
+    assert result.status in (MeasurementStatus.OK, MeasurementStatus.UNSTABLE), result.reason
+    client = result.client
+    assert client is not None and client.completed > 0 and client.failed == 0
+    assert result.throughput == pytest.approx(client.completed * batch * 1e9 / client.duration_ns)
+    lat = client.latency
+    assert 0 < lat.min_ns <= lat.p50_ns <= lat.p90_ns <= lat.p95_ns <= lat.p99_ns <= lat.max_ns
+    assert result.kept_windows == min(3, len(result.windows))
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_concurrency_measurement_with_server_breakdown_and_memory(
+    triton_server: EmbeddedTriton, perf_model: str, protocol: str
+) -> None:
+    options = MeasureOptions(**{**FAST.__dict__, "protocol": protocol})
+    result = measure(triton_server, perf_model, LoadSpec.concurrency(2, batch_size=2), options)
+    _check_numbers(result, batch=2)
+    server = result.server
+    assert server is not None and server.requests > 0 and server.failed == 0
+    assert server.compute_infer_ns > 0 and server.request_ns >= server.compute_infer_ns
+    # The server's own time per request cannot exceed what the client waited, on average.
+    assert server.request_ns < result.client.latency.avg_ns * 1.5
+    assert result.memory is not None and result.memory.processes == 1 and result.memory.rss_bytes > 10e6
+    metrics = result.to_measurement().metrics
+    for name in (
+        "perf_throughput",
+        "perf_latency_p99",
+        "perf_server_queue",
+        "perf_server_compute_infer",
+        "perf_client_send_recv",
+        "cpu_used_ram",
+    ):
+        assert name in metrics
+    assert metrics["perf_latency_p99"] == pytest.approx(result.client.latency.p99_ns / 1e6)
+    assert result.summary_line().startswith("Concurrency: 2, throughput: ")
+
+
+def test_request_rate_mode_sends_the_asked_rate(triton_server: EmbeddedTriton, perf_model: str) -> None:
+    result = measure(triton_server, perf_model, LoadSpec.rate(100.0, distribution=Distribution.POISSON), FAST)
+    _check_numbers(result)
+    client = result.client
+    assert client.request_rate == pytest.approx(100.0, rel=0.35)  # Poisson over ~0.9 s
+    assert client.sent >= client.completed - 5
+    assert result.summary_line().startswith("Request Rate: 100, ")
+
+
+def test_worker_processes_merge_into_one_result(triton_server: EmbeddedTriton, perf_model: str) -> None:
+    options = MeasureOptions(**{**FAST.__dict__, "workers": 2})
+    result = measure(triton_server, perf_model, LoadSpec.concurrency(2), options)
+    _check_numbers(result)
+    assert result.workers == 2
+    assert result.server is not None and result.server.requests > 0
+
+
+def test_a_sweep_reuses_the_profiler_and_writes_perf_analyzer_csv(
+    triton_server: EmbeddedTriton, perf_model: str
+) -> None:
+    profiler = Profiler(triton_server, perf_model, FAST)
+    results = profiler.sweep([LoadSpec.concurrency(1), LoadSpec.concurrency(3)])
+    lines = to_csv(results).splitlines()
+    assert lines[0].split(",")[:3] == ["Concurrency", "Inferences/Second", "Client Send"]
+    assert lines[0].endswith("p99 latency")
+    assert len(lines) == 3
+
+
+def test_measure_fn_fits_the_orchestrator(triton_server: EmbeddedTriton, perf_model: str) -> None:
+    measure_point = make_measure_fn(triton_server, FAST)
+    measurement = measure_point(perf_model, LoadPoint(value=1))
+    assert measurement.status in (MeasurementStatus.OK, MeasurementStatus.UNSTABLE)
+    assert measurement.metrics["perf_throughput"] > 0
+    missing = measure_point("no_such_model", LoadPoint(value=1))
+    assert missing.status is MeasurementStatus.FAILED and "not loaded" in (missing.error or "")
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def test_unknown_model_names_the_ready_ones(triton_server: EmbeddedTriton, perf_model: str) -> None:
+    with pytest.raises(UsageError, match=r"'nope' is not loaded.*perf_mlp"):
+        Profiler(triton_server, "nope", FAST)
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    (port,) = pick_free_ports(1)
+    with pytest.raises(ServerError, match="cannot reach Triton"):
+        Profiler(RemoteTriton(f"127.0.0.1:{port}"), "m", FAST)
+
+
+def test_shapes_that_do_not_fit_are_refused(
+    triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="does not fit"):
+        measure(
+            triton_server,
+            perf_model,
+            LoadSpec.concurrency(1),
+            MeasureOptions(**{**FAST.__dict__, "shapes": {"x": (7,)}}),
+        )
+    with pytest.raises(UsageError, match="unknown input"):
+        measure(
+            triton_server,
+            perf_model,
+            LoadSpec.concurrency(1),
+            MeasureOptions(**{**FAST.__dict__, "shapes": {"wrong": (32,)}}),
+        )
+    data = tmp_path / "bad.json"
+    data.write_text(json.dumps({"data": [{"x": {"content": [0.5] * 16, "shape": [16]}}]}))
+    with pytest.raises(InferenceError, match="rejected the request"):
+        measure(
+            triton_server,
+            perf_model,
+            LoadSpec.concurrency(1),
+            MeasureOptions(**{**FAST.__dict__, "input_data": str(data)}),
+        )
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"data": [{"y": [0.0] * 32}]}))
+    with pytest.raises(UsageError, match="lacks input 'x'"):
+        measure(
+            triton_server,
+            perf_model,
+            LoadSpec.concurrency(1),
+            MeasureOptions(**{**FAST.__dict__, "input_data": str(missing)}),
+        )
+
+
+def test_input_data_from_a_json_file_is_used(
+    triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "good.json"
+    data.write_text(json.dumps({"data": [{"x": [0.1] * 32}, {"x": {"content": [0.2] * 32, "shape": [32]}}]}))
+    result = measure(
+        triton_server,
+        perf_model,
+        LoadSpec.concurrency(1, batch_size=3),
+        MeasureOptions(**{**FAST.__dict__, "input_data": str(data)}),
+    )
+    _check_numbers(result, batch=3)
+
+
+@pytest.fixture
+def doomed_server(tmp_path: Path, mlp_onnx: Path) -> Iterator[EmbeddedTriton]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    deploy_onnx(repo, "victim", mlp_onnx, ServingConfig(max_batch_size=8, dynamic_batching=DynamicBatching()))
+    with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+        control.load("victim")
+        yield server
+
+
+def test_server_killed_mid_measurement_fails_with_what_was_measured(doomed_server: EmbeddedTriton) -> None:
+    options = MeasureOptions(
+        window=WindowSpec(window_ns=300_000_000),
+        stability=StabilityCriteria(threshold=0.0, max_windows=100),  # never stable: keeps measuring
+        request_timeout_s=5,
+    )
+    profiler = Profiler(doomed_server, "victim", options)
+    profiler.target(1)  # inputs built and checked before the clock starts
+
+    def kill_after_windows() -> None:
+        time.sleep(1.5)  # a few windows (not a timing assertion: only when the kill happens)
+        doomed_server.stop(timeout_s=5)
+
+    killer = threading.Thread(target=kill_after_windows)
+    killer.start()
+    result = profiler.measure(LoadSpec.concurrency(2))
+    killer.join()
+    assert result.status is MeasurementStatus.FAILED
+    assert "died" in result.reason
+    assert result.client is not None and result.client.completed > 0  # measured before the kill
+    assert any(w.failed > 0 or w.completed == 0 for w in result.windows)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_perf_command_prints_summary_csv_and_json(mlp_onnx: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    csv_path = tmp_path / "results.csv"
+    args = [
+        "perf",
+        str(mlp_onnx),
+        "--concurrency-range",
+        "1:2:1",
+        "-p",
+        "300",
+        "-s",
+        "50",
+        "-r",
+        "5",
+        "-i",
+        "http",
+        "-f",
+        str(csv_path),
+    ]
+    outcome = runner.invoke(cli, args, catch_exceptions=False)
+    assert outcome.exit_code == 0, outcome.output
+    assert "Concurrency: 1, throughput: " in outcome.stdout
+    assert "Concurrency: 2, throughput: " in outcome.stdout
+    rows = csv_path.read_text().splitlines()
+    assert rows[0].startswith(
+        "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue"
+    )
+    assert len(rows) == 3
+    outcome = runner.invoke(
+        cli,
+        ["perf", str(mlp_onnx), "--request-rate-range", "50", "-p", "300", "-s", "50", "-r", "5", "--json"],
+        catch_exceptions=False,
+    )
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert data[0]["load"]["mode"] == "request_rate" and data[0]["metrics"]["perf_throughput"] > 0
