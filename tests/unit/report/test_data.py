@@ -158,3 +158,26 @@ def test_cpu_only_run_plots_ram(tmp_path: Path):
     data = _data(tmp_path, cpu_only=True)
     assert data.memory_metric == "cpu_used_ram"
     assert data.hardware.gpus == () and data.hardware.describe().endswith("no GPU")
+
+
+def test_settings_from_a_stored_profile_config_use_its_per_model_goals():
+    stored = {
+        "profile_models": {
+            "toy": {"objectives": {"perf_latency_p99": 1}, "constraints": {"gpu_used_memory": {"max": 900}}}
+        },
+        "objectives": {"perf_throughput": 1},
+        "latency_budget": 10,
+        "mode": "offline",
+        "num_configs_per_model": 2,
+        "fingerprint_extra": "ignored",
+    }
+    settings = ReportSettings.from_run_settings(stored, model="toy")
+    assert settings.objectives == {"perf_latency_p99": 1.0}
+    assert settings.constraints == {
+        "gpu_used_memory": {"min": None, "max": 900.0},
+        "perf_latency_p99": {"min": None, "max": 10.0},
+    }
+    assert (settings.mode, settings.top_n) == ("offline", 2)
+    # Without the profile config's shape, the plain keys and MA's shortcuts still apply.
+    plain = ReportSettings.from_run_settings({"min_throughput": 50, "latency_budget": 10})
+    assert plain.constraints == {"perf_throughput": {"min": 50.0}, "perf_latency_p99": {"max": 10.0}}

@@ -96,3 +96,19 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert "summary report:" in captured.err and "PDF reports skipped" in captured.err
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "holds no tritune.db" in capsys.readouterr().err
+
+
+def test_a_run_with_nothing_measured_yet_still_reports(tmp_path: Path):
+    from tritune.store import Store
+
+    with Store.in_run_dir(tmp_path) as store:
+        store.open_run("empty", "fp", {}, {})  # interrupted before its first measurement
+    written = write_reports(tmp_path, pdf=False)
+    data = written.models[0].data
+    assert data.partial and data.top == () and data.pareto == ()
+    assert (
+        data.sentence
+        == "In 0 measurements across 0 configurations, no configuration produced a usable measurement."
+    )
+    summary = written.models[0].summary_html.read_text()
+    assert "No measurement to plot yet." in summary and "interrupted after 0 measurements" in summary
