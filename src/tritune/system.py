@@ -88,9 +88,10 @@ def triton_version(tritonserver: str | None = None) -> str:
     """Start the server on an empty repository for a moment and ask its version."""
     from tritune.triton.server import EmbeddedTriton, http_get
 
-    with tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo, EmbeddedTriton(
-        repo, tritonserver=tritonserver, startup_timeout_s=60
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
+        EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
+    ):
         status, body = http_get(f"{server.endpoints.http_base_url}/v2")
         if status != 200:
             raise ServerError(f"tritonserver answered {status} to /v2")
@@ -100,9 +101,16 @@ def triton_version(tritonserver: str | None = None) -> str:
 PERF_ANALYZER_ENV = "PERF_ANALYZER"
 
 
+# Where scripts/get_perf_analyzer.sh puts its wrapper (repository root/.tools/bin).
+TOOLS_PERF_ANALYZER = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "perf_analyzer"
+
+
 def find_perf_analyzer() -> Path | None:
+    """$PERF_ANALYZER, then PATH, then the copy scripts/get_perf_analyzer.sh extracted."""
     explicit = os.environ.get(PERF_ANALYZER_ENV)
     if explicit and Path(explicit).is_file():
         return Path(explicit)
     found = shutil.which("perf_analyzer")
-    return Path(found) if found else None
+    if found:
+        return Path(found)
+    return TOOLS_PERF_ANALYZER if TOOLS_PERF_ANALYZER.is_file() else None

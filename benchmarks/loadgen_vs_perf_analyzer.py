@@ -1,0 +1,184 @@
+"""tritune's load generator against perf_analyzer: same server, model and config.
+
+A small ONNX MLP with dynamic batching is served by the embedded Triton; at concurrency 1, 2,
+4, 8 and 16 both clients measure it with the same window, stability threshold and protocol
+(rounds alternate which client goes first, and the median per client is kept, since the
+host may be shared). Printed per level: tritune/perf_analyzer ratios of throughput, p50 and
+p99. Then the capacity ratio: the highest throughput each client drives against a trivial
+model at high concurrency.
+
+Targets: throughput within 5 %, p50 within 10 %, capacity ratio >= 0.8.
+
+    .venv/bin/python benchmarks/loadgen_vs_perf_analyzer.py [--protocol http|grpc] [--window-ms 1000]
+
+perf_analyzer comes from scripts/get_perf_analyzer.sh (or $PERF_ANALYZER / PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
+from tritune.system import find_perf_analyzer
+from tritune.testing.models import mlp_model
+from tritune.triton.control import ModelControl
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton
+
+LEVELS = (1, 2, 4, 8, 16)
+CAPACITY_LEVELS = (16, 64)
+
+
+@dataclass(frozen=True)
+class Point:
+    throughput: float
+    p50_us: float
+    p99_us: float
+    stable: bool
+
+
+def run_tritune(profiler: Profiler, concurrency: int) -> Point:
+    result = profiler.measure(LoadSpec.concurrency(concurrency))
+    client = result.client
+    if client is None:
+        raise RuntimeError(f"tritune failed at concurrency {concurrency}: {result.reason}")
+    return Point(result.throughput, client.latency.p50_ns / 1e3, client.latency.p99_ns / 1e3, result.stable)
+
+
+def run_perf_analyzer(
+    binary: Path, url: str, model: str, protocol: str, concurrency: int, window_ms: int, threshold: float, work: Path
+) -> Point:
+    out = work / f"pa_{model}_{concurrency}.csv"
+    command = [
+        str(binary),
+        "-m",
+        model,
+        "-u",
+        url,
+        "-i",
+        protocol,
+        "-p",
+        str(window_ms),
+        "-s",
+        str(threshold * 100),
+        "-r",
+        "10",
+        "--concurrency-range",
+        f"{concurrency}:{concurrency}",
+        "-f",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    stable = done.returncode == 0
+    if not out.exists():
+        raise RuntimeError(f"perf_analyzer failed (exit {done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
+    with out.open() as handle:
+        row = next(csv.DictReader(handle))
+    return Point(float(row["Inferences/Second"]), float(row["p50 latency"]), float(row["p99 latency"]), stable)
+
+
+def median_point(points: list[Point]) -> Point:
+    return Point(
+        statistics.median(p.throughput for p in points),
+        statistics.median(p.p50_us for p in points),
+        statistics.median(p.p99_us for p in points),
+        all(p.stable for p in points),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocol", choices=["http", "grpc"], default="http", help="perf_analyzer's default: http")
+    parser.add_argument("--window-ms", type=int, default=1000)
+    parser.add_argument("--stability", type=float, default=0.10)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    binary = find_perf_analyzer()
+    if binary is None:
+        print("perf_analyzer not found: run scripts/get_perf_analyzer.sh", file=sys.stderr)
+        return 2
+    options = MeasureOptions(
+        protocol=args.protocol,
+        window=WindowSpec(window_ns=args.window_ms * 1_000_000),
+        stability=StabilityCriteria(threshold=args.stability, max_windows=10),
+    )
+    with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
+        work = Path(tmp)
+        repo = work / "repo"
+        repo.mkdir()
+        batching = ServingConfig(max_batch_size=32, dynamic_batching=DynamicBatching())
+        deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=64, depth=2), batching)
+        deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
+        with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+            control.load("mlp")
+            control.load("trivial")
+            url = server.endpoints.http if args.protocol == "http" else server.endpoints.grpc
+            print(
+                f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
+                f"stability {args.stability:.0%}; {args.rounds} rounds, median kept"
+            )
+
+            def compare(model: str, level: int) -> tuple[Point, Point]:
+                profiler = Profiler(server, model, options)
+                ours, theirs = [], []
+                for round_number in range(args.rounds):
+                    pa = lambda: theirs.append(  # noqa: E731
+                        run_perf_analyzer(
+                            binary, url, model, args.protocol, level, args.window_ms, args.stability, work
+                        )
+                    )
+                    tt = lambda: ours.append(run_tritune(profiler, level))  # noqa: E731
+                    for step in (tt, pa) if round_number % 2 == 0 else (pa, tt):
+                        step()
+                return median_point(ours), median_point(theirs)
+
+            print(
+                f"{'conc':>4} {'tritune inf/s':>13} {'PA inf/s':>9} {'thr ratio':>9} {'p50 T/PA us':>13} "
+                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9}"
+            )
+            worst_thr = worst_p50 = 0.0
+            for level in LEVELS:
+                ours, theirs = compare("mlp", level)
+                thr = ours.throughput / theirs.throughput
+                p50 = ours.p50_us / theirs.p50_us
+                p99 = ours.p99_us / theirs.p99_us
+                worst_thr, worst_p50 = max(worst_thr, abs(thr - 1)), max(worst_p50, abs(p50 - 1))
+                flags = "" if ours.stable and theirs.stable else "  (not all stable)"
+                print(
+                    f"{level:>4} {ours.throughput:>13.1f} {theirs.throughput:>9.1f} {thr:>9.3f} "
+                    f"{ours.p50_us:>6.0f}/{theirs.p50_us:<6.0f} {p50:>9.3f} "
+                    f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f}{flags}",
+                    flush=True,
+                )
+            best_ours = best_theirs = 0.0
+            for level in CAPACITY_LEVELS:
+                ours, theirs = compare("trivial", level)
+                best_ours, best_theirs = max(best_ours, ours.throughput), max(best_theirs, theirs.throughput)
+                print(
+                    f"capacity, trivial model, concurrency {level}: tritune {ours.throughput:.1f}, "
+                    f"perf_analyzer {theirs.throughput:.1f} infer/sec",
+                    flush=True,
+                )
+            capacity = best_ours / best_theirs
+            print(f"capacity ratio (highest throughput driven, tritune/perf_analyzer): {capacity:.3f}")
+            print(
+                f"worst |throughput ratio - 1| = {worst_thr:.3f} (target <= 0.05): "
+                f"{'met' if worst_thr <= 0.05 else 'MISSED'}"
+            )
+            print(
+                f"worst |p50 ratio - 1| = {worst_p50:.3f} (target <= 0.10): {'met' if worst_p50 <= 0.10 else 'MISSED'}"
+            )
+            print(f"capacity ratio {capacity:.3f} (target >= 0.8): {'met' if capacity >= 0.8 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
