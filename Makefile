@@ -18,6 +18,7 @@ demo: setup
 	$(BIN)/python scripts/demo.py
 
 test: setup
+	bash scripts/setup_system.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

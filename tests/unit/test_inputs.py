@@ -36,6 +36,6 @@ def test_shapes_that_contradict_the_model_are_refused():
 def test_inputs_have_declared_dtypes_and_safe_values():
     feeds = make_inputs(SIG, {"ids": (2, 5), "img": (2, 3, 8)}, "random", np.random.default_rng(3))
     assert feeds["ids"].dtype == np.int64 and set(np.unique(feeds["ids"])) <= {0, 1}
-    assert feeds["img"].dtype == np.float32 and 0 <= feeds["img"].min() and feeds["img"].max() < 1
+    assert feeds["img"].dtype == np.float32 and feeds["img"].min() >= 0 and feeds["img"].max() < 1
     zeros = make_inputs(SIG, {"ids": (1, 5), "img": (1, 3, 8)}, "zero")
     assert not zeros["img"].any()

@@ -16,6 +16,7 @@ from tritune.cli.doctor import doctor
 from tritune.cli.infer import infer
 from tritune.cli.perf import perf
 from tritune.cli.prepare import prepare
+from tritune.cli.profile import profile
 from tritune.cli.report import report
 
 
@@ -32,6 +33,7 @@ cli.add_command(doctor)
 cli.add_command(infer)
 cli.add_command(perf)
 cli.add_command(prepare)
+cli.add_command(profile)
 cli.add_command(report)
 
 

@@ -6,6 +6,7 @@ import platform
 import sys
 
 import click
+
 from tritune.cli.app import App
 from tritune.errors import TrituneError
 from tritune.triton.locate import find_triton, python_version_tag
@@ -45,7 +46,11 @@ def doctor(app: App, tritonserver: str | None) -> None:
     rows.append(("GPUs", "; ".join(f"{g.index}: {g.name}" for g in gpus) if gpus else "none", True))
     perf_analyzer = find_perf_analyzer()
     rows.append(
-        ("perf_analyzer", str(perf_analyzer) if perf_analyzer else "not found (optional: only for comparisons)", True)
+        (
+            "perf_analyzer",
+            str(perf_analyzer) if perf_analyzer else "not found (optional: only for comparisons)",
+            True,
+        )
     )
     for name, value, ok in rows:
         app.out.print(f"{name}: {value}", style=None if ok else "red", highlight=False, markup=False)

@@ -155,7 +155,9 @@ class Store:
         """The run with this fingerprint (resumed: True), or a new one."""
         row = self._db.execute("SELECT * FROM runs WHERE fingerprint = ?", (fingerprint,)).fetchone()
         if row is not None:
-            self._db.execute("UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
+            self._db.execute(
+                "UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"])
+            )
             return self._run(row), True
         now = time.time()
         cursor = self._db.execute(
@@ -191,7 +193,13 @@ class Store:
 
     # -- variants --------------------------------------------------------------------------
     def variant_for(
-        self, run_id: int, params: Mapping[str, Any], serving: ServingConfig, *, name: str, is_default: bool = False
+        self,
+        run_id: int,
+        params: Mapping[str, Any],
+        serving: ServingConfig,
+        *,
+        name: str,
+        is_default: bool = False,
     ) -> VariantRecord:
         """The stored variant with these parameters, or a new one named ``name``."""
         key = canonical_json(dict(params))
@@ -202,7 +210,15 @@ class Store:
             self._db.execute(
                 "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, name, key, key, canonical_json(serving_to_dict(serving)), int(is_default), time.time()),
+                (
+                    run_id,
+                    name,
+                    key,
+                    key,
+                    canonical_json(serving_to_dict(serving)),
+                    int(is_default),
+                    time.time(),
+                ),
             )
             row = self._db.execute(
                 "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)
@@ -221,8 +237,15 @@ class Store:
         rows = self._db.execute("SELECT * FROM variants WHERE run_id = ? ORDER BY id", (run_id,))
         return [self._variant(r) for r in rows]
 
-    def variant_count(self, run_id: int) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM variants WHERE run_id=?", (run_id,)).fetchone()[0])
+    def variant_count(self, run_id: int, *, defaults: bool = True) -> int:
+        query = "SELECT COUNT(*) FROM variants WHERE run_id=?" + ("" if defaults else " AND is_default=0")
+        return int(self._db.execute(query, (run_id,)).fetchone()[0])
+
+    def variant_named_by_params(self, run_id: int, params: Mapping[str, Any]) -> str | None:
+        row = self._db.execute(
+            "SELECT name FROM variants WHERE run_id=? AND params_key=?", (run_id, canonical_json(dict(params)))
+        ).fetchone()
+        return str(row["name"]) if row is not None else None
 
     @staticmethod
     def _variant(row: sqlite3.Row) -> VariantRecord:
@@ -239,7 +262,9 @@ class Store:
         )
 
     # -- measurements ----------------------------------------------------------------------
-    def add_measurement(self, variant_id: int, measurement: Measurement, duration_s: float | None = None) -> None:
+    def add_measurement(
+        self, variant_id: int, measurement: Measurement, duration_s: float | None = None
+    ) -> None:
         load = measurement.load
         self._db.execute(
             "INSERT OR REPLACE INTO measurements(variant_id, load_mode, load_value, batch_size, status, error,"
@@ -271,7 +296,8 @@ class Store:
 
     def measurements(self, variant_id: int) -> list[MeasurementRecord]:
         rows = self._db.execute(
-            "SELECT * FROM measurements WHERE variant_id=? ORDER BY load_mode, load_value, batch_size", (variant_id,)
+            "SELECT * FROM measurements WHERE variant_id=? ORDER BY load_mode, load_value, batch_size",
+            (variant_id,),
         )
         return [self._measurement(r) for r in rows]
 
@@ -297,7 +323,12 @@ class Store:
             id=row["id"],
             variant_id=row["variant_id"],
             measurement=measurement_from_row(
-                load, row["status"], row["metrics_json"], row["error"], row["client_bound"], row["warnings_json"]
+                load,
+                row["status"],
+                row["metrics_json"],
+                row["error"],
+                row["client_bound"],
+                row["warnings_json"],
             ),
             duration_s=row["duration_s"],
             created_at=row["created_at"],

@@ -47,9 +47,11 @@ class InferClient:
             message = (error.message() or str(error)).strip().splitlines()[0]
             raise InferenceError(f"inference on {model!r} failed: {message}") from None
         response = result.get_response()
-        names = [o.name for o in response.outputs] if self.protocol == "grpc" else [
-            o["name"] for o in response["outputs"]
-        ]
+        names = (
+            [o.name for o in response.outputs]
+            if self.protocol == "grpc"
+            else [o["name"] for o in response["outputs"]]
+        )
         return {name: result.as_numpy(name) for name in names}
 
     def close(self) -> None:

@@ -53,7 +53,9 @@ def load_onnx(path: str | Path, *, load_external_data: bool = False) -> onnx.Mod
 def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
     tensor_type = value.type.tensor_type
     if not value.type.HasField("tensor_type"):
-        raise ModelError(f"tensor {value.name!r} is not a plain tensor (sequence/map): tritune serves tensors only")
+        raise ModelError(
+            f"tensor {value.name!r} is not a plain tensor (sequence/map): tritune serves tensors only"
+        )
     triton_type = _ONNX_TO_TRITON.get(tensor_type.elem_type)
     if triton_type is None:
         raise ModelError(
@@ -108,7 +110,9 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
     config.input.extend(_config_tensor(t, batched, mc.ModelInput) for t in signature.inputs)
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
     config.instance_group.append(
-        mc.ModelInstanceGroup(count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind))
+        mc.ModelInstanceGroup(
+            count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
+        )
     )
     if serving.dynamic_batching is not None and batched:
         batching = config.dynamic_batching

@@ -44,9 +44,11 @@ def session_options(options: Mapping[str, str]) -> ort.SessionOptions:
 def providers_for(options: Mapping[str, str], device: Device) -> list[str | tuple[str, dict[str, str]]]:
     requested = [p.strip() for p in (options.get("execution_providers") or "").split(",") if p.strip()]
     if not requested:
-        requested = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.kind == "GPU" else [
-            "CPUExecutionProvider"
-        ]
+        requested = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if device.kind == "GPU"
+            else ["CPUExecutionProvider"]
+        )
     available = set(ort.get_available_providers())
     missing = [p for p in requested if p not in available]
     if missing:

@@ -1,0 +1,142 @@
+"""Evaluating one variant: deploy it, run its load sweep, store every measurement.
+
+Stored measurements are replayed through the sweep instead of being measured again, so a
+rerun after Ctrl-C or a crash skips what was done (and deploys nothing for a variant that
+is complete). A variant that fails to load, or whose measurements all fail, is stored as
+failed with its reason and the search goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.serving import ServingConfig
+from tritune.errors import ModelLoadError, ServerError
+from tritune.profile.deploy import VariantDeployer
+from tritune.store import RunRecord, Store, VariantRecord, VariantStatus
+
+
+class LoadSweepLike(Protocol):
+    """The ask/tell shape of a per-variant load sweep."""
+
+    def ask(self) -> LoadPoint | None: ...
+
+    def tell(self, load: LoadPoint, measurement: Measurement) -> None: ...
+
+
+MeasureFn = Callable[[str, LoadPoint], Measurement]
+"""Measure the loaded model ``name`` under ``load`` (the load generator, in-process)."""
+
+
+class ProgressSink(Protocol):
+    def variant_started(self, name: str, params: Mapping[str, Any]) -> None: ...
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None: ...
+
+    def variant_done(self, name: str, failed: str | None) -> None: ...
+
+
+class SilentProgress:
+    def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
+        return None
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
+        return None
+
+    def variant_done(self, name: str, failed: str | None) -> None:
+        return None
+
+
+@dataclass
+class VariantOutcome:
+    variant: VariantRecord
+    measurements: list[Measurement] = field(default_factory=list)
+    failed: str | None = None
+    measured_now: int = 0  # measurements taken in this process (not replayed from the store)
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+
+class VariantEvaluator:
+    def __init__(
+        self,
+        store: Store,
+        run: RunRecord,
+        deployer: VariantDeployer,
+        measure: MeasureFn,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._deployer = deployer
+        self._measure = measure
+        self._progress = progress or SilentProgress()
+
+    def evaluate(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        serving: ServingConfig,
+        sweep: LoadSweepLike,
+        *,
+        precision: str = "fp32",
+        is_default: bool = False,
+    ) -> VariantOutcome:
+        variant = self._store.variant_for(self._run.id, params, serving, name=name, is_default=is_default)
+        outcome = VariantOutcome(variant)
+        self._progress.variant_started(variant.name, params)
+        if variant.status == VariantStatus.FAILED:
+            outcome.failed = variant.error or "failed earlier"
+            self._progress.variant_done(variant.name, outcome.failed)
+            return outcome
+        loaded = False
+        try:
+            while (load := sweep.ask()) is not None:
+                stored = self._store.find_measurement(variant.id, load)
+                if stored is not None:
+                    measurement = stored
+                    self._progress.measurement_done(variant.name, measurement, replayed=True)
+                else:
+                    if not loaded:
+                        # The files are (re)written even on resume: the output repository
+                        # must hold every variant whether or not this process measured it.
+                        result = self._deployer.load(variant.name, serving, precision)
+                        self._store.set_variant_status(
+                            variant.id, VariantStatus.LOADED, load_time_s=result.load_time_s
+                        )
+                        loaded = True
+                    started = time.monotonic()
+                    measurement = self._measure(variant.name, load)
+                    self._store.add_measurement(
+                        variant.id, measurement, duration_s=time.monotonic() - started
+                    )
+                    outcome.measured_now += 1
+                    self._progress.measurement_done(variant.name, measurement, replayed=False)
+                outcome.measurements.append(measurement)
+                sweep.tell(load, measurement)
+        except ModelLoadError as error:
+            outcome.failed = error.message
+            self._store.set_variant_status(variant.id, VariantStatus.FAILED, error=error.message)
+        finally:
+            if loaded:
+                try:
+                    self._deployer.unload(variant.name)
+                except ServerError:
+                    pass  # the caller learns of a dead server from the next load
+        # Unstable measurements still carry numbers (marked as such); only a variant whose every
+        # measurement failed outright counts as failed.
+        if outcome.failed is None and outcome.measurements and all(
+            m.status is MeasurementStatus.FAILED for m in outcome.measurements
+        ):
+            outcome.failed = next((m.error for m in outcome.measurements if m.error), "no measurement succeeded")
+        if outcome.failed is None and not loaded:
+            # Fully replayed from the store: its files must still be in the output repository.
+            self._deployer.write(variant.name, serving, precision)
+        self._progress.variant_done(variant.name, outcome.failed)
+        return outcome

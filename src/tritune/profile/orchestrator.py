@@ -1,0 +1,208 @@
+"""ask -> deploy -> measure -> store -> tell, for one model, on one running server.
+
+The searcher proposes (it never measures); each trial's variant is loaded into the running
+server under its own name, its load sweep is measured (or replayed from the store), and the
+searcher is told the outcome. Everything is in the store as soon as it is measured, so a
+rerun of the same command resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tritune.analysis.configs import ConfigResult, best_per_config
+from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
+from tritune.config import ProfileConfig
+from tritune.domain.model import ModelSignature
+from tritune.errors import UsageError
+from tritune.profile.analysis_io import config_results
+from tritune.profile.deploy import VariantDeployer, variant_name
+from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
+from tritune.search.factory import SearchPlan, create_plan
+from tritune.store import RunRecord, Store
+from tritune.triton.control import ModelControl
+from tritune.triton.model_config import default_serving_config
+from tritune.triton.repository import deploy_onnx
+
+OUTPUT_REPOSITORY = "output_model_repository"
+BEST_DIR = "best"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The prepared model: one ONNX file per precision, and its signature."""
+
+    name: str
+    files: dict[str, Path]  # "fp32" -> path (always), "fp16" -> path (optional)
+    signature: ModelSignature
+
+
+@dataclass
+class ProfileOutcome:
+    run: RunRecord
+    resumed: bool
+    configs: list[ConfigResult]
+    facts: SummaryFacts
+    sentence: str
+    best_name: str | None
+    best_config_path: Path | None
+    measured_now: int = 0
+    replayed: int = 0
+    exported_to: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_fingerprint(model: ModelFiles, config: ProfileConfig, measure_settings: dict[str, Any]) -> str:
+    """Same model bytes + same settings = same run (resumed); anything else starts a new run."""
+    identity = {
+        "model": {k: file_digest(p) for k, p in sorted(model.files.items())},
+        "config": json.loads(config.model_dump_json()),
+        "measure": measure_settings,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
+    return create_plan(
+        config, model.name, gpu_available=gpu_available, default=default_serving_config(model.signature)
+    )
+
+
+class ProfileRun:
+    """One model's search, from the first ask to the written best config."""
+
+    def __init__(
+        self,
+        *,
+        config: ProfileConfig,
+        model: ModelFiles,
+        run_dir: Path,
+        store: Store,
+        control: ModelControl,
+        measure: MeasureFn,
+        progress: ProgressSink | None = None,
+        gpu_available: bool = False,
+        hardware: dict[str, Any] | None = None,
+        measure_settings: dict[str, Any] | None = None,
+    ) -> None:
+        if model.name not in config.profile_models:
+            raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
+        self.config = config
+        self.model = model
+        self.run_dir = run_dir
+        self.store = store
+        self.output_repository = run_dir / OUTPUT_REPOSITORY
+        self.output_repository.mkdir(parents=True, exist_ok=True)
+        self.plan = plan_for(config, model, gpu_available=gpu_available)
+        settings = {
+            "model": model.name,
+            "objectives": dict(self.plan.objectives.weights),
+            "constraints": {
+                b.metric: {k: v for k, v in (("min", b.min), ("max", b.max)) if v is not None}
+                for b in self.plan.constraints.bounds
+            },
+            "mode": config.mode,
+            "search_mode": self.plan.mode,
+            "top_n": config.num_configs_per_model,
+            "config": json.loads(config.model_dump_json()),
+        }
+        self.run, self.resumed = store.open_run(
+            model.name,
+            run_fingerprint(model, config, measure_settings or {}),
+            settings,
+            hardware or {},
+        )
+        self.deployer = VariantDeployer(control, self.output_repository, model.files)
+        self.evaluator = VariantEvaluator(store, self.run, self.deployer, measure, progress)
+        self.measured_now = 0
+        self.replayed = 0
+
+    def _name_for(self, params: dict[str, Any], is_default: bool) -> str:
+        known = self.store.variant_named_by_params(self.run.id, params)
+        if known is not None:
+            return known
+        if is_default:
+            return variant_name(self.model.name, None)
+        return variant_name(self.model.name, self.store.variant_count(self.run.id, defaults=False))
+
+    def search(self, on_trial: Callable[[int], None] | None = None) -> None:
+        searcher = self.plan.searcher
+        while (trial := searcher.ask()) is not None:
+            variant = self.plan.variant(trial)
+            params = dict(trial.params)
+            outcome = self.evaluator.evaluate(
+                self._name_for(params, trial.is_default),
+                params,
+                variant.serving,
+                self.plan.load_sweep(trial),
+                precision=variant.precision,
+                is_default=trial.is_default,
+            )
+            self.measured_now += outcome.measured_now
+            self.replayed += len(outcome.measurements) - outcome.measured_now
+            searcher.tell(trial, self.plan.outcome(outcome.measurements, error=outcome.failed))
+            if on_trial is not None:
+                on_trial(trial.number)
+        self.store.set_run_status(self.run.id, "complete")
+
+    def conclude(self, export: Path | None = None) -> ProfileOutcome:
+        """Rank what the store holds, write the best config.pbtxt, and optionally export it."""
+        configs = config_results(self.store, self.run.id)
+        facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
+        bests = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        best_name = facts.best_name
+        best_path: Path | None = None
+        exported: Path | None = None
+        if best_name is not None:
+            best_path = self._write_best(best_name)
+            if export is not None:
+                exported = self._export(export, best_name)
+        return ProfileOutcome(
+            run=self.run,
+            resumed=self.resumed,
+            configs=configs,
+            facts=facts,
+            sentence=summary_sentence(facts),
+            best_name=best_name,
+            best_config_path=best_path,
+            measured_now=self.measured_now,
+            replayed=self.replayed,
+            exported_to=exported,
+            extra={"ranked": [b.config.name for b in bests]},
+        )
+
+    def _variant_precision(self, name: str) -> tuple[Any, str]:
+        for variant in self.store.variants(self.run.id):
+            if variant.name == name:
+                return variant.serving, str(variant.params.get("precision", "fp32"))
+        raise KeyError(name)
+
+    def _write_best(self, name: str) -> Path:
+        """A deployable repository entry under <run>/best/ (named for the model, not the variant)."""
+        best_dir = self.run_dir / BEST_DIR
+        shutil.rmtree(best_dir, ignore_errors=True)
+        serving, precision = self._variant_precision(name)
+        deployed = deploy_onnx(best_dir, self.model.name, self.deployer.model_file(precision), serving)
+        (best_dir / "BEST_VARIANT").write_text(name + "\n")
+        shutil.copy2(deployed.config_path, best_dir / "config.pbtxt")
+        return best_dir / "config.pbtxt"
+
+    def _export(self, repository: Path, name: str) -> Path:
+        serving, precision = self._variant_precision(name)
+        deployed = deploy_onnx(repository, self.model.name, self.deployer.model_file(precision), serving)
+        return deployed.config_path
+
