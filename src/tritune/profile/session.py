@@ -148,14 +148,15 @@ class ProfileSession:
                     )
                     raise
                 outcome = run.conclude(export=export)
-            self._print_summary(outcome, directory)
             if report:
-                self._report(directory)
+                self._report(directory)  # the table and the sentence
+            else:
+                self.app.err.print(f"\n[bold]{outcome.sentence}[/bold]", highlight=False)
+            self._print_summary(outcome)
             outcomes.append(outcome)
         return outcomes
 
-    def _print_summary(self, outcome: ProfileOutcome, directory: Path) -> None:
-        self.app.err.print(f"\n[bold]{outcome.sentence}[/bold]", highlight=False)
+    def _print_summary(self, outcome: ProfileOutcome) -> None:
         self.app.info(
             f"{outcome.measured_now} measured now, {outcome.replayed} taken from the store; "
             f"best config: {outcome.best_config_path or 'none'}"
@@ -164,9 +165,7 @@ class ProfileSession:
             self.app.info(f"exported the best config to {outcome.exported_to}")
 
     def _report(self, directory: Path) -> None:
-        try:
-            from tritune.report import write_reports
-        except ImportError:
-            return
-        written = write_reports(directory)
-        self.app.info(f"reports: {getattr(written, 'summary', written)}")
+        from tritune.report import write_reports
+        from tritune.report.terminal import print_written
+
+        print_written(self.app.err, self.app.err, write_reports(directory))
