@@ -165,7 +165,11 @@ def _shapes(
                 f"--input {spec.name} says {spec.dtype}, the model's input is {declared.name}: fix --input"
             )
     overrides = {spec.name: spec.dims for spec in options.inputs}
-    return resolve_shapes(signature, batch, overrides, batched)
+    try:
+        return resolve_shapes(signature, batch, overrides, batched)
+    except UsageError as error:
+        # The shared resolver speaks of perf's --shape; here the same values come from --input.
+        raise UsageError(error.message.replace("--shape", "--input")) from None
 
 
 def _feeds(

@@ -65,7 +65,8 @@ def source_kind(model: str) -> str:
 
 def onnx_session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # ORT's warnings (unused initializers, ...) are noise here
+    # Warnings (unused initializers) are noise here, and run errors come back as exceptions.
+    options.log_severity_level = 4
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:

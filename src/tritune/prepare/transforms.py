@@ -157,6 +157,7 @@ def optimize_offline(source: Path, target: Path, level: str) -> None:
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     }
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # "removing unused initializer" warnings are noise here
     options.graph_optimization_level = levels[level]
     options.optimized_model_filepath = str(target)
     try:
