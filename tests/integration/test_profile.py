@@ -1,0 +1,156 @@
+"""`tritune profile` end to end on the embedded Triton: search, store, resume, export."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tritune.testing.models import mlp_model
+from tritune.testing.processes import wait_until_gone
+from tritune.triton.control import ModelControl
+from tritune.triton.infer import InferClient
+from tritune.triton.server import EmbeddedTriton
+
+pytestmark = pytest.mark.triton
+
+FAST = [
+    "--measurement-interval", "150",
+    "--max-windows", "4",
+    "--stability-percentage", "50",
+    "--run-config-search-max-instance-count", "2",
+    "--run-config-search-max-model-batch-size", "4",
+    "--run-config-search-max-concurrency", "4",
+]
+
+
+def profile_command(model: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tritune", "profile", str(model), "--run-dir", str(run_dir), *FAST, *extra]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return mlp_model(tmp_path_factory.mktemp("profile-model") / "mlp.onnx", width=32, depth=2)
+
+
+def _stored(run_dir: Path) -> list[tuple[int, str, float, str, float]]:
+    with sqlite3.connect(run_dir / "tritune.db") as db:
+        return db.execute(
+            "SELECT m.id, v.name, m.load_value, m.status, m.created_at FROM measurements m"
+            " JOIN variants v ON v.id = m.variant_id ORDER BY m.id"
+        ).fetchall()
+
+
+def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_model: Path) -> None:
+    run_dir, export = tmp_path / "run", tmp_path / "exported-repo"
+    result = subprocess.run(
+        [*profile_command(small_model, run_dir, "--export", str(export), "--json", "--no-report")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (summary,) = json.loads(result.stdout)
+    assert summary["best"] and summary["best"].startswith("mlp_config_")
+    assert summary["sentence"].startswith(f"In {summary['measurements']} measurements across ")
+    assert summary["configurations"] >= 3 and summary["measured_now"] == summary["measurements"]
+    variants = {p.name for p in (run_dir / "output_model_repository").iterdir()}
+    assert "mlp_config_default" in variants and summary["best"] in variants
+    assert (run_dir / "best" / "config.pbtxt").read_text() == (export / "mlp" / "config.pbtxt").read_text()
+    assert 'name: "mlp"' in (export / "mlp" / "config.pbtxt").read_text()
+    # The exported entry is a deployable model: a fresh server loads and serves it.
+    with EmbeddedTriton(export) as server, ModelControl(server) as control:
+        control.load("mlp")
+        with InferClient(server.endpoints, "grpc") as client:
+            y = client.infer("mlp", {"x": np.ones((1, 32), np.float32)})["y"]
+        assert y.shape == (1, 32) and np.isfinite(y).all()
+    assert wait_until_gone(str(export)) == []
+    assert wait_until_gone(str(run_dir)) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_profile_resumes_without_remeasuring(tmp_path: Path, small_model: Path, sig: int) -> None:
+    run_dir = tmp_path / "run"
+    command = profile_command(small_model, run_dir, "--json", "--no-report", "--run-config-search-mode", "brute")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if (run_dir / "tritune.db").exists() and len(_stored(run_dir)) >= 3:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the profile ended before it could be interrupted"
+        process.send_signal(sig)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+    assert wait_until_gone(str(run_dir)) == []
+    before = _stored(run_dir)
+    assert len(before) >= 3
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    (summary,) = json.loads(rerun.stdout)
+    assert summary["resumed"] is True
+    after = _stored(run_dir)
+    # Everything stored before the interruption is still there, untouched (same ids, same times)...
+    assert after[: len(before)] == before
+    # ...and the rerun measured only what was missing.
+    assert summary["measured_now"] == len(after) - len(before)
+    assert summary["replayed"] >= len(before)
+    assert "resuming run 1" in rerun.stderr
+
+
+def test_a_variant_that_fails_to_load_is_stored_and_the_search_goes_on(tmp_path: Path, small_model: Path) -> None:
+    config = tmp_path / "profile.yaml"
+    config.write_text(
+        f"""
+profile_models:
+  mlp:
+    model_path: {small_model}
+    model_config_parameters:
+      max_batch_size: [4]
+      execution_providers: ["CPUExecutionProvider", "NoSuchExecutionProvider"]
+    parameters:
+      concurrency: [2]
+run_config_search_mode: brute
+"""
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tritune", "profile", "-f", str(config), "--run-dir", str(tmp_path / "run"),
+         "--measurement-interval", "150", "--stability-percentage", "50", "--json", "--no-report"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (summary,) = json.loads(result.stdout)
+    with sqlite3.connect(tmp_path / "run" / "tritune.db") as db:
+        rows = db.execute("SELECT name, status, error FROM variants ORDER BY id").fetchall()
+    failed = [r for r in rows if r[1] == "failed"]
+    assert failed and all("NoSuchExecutionProvider" in error for _, _, error in failed)
+    assert len(failed) < len(rows), "the variants with a real provider were measured"
+    assert summary["best"] is not None and summary["best"] not in {name for name, _, _ in failed}
+    assert "failed" in result.stderr
+
+
+def test_bad_config_file_is_one_clear_line(tmp_path: Path, small_model: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"profile_models: {{mlp: {{model_path: {small_model}}}}}\nrun_config_serch_mode: brute\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tritune", "profile", "-f", str(config)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "did you mean 'run_config_search_mode'" in result.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("profile_models: [unclosed\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tritune", "profile", "-f", str(broken)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
