@@ -118,28 +118,35 @@ def reshape_suspects(model: onnx.ModelProto, batch_size: int = 1) -> list[Reshap
 
 
 def _unfreeze_reshapes(model: onnx.ModelProto, batch_size: int, firsts: dict[str, int]) -> list[str]:
-    """Rewrite target shapes ``[B, ...]`` to ``[0, ...]`` (0 copies the input's first dim) where
-    the Reshape's input starts with B. At batch B the result is identical, so the rewrite never
-    changes what the exported model computed; at other batches it follows the input."""
+    """Rewrite target shapes ``[B, ...]`` where the Reshape's input starts with B: to ``[-1, ...]``
+    when no other entry is -1 (the batch is then inferred from the element count), else to
+    ``[0, ...]`` (0 copies the input's first dim; impossible under ``allowzero=1``, which the
+    dynamo exporter sets). At batch B the result is identical, so the rewrite never changes what
+    the exported model computed; at other batches it follows the input."""
     constants = _constant_values(model)
     changes = []
     for index, node in enumerate(model.graph.node):
         if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in constants:
             continue
-        if _allows_zero(node) or firsts.get(node.input[0]) != batch_size:
+        if firsts.get(node.input[0]) != batch_size:
             continue
         shape = constants[node.input[1]].reshape(-1).astype(np.int64)
         if not shape.size or int(shape[0]) != batch_size:
             continue
         fixed = shape.copy()
-        fixed[0] = 0
+        if -1 not in shape[1:].tolist():
+            fixed[0] = -1
+        elif not _allows_zero(node):
+            fixed[0] = 0
+        else:
+            continue
         # A new initializer per node: the old constant may feed other nodes too.
         name = f"{node.input[1]}__tritune_batch_{index}"
         model.graph.initializer.append(numpy_helper.from_array(fixed, name))
         node.input[1] = name
         changes.append(
             f"Reshape {node.name or node.output[0]!r}: constant shape {shape.tolist()} -> {fixed.tolist()} "
-            "(0 keeps the batch dimension)"
+            "(the batch dimension follows the input)"
         )
     return changes
 

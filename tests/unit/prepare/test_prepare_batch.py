@@ -88,3 +88,18 @@ def test_initializers_listed_as_inputs_are_dropped_from_the_inputs():
     assert model.ir_version == 4
     assert "2 initializer(s)" in changes[0]
     assert drop_initializer_inputs(model) == []
+
+
+def _with_allowzero(model: onnx.ModelProto, shape: list[int]) -> onnx.ModelProto:
+    model.graph.node[0].attribute.append(helper.make_attribute("allowzero", 1))
+    model.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(np.array(shape, dtype=np.int64), "flat_shape"))
+    return model
+
+
+def test_allowzero_reshape_gets_minus_one_and_is_left_alone_when_minus_one_is_taken():
+    # allowzero=1 (the dynamo exporter's choice) makes 0 a literal size, so -1 must carry the batch.
+    dynamic, changes = make_batch_dynamic(_with_allowzero(view_one_model(), [1, 6]), 1)
+    assert any("[1, 6] -> [-1, 6]" in c for c in changes)
+    assert _run(dynamic, np.ones((3, 2, 3), np.float32)).shape == (3, 4)
+    _, changes = make_batch_dynamic(_with_allowzero(view_one_model(), [1, -1]), 1)
+    assert not any("Reshape" in c for c in changes)
