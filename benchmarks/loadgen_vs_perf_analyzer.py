@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tritune.domain.serving import DynamicBatching, ServingConfig
@@ -76,10 +76,15 @@ def run_perf_analyzer(
         "-f",
         str(out),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # perf_analyzer writes no numbers when it cannot stabilize: try again (a shared host is noisy).
+    for _ in range(3):
+        out.unlink(missing_ok=True)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if out.exists():
+            break
+    else:
+        raise RuntimeError(f"perf_analyzer failed 3 times (exit {done.returncode}): {done.stdout[-400:]}")
     stable = done.returncode == 0
-    if not out.exists():
-        raise RuntimeError(f"perf_analyzer failed (exit {done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
     with out.open() as handle:
         row = next(csv.DictReader(handle))
     return Point(float(row["Inferences/Second"]), float(row["p50 latency"]), float(row["p99 latency"]), stable)
@@ -126,18 +131,24 @@ def main() -> int:
                 f"stability {args.stability:.0%}; {args.rounds} rounds, median kept"
             )
 
-            def compare(model: str, level: int) -> tuple[Point, Point]:
-                profiler = Profiler(server, model, options)
-                ours, theirs = [], []
+            def compare(model: str, level: int, stability: float) -> tuple[Point, Point] | None:
+                profiler = Profiler(
+                    server, model, replace(options, stability=replace(options.stability, threshold=stability))
+                )
+                ours: list[Point] = []
+                theirs: list[Point] = []
                 for round_number in range(args.rounds):
                     pa = lambda: theirs.append(  # noqa: E731
-                        run_perf_analyzer(
-                            binary, url, model, args.protocol, level, args.window_ms, args.stability, work
-                        )
+                        run_perf_analyzer(binary, url, model, args.protocol, level, args.window_ms, stability, work)
                     )
                     tt = lambda: ours.append(run_tritune(profiler, level))  # noqa: E731
                     for step in (tt, pa) if round_number % 2 == 0 else (pa, tt):
-                        step()
+                        try:
+                            step()
+                        except RuntimeError as error:
+                            print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
+                if not ours or not theirs:
+                    return None
                 return median_point(ours), median_point(theirs)
 
             print(
@@ -146,7 +157,10 @@ def main() -> int:
             )
             worst_thr = worst_p50 = 0.0
             for level in LEVELS:
-                ours, theirs = compare("mlp", level)
+                pair = compare("mlp", level, args.stability)
+                if pair is None:
+                    continue
+                ours, theirs = pair
                 thr = ours.throughput / theirs.throughput
                 p50 = ours.p50_us / theirs.p50_us
                 p99 = ours.p99_us / theirs.p99_us
@@ -160,14 +174,18 @@ def main() -> int:
                 )
             best_ours = best_theirs = 0.0
             for level in CAPACITY_LEVELS:
-                ours, theirs = compare("trivial", level)
+                # Near saturation both clients wobble more: a looser threshold, the same for both.
+                pair = compare("trivial", level, max(args.stability, 0.25))
+                if pair is None:
+                    continue
+                ours, theirs = pair
                 best_ours, best_theirs = max(best_ours, ours.throughput), max(best_theirs, theirs.throughput)
                 print(
                     f"capacity, trivial model, concurrency {level}: tritune {ours.throughput:.1f}, "
                     f"perf_analyzer {theirs.throughput:.1f} infer/sec",
                     flush=True,
                 )
-            capacity = best_ours / best_theirs
+            capacity = best_ours / best_theirs if best_theirs else float("nan")
             print(f"capacity ratio (highest throughput driven, tritune/perf_analyzer): {capacity:.3f}")
             print(
                 f"worst |throughput ratio - 1| = {worst_thr:.3f} (target <= 0.05): "

@@ -136,9 +136,7 @@ def test_unreachable_server_is_a_clear_error() -> None:
         Profiler(RemoteTriton(f"127.0.0.1:{port}"), "m", FAST)
 
 
-def test_shapes_that_do_not_fit_are_refused(
-    triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path
-) -> None:
+def test_shapes_that_do_not_fit_are_refused(triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not fit"):
         measure(
             triton_server,
@@ -173,9 +171,7 @@ def test_shapes_that_do_not_fit_are_refused(
         )
 
 
-def test_input_data_from_a_json_file_is_used(
-    triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path
-) -> None:
+def test_input_data_from_a_json_file_is_used(triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path) -> None:
     data = tmp_path / "good.json"
     data.write_text(json.dumps({"data": [{"x": [0.1] * 32}, {"x": {"content": [0.2] * 32, "shape": [32]}}]}))
     result = measure(
@@ -247,9 +243,7 @@ def test_perf_command_prints_summary_csv_and_json(mlp_onnx: Path, tmp_path: Path
     assert "Concurrency: 1, throughput: " in outcome.stdout
     assert "Concurrency: 2, throughput: " in outcome.stdout
     rows = csv_path.read_text().splitlines()
-    assert rows[0].startswith(
-        "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue"
-    )
+    assert rows[0].startswith("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue")
     assert len(rows) == 3
     outcome = runner.invoke(
         cli,

@@ -50,9 +50,7 @@ def _serve(
         return
     path = Path(model)
     if not path.is_file():
-        raise UsageError(
-            f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT"
-        )
+        raise UsageError(f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT")
     name = default_model_name(path)
     with tempfile.TemporaryDirectory(prefix="tritune-perf-") as repo:
         signature = read_signature(path)
@@ -122,12 +120,8 @@ def _table(results: list[PerfResult]) -> Table:
 
 @click.command()
 @click.argument("model")
-@click.option(
-    "-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name)."
-)
-@click.option(
-    "--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1)."
-)
+@click.option("-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name).")
+@click.option("--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1).")
 @click.option("--request-rate-range", default=None, help="start[:end[:step]] open-loop requests/sec.")
 @click.option(
     "--request-distribution",
@@ -143,9 +137,7 @@ def _table(results: list[PerfResult]) -> Table:
 )
 @click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
-@click.option(
-    "--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file."
-)
+@click.option("--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file.")
 @click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
 @click.option(
     "-p",
@@ -171,13 +163,9 @@ def _table(results: list[PerfResult]) -> Table:
     help="Judge stability and report latency at this percentile instead of the average.",
 )
 @click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option(
-    "--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto)."
-)
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto).")
 @click.option("--max-batch-size", default=None, type=click.IntRange(min=0), help="For an .onnx MODEL.")
-@click.option(
-    "--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher."
-)
+@click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
 @click.option(
     "-f",
     "--filename",

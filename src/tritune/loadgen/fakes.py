@@ -58,9 +58,7 @@ class FixedLatency:
     """A request that takes ``latency_ns`` of (virtual) time; latencies may cycle through a
     list, and every ``fail_every``-th request fails with kind ``"fake"``."""
 
-    def __init__(
-        self, latency_ns: int | Sequence[int], *, fail_every: int = 0, clock: LoopClock | None = None
-    ):
+    def __init__(self, latency_ns: int | Sequence[int], *, fail_every: int = 0, clock: LoopClock | None = None):
         self._latencies = [latency_ns] if isinstance(latency_ns, int) else list(latency_ns)
         self._fail_every = fail_every
         self._clock = clock or LoopClock()

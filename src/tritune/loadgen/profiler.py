@@ -71,9 +71,7 @@ class LoadSpec:
         return cls(LoadMode.CONCURRENCY, n, batch_size)
 
     @classmethod
-    def rate(
-        cls, per_s: float, batch_size: int = 1, distribution: Distribution = Distribution.CONSTANT
-    ) -> LoadSpec:
+    def rate(cls, per_s: float, batch_size: int = 1, distribution: Distribution = Distribution.CONSTANT) -> LoadSpec:
         return cls(LoadMode.REQUEST_RATE, per_s, batch_size, distribution)
 
     @classmethod
@@ -332,13 +330,9 @@ class Profiler:
             feeds = [make_inputs(info.signature, shapes, options.input_data, rng)]
         else:
             if self._samples is None:
-                self._samples = load_input_file(
-                    options.input_data, info.signature, info.batched, options.shapes
-                )
+                self._samples = load_input_file(options.input_data, info.signature, info.batched, options.shapes)
             feeds = batch_samples(self._samples, batch_size, info.batched)
-        target = RequestTarget.build(
-            self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s
-        )
+        target = RequestTarget.build(self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s)
         result = _run_coroutine(lambda: probe(target))
         if result.error is not None:
             shapes_text = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
@@ -385,9 +379,7 @@ class Profiler:
         while True:
             result = self._measure_once(load, target, workers)
             could_grow = workers < limit and (load.open_loop or workers < load.value)
-            if not (
-                auto and result.client_bound and could_grow and result.status is not MeasurementStatus.FAILED
-            ):
+            if not (auto and result.client_bound and could_grow and result.status is not MeasurementStatus.FAILED):
                 return result
             workers *= 2
 
@@ -453,8 +445,7 @@ class Profiler:
         windows = controller.windows
         kept = controller.kept_windows()
         briefs = tuple(
-            WindowBrief(w.throughput(load.batch_size), w.latency.mean_ns(), w.completed, w.failed)
-            for w in windows
+            WindowBrief(w.throughput(load.batch_size), w.latency.mean_ns(), w.completed, w.failed) for w in windows
         )
         client = summarize(kept, load.batch_size) if kept else None
         server = metrics = memory = None
@@ -474,9 +465,7 @@ class Profiler:
             reason = ""
         if not self.server.is_alive():
             status = MeasurementStatus.FAILED
-            reason = (
-                f"the Triton server died during the measurement ({reason or 'no reason given'}): see its log"
-            )
+            reason = f"the Triton server died during the measurement ({reason or 'no reason given'}): see its log"
         client_bound = False
         if client is not None:
             if client.failed:
@@ -531,9 +520,7 @@ class Profiler:
         return results
 
 
-def measure(
-    server: TritonServer, model: str, load: LoadSpec, options: MeasureOptions | None = None
-) -> PerfResult:
+def measure(server: TritonServer, model: str, load: LoadSpec, options: MeasureOptions | None = None) -> PerfResult:
     """Measure ``model`` (already loaded on ``server``) under ``load``."""
     return Profiler(server, model, options).measure(load)
 

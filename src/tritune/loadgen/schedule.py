@@ -69,9 +69,7 @@ class Schedule:
             yield np.rint(rng.exponential(mean_gap_ns, _CHUNK)).astype(np.int64)
 
 
-def arrival_offsets(
-    schedule: Schedule, rng: np.random.Generator, part: int = 0, parts: int = 1
-) -> Iterator[int]:
+def arrival_offsets(schedule: Schedule, rng: np.random.Generator, part: int = 0, parts: int = 1) -> Iterator[int]:
     """Endless arrival offsets (ns from the start) of arrivals ``part``, ``part + parts``, ...
     of the global sequence; the first global arrival is at offset 0."""
     if not 0 <= part < parts:
@@ -86,9 +84,7 @@ def arrival_offsets(
         index += len(chunk)
 
 
-def first_offsets(
-    schedule: Schedule, count: int, seed: int | None = None, part: int = 0, parts: int = 1
-) -> list[int]:
+def first_offsets(schedule: Schedule, count: int, seed: int | None = None, part: int = 0, parts: int = 1) -> list[int]:
     rng = np.random.default_rng(schedule.seed if seed is None else seed)
     iterator = arrival_offsets(schedule, rng, part, parts)
     return [next(iterator) for _ in range(count)]

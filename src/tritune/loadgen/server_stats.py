@@ -59,9 +59,7 @@ def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0)
     return StatsSnapshot(time_ns, {k: (v[0], v[1]) for k, v in counters.items()}, executions, inferences)
 
 
-def fetch_model_stats(
-    http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0
-) -> StatsSnapshot | None:
+def fetch_model_stats(http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0) -> StatsSnapshot | None:
     """None when the server does not answer (it may have died: the caller reports that)."""
     status, body = http_get(f"http://{http_url}/v2/models/{model}/stats", timeout=timeout_s)
     if status != 200:

@@ -84,10 +84,7 @@ def check_stability(windows: Sequence[WindowStats], batch_size: int, criteria: S
             parts.append("throughput " + ", ".join(f"{t:.1f}" for t in throughputs) + " infer/sec")
         if not latency_ok:
             parts.append("latency " + ", ".join(f"{x / 1000:.0f}" for x in latencies) + " usec")
-        reason = (
-            f"last {criteria.windows} windows differ by more than {criteria.threshold:.0%}: "
-            + "; ".join(parts)
-        )
+        reason = f"last {criteria.windows} windows differ by more than {criteria.threshold:.0%}: " + "; ".join(parts)
     return Verdict(stable, throughput_ok, latency_ok, reason)
 
 

@@ -68,10 +68,7 @@ class WindowStats:
         """Append the next span of the same worker(s)."""
         if later.start_ns < self.end_ns:
             raise ValueError("windows must be contiguous and in order")
-        busy = (
-            self.worker_cpu_fraction_max * self.duration_ns
-            + later.worker_cpu_fraction_max * later.duration_ns
-        )
+        busy = self.worker_cpu_fraction_max * self.duration_ns + later.worker_cpu_fraction_max * later.duration_ns
         self._add_counts(later)
         self.end_ns = later.end_ns
         self.worker_cpu_fraction_max = busy / self.duration_ns if self.duration_ns else 0.0

@@ -113,9 +113,7 @@ def run_in_workers(
             processes.append(process)
         for index, conn in enumerate(pipes):
             if not conn.poll(startup_timeout_s) or conn.recv() != _READY:
-                raise WorkerError(
-                    f"load-generator worker {index} did not start within {startup_timeout_s:.0f} s"
-                )
+                raise WorkerError(f"load-generator worker {index} did not start within {startup_timeout_s:.0f} s")
         start_ns = time.monotonic_ns() + start_delay_ns
         for conn in pipes:
             conn.send(start_ns)

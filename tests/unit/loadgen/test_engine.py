@@ -122,9 +122,7 @@ def test_a_saturated_server_stabilizes_at_its_capacity():
 
 def test_cpu_use_is_attributed_to_ticks():
     cpu = iter(range(0, 10**12, 30 * MS))  # 30 ms of CPU between two readings
-    engine = LoadEngine(
-        FixedLatency(MS), ClosedLoop(1), clock=LoopClock(), tick_ns=TICK, cpu_time_ns=lambda: next(cpu)
-    )
+    engine = LoadEngine(FixedLatency(MS), ClosedLoop(1), clock=LoopClock(), tick_ns=TICK, cpu_time_ns=lambda: next(cpu))
     ticks = _collect(engine, 3)
     assert all(t.client_cpu_ns == 30 * MS for t in ticks)
     assert ticks[0].worker_cpu_fraction_max == pytest.approx(0.3)
