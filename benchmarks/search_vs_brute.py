@@ -33,7 +33,7 @@ from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 
-GRID: dict[str, Any] = {
+GRID: dict[str, Any] = {  # 3 x 3 x 3 = 27 configurations
     "max_batch_size": [1, 4, 16],
     "instance_group": [{"count": [1, 2, 3], "kind": ["KIND_CPU"]}],
     "dynamic_batching": {"max_queue_delay_microseconds": ["off", 0, 2000]},
@@ -54,25 +54,39 @@ def search(mode: str, model: ModelFiles, work: Path, options: MeasureOptions):
     config = parse_profile_config(settings(model.name, model.files["fp32"], mode))
     run_dir = work / mode
     (run_dir / OUTPUT_REPOSITORY).mkdir(parents=True, exist_ok=True)
-    with EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server, Store.in_run_dir(run_dir) as store, ModelControl(
-        server
-    ) as control:
+    with (
+        EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server,
+        Store.in_run_dir(run_dir) as store,
+        ModelControl(server) as control,
+    ):
         run = ProfileRun(
-            config=config, model=model, run_dir=run_dir, store=store, control=control,
+            config=config,
+            model=model,
+            run_dir=run_dir,
+            store=store,
+            control=control,
             measure=make_measure_fn(server, options),
         )
         started = time.monotonic()
         run.search()
         elapsed = time.monotonic() - started
         outcome: ProfileOutcome = run.conclude()
+        if outcome.best_name is None:
+            raise SystemExit(f"{mode} search on {model.name} found no usable configuration: see {run_dir}")
         winner = next(v for v in store.variants(run.run.id) if v.name == outcome.best_name)
-    best = next(m for c in outcome.configs if c.name == winner.name for m in c.measurements
-                if m.metrics.get("perf_throughput") == outcome.facts.throughput)
+    best = next(
+        m
+        for c in outcome.configs
+        if c.name == winner.name
+        for m in c.measurements
+        if m.metrics.get("perf_throughput") == outcome.facts.throughput
+    )
     return elapsed, outcome, winner, best.load
 
 
-def side_by_side(model: ModelFiles, work: Path, winners: dict[str, tuple[Any, LoadPoint]],
-                 options: MeasureOptions, rounds: int = 3) -> dict[str, list[float]]:
+def side_by_side(
+    model: ModelFiles, work: Path, winners: dict[str, tuple[Any, LoadPoint]], options: MeasureOptions, rounds: int = 3
+) -> dict[str, list[float]]:
     """Both winners on one server, measured alternately so drift hits both alike."""
     repo = work / "side_by_side"
     for name, (serving, _) in winners.items():
@@ -92,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-ms", type=int, default=300)
     parser.add_argument("--models", default="cnn,minilm")
+    parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     args = parser.parse_args()
     options = MeasureOptions(
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
@@ -100,7 +115,7 @@ def main() -> None:
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
-        work = Path(tmp)
+        work = args.work_dir or Path(tmp)
         paths = {"cnn": cnn_model(work / "cnn.onnx"), "minilm": minilm_path()}
         for name in args.models.split(","):
             path = paths[name]
@@ -108,7 +123,8 @@ def main() -> None:
             brute_s, brute, brute_winner, brute_load = search("brute", model, work / name, options)
             fast_s, fast, fast_winner, fast_load = search("default", model, work / name, options)
             checked = side_by_side(
-                model, work / name,
+                model,
+                work / name,
                 {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
                 options,
             )
@@ -137,8 +153,9 @@ def main() -> None:
 def print_row(row: dict[str, Any], brute_tp: list[float], fast_tp: list[float]) -> None:
     print(f"\n== {row['model']}: {row['grid']} configurations in the grid")
     for label, (count, seconds, params, load) in (("brute", row["brute"]), ("default", row["default"])):
-        print(f"  {label:8s} {count:4d} measurements in {seconds:7.1f} s; "
-              f"winner {dict(params)} at concurrency {load:g}")
+        print(
+            f"  {label:8s} {count:4d} measurements in {seconds:7.1f} s; winner {dict(params)} at concurrency {load:g}"
+        )
     print(f"  winners re-measured side by side (infer/s): brute {brute_tp}, default {fast_tp}")
 
 
