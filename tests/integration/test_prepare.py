@@ -18,6 +18,7 @@ from tritune.errors import ModelError, UsageError
 from tritune.prepare import (
     InputSpec,
     PrepareOptions,
+    ensure_prepared,
     load_prepared,
     precision_variant,
     prepare_model,
@@ -87,8 +88,10 @@ def test_minilm_config_follows_the_measured_sweep(prepared_minilm):
     assert (prepared.directory / "1" / "model.onnx").exists() and (prepared.directory / "1" / "model.py").exists()
 
 
-def test_minilm_reads_back_for_the_search(prepared_minilm):
+def test_minilm_reads_back_for_the_search(prepared_minilm, tmp_path):
     again = load_prepared(prepared_minilm.directory)
+    assert ensure_prepared(prepared_minilm.directory, tmp_path).report == again.report  # no second prepare
+    assert not any(tmp_path.iterdir())
     assert again.model_files == prepared_minilm.model_files
     assert again.max_batch_size == prepared_minilm.max_batch_size and again.config is not None
     dims = search_dimensions(again)

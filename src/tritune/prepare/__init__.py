@@ -9,7 +9,7 @@ from tritune.prepare.options import (
     parse_input_option,
 )
 from tritune.prepare.pipeline import PreparedModel, default_name, prepare_model
-from tritune.prepare.variants import load_prepared, precision_variant, search_dimensions
+from tritune.prepare.variants import ensure_prepared, load_prepared, precision_variant, search_dimensions
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -18,6 +18,7 @@ __all__ = [
     "PreparedModel",
     "Tolerance",
     "default_name",
+    "ensure_prepared",
     "load_prepared",
     "parse_input_option",
     "precision_variant",

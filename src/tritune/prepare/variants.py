@@ -9,7 +9,8 @@ from pathlib import Path
 import onnxruntime as ort
 
 from tritune.errors import ModelError, UsageError
-from tritune.prepare.pipeline import REPORT_FILE, PreparedModel
+from tritune.prepare.options import PrepareOptions
+from tritune.prepare.pipeline import REPORT_FILE, Log, PreparedModel, prepare_model
 from tritune.prepare.transforms import convert_fp16, save_model
 from tritune.triton.model_config import from_pbtxt, load_onnx
 
@@ -85,3 +86,20 @@ def search_dimensions(prepared: PreparedModel, *, gpu: bool = False) -> dict[str
         "execution_providers": unique,
         "max_batch_size": tuple(sizes),
     }
+
+
+def ensure_prepared(
+    model: str | Path,
+    out_dir: str | Path,
+    name: str | None = None,
+    options: PrepareOptions | None = None,
+    *,
+    log: Log | None = None,
+) -> PreparedModel:
+    """What ``tritune profile`` calls on its MODEL argument: a directory that ``tritune prepare``
+    made is read back as it is; anything else (a raw ONNX/PyTorch/TensorFlow model) is prepared
+    into ``out_dir`` first. The caller decides what to do with ``passed=False``."""
+    path = Path(model)
+    if path.is_dir() and (path / REPORT_FILE).exists():
+        return load_prepared(path)
+    return prepare_model(model, out_dir, name, options, log=log)
