@@ -15,6 +15,7 @@ Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,mini
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -108,11 +109,11 @@ def main() -> None:
     parser.add_argument("--models", default="cnn,minilm")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     args = parser.parse_args()
-    options = MeasureOptions(
+    base = MeasureOptions(
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=0.15, max_windows=8),
-        shapes={"input_ids": (32,), "attention_mask": (32,), "token_type_ids": (32,)},
     )
+    shapes = {"minilm": {"input_ids": (32,), "attention_mask": (32,), "token_type_ids": (32,)}}
     rows = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -120,6 +121,7 @@ def main() -> None:
         for name in args.models.split(","):
             path = paths[name]
             model = ModelFiles(name=name, files={"fp32": path}, signature=read_signature(path))
+            options = dataclasses.replace(base, shapes=shapes.get(name, {}))
             brute_s, brute, brute_winner, brute_load = search("brute", model, work / name, options)
             fast_s, fast, fast_winner, fast_load = search("default", model, work / name, options)
             checked = side_by_side(
