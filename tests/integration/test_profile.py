@@ -154,3 +154,33 @@ def test_bad_config_file_is_one_clear_line(tmp_path: Path, small_model: Path) ->
         [sys.executable, "-m", "tritune", "profile", "-f", str(broken)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
+    from tritune.testing.models import cnn_model
+    from tritune.triton.model_config import read_signature
+
+    fixed = cnn_model(tmp_path / "cnn_fixed.onnx", channels=4, size=8, batch=1)
+    assert not read_signature(fixed).batch_is_dynamic
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [*profile_command(fixed, run_dir, "--json", "--no-report"),
+         "--run-config-search-max-concurrency", "2", "--run-config-search-max-instance-count", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "preparing" in result.stderr
+    prepared = run_dir / "prepared" / "cnn_fixed" / "variants" / "fp32" / "model.onnx"
+    assert read_signature(prepared).batch_is_dynamic
+    (summary,) = json.loads(result.stdout)
+    assert summary["best"] is not None
+    assert "max_batch_size: 0" not in (run_dir / "best" / "config.pbtxt").read_text()
+
+
+def test_a_shape_that_does_not_fit_stops_before_the_search(tmp_path: Path, small_model: Path) -> None:
+    result = subprocess.run(
+        [*profile_command(small_model, tmp_path / "run"), "--shape", "nope:3"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "unknown input(s) nope" in result.stderr

@@ -54,6 +54,8 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--objective", "objective_flags", multiple=True, help="METRIC[=WEIGHT], repeatable.")
 @click.option("--export", "export_repo", type=click.Path(path_type=Path), help="Write the best config here.")
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
+@click.option("--input", "inputs", multiple=True, metavar="NAME:D1,D2[:DTYPE]",
+              help="For a PyTorch model that needs preparing: an input's shape (batch left out).")
 @click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
 @click.option("--measurement-interval", default=1000, show_default=True, type=click.IntRange(min=50),
               help="Measurement window (ms).")
@@ -66,10 +68,14 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @_config_options
 @click.pass_obj
 def profile(app: App, model: Path | None, config_file: Path | None, run_dir: Path | None, name: str | None,
-            objective_flags: tuple[str, ...], export_repo: Path | None, shapes: tuple[str, ...], protocol: str,
+            objective_flags: tuple[str, ...], export_repo: Path | None, shapes: tuple[str, ...],
+            inputs: tuple[str, ...], protocol: str,
             measurement_interval: int, stability_percentage: float, max_windows: int, url: str | None,
             tritonserver: str | None, as_json: bool, no_report: bool, **config_flags: Any) -> None:
-    """Find the best serving configuration for MODEL (an .onnx file) by measurement."""
+    """Find the best serving configuration for MODEL by measurement.
+
+    MODEL is an .onnx file, a directory made by `tritune prepare`, or anything `tritune prepare`
+    takes (it then runs first)."""
     from tritune.profile.session import MeasureSettings, ProfileSession
 
     overrides: dict[str, Any] = dict(config_flags)
@@ -88,7 +94,12 @@ def profile(app: App, model: Path | None, config_file: Path | None, run_dir: Pat
         max_windows=max_windows,
         shapes=parse_shape_options(shapes),
     )
-    session = ProfileSession(app, config, measure, url=url, tritonserver=tritonserver)
+    from tritune.prepare import parse_input_option
+
+    session = ProfileSession(
+        app, config, measure, url=url, tritonserver=tritonserver,
+        inputs=tuple(parse_input_option(i) for i in inputs),
+    )
     outcomes = session.run(run_dir=run_dir, export=export_repo, report=not no_report)
     if as_json:
         app.out.print_json(json.dumps([o.to_json() for o in outcomes]))

@@ -8,6 +8,7 @@ failed with its reason and the search goes on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -125,10 +126,9 @@ class VariantEvaluator:
             self._store.set_variant_status(variant.id, VariantStatus.FAILED, error=error.message)
         finally:
             if loaded:
-                try:
+                # A dead server is reported by the next load, with its log.
+                with contextlib.suppress(ServerError):
                     self._deployer.unload(variant.name)
-                except ServerError:
-                    pass  # the caller learns of a dead server from the next load
         # Unstable measurements still carry numbers (marked as such); only a variant whose every
         # measurement failed outright counts as failed.
         if outcome.failed is None and outcome.measurements and all(

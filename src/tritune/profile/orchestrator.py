@@ -20,7 +20,7 @@ from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
 from tritune.config import ProfileConfig
 from tritune.domain.model import ModelSignature
-from tritune.errors import UsageError
+from tritune.errors import ModelError, UsageError
 from tritune.profile.analysis_io import config_results
 from tritune.profile.deploy import VariantDeployer, variant_name
 from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
@@ -31,6 +31,7 @@ from tritune.triton.model_config import default_serving_config
 from tritune.triton.repository import deploy_onnx
 
 OUTPUT_REPOSITORY = "output_model_repository"
+START_FAILURES = 2
 BEST_DIR = "best"
 
 
@@ -141,6 +142,8 @@ class ProfileRun:
 
     def search(self, on_trial: Callable[[int], None] | None = None) -> None:
         searcher = self.plan.searcher
+        failed_at_start: list[str] = []
+        evaluated = 0
         while (trial := searcher.ask()) is not None:
             variant = self.plan.variant(trial)
             params = dict(trial.params)
@@ -152,6 +155,16 @@ class ProfileRun:
                 precision=variant.precision,
                 is_default=trial.is_default,
             )
+            evaluated += 1
+            if outcome.failed and evaluated == len(failed_at_start) + 1 <= START_FAILURES:
+                failed_at_start.append(outcome.failed)
+                if len(failed_at_start) == START_FAILURES:
+                    # As Model Analyzer does: the same failure twice at the start is a setup
+                    # problem (inputs, providers, server), not a property of the configurations.
+                    raise ModelError(
+                        f"the first {START_FAILURES} configurations failed ({failed_at_start[-1]}): "
+                        "fix that before searching; what was measured is stored"
+                    )
             self.measured_now += outcome.measured_now
             self.replayed += len(outcome.measurements) - outcome.measured_now
             searcher.tell(trial, self.plan.outcome(outcome.measurements, error=outcome.failed))

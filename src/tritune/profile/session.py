@@ -10,7 +10,7 @@ from typing import Any
 
 from tritune.cli.app import App
 from tritune.config import ProfileConfig
-from tritune.errors import UsageError
+from tritune.errors import ModelError, UsageError
 from tritune.profile.orchestrator import ModelFiles, ProfileOutcome, ProfileRun
 from tritune.profile.progress import RichProgress
 from tritune.store import Store
@@ -83,21 +83,53 @@ class ProfileSession:
         *,
         url: str | None = None,
         tritonserver: str | None = None,
+        inputs: tuple[Any, ...] = (),
     ) -> None:
+        self.inputs = inputs  # prepare's --input specs, for models whose shapes it cannot read
         self.app = app
         self.config = config
         self.measure = measure
         self.url = url
         self.tritonserver = tritonserver
 
-    def _model_files(self, name: str) -> ModelFiles:
+    def _model_files(self, name: str, directory: Path) -> ModelFiles:
+        """A dynamic-batch ONNX file is served as it is; anything else (another format, a fixed
+        batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory."""
+        from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
+        from tritune.prepare.pipeline import REPORT_FILE
+
         settings = self.config.profile_models[name]
         path = Path(settings.model_path) if settings.model_path else Path(name)
-        if not path.exists():
-            raise UsageError(f"model file {path} does not exist: check the path (profile_models.{name}.model_path)")
-        if path.suffix != ".onnx":
-            raise UsageError(f"{path} is not an .onnx file: run `tritune prepare {path}` first and profile its output")
-        return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
+        if ":" not in str(path) and not path.exists():
+            raise UsageError(f"model {path} does not exist: check the path (profile_models.{name}.model_path)")
+        parameters = settings.model_config_parameters
+        precisions = tuple(parameters.precision) if parameters and parameters.precision else ("fp32",)
+        if "fp32" not in precisions:
+            precisions = ("fp32", *precisions)
+        plain_onnx = path.is_file() and path.suffix == ".onnx"
+        if plain_onnx and precisions == ("fp32",) and read_signature(path).batch_is_dynamic:
+            return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
+        prepared_repository = directory / "prepared"
+        if (prepared_repository / name / REPORT_FILE).exists():
+            prepared = load_prepared(prepared_repository / name)
+        else:
+            self.app.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
+            prepared = ensure_prepared(
+                path, prepared_repository, name, PrepareOptions(inputs=self.inputs, precisions=precisions)
+            )
+        if not prepared.passed:
+            raise ModelError(
+                f"preparing {path} failed: {prepared.problems[0] if prepared.problems else 'see the report'} "
+                f"(report: {prepared.report_path}); fix the model or run `tritune prepare --force`"
+            )
+        files = {p: f.resolve() for p, f in prepared.model_files.items()}
+        return ModelFiles(name=name, files=files, signature=read_signature(files["fp32"]))
+
+    def _check_shapes(self, model: ModelFiles) -> None:
+        """A --shape that does not fit would fail every measurement: refuse it before the search."""
+        from tritune.inputs import resolve_shapes
+
+        resolve_shapes(model.signature, 1, self.measure.shapes, model.signature.batch_is_dynamic)
 
     def _server(self, repository: Path) -> contextlib.AbstractContextManager[TritonServer]:
         if self.url:
@@ -113,8 +145,9 @@ class ProfileSession:
         machine = hardware()
         outcomes = []
         for name in self.config.profile_models:
-            model = self._model_files(name)
             directory = (run_dir or self.config.export_path / RUNS_DIR / name).resolve()
+            model = self._model_files(name, directory)
+            self._check_shapes(model)
             repository = directory / "output_model_repository"
             repository.mkdir(parents=True, exist_ok=True)
             with Store.in_run_dir(directory) as store, self._server(repository) as server, ModelControl(

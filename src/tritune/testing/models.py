@@ -98,7 +98,9 @@ def minilm_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model.onnx"
 
 
-def cnn_model(path: Path, channels: int = 16, size: int = 32, classes: int = 10, seed: int = 0) -> Path:
+def cnn_model(
+    path: Path, channels: int = 16, size: int = 32, classes: int = 10, seed: int = 0, batch: int | str = "batch"
+) -> Path:
     """A small convolutional classifier with a dynamic batch: x [batch, 3, size, size] FP32 ->
     logits [batch, classes] (conv-relu x2, global average pool, dense)."""
     rng = np.random.default_rng(seed)
@@ -126,8 +128,8 @@ def cnn_model(path: Path, channels: int = 16, size: int = 32, classes: int = 10,
     graph = helper.make_graph(
         nodes,
         "cnn",
-        [_value("x", TensorProto.FLOAT, ["batch", 3, size, size])],
-        [_value("logits", TensorProto.FLOAT, ["batch", classes])],
+        [_value("x", TensorProto.FLOAT, [batch, 3, size, size])],
+        [_value("logits", TensorProto.FLOAT, [batch, classes])],
         initializer=initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
