@@ -14,6 +14,16 @@ def _value(name: str, elem_type: int, shape: list[int | str]) -> onnx.ValueInfoP
     return helper.make_tensor_value_info(name, elem_type, shape)
 
 
+def _save(graph: onnx.GraphProto, path: Path) -> Path:
+    """Opset 17, IR 9 (what every ONNX Runtime from 1.15 on reads), checked, then saved."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def dtype_zoo_model(path: Path, batch: int | str = "batch") -> Path:
     """One model that touches every dtype the runner supports:
     y = relu(x @ W + b) (FP32), idx_out = idx * 3 (INT64), h_out = h + 1 (FP16),
@@ -52,12 +62,7 @@ def dtype_zoo_model(path: Path, batch: int | str = "batch") -> Path:
         ],
         initializer=[weight, bias, three, one16, two32],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(graph, path)
 
 
 def mlp_model(path: Path, width: int = 64, depth: int = 2, seed: int = 0) -> Path:
@@ -83,11 +88,7 @@ def mlp_model(path: Path, width: int = 64, depth: int = 2, seed: int = 0) -> Pat
         [_value("y", TensorProto.FLOAT, ["batch", width])],
         initializer=initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(graph, path)
 
 
 def minilm_path() -> Path:
@@ -132,9 +133,4 @@ def cnn_model(
         [_value("logits", TensorProto.FLOAT, [batch, classes])],
         initializer=initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _save(graph, path)
