@@ -56,7 +56,8 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
 @click.option("--input", "inputs", multiple=True, metavar="NAME:D1,D2[:DTYPE]",
               help="For a PyTorch model that needs preparing: an input's shape (batch left out).")
-@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
+@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="http", show_default=True,
+              help="HTTP (the default) costs the load generator less CPU per request than gRPC.")
 @click.option("--measurement-interval", default=1000, show_default=True, type=click.IntRange(min=50),
               help="Measurement window (ms).")
 @click.option("--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0.1))

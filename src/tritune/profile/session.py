@@ -23,7 +23,7 @@ RUNS_DIR = "tritune_runs"
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    protocol: str = "grpc"
+    protocol: str = "http"
     window_ms: int = 1000
     stability: float = 0.10
     max_windows: int = 10
