@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
 from tritune.system import find_perf_analyzer
 from tritune.testing.models import mlp_model
@@ -105,7 +106,21 @@ def main() -> int:
     parser.add_argument("--window-ms", type=int, default=1000)
     parser.add_argument("--stability", type=float, default=0.10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--width", type=int, default=256, help="the compared MLP's width")
+    parser.add_argument("--depth", type=int, default=4, help="the compared MLP's depth")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="Do not pin the server to one core and the clients to the others. Pinning keeps a client's "
+        "own CPU cost from slowing the server it measures; on a small host that cost, not the "
+        "measurement, otherwise decides the ratios.",
+    )
     args = parser.parse_args()
+    all_cpus = os.sched_getaffinity(0)
+    pinned = args.pin and len(all_cpus) >= 2
+    server_cpus = {min(all_cpus)} if pinned else set(all_cpus)
+    client_cpus = set(all_cpus) - server_cpus if pinned else set(all_cpus)
     binary = find_perf_analyzer()
     if binary is None:
         print("perf_analyzer not found: run scripts/get_perf_analyzer.sh", file=sys.stderr)
@@ -119,16 +134,23 @@ def main() -> int:
         work = Path(tmp)
         repo = work / "repo"
         repo.mkdir()
-        batching = ServingConfig(max_batch_size=32, dynamic_batching=DynamicBatching())
-        deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=64, depth=2), batching)
+        batching = ServingConfig(
+            max_batch_size=32,
+            dynamic_batching=DynamicBatching(),
+            runner=RunnerOptions(intra_op_threads=len(server_cpus)),
+        )
+        deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=args.width, depth=args.depth), batching)
         deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
+        os.sched_setaffinity(0, server_cpus)  # the server and its stubs inherit this
         with EmbeddedTriton(repo) as server, ModelControl(server) as control:
             control.load("mlp")
             control.load("trivial")
+            os.sched_setaffinity(0, client_cpus)  # both clients (perf_analyzer inherits it)
             url = server.endpoints.http if args.protocol == "http" else server.endpoints.grpc
             print(
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
-                f"stability {args.stability:.0%}; {args.rounds} rounds, median kept"
+                f"stability {args.stability:.0%}; {args.rounds} rounds, median kept; "
+                f"MLP {args.width}x{args.depth}; server on CPUs {sorted(server_cpus)}, clients on {sorted(client_cpus)}"
             )
 
             def compare(model: str, level: int, stability: float) -> tuple[Point, Point] | None:
