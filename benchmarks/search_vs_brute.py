@@ -76,9 +76,7 @@ def search(mode: str, model: ModelFiles, work: Path, options: MeasureOptions):
         if outcome.best_name is None:
             raise SystemExit(f"{mode} search on {model.name} found no usable configuration: see {run_dir}")
         winner = next(v for v in store.variants(run.run.id) if v.name == outcome.best_name)
-        measuring_s = sum(
-            record.duration_s or 0.0 for _, record in store.iter_run_measurements(run.run.id)
-        )
+        measuring_s = sum(record.duration_s or 0.0 for _, record in store.iter_run_measurements(run.run.id))
     best = next(
         m
         for c in outcome.configs

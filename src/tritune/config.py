@@ -36,9 +36,7 @@ def _as_list(value: Any) -> Any:
     if isinstance(value, Mapping) and set(value) <= {"start", "stop", "step"} and "start" in value:
         start, stop, step = value["start"], value.get("stop", value["start"]), value.get("step", 1)
         if not all(isinstance(v, int) for v in (start, stop, step)) or step < 1:
-            raise ValueError(
-                "a range needs integer start, stop and a positive step, e.g. {start: 1, stop: 8}"
-            )
+            raise ValueError("a range needs integer start, stop and a positive step, e.g. {start: 1, stop: 8}")
         return list(range(start, stop + 1, step))
     if value is None or isinstance(value, list):
         return value
@@ -138,9 +136,9 @@ class ModelConfigParameters(_Frozen):
     inter_op_threads: list[int] | None = None
     precision: list[str] | None = None
 
-    _lists = field_validator(
-        "max_batch_size", "intra_op_threads", "inter_op_threads", "precision", mode="before"
-    )(_as_list)
+    _lists = field_validator("max_batch_size", "intra_op_threads", "inter_op_threads", "precision", mode="before")(
+        _as_list
+    )
 
     @field_validator("instance_group", mode="before")
     @classmethod
@@ -215,25 +213,15 @@ class ProfileConfig(_Frozen):
         default=dict(DEFAULT_OBJECTIVES), description="metric -> weight (or a list of metrics)"
     )
     constraints: dict[str, BoundSpec] = Field(default={}, description="metric -> {min, max}")
-    latency_budget: float | None = Field(
-        default=None, gt=0, description="shortcut: perf_latency_p99 max (ms)"
-    )
+    latency_budget: float | None = Field(default=None, gt=0, description="shortcut: perf_latency_p99 max (ms)")
     min_throughput: float | None = Field(default=None, gt=0, description="shortcut: perf_throughput min")
-    mode: Literal["online", "offline"] = Field(
-        default="online", description="which plots the report leads with"
-    )
-    run_config_search_mode: SearchMode = Field(
-        default="default", description="default, brute, quick or optuna"
-    )
-    run_config_search_disable: bool = Field(
-        default=False, description="measure only manual lists / the default"
-    )
+    mode: Literal["online", "offline"] = Field(default="online", description="which plots the report leads with")
+    run_config_search_mode: SearchMode = Field(default="default", description="default, brute, quick or optuna")
+    run_config_search_disable: bool = Field(default=False, description="measure only manual lists / the default")
     run_config_search_min_instance_count: int = Field(default=1, ge=1, description="automatic search bound")
     run_config_search_max_instance_count: int = Field(default=5, ge=1, description="automatic search bound")
     run_config_search_min_model_batch_size: int = Field(default=1, ge=1, description="automatic search bound")
-    run_config_search_max_model_batch_size: int = Field(
-        default=128, ge=1, description="automatic search bound"
-    )
+    run_config_search_max_model_batch_size: int = Field(default=128, ge=1, description="automatic search bound")
     run_config_search_min_concurrency: int = Field(default=1, ge=1, description="load sweep bound")
     run_config_search_max_concurrency: int = Field(default=1024, ge=1, description="load sweep bound")
     run_config_search_min_request_rate: float = Field(default=16, gt=0, description="load sweep bound")
@@ -306,9 +294,7 @@ class ProfileConfig(_Frozen):
 
 
 # -- loading ---------------------------------------------------------------------------------------
-def load_profile_config(
-    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
-) -> ProfileConfig:
+def load_profile_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> ProfileConfig:
     """Read the YAML file (if any), apply CLI overrides (top-level keys; None means "not given").
 
     Raises:
@@ -389,11 +375,7 @@ def _unknown_key(loc: list[str]) -> str:
     for part in loc[:-1]:
         model = owners.get(part, model)  # model names and list indices keep the owner
     close = difflib.get_close_matches(loc[-1], sorted(model.model_fields), n=1, cutoff=0.6)
-    hint = (
-        f"did you mean {close[0]!r}?"
-        if close
-        else f"the keys here are {', '.join(sorted(model.model_fields))}"
-    )
+    hint = f"did you mean {close[0]!r}?" if close else f"the keys here are {', '.join(sorted(model.model_fields))}"
     return f"unknown key {'.'.join(loc)!r}: {hint}"
 
 

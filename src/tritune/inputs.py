@@ -54,9 +54,7 @@ def resolve_shapes(
         declared = tensor.shape[1:] if batched else tensor.shape
         if tensor.name in overrides:
             given = overrides[tensor.name]
-            if len(given) != len(declared) or any(
-                d not in (DYNAMIC, g) for d, g in zip(declared, given, strict=True)
-            ):
+            if len(given) != len(declared) or any(d not in (DYNAMIC, g) for d, g in zip(declared, given, strict=True)):
                 raise UsageError(
                     f"--shape {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
                     f"{list(declared)} (-1 is free; leave the batch dimension out)"
@@ -116,9 +114,7 @@ def load_input_file(
     path = Path(path)
     overrides = overrides or {}
     if not path.is_file():
-        raise UsageError(
-            f"input data file {path} does not exist: give a .json or .npz file, 'random' or 'zero'"
-        )
+        raise UsageError(f"input data file {path} does not exist: give a .json or .npz file, 'random' or 'zero'")
     names = [t.name for t in signature.inputs]
     dtypes = {t.name: numpy_dtype(t.triton_type) for t in signature.inputs}
     shapes = {t.name: _sample_shape(t.shape, batched, overrides, t.name) for t in signature.inputs}
@@ -171,9 +167,7 @@ def load_input_file(
     return samples
 
 
-def batch_samples(
-    samples: list[dict[str, np.ndarray]], batch_size: int, batched: bool
-) -> list[dict[str, np.ndarray]]:
+def batch_samples(samples: list[dict[str, np.ndarray]], batch_size: int, batched: bool) -> list[dict[str, np.ndarray]]:
     """Request feeds taking samples round-robin ``batch_size`` at a time, until every sample
     has been used once (at least one request)."""
     if not batched:

@@ -71,9 +71,11 @@ def test_port_already_taken(tmp_path: Path) -> None:
     holder.listen()
     port = holder.getsockname()[1]
     try:
-        with pytest.raises(ServerError, match=f"port {port} \\(http\\) is already in use"):
-            with EmbeddedTriton(tmp_path, http_port=port):
-                pass
+        with (
+            pytest.raises(ServerError, match=f"port {port} \\(http\\) is already in use"),
+            EmbeddedTriton(tmp_path, http_port=port),
+        ):
+            pass
     finally:
         holder.close()
     assert wait_until_gone(str(tmp_path)) == []
@@ -92,7 +94,9 @@ def test_config_input_name_that_the_model_lacks(tmp_path: Path, dtype_zoo_onnx: 
     assert wait_until_gone(str(tmp_path)) == []
 
 
-def test_wrong_input_name_at_request_time(triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path) -> None:
+def test_wrong_input_name_at_request_time(
+    triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path
+) -> None:
     import numpy as np
 
     deploy_onnx(triton_server.model_repository, "zoo_names", dtype_zoo_onnx)

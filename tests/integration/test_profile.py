@@ -22,12 +22,18 @@ from tritune.triton.server import EmbeddedTriton
 pytestmark = pytest.mark.triton
 
 FAST = [
-    "--measurement-interval", "150",
-    "--max-windows", "4",
-    "--stability-percentage", "50",
-    "--run-config-search-max-instance-count", "2",
-    "--run-config-search-max-model-batch-size", "4",
-    "--run-config-search-max-concurrency", "4",
+    "--measurement-interval",
+    "150",
+    "--max-windows",
+    "4",
+    "--stability-percentage",
+    "50",
+    "--run-config-search-max-instance-count",
+    "2",
+    "--run-config-search-max-model-batch-size",
+    "4",
+    "--run-config-search-max-concurrency",
+    "4",
 ]
 
 
@@ -52,7 +58,9 @@ def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_mode
     run_dir, export = tmp_path / "run", tmp_path / "exported-repo"
     result = subprocess.run(
         [*profile_command(small_model, run_dir, "--export", str(export), "--json", "--no-report")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
@@ -125,9 +133,25 @@ run_config_search_mode: brute
 """
     )
     result = subprocess.run(
-        [sys.executable, "-m", "tritune", "profile", "-f", str(config), "--run-dir", str(tmp_path / "run"),
-         "--measurement-interval", "150", "--stability-percentage", "50", "--json", "--no-report"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "tritune",
+            "profile",
+            "-f",
+            str(config),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--measurement-interval",
+            "150",
+            "--stability-percentage",
+            "50",
+            "--json",
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
@@ -164,9 +188,16 @@ def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
     assert not read_signature(fixed).batch_is_dynamic
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [*profile_command(fixed, run_dir, "--json", "--no-report"),
-         "--run-config-search-max-concurrency", "2", "--run-config-search-max-instance-count", "1"],
-        capture_output=True, text=True, timeout=600,
+        [
+            *profile_command(fixed, run_dir, "--json", "--no-report"),
+            "--run-config-search-max-concurrency",
+            "2",
+            "--run-config-search-max-instance-count",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "preparing" in result.stderr
@@ -180,7 +211,9 @@ def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
 def test_a_shape_that_does_not_fit_stops_before_the_search(tmp_path: Path, small_model: Path) -> None:
     result = subprocess.run(
         [*profile_command(small_model, tmp_path / "run"), "--shape", "nope:3"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "unknown input(s) nope" in result.stderr

@@ -109,8 +109,7 @@ def _screenshot(browser: webdriver.Chrome, name: str) -> Path:
 def _table_rows(browser: webdriver.Chrome, table_id: str) -> list[list[str]]:
     rows = browser.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")
     return [
-        [cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")]
-        for row in rows
+        [cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows
     ]
 
 
@@ -169,9 +168,7 @@ def test_partial_and_offline_run(browser: webdriver.Chrome, tmp_path: Path):
     assert _js_errors(browser) == []
     banner = browser.find_element(By.ID, "partial-banner").text
     assert banner == "Partial results: the run was interrupted after 6 measurements (status: interrupted)."
-    _assert_plots_drew(
-        browser, ["throughput-vs-latency", "memory-vs-latency", "throughput-vs-batch", "pareto-front"]
-    )
+    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "throughput-vs-batch", "pareto-front"])
     assert len(_table_rows(browser, "top-configs")) == 2
     _screenshot(browser, "summary-partial-offline")
 

@@ -163,12 +163,17 @@ def test_two_servers_side_by_side(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
     for repo in repos:
         deploy_onnx(repo, "zoo", dtype_zoo_onnx)
     feeds = _zoo_feeds(2, np.random.default_rng(5))
-    with EmbeddedTriton(repos[0], load_models=["zoo"]) as first, EmbeddedTriton(repos[1], load_models=["zoo"]) as second:
+    with (
+        EmbeddedTriton(repos[0], load_models=["zoo"]) as first,
+        EmbeddedTriton(repos[1], load_models=["zoo"]) as second,
+    ):
         assert first.endpoints.http != second.endpoints.http
         assert first.endpoints.grpc != second.endpoints.grpc
         for server in (first, second):
             with InferClient(server.endpoints, "grpc") as client:
-                np.testing.assert_allclose(client.infer("zoo", feeds)["y"], _direct(dtype_zoo_onnx, feeds)["y"], atol=1e-5)
+                np.testing.assert_allclose(
+                    client.infer("zoo", feeds)["y"], _direct(dtype_zoo_onnx, feeds)["y"], atol=1e-5
+                )
     for repo in repos:
         assert wait_until_gone(str(repo)) == []
 

@@ -118,8 +118,7 @@ def test_per_model_objectives_and_constraints_override_global_ones() -> None:
         ),
         (
             {"profile_models": "a", "run_config_search_mode": "fast"},
-            "config: run_config_search_mode: input should be 'default', 'brute', 'quick' or 'optuna', "
-            "got 'fast'",
+            "config: run_config_search_mode: input should be 'default', 'brute', 'quick' or 'optuna', got 'fast'",
         ),
         (
             {"profile_models": "a", "run_config_search_max_instance_count": "many"},
@@ -156,8 +155,7 @@ def test_per_model_objectives_and_constraints_override_global_ones() -> None:
         ),
         (
             {"profile_models": {"a": {"parameters": {"concurrency": [1], "request_rate": [10]}}}},
-            "config: profile_models.a.parameters: give concurrency or request_rate, not both "
-            "(one load mode per run)",
+            "config: profile_models.a.parameters: give concurrency or request_rate, not both (one load mode per run)",
         ),
         (
             {"profile_models": "a", "latency_budget": 0},

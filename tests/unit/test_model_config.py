@@ -95,8 +95,10 @@ def test_initializers_listed_as_inputs_are_not_model_inputs(tmp_path: Path):
     graph = helper.make_graph(
         [helper.make_node("Add", ["x", "W"], ["y"])],
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2]),
-         helper.make_tensor_value_info("W", TensorProto.FLOAT, [2])],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2]),
+            helper.make_tensor_value_info("W", TensorProto.FLOAT, [2]),
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])],
         initializer=[weight],
     )

@@ -24,9 +24,7 @@ class Bound:
         if self.min is None and self.max is None:
             raise UsageError(f"constraint {self.metric!r} has neither min nor max: give one, e.g. max: 100")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise UsageError(
-                f"constraint {self.metric!r} has min {self.min:g} > max {self.max:g}: swap or fix them"
-            )
+            raise UsageError(f"constraint {self.metric!r} has min {self.min:g} > max {self.max:g}: swap or fix them")
 
     def violation(self, value: float | None) -> float:
         """0 when the bound holds, else the relative distance to it (0.2: misses by 20 %)."""
@@ -47,9 +45,7 @@ class Constraints:
     bounds: tuple[Bound, ...] = ()
 
     @classmethod
-    def of(
-        cls, spec: Mapping[str, Mapping[str, float | None]] | Iterable[Bound] | None = None
-    ) -> Constraints:
+    def of(cls, spec: Mapping[str, Mapping[str, float | None]] | Iterable[Bound] | None = None) -> Constraints:
         if spec is None:
             return cls()
         if isinstance(spec, Mapping):

@@ -35,9 +35,7 @@ class Outcome:
         return cls(failed=True, reason=reason)
 
     @classmethod
-    def assess(
-        cls, metrics: Mapping[str, float], objectives: Objectives, constraints: Constraints
-    ) -> Outcome:
+    def assess(cls, metrics: Mapping[str, float], objectives: Objectives, constraints: Constraints) -> Outcome:
         return cls(objectives.score(metrics), constraints.violation(metrics), metrics=dict(metrics))
 
     @property
@@ -108,9 +106,7 @@ def metrics_of(item: Any) -> Mapping[str, float] | None:
     raise TypeError(f"cannot read metrics from {type(item).__name__}: pass metrics=")
 
 
-def assess(
-    item: Any, objectives: Objectives, constraints: Constraints, metrics: MetricsOf = metrics_of
-) -> Outcome:
+def assess(item: Any, objectives: Objectives, constraints: Constraints, metrics: MetricsOf = metrics_of) -> Outcome:
     values = metrics(item)
     if values is None:
         return Outcome.failure(getattr(item, "error", None) or "failed")
@@ -172,8 +168,4 @@ def pareto_front(
     if constraints:
         feasible = [(i, v) for i, v in candidates if constraints.satisfied(v)]
         candidates = feasible or candidates
-    return [
-        item
-        for item, values in candidates
-        if not any(dominates(other, values, names) for _, other in candidates)
-    ]
+    return [item for item, values in candidates if not any(dominates(other, values, names) for _, other in candidates)]

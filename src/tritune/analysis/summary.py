@@ -88,9 +88,7 @@ def summary_sentence(facts: SummaryFacts) -> str:
     numbers = _numbers(facts)
     under = " under the given constraints" if facts.constrained else ""
     if facts.constrained and not facts.best_feasible:
-        return (
-            f"{lead}, no configuration meets the given constraints; {facts.best_name} comes closest{numbers}."
-        )
+        return f"{lead}, no configuration meets the given constraints; {facts.best_name} comes closest{numbers}."
     if facts.gain_percent is None:
         return (
             f"{lead}, {facts.best_name} is the best at {facts.objective}{under}{numbers} "

@@ -57,13 +57,9 @@ def infer(
         app.info(f"starting the embedded Triton for {model} ...")
         started = time.perf_counter()
         with EmbeddedTriton(repo, tritonserver=tritonserver) as server, ModelControl(server) as control:
-            app.info(
-                f"server ready in {time.perf_counter() - started:.2f} s at {server.endpoints.grpc} (gRPC)"
-            )
+            app.info(f"server ready in {time.perf_counter() - started:.2f} s at {server.endpoints.grpc} (gRPC)")
             load_s = control.load(name)
-            app.info(
-                f"model {name!r} loaded in {load_s:.2f} s (max_batch_size {deployed.config.max_batch_size})"
-            )
+            app.info(f"model {name!r} loaded in {load_s:.2f} s (max_batch_size {deployed.config.max_batch_size})")
             with InferClient(server.endpoints, protocol) as client:
                 outputs = client.infer(name, feeds)  # the first one warms the runtime up
                 latencies_ms = []
@@ -71,9 +67,7 @@ def infer(
                     sent = time.perf_counter_ns()
                     client.infer(name, feeds)
                     latencies_ms.append((time.perf_counter_ns() - sent) / 1e6)
-    app.out.print(
-        "inputs: " + ", ".join(f"{k} {list(v.shape)} {v.dtype}" for k, v in feeds.items()), markup=False
-    )
+    app.out.print("inputs: " + ", ".join(f"{k} {list(v.shape)} {v.dtype}" for k, v in feeds.items()), markup=False)
     for output_name, array in outputs.items():
         flat = array.reshape(-1)
         preview = ", ".join(f"{v:.4g}" for v in flat[:5].tolist())

@@ -138,8 +138,14 @@ def _table(results: list[PerfResult]) -> Table:
 @click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
 @click.option("--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file.")
-@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="http", show_default=True,
-              help="perf_analyzer's default is HTTP; tritune's HTTP client also costs less CPU per request.")
+@click.option(
+    "-i",
+    "--protocol",
+    type=click.Choice(["grpc", "http"]),
+    default="http",
+    show_default=True,
+    help="perf_analyzer's default is HTTP; tritune's HTTP client also costs less CPU per request.",
+)
 @click.option(
     "-p",
     "--measurement-interval",

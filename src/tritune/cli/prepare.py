@@ -61,8 +61,7 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
         verdict = "passed" if result["passed"] else "FAILED"
         detail = result["error"] or errors
         out.print(
-            f"validation {result['label']}: {verdict} "
-            f"(atol {result['atol']:g}, rtol {result['rtol']:g}) {detail}",
+            f"validation {result['label']}: {verdict} (atol {result['atol']:g}, rtol {result['rtol']:g}) {detail}",
             markup=False,
         )
     sweep = report["sweep"]
@@ -77,9 +76,7 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
             f"batch sweep (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
             markup=False,
         )
-    out.print(
-        f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False
-    )
+    out.print(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False)
     out.print(f"report: {prepared.report_path}", markup=False)
     if prepared.deployed:
         out.print(f"config: {prepared.directory / 'config.pbtxt'}", markup=False)
@@ -108,9 +105,7 @@ def _fmt(value: float | None) -> str:
     metavar="NAME:D1,D2[:DTYPE]",
     help="An input's per-sample shape (batch left out), dtype for PyTorch. Repeatable.",
 )
-@click.option(
-    "--precision", default="fp32", show_default=True, help="Comma list of fp32, fp16; the first is served."
-)
+@click.option("--precision", default="fp32", show_default=True, help="Comma list of fp32, fp16; the first is served.")
 @click.option(
     "--tolerance",
     "tolerances",
@@ -124,9 +119,7 @@ def _fmt(value: float | None) -> str:
     help="Validation inputs: an .npz with one array per input (batch included).",
 )
 @click.option("--no-dynamic-batch", is_flag=True, help="Keep a fixed batch dimension as it is.")
-@click.option(
-    "--no-fix-reshapes", is_flag=True, help="Do not rewrite Reshape constants that bake in the batch."
-)
+@click.option("--no-fix-reshapes", is_flag=True, help="Do not rewrite Reshape constants that bake in the batch.")
 @click.option(
     "--optimize",
     type=click.Choice(OPTIMIZATION_LEVELS),
@@ -143,9 +136,7 @@ def _fmt(value: float | None) -> str:
     help="Largest batch size the max-batch sweep tries.",
 )
 @click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
-@click.option(
-    "--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports."
-)
+@click.option("--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports.")
 @click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.pass_obj
@@ -194,9 +185,7 @@ def prepare(
         _print_summary(app, prepared)
     if not prepared.passed:
         if force:
-            app.warn(
-                f"{len(prepared.problems)} problem(s), written anyway (--force): see {prepared.report_path}"
-            )
+            app.warn(f"{len(prepared.problems)} problem(s), written anyway (--force): see {prepared.report_path}")
             return
         raise ModelError(
             f"prepare found {len(prepared.problems)} problem(s), so no config.pbtxt was written: "

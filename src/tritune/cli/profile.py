@@ -54,12 +54,28 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--objective", "objective_flags", multiple=True, help="METRIC[=WEIGHT], repeatable.")
 @click.option("--export", "export_repo", type=click.Path(path_type=Path), help="Write the best config here.")
 @click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
-@click.option("--input", "inputs", multiple=True, metavar="NAME:D1,D2[:DTYPE]",
-              help="For a PyTorch model that needs preparing: an input's shape (batch left out).")
-@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="http", show_default=True,
-              help="HTTP (the default) costs the load generator less CPU per request than gRPC.")
-@click.option("--measurement-interval", default=1000, show_default=True, type=click.IntRange(min=50),
-              help="Measurement window (ms).")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME:D1,D2[:DTYPE]",
+    help="For a PyTorch model that needs preparing: an input's shape (batch left out).",
+)
+@click.option(
+    "-i",
+    "--protocol",
+    type=click.Choice(["grpc", "http"]),
+    default="http",
+    show_default=True,
+    help="HTTP (the default) costs the load generator less CPU per request than gRPC.",
+)
+@click.option(
+    "--measurement-interval",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=50),
+    help="Measurement window (ms).",
+)
 @click.option("--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0.1))
 @click.option("--max-windows", default=10, show_default=True, type=click.IntRange(min=3))
 @click.option("--url", help="Use a running Triton (host:port, HTTP) instead of the embedded one.")
@@ -68,11 +84,26 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--no-report", is_flag=True, help="Skip the HTML/CSV reports.")
 @_config_options
 @click.pass_obj
-def profile(app: App, model: Path | None, config_file: Path | None, run_dir: Path | None, name: str | None,
-            objective_flags: tuple[str, ...], export_repo: Path | None, shapes: tuple[str, ...],
-            inputs: tuple[str, ...], protocol: str,
-            measurement_interval: int, stability_percentage: float, max_windows: int, url: str | None,
-            tritonserver: str | None, as_json: bool, no_report: bool, **config_flags: Any) -> None:
+def profile(
+    app: App,
+    model: Path | None,
+    config_file: Path | None,
+    run_dir: Path | None,
+    name: str | None,
+    objective_flags: tuple[str, ...],
+    export_repo: Path | None,
+    shapes: tuple[str, ...],
+    inputs: tuple[str, ...],
+    protocol: str,
+    measurement_interval: int,
+    stability_percentage: float,
+    max_windows: int,
+    url: str | None,
+    tritonserver: str | None,
+    as_json: bool,
+    no_report: bool,
+    **config_flags: Any,
+) -> None:
     """Find the best serving configuration for MODEL by measurement.
 
     MODEL is an .onnx file, a directory made by `tritune prepare`, or anything `tritune prepare`
@@ -98,7 +129,11 @@ def profile(app: App, model: Path | None, config_file: Path | None, run_dir: Pat
     from tritune.prepare import parse_input_option
 
     session = ProfileSession(
-        app, config, measure, url=url, tritonserver=tritonserver,
+        app,
+        config,
+        measure,
+        url=url,
+        tritonserver=tritonserver,
         inputs=tuple(parse_input_option(i) for i in inputs),
     )
     outcomes = session.run(run_dir=run_dir, export=export_repo, report=not no_report)

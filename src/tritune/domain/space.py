@@ -68,9 +68,7 @@ class Dimension:
             raise ValueError(f"dimension {self.name!r} has no values: give it at least one")
         values = tuple(_freeze(v) for v in self.values)
         if len(set(values)) != len(values):
-            raise ValueError(
-                f"dimension {self.name!r} repeats a value in {list(values)}: list each value once"
-            )
+            raise ValueError(f"dimension {self.name!r} repeats a value in {list(values)}: list each value once")
         object.__setattr__(self, "values", values)
 
     def __len__(self) -> int:

@@ -56,9 +56,7 @@ def detect_batch(model: onnx.ModelProto) -> BatchInfo:
     for value in tensors:
         has_dim, size = _first_dim(value)
         if not has_dim:
-            return BatchInfo(
-                "none", reason=f"tensor {value.name!r} is a scalar, so it has no batch dimension"
-            )
+            return BatchInfo("none", reason=f"tensor {value.name!r} is a scalar, so it has no batch dimension")
         sizes.add(size)
     input_sizes = {_first_dim(v)[1] for v in graph_inputs(model)}
     if input_sizes == {None}:

@@ -56,9 +56,7 @@ def load_factory(spec: str) -> Any:
     except Exception as error:
         raise ModelError(f"the factory {spec} raised {error_text(error)}: fix the factory") from None
     if not isinstance(model, torch.nn.Module):
-        raise ModelError(
-            f"the factory {spec} returned {type(model).__name__}, not a torch.nn.Module: return the model"
-        )
+        raise ModelError(f"the factory {spec} returned {type(model).__name__}, not a torch.nn.Module: return the model")
     return model.eval()
 
 
@@ -94,29 +92,20 @@ def _exported_program_inputs(program: Any) -> tuple[list[InputSpec], int | None]
             continue
         value = node.meta.get("val")
         if not isinstance(value, torch.Tensor) or value.dim() == 0:
-            raise UsageError(
-                f"ExportedProgram input {node.name!r} is not a batched tensor: give --input for it"
-            )
+            raise UsageError(f"ExportedProgram input {node.name!r} is not a batched tensor: give --input for it")
         first = value.shape[0]
         batches.add(int(first) if isinstance(first, int) else None)
-        dims = (
-            tuple(int(d) for d in value.shape[1:])
-            if all(isinstance(d, int) for d in value.shape[1:])
-            else None
-        )
+        dims = tuple(int(d) for d in value.shape[1:]) if all(isinstance(d, int) for d in value.shape[1:]) else None
         if dims is None:
             raise UsageError(
-                f"ExportedProgram input {node.name!r} has dynamic non-batch dimensions: "
-                "give --input NAME:D1,D2"
+                f"ExportedProgram input {node.name!r} has dynamic non-batch dimensions: give --input NAME:D1,D2"
             )
         specs.append(InputSpec(node.name, dims, str(value.dtype).removeprefix("torch.")))
     fixed = batches.pop() if len(batches) == 1 else None
     return specs, fixed
 
 
-def example_inputs(
-    specs: tuple[InputSpec, ...] | list[InputSpec], batch: int, seed: int
-) -> dict[str, np.ndarray]:
+def example_inputs(specs: tuple[InputSpec, ...] | list[InputSpec], batch: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {}
     for spec in specs:
@@ -139,9 +128,7 @@ def _flatten(value: Any) -> list[Any]:
         return [t for item in value for t in _flatten(item)]
     if isinstance(value, Mapping):
         return [t for item in value.values() for t in _flatten(item)]
-    raise ModelError(
-        f"the model returns {type(value).__name__}, not tensors: return tensors (or tuples/dicts of them)"
-    )
+    raise ModelError(f"the model returns {type(value).__name__}, not tensors: return tensors (or tuples/dicts of them)")
 
 
 def torch_runner(module: Any, input_names: list[str], output_names: list[str]) -> Any:
@@ -231,9 +218,7 @@ def import_torch(kind: str, model: str, work_dir: Path, options: PrepareOptions)
         except Exception as error:
             failures.append(f"{'dynamo' if dynamo else 'torchscript'} exporter: {error_text(error)}")
     if exported_by is None:
-        raise ModelError(
-            f"ONNX export failed ({'; '.join(failures)}): simplify the model or export it yourself"
-        )
+        raise ModelError(f"ONNX export failed ({'; '.join(failures)}): simplify the model or export it yourself")
     notes.extend(f"{failure} (fell back)" for failure in failures)
     notes.append(f"exported with the {exported_by} exporter at batch {batch}, opset {options.opset}")
     onnx_outputs = [o.name for o in load_onnx(path).graph.output]

@@ -89,9 +89,7 @@ class PrepareOptions:
         if self.optimize not in OPTIMIZATION_LEVELS:
             raise UsageError(f"optimization {self.optimize!r} is not one of {', '.join(OPTIMIZATION_LEVELS)}")
         if self.validation_batch < 2:
-            raise UsageError(
-                f"validation batch {self.validation_batch} is below 2: batching needs at least 2"
-            )
+            raise UsageError(f"validation batch {self.validation_batch} is below 2: batching needs at least 2")
         if self.max_batch_size is not None and self.max_batch_size < 0:
             raise UsageError(f"max batch size {self.max_batch_size} is negative: use 0 (no batching) or more")
         if self.sweep_cap < 1:
@@ -125,7 +123,5 @@ def parse_input_option(option: str) -> InputSpec:
         try:
             dtype = np.dtype(dtype).name
         except TypeError:
-            raise UsageError(
-                f"--input {option!r}: {dtype!r} is not a numpy dtype such as float32 or int64"
-            ) from None
+            raise UsageError(f"--input {option!r}: {dtype!r} is not a numpy dtype such as float32 or int64") from None
     return InputSpec(parts[0], dims, dtype)

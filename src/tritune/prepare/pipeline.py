@@ -101,9 +101,7 @@ def default_name(model: str) -> str:
 
 def _check_name(name: str) -> None:
     if not name or "/" in name or name.startswith(".") or name != name.strip():
-        raise UsageError(
-            f"model name {name!r} is not usable as a directory name: choose a plain name (--name)"
-        )
+        raise UsageError(f"model name {name!r} is not usable as a directory name: choose a plain name (--name)")
 
 
 def _claim(model_dir: Path) -> None:
@@ -113,8 +111,7 @@ def _claim(model_dir: Path) -> None:
             raise UsageError(f"{model_dir} exists and is a file: choose another output (-o) or --name")
         if any(model_dir.iterdir()) and not (model_dir / REPORT_FILE).exists():
             raise UsageError(
-                f"{model_dir} exists and was not made by tritune prepare: "
-                "choose another output (-o) or --name"
+                f"{model_dir} exists and was not made by tritune prepare: choose another output (-o) or --name"
             )
         shutil.rmtree(model_dir)
     model_dir.mkdir(parents=True)
@@ -125,9 +122,7 @@ def _load_data(path: Path, signature: ModelSignature, batched: bool) -> dict[str
         with np.load(path) as archive:
             data = {k: archive[k] for k in archive.files}
     except Exception as error:
-        raise UsageError(
-            f"cannot read validation data {path} ({error_text(error)}): pass an .npz file"
-        ) from None
+        raise UsageError(f"cannot read validation data {path} ({error_text(error)}): pass an .npz file") from None
     expected = {t.name for t in signature.inputs}
     if set(data) != expected:
         raise UsageError(
@@ -179,9 +174,7 @@ def _feeds(
     return make_inputs(signature, shapes, "random", np.random.default_rng(seed))
 
 
-def _reference_outputs(
-    source: Source, feeds: Mapping[str, np.ndarray], batched: bool
-) -> dict[str, np.ndarray]:
+def _reference_outputs(source: Source, feeds: Mapping[str, np.ndarray], batched: bool) -> dict[str, np.ndarray]:
     try:
         if batched and source.reference_batch:
             return run_in_chunks(source.reference, feeds, source.reference_batch)
@@ -265,9 +258,7 @@ def _batch_inputs_dynamic(signature: ModelSignature) -> bool:
 
 def _pinned_problem(check: Comparison, suspects: list[str]) -> str:
     why = check.error or "; ".join(
-        f"{o.name}: {o.note or f'{o.mismatched} of {o.elements} values differ'}"
-        for o in check.outputs
-        if not o.passed
+        f"{o.name}: {o.note or f'{o.mismatched} of {o.elements} values differ'}" for o in check.outputs if not o.passed
     )
     return (
         f"the batch dimension is pinned ({why})"
@@ -339,8 +330,7 @@ def _precision_step(
                 comparisons.append(Comparison(label, options.tolerance(precision), error=error.message))
                 continue
             found.changes.append(
-                f"fp16 variant by {converter}: FP32 tensors to FP16, inputs/outputs kept FP32, "
-                "range clamped to +-65504"
+                f"fp16 variant by {converter}: FP32 tensors to FP16, inputs/outputs kept FP32, range clamped to +-65504"
             )
         say(f"validating {precision} ...")
         comparisons.append(_validate(label, path, reference, feeds, options, precision))
@@ -433,9 +423,7 @@ def prepare_model(
         serving = ServingConfig(
             max_batch_size=max_batch_size, dynamic_batching=DynamicBatching() if max_batch_size > 0 else None
         )
-        deployed = deploy_onnx(
-            repository, name, files[primary], serving, external_data=external_files(files[primary])
-        )
+        deployed = deploy_onnx(repository, name, files[primary], serving, external_data=external_files(files[primary]))
         config = deployed.config
     report = {
         "tritune_version": __version__,
@@ -459,9 +447,7 @@ def prepare_model(
         },
         "max_batch_size": max_batch_size,
         "sweep": sweep.as_dict() if sweep else None,
-        "variants": {
-            p: {"file": str(f.relative_to(model_dir)), "usable": p in usable} for p, f in files.items()
-        },
+        "variants": {p: {"file": str(f.relative_to(model_dir)), "usable": p in usable} for p, f in files.items()},
         "primary_precision": primary,
         "optimization": options.optimize,
     }

@@ -115,9 +115,7 @@ def ort_throughput(
         input_bytes = sum(v.nbytes for v in feeds.values())
         if memory_budget_bytes is not None and input_bytes * 4 > memory_budget_bytes:
             # Inputs are a lower bound of what one inference holds (activations come on top).
-            raise OutOfMemory(
-                f"batch {batch_size} inputs alone take {input_bytes} bytes, over the memory budget"
-            )
+            raise OutOfMemory(f"batch {batch_size} inputs alone take {input_bytes} bytes, over the memory budget")
         try:
             run(feeds)  # warm-up: first-run allocations and kernel choice
             runs, started = 0, clock()

@@ -119,12 +119,8 @@ def convert_fp16(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     magnitudes below FP16's smallest subnormal become that subnormal instead of 0.
 
     Returns the model and the converter that made it."""
-    if not _has_float_values(model) and not any(
-        t.data_type == onnx.TensorProto.FLOAT for t in model.graph.initializer
-    ):
-        raise ModelError(
-            "the model holds no FP32 tensors, so an FP16 variant would change nothing: drop fp16"
-        )
+    if not _has_float_values(model) and not any(t.data_type == onnx.TensorProto.FLOAT for t in model.graph.initializer):
+        raise ModelError("the model holds no FP32 tensors, so an FP16 variant would change nothing: drop fp16")
     failures = []
     large = model.ByteSize() >= _PROTOBUF_LIMIT
     for label, converter in FP16_CONVERTERS:

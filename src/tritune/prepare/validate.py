@@ -50,9 +50,7 @@ class Comparison:
             for o in self.outputs
         )
         verdict = "passed" if self.passed else "FAILED"
-        return (
-            f"{self.label}: {verdict} (atol {self.tolerance.atol:g}, rtol {self.tolerance.rtol:g}; {worst})"
-        )
+        return f"{self.label}: {verdict} (atol {self.tolerance.atol:g}, rtol {self.tolerance.rtol:g}; {worst})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,9 +68,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
-def compare_output(
-    name: str, reference: np.ndarray, candidate: np.ndarray, tol: Tolerance
-) -> OutputComparison:
+def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol: Tolerance) -> OutputComparison:
     if reference.shape != candidate.shape:
         return OutputComparison(
             name, False, elements=int(reference.size),
@@ -105,9 +101,7 @@ def compare_outputs(
         return Comparison(
             label, tol, error=f"outputs differ: missing {missing or 'none'}, unexpected {extra or 'none'}"
         )
-    results = tuple(
-        compare_output(n, np.asarray(reference[n]), np.asarray(candidate[n]), tol) for n in reference
-    )
+    results = tuple(compare_output(n, np.asarray(reference[n]), np.asarray(candidate[n]), tol) for n in reference)
     return Comparison(label, tol, results)
 
 

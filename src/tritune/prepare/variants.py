@@ -40,11 +40,7 @@ def load_prepared(model_dir: str | Path) -> PreparedModel:
     if not report_path.exists():
         raise ModelError(f"{directory} has no {REPORT_FILE}: run tritune prepare on the model first")
     report = json.loads(report_path.read_text())
-    files = {
-        precision: directory / entry["file"]
-        for precision, entry in report["variants"].items()
-        if entry["usable"]
-    }
+    files = {precision: directory / entry["file"] for precision, entry in report["variants"].items() if entry["usable"]}
     config_path = directory / "config.pbtxt"
     config = from_pbtxt(config_path.read_text()) if report["deployed"] and config_path.exists() else None
     return PreparedModel(
@@ -68,9 +64,7 @@ def search_dimensions(prepared: PreparedModel, *, gpu: bool = False) -> dict[str
     providers: list[tuple[str, ...]] = [()]  # the runner's default for the device
     if gpu and "CUDAExecutionProvider" in available:
         providers.append(("CUDAExecutionProvider", "CPUExecutionProvider"))
-    providers.extend(
-        (p,) for p in _SEARCHABLE_PROVIDERS if p in available and (gpu or p == "CPUExecutionProvider")
-    )
+    providers.extend((p,) for p in _SEARCHABLE_PROVIDERS if p in available and (gpu or p == "CPUExecutionProvider"))
     unique = tuple(dict.fromkeys(providers))
     if prepared.max_batch_size > 0:
         sizes: list[int] = []

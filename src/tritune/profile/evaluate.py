@@ -108,15 +108,11 @@ class VariantEvaluator:
                         # The files are (re)written even on resume: the output repository
                         # must hold every variant whether or not this process measured it.
                         result = self._deployer.load(variant.name, serving, precision)
-                        self._store.set_variant_status(
-                            variant.id, VariantStatus.LOADED, load_time_s=result.load_time_s
-                        )
+                        self._store.set_variant_status(variant.id, VariantStatus.LOADED, load_time_s=result.load_time_s)
                         loaded = True
                     started = time.monotonic()
                     measurement = self._measure(variant.name, load)
-                    self._store.add_measurement(
-                        variant.id, measurement, duration_s=time.monotonic() - started
-                    )
+                    self._store.add_measurement(variant.id, measurement, duration_s=time.monotonic() - started)
                     outcome.measured_now += 1
                     self._progress.measurement_done(variant.name, measurement, replayed=False)
                 outcome.measurements.append(measurement)
@@ -131,8 +127,10 @@ class VariantEvaluator:
                     self._deployer.unload(variant.name)
         # Unstable measurements still carry numbers (marked as such); only a variant whose every
         # measurement failed outright counts as failed.
-        if outcome.failed is None and outcome.measurements and all(
-            m.status is MeasurementStatus.FAILED for m in outcome.measurements
+        if (
+            outcome.failed is None
+            and outcome.measurements
+            and all(m.status is MeasurementStatus.FAILED for m in outcome.measurements)
         ):
             outcome.failed = next((m.error for m in outcome.measurements if m.error), "no measurement succeeded")
         if outcome.failed is None and not loaded:

@@ -58,6 +58,27 @@ class ProfileOutcome:
     exported_to: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The summary scripts read (``tritune profile --json``)."""
+        facts = self.facts
+        return {
+            "model": self.run.model_name,
+            "run_id": self.run.id,
+            "resumed": self.resumed,
+            "sentence": self.sentence,
+            "best": self.best_name,
+            "best_config": str(self.best_config_path) if self.best_config_path else None,
+            "exported_to": str(self.exported_to) if self.exported_to else None,
+            "gain_percent": facts.gain_percent,
+            "throughput": facts.throughput,
+            "latency_p99_ms": facts.latency_p99_ms,
+            "measurements": facts.measurements,
+            "configurations": facts.configurations,
+            "measured_now": self.measured_now,
+            "replayed": self.replayed,
+            "ranked": self.extra.get("ranked", []),
+        }
+
 
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
@@ -78,9 +99,7 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig, measure_settings: 
 
 
 def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
-    return create_plan(
-        config, model.name, gpu_available=gpu_available, default=default_serving_config(model.signature)
-    )
+    return create_plan(config, model.name, gpu_available=gpu_available, default=default_serving_config(model.signature))
 
 
 class ProfileRun:
@@ -218,4 +237,3 @@ class ProfileRun:
         serving, precision = self._variant_precision(name)
         deployed = deploy_onnx(repository, self.model.name, self.deployer.model_file(precision), serving)
         return deployed.config_path
-

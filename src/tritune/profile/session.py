@@ -50,30 +50,6 @@ class MeasureSettings:
         )
 
 
-def outcome_json(outcome: ProfileOutcome) -> dict[str, Any]:
-    facts = outcome.facts
-    return {
-        "model": outcome.run.model_name,
-        "run_id": outcome.run.id,
-        "resumed": outcome.resumed,
-        "sentence": outcome.sentence,
-        "best": outcome.best_name,
-        "best_config": str(outcome.best_config_path) if outcome.best_config_path else None,
-        "exported_to": str(outcome.exported_to) if outcome.exported_to else None,
-        "gain_percent": facts.gain_percent,
-        "throughput": facts.throughput,
-        "latency_p99_ms": facts.latency_p99_ms,
-        "measurements": facts.measurements,
-        "configurations": facts.configurations,
-        "measured_now": outcome.measured_now,
-        "replayed": outcome.replayed,
-        "ranked": outcome.extra.get("ranked", []),
-    }
-
-
-ProfileOutcome.to_json = outcome_json  # type: ignore[attr-defined]
-
-
 class ProfileSession:
     def __init__(
         self,
@@ -150,10 +126,14 @@ class ProfileSession:
             self._check_shapes(model)
             repository = directory / "output_model_repository"
             repository.mkdir(parents=True, exist_ok=True)
-            with Store.in_run_dir(directory) as store, self._server(repository) as server, ModelControl(
-                server
-            ) as control:
+            progress = RichProgress(self.app.err)
+            with (
+                Store.in_run_dir(directory) as store,
+                self._server(repository) as server,
+                ModelControl(server) as control,
+            ):
                 run = ProfileRun(
+                    progress=progress,
                     config=self.config,
                     model=model,
                     run_dir=directory,
@@ -170,8 +150,7 @@ class ProfileSession:
                     f"server at {server.endpoints.grpc}"
                 )
                 try:
-                    with RichProgress(self.app.err) as progress:
-                        run.evaluator._progress = progress  # noqa: SLF001 - the sink is set once the bar exists
+                    with progress:
                         run.search()
                 except KeyboardInterrupt:
                     store.set_run_status(run.run.id, "interrupted")

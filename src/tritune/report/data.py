@@ -252,9 +252,7 @@ class ConfigSummary:
         plural = "s" if self.instance_count != 1 else ""
         parts = [f"{self.instance_count} {kind} instance{plural}", f"max batch size {self.max_batch_size}"]
         parts.append(f"dynamic batching {self.batching_text}")
-        runtime = self.runtime + (
-            f" ({', '.join(self.execution_providers)})" if self.execution_providers else ""
-        )
+        runtime = self.runtime + (f" ({', '.join(self.execution_providers)})" if self.execution_providers else "")
         parts.append(f"runtime {runtime}")
         return f"{self.name}: " + ", ".join(parts)
 
@@ -504,9 +502,7 @@ def _render_config(variant: VariantRecord) -> tuple[str, str]:
         if serving.dynamic_batching is not None and serving.max_batch_size > 0:
             config.dynamic_batching.SetInParent()
             config.dynamic_batching.max_queue_delay_microseconds = serving.dynamic_batching.max_queue_delay_us
-            config.dynamic_batching.preferred_batch_size.extend(
-                serving.dynamic_batching.preferred_batch_sizes
-            )
+            config.dynamic_batching.preferred_batch_size.extend(serving.dynamic_batching.preferred_batch_sizes)
         for key, value in serving.runner.as_parameters().items():
             config.parameters[key].string_value = value
         note = "# Rendered from the run store: the output model repository has no config.pbtxt for this\n"

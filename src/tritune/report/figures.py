@@ -260,8 +260,7 @@ def breakdown_info(config: ConfigSummary) -> BreakdownInfo:
         x_label=x_label,
         categories=tuple(_category(p, points) for p in points),
         stacks=tuple(
-            (axis_label(m), _BREAKDOWN_COLORS[m], tuple(p.metrics.get(m, 0.0) for p in points))
-            for m in present
+            (axis_label(m), _BREAKDOWN_COLORS[m], tuple(p.metrics.get(m, 0.0) for p in points)) for m in present
         ),
         throughput=tuple(p.metrics.get("perf_throughput") for p in points),
     )
@@ -304,9 +303,7 @@ def _layout(fig: go.Figure, title: str, x_label: str, y_label: str) -> go.Figure
         height=420,
     )
     fig.update_xaxes(title_text=x_label, zeroline=False, showline=True, linecolor="#d1d5db")
-    fig.update_yaxes(
-        title_text=y_label, zeroline=False, showline=True, linecolor="#d1d5db", rangemode="tozero"
-    )
+    fig.update_yaxes(title_text=y_label, zeroline=False, showline=True, linecolor="#d1d5db", rangemode="tozero")
     return fig
 
 

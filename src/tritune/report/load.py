@@ -19,9 +19,7 @@ def load_runs(run_dir: str | Path) -> list[RunSnapshot]:
     """
     run_dir = Path(run_dir)
     if not (run_dir / STORE_FILENAME).is_file():
-        raise UsageError(
-            f"{run_dir} holds no {STORE_FILENAME}: pass the run directory that `tritune profile` wrote"
-        )
+        raise UsageError(f"{run_dir} holds no {STORE_FILENAME}: pass the run directory that `tritune profile` wrote")
     with Store.in_run_dir(run_dir) as store:
         snapshots = []
         for run in store.runs():

@@ -28,9 +28,7 @@ HARDWARE: dict[str, Any] = {
 # name -> (serving, is_default, [(concurrency, throughput, p99 ms)])
 CONFIGS: dict[str, tuple[ServingConfig, bool, list[tuple[int, float, float]]]] = {
     f"{MODEL}_config_default": (
-        ServingConfig(
-            max_batch_size=8, instance_count=1, instance_kind="KIND_GPU", dynamic_batching=DynamicBatching()
-        ),
+        ServingConfig(max_batch_size=8, instance_count=1, instance_kind="KIND_GPU", dynamic_batching=DynamicBatching()),
         True,
         [(1, 100.0, 2.0), (2, 150.0, 4.0), (4, 160.0, 8.0)],
     ),

@@ -109,9 +109,7 @@ def write_reports(
     datas = [
         build_report_data(
             snapshot,
-            ReportSettings.from_run_settings(
-                snapshot.run.settings, model=snapshot.run.model_name, top_n=top_n
-            ),
+            ReportSettings.from_run_settings(snapshot.run.settings, model=snapshot.run.model_name, top_n=top_n),
         )
         for snapshot in latest_per_model(load_runs(run_dir))
     ]

@@ -46,9 +46,7 @@ def merge_feeds(requests: Sequence[Feeds], group: BatchGroup) -> dict[str, np.nd
     return {name: np.concatenate([m[name] for m in members], axis=0) for name in members[0]}
 
 
-def split_outputs(
-    outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int]
-) -> list[dict[str, np.ndarray]]:
+def split_outputs(outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int]) -> list[dict[str, np.ndarray]]:
     """Split each output along axis 0 into one dict per request."""
     total = sum(batch_sizes)
     for name, array in outputs.items():
@@ -59,6 +57,5 @@ def split_outputs(
             )
     bounds = np.cumsum([0, *batch_sizes])
     return [
-        {name: array[bounds[i] : bounds[i + 1]] for name, array in outputs.items()}
-        for i in range(len(batch_sizes))
+        {name: array[bounds[i] : bounds[i + 1]] for name, array in outputs.items()} for i in range(len(batch_sizes))
     ]

@@ -78,9 +78,7 @@ class TritonPythonModel:
             originals = [readable[i] for i in group.request_indices]
             try:
                 outputs = self.runtime.run(merge_feeds(feeds, group))
-                per_request = (
-                    split_outputs(outputs, group.batch_sizes) if self.max_batch_size > 0 else [outputs]
-                )
+                per_request = split_outputs(outputs, group.batch_sizes) if self.max_batch_size > 0 else [outputs]
                 for original, result in zip(originals, per_request, strict=True):
                     tensors = [
                         pb_utils.Tensor(name, np.ascontiguousarray(result[name], dtype=dtype))

@@ -23,9 +23,7 @@ class BaseSearcher(ABC):
 
     sweep: SweepKind = SweepKind.FULL
 
-    def __init__(
-        self, space: SearchSpace, *, max_trials: int | None = None, ask_default: bool = True
-    ) -> None:
+    def __init__(self, space: SearchSpace, *, max_trials: int | None = None, ask_default: bool = True) -> None:
         self.space = space
         self.max_trials = max_trials
         self._ask_default = ask_default

@@ -71,9 +71,7 @@ class BayesSearcher(BaseSearcher):
             extra = {} if _SET_CONSTRAINT else {"constraints_func": _constraints}
             sampler = optuna.samplers.TPESampler(
                 seed=seed,
-                n_startup_trials=startup_trials
-                if startup_trials is not None
-                else min(8, max(3, max_trials // 4)),
+                n_startup_trials=startup_trials if startup_trials is not None else min(8, max(3, max_trials // 4)),
                 multivariate=True,
                 **extra,  # type: ignore[arg-type]
             )
@@ -90,11 +88,7 @@ class BayesSearcher(BaseSearcher):
         if indices is not None:
             # The default on the grid is optuna's first trial, so TPE learns from the baseline too.
             self._study.enqueue_trial(
-                {
-                    d.name: i
-                    for d, i in zip(space.dimensions, indices, strict=True)
-                    if d.name in self._distributions
-                }
+                {d.name: i for d, i in zip(space.dimensions, indices, strict=True) if d.name in self._distributions}
             )
         self._best: TrialResult | None = None
         self._since_best = 0
@@ -130,9 +124,5 @@ class BayesSearcher(BaseSearcher):
         else:
             self._since_best += 1
         measured = len(self._history.entries)
-        if (
-            self.early_exit is not None
-            and measured >= self.min_trials
-            and self._since_best >= self.early_exit
-        ):
+        if self.early_exit is not None and measured >= self.min_trials and self._since_best >= self.early_exit:
             self._done = True

@@ -97,16 +97,12 @@ def build_space(
         values(
             Dim.INSTANCE_COUNT,
             counts,
-            range(
-                config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1
-            ),
+            range(config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1),
         ),
         values(
             Dim.MAX_BATCH_SIZE,
             manual.max_batch_size if manual else None,
-            powers_of_two(
-                config.run_config_search_min_model_batch_size, config.run_config_search_max_model_batch_size
-            ),
+            powers_of_two(config.run_config_search_min_model_batch_size, config.run_config_search_max_model_batch_size),
         ),
         values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, [0]),
         values(
@@ -199,9 +195,7 @@ class SearchPlan:
         if self.manual_loads:
             return dataclasses.replace(base, values=self.manual_loads)
         if trial.sweep is SweepKind.PROBE:
-            return dataclasses.replace(
-                base, start=self._probe_start(trial), window=2, max_points=PROBE_POINTS
-            )
+            return dataclasses.replace(base, start=self._probe_start(trial), window=2, max_points=PROBE_POINTS)
         if trial.sweep is SweepKind.REFINE and trial.start_load is not None:
             # Onwards from the probe's best load: more load may still pay (window 3, not 2).
             return dataclasses.replace(base, start=trial.start_load, window=3)
@@ -249,12 +243,8 @@ def create_plan(
         constraints=constraints,
         load_mode=LoadMode.REQUEST_RATE if rate else LoadMode.CONCURRENCY,
         manual_loads=tuple(settings.parameters.request_rate or settings.parameters.concurrency or ()),
-        minimum=config.run_config_search_min_request_rate
-        if rate
-        else config.run_config_search_min_concurrency,
-        maximum=config.run_config_search_max_request_rate
-        if rate
-        else config.run_config_search_max_concurrency,
+        minimum=config.run_config_search_min_request_rate if rate else config.run_config_search_min_concurrency,
+        maximum=config.run_config_search_max_request_rate if rate else config.run_config_search_max_concurrency,
         binary_search_steps=config.run_config_search_max_binary_search_steps,
         caps=constraints.latency_caps(),
     )

@@ -179,9 +179,7 @@ class HillClimbSearcher(BaseSearcher):
             for name in self.dims:
                 if name in UNORDERED:
                     values = self.space.dimension(name).values
-                    found += [
-                        p for v in values if v != point[name] and (p := self.space.legal({**point, name: v}))
-                    ]
+                    found += [p for v in values if v != point[name] and (p := self.space.legal({**point, name: v}))]
                     continue
                 found += [p for step in (1, -1) if (p := self._shifted(point, {name: step}))]
             return found

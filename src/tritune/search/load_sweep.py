@@ -50,9 +50,7 @@ class SweepSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.minimum <= self.maximum:
-            raise ValueError(
-                f"sweep bounds must satisfy 0 < minimum <= maximum, got {self.minimum}..{self.maximum}"
-            )
+            raise ValueError(f"sweep bounds must satisfy 0 < minimum <= maximum, got {self.minimum}..{self.maximum}")
         if self.window < 2:
             raise ValueError(f"sweep window must be at least 2, got {self.window}")
 
@@ -130,9 +128,7 @@ class LoadSweep:
     def _meets_caps(self, measurement: Measurement) -> bool:
         if measurement.status is MeasurementStatus.FAILED:
             return False  # a failure at some load is a boundary too: more load will not help
-        return all(
-            measurement.metrics.get(m, math.inf) <= cap for m, cap in self.settings.latency_caps.items()
-        )
+        return all(measurement.metrics.get(m, math.inf) <= cap for m, cap in self.settings.latency_caps.items())
 
     def _saturated(self, measurement: Measurement) -> bool:
         if measurement.client_bound:

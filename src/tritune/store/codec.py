@@ -39,9 +39,7 @@ def load_to_dict(load: LoadPoint) -> dict[str, Any]:
 
 
 def load_from_dict(data: dict[str, Any]) -> LoadPoint:
-    return LoadPoint(
-        mode=LoadMode(data["mode"]), value=float(data["value"]), batch_size=int(data["batch_size"])
-    )
+    return LoadPoint(mode=LoadMode(data["mode"]), value=float(data["value"]), batch_size=int(data["batch_size"]))
 
 
 def measurement_to_dict(measurement: Measurement) -> dict[str, Any]:

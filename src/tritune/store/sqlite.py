@@ -131,9 +131,7 @@ class Store:
                 f"{self.path} is not a tritune store ({error}): pass another run directory or remove the file"
             ) from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @classmethod
     def in_run_dir(cls, run_dir: str | Path) -> Store:
@@ -155,9 +153,7 @@ class Store:
         """The run with this fingerprint (resumed: True), or a new one."""
         row = self._db.execute("SELECT * FROM runs WHERE fingerprint = ?", (fingerprint,)).fetchone()
         if row is not None:
-            self._db.execute(
-                "UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"])
-            )
+            self._db.execute("UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
             return self._run(row), True
         now = time.time()
         cursor = self._db.execute(
@@ -203,9 +199,7 @@ class Store:
     ) -> VariantRecord:
         """The stored variant with these parameters, or a new one named ``name``."""
         key = canonical_json(dict(params))
-        row = self._db.execute(
-            "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)
-        ).fetchone()
+        row = self._db.execute("SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)).fetchone()
         if row is None:
             self._db.execute(
                 "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, created_at)"
@@ -262,9 +256,7 @@ class Store:
         )
 
     # -- measurements ----------------------------------------------------------------------
-    def add_measurement(
-        self, variant_id: int, measurement: Measurement, duration_s: float | None = None
-    ) -> None:
+    def add_measurement(self, variant_id: int, measurement: Measurement, duration_s: float | None = None) -> None:
         load = measurement.load
         self._db.execute(
             "INSERT OR REPLACE INTO measurements(variant_id, load_mode, load_value, batch_size, status, error,"
@@ -316,9 +308,7 @@ class Store:
 
     @staticmethod
     def _measurement(row: sqlite3.Row) -> MeasurementRecord:
-        load = _load_from_dict(
-            {"mode": row["load_mode"], "value": row["load_value"], "batch_size": row["batch_size"]}
-        )
+        load = _load_from_dict({"mode": row["load_mode"], "value": row["load_value"], "batch_size": row["batch_size"]})
         return MeasurementRecord(
             id=row["id"],
             variant_id=row["variant_id"],

@@ -73,9 +73,7 @@ def mlp_model(path: Path, width: int = 64, depth: int = 2, seed: int = 0) -> Pat
     for layer in range(depth):
         w = f"W{layer}"
         initializers.append(
-            numpy_helper.from_array(
-                (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32), w
-            )
+            numpy_helper.from_array((rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32), w)
         )
         out = f"h{layer}" if layer + 1 < depth else "y"
         nodes.append(helper.make_node("MatMul", [current, w], [f"{out}_mm"]))

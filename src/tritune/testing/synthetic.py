@@ -129,9 +129,7 @@ class SyntheticSurface:
         return Measurement(load, MeasurementStatus.OK, noisy)
 
     def _memory(self, n: int, mbs: int, fp16: bool) -> float:
-        per_instance = self.instance_memory_mb * (0.5 if fp16 else 1.0) + self.per_item_memory_mb * max(
-            mbs, 1
-        )
+        per_instance = self.instance_memory_mb * (0.5 if fp16 else 1.0) + self.per_item_memory_mb * max(mbs, 1)
         return self.base_memory_mb + n * per_instance
 
 
@@ -203,9 +201,7 @@ def true_optimum(
     for point in space.grid():
         variant = space.variant(point)
         for value in values:
-            metrics = surface.true_metrics(
-                variant, LoadPoint(LoadMode.CONCURRENCY, value, variant.client_batch_size)
-            )
+            metrics = surface.true_metrics(variant, LoadPoint(LoadMode.CONCURRENCY, value, variant.client_batch_size))
             if metrics is None or not constraints.satisfied(metrics):
                 continue
             score = objectives.score(metrics)

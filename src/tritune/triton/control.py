@@ -34,8 +34,7 @@ class ModelControl:
 
     def _server_gone(self, error: Exception) -> ServerError:
         return ServerError(
-            f"lost the Triton server at {self._server.endpoints.http} ({error}): it stopped or crashed; "
-            "see its log",
+            f"lost the Triton server at {self._server.endpoints.http} ({error}): it stopped or crashed; see its log",
             detail=self._server.log_tail(),
         )
 
@@ -52,9 +51,7 @@ class ModelControl:
             if not self._server.is_alive():
                 raise self._server_gone(error) from None
             message = (error.message() or str(error)).strip().splitlines()[0]
-            raise ModelLoadError(
-                f"model {name!r} failed to load: {message}", detail=self._server.log_tail()
-            ) from None
+            raise ModelLoadError(f"model {name!r} failed to load: {message}", detail=self._server.log_tail()) from None
         except (ConnectionError, OSError) as error:
             raise self._server_gone(error) from None
         return time.perf_counter() - started

@@ -48,9 +48,7 @@ class InferClient:
             raise InferenceError(f"inference on {model!r} failed: {message}") from None
         response = result.get_response()
         names = (
-            [o.name for o in response.outputs]
-            if self.protocol == "grpc"
-            else [o["name"] for o in response["outputs"]]
+            [o.name for o in response.outputs] if self.protocol == "grpc" else [o["name"] for o in response["outputs"]]
         )
         return {name: result.as_numpy(name) for name in names}
 

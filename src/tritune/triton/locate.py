@@ -92,9 +92,7 @@ def find_triton(explicit: str | os.PathLike[str] | None = None) -> TritonInstall
     if from_env:
         path = Path(from_env)
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ServerError(
-                f"{TRITONSERVER_ENV}={from_env} is not an executable file: fix the variable or unset it"
-            )
+            raise ServerError(f"{TRITONSERVER_ENV}={from_env} is not an executable file: fix the variable or unset it")
         return _install_for_binary(path, "env")
     on_path = shutil.which("tritonserver")
     if on_path:

@@ -53,9 +53,7 @@ def load_onnx(path: str | Path, *, load_external_data: bool = False) -> onnx.Mod
 def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
     tensor_type = value.type.tensor_type
     if not value.type.HasField("tensor_type"):
-        raise ModelError(
-            f"tensor {value.name!r} is not a plain tensor (sequence/map): tritune serves tensors only"
-        )
+        raise ModelError(f"tensor {value.name!r} is not a plain tensor (sequence/map): tritune serves tensors only")
     triton_type = _ONNX_TO_TRITON.get(tensor_type.elem_type)
     if triton_type is None:
         raise ModelError(
@@ -128,9 +126,7 @@ def default_serving_config(signature: ModelSignature, max_batch_size: int | None
     """What tritune deploys when told nothing: batching with dynamic batching where the model allows."""
     if not signature.batch_is_dynamic:
         return ServingConfig(max_batch_size=0)
-    return ServingConfig(
-        max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE, dynamic_batching=DynamicBatching()
-    )
+    return ServingConfig(max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE, dynamic_batching=DynamicBatching())
 
 
 def to_pbtxt(config: mc.ModelConfig) -> str:

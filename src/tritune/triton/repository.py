@@ -36,9 +36,7 @@ def install_runner(version_dir: Path) -> None:
     shutil.copy2(_RUNNER_SOURCE / "entry_model.py", version_dir / "model.py")
     target = version_dir / RUNNER_PACKAGE
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(
-        _RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc")
-    )
+    shutil.copytree(_RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc"))
 
 
 def _place_model_file(source: Path, destination: Path) -> None:

@@ -266,8 +266,7 @@ class EmbeddedTriton:
                 return
             time.sleep(0.05)
         raise ServerError(
-            f"tritonserver did not become ready within {self._startup_timeout_s:.0f} s: "
-            f"see its log {self._log_file}",
+            f"tritonserver did not become ready within {self._startup_timeout_s:.0f} s: see its log {self._log_file}",
             detail=self.log_tail(),
         )
 

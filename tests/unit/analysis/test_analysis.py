@@ -129,9 +129,7 @@ def test_pareto_front_skips_failed_measurements() -> None:
 # -- per configuration and summary ------------------------------------------------------------------
 def configs() -> list[ConfigResult]:
     return [
-        ConfigResult(
-            "m_config_default", (m(100, 5, concurrency=1), m(150, 9, concurrency=2)), is_default=True
-        ),
+        ConfigResult("m_config_default", (m(100, 5, concurrency=1), m(150, 9, concurrency=2)), is_default=True),
         ConfigResult("m_config_0", (m(180, 6), m(300, 9.5, concurrency=4), m(400, 20, concurrency=8))),
         ConfigResult("m_config_1", (m(500, 30),)),
         ConfigResult("m_config_2", error="failed to load: out of memory"),

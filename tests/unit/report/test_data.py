@@ -77,8 +77,7 @@ def test_partial_run_is_marked_and_still_reported(tmp_path: Path):
     data = _data(tmp_path, status="interrupted", configs=2)
     assert data.partial
     assert (
-        data.partial_message
-        == "Partial results: the run was interrupted after 6 measurements (status: interrupted)."
+        data.partial_message == "Partial results: the run was interrupted after 6 measurements (status: interrupted)."
     )
     assert data.top == ("toy_config_0", DEFAULT)
     assert data.sentence.startswith("In 6 measurements across 2 configurations, toy_config_0 is 88% better")
@@ -86,9 +85,7 @@ def test_partial_run_is_marked_and_still_reported(tmp_path: Path):
 
 def test_a_run_still_marked_running_is_partial(tmp_path: Path):
     data = _data(tmp_path, status="running", configs=1)
-    assert data.partial and "interrupted after 3 measurements (or is still running)" in (
-        data.partial_message or ""
-    )
+    assert data.partial and "interrupted after 3 measurements (or is still running)" in (data.partial_message or "")
     assert data.gain_percent == pytest.approx(0.0)
     assert "provides no gain over the default configuration" in data.sentence
 
@@ -132,9 +129,7 @@ def test_configs_carry_serving_fields_colors_and_config_text(tmp_path: Path):
     assert "max_batch_size: 4" in rendered.config_pbtxt and "instance_group" in rendered.config_pbtxt
     failed = data.config(LOAD_FAILED)
     assert (
-        failed.best is None
-        and failed.error == "out of memory while loading"
-        and failed.constraint_status == "failed"
+        failed.best is None and failed.error == "out of memory while loading" and failed.constraint_status == "failed"
     )
     broken = data.config(ALL_FAILED)
     assert [p.status for p in broken.points] == ["failed", "failed"] and broken.best is None

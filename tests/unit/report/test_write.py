@@ -19,9 +19,7 @@ def test_layout_like_model_analyzer(tmp_path: Path):
     (model,) = written.models
     assert model.summary_html == tmp_path / "reports/summaries/toy/result_summary.html"
     assert sorted(model.detailed_html) == ["toy_config_0", "toy_config_1", "toy_config_default"]
-    assert (
-        model.detailed_html["toy_config_1"] == tmp_path / "reports/detailed/toy_config_1/detailed_report.html"
-    )
+    assert model.detailed_html["toy_config_1"] == tmp_path / "reports/detailed/toy_config_1/detailed_report.html"
     assert [p.relative_to(tmp_path).as_posix() for p in written.csvs] == [
         "results/metrics-model-inference.csv",
         "results/metrics-model-gpu.csv",
@@ -60,9 +58,7 @@ def test_partial_run_gets_a_banner(tmp_path: Path):
     summary = written.models[0].summary_html.read_text()
     assert 'id="partial-banner"' in summary
     assert "Partial results: the run was interrupted after 6 measurements" in summary
-    complete = (
-        write_reports(write_sample_run(tmp_path / "full"), pdf=False).models[0].summary_html.read_text()
-    )
+    complete = write_reports(write_sample_run(tmp_path / "full"), pdf=False).models[0].summary_html.read_text()
     assert 'id="partial-banner"' not in complete
 
 
@@ -106,9 +102,6 @@ def test_a_run_with_nothing_measured_yet_still_reports(tmp_path: Path):
     written = write_reports(tmp_path, pdf=False)
     data = written.models[0].data
     assert data.partial and data.top == () and data.pareto == ()
-    assert (
-        data.sentence
-        == "In 0 measurements across 0 configurations, no configuration produced a usable measurement."
-    )
+    assert data.sentence == "In 0 measurements across 0 configurations, no configuration produced a usable measurement."
     summary = written.models[0].summary_html.read_text()
     assert "No measurement to plot yet." in summary and "interrupted after 0 measurements" in summary

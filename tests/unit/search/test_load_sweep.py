@@ -89,9 +89,7 @@ def test_client_bound_measurement_ends_the_climb() -> None:
 
 
 def test_request_rate_sweep_uses_rates_and_batch_size() -> None:
-    sweep = LoadSweep(
-        SweepSettings(mode=LoadMode.REQUEST_RATE, start=16, minimum=16, maximum=100), batch_size=4
-    )
+    sweep = LoadSweep(SweepSettings(mode=LoadMode.REQUEST_RATE, start=16, minimum=16, maximum=100), batch_size=4)
     load = sweep.ask()
     assert load == LoadPoint(LoadMode.REQUEST_RATE, 16, 4)
 

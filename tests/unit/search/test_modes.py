@@ -52,9 +52,7 @@ CASES: dict[str, tuple[dict[str, Any], SyntheticSurface, range]] = {
 def run_mode(case: str, mode: str) -> tuple[SearchPlan, SearchRun]:
     settings, surface, _ = CASES[case]
     plan = create_plan(parse_profile_config({**settings, "run_config_search_mode": mode}), "m")
-    run = drive(
-        plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints
-    )
+    run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
     return plan, run
 
 
@@ -115,9 +113,7 @@ def test_failing_configurations_are_survived() -> None:
     surface = SyntheticSurface(seed=5, memory_limit_mb=560)
     settings = {**AUTO_SMALL, "run_config_search_max_instance_count": 6}
     plan = create_plan(parse_profile_config(settings), "m")
-    run = drive(
-        plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints
-    )
+    run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
     failed = [c for c in run.configs.values() if all(not m.ok for m in c.measurements)]
     assert failed, "the surface should have made some configurations fail"
     _, _, optimum = true_optimum(surface, plan.space, plan.objectives, plan.constraints, loads=range(1, 1025))

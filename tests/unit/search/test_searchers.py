@@ -81,9 +81,7 @@ def test_hill_climb_backs_off_from_failing_points() -> None:
         return bowl(point)
 
     # The start itself fails: the climb must walk away from it to working points.
-    climber = HillClimbSearcher(
-        space(default={Dim.INSTANCE_COUNT: 7, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 0})
-    )
+    climber = HillClimbSearcher(space(default={Dim.INSTANCE_COUNT: 7, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 0}))
     trials = search(climber, fails_at_6_or_more)
     best = climber.best()
     assert best is not None and best[0].params == BOWL_OPTIMUM
@@ -96,9 +94,7 @@ def test_hill_climb_moves_towards_feasibility() -> None:
         excess = max(0, point[Dim.INSTANCE_COUNT] - 3)
         return Outcome(score=bowl(point).score, violation=float(excess))
 
-    climber = HillClimbSearcher(
-        space(default={Dim.INSTANCE_COUNT: 8, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 0})
-    )
+    climber = HillClimbSearcher(space(default={Dim.INSTANCE_COUNT: 8, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 0}))
     search(climber, budget)
     best = climber.best()
     assert best is not None and best[1].feasible
@@ -193,7 +189,5 @@ def test_replay_of_stored_results_gives_the_same_next_trials(mode: str) -> None:
 
 
 def test_trial_round_trips_through_json() -> None:
-    trial = Trial(
-        3, {Dim.PREFERRED_BATCH_SIZES: (4, 8), Dim.DYNAMIC_BATCHING: None}, start_load=16.0, phase="refine"
-    )
+    trial = Trial(3, {Dim.PREFERRED_BATCH_SIZES: (4, 8), Dim.DYNAMIC_BATCHING: None}, start_load=16.0, phase="refine")
     assert Trial.from_dict(json.loads(json.dumps(trial.to_dict()))) == trial

@@ -43,7 +43,10 @@ def test_everything_written_survives_reopening(tmp_path: Path):
         assert variant.serving == SERVING
         assert variant.status == VariantStatus.LOADED and variant.load_time_s == 1.25
         records = store.measurements(variant.id)
-        assert [r.measurement for r in records] == [_measurement(1, 100.0), _measurement(2, 0.0, MeasurementStatus.UNSTABLE)]
+        assert [r.measurement for r in records] == [
+            _measurement(1, 100.0),
+            _measurement(2, 0.0, MeasurementStatus.UNSTABLE),
+        ]
         assert store.find_measurement(variant.id, LoadPoint(LoadMode.CONCURRENCY, 1, 1)) == _measurement(1, 100.0)
         assert store.find_measurement(variant.id, LoadPoint(LoadMode.CONCURRENCY, 4, 1)) is None
         assert store.measurement_count(run.id) == 2

@@ -34,9 +34,7 @@ def session_options(options: Mapping[str, str]) -> ort.SessionOptions:
         session.execution_mode = ort.ExecutionMode.ORT_PARALLEL
     level = options.get("graph_optimization_level", "all") or "all"
     if level not in _OPTIMIZATION_LEVELS:
-        raise ValueError(
-            f"graph_optimization_level {level!r} is not one of {', '.join(_OPTIMIZATION_LEVELS)}"
-        )
+        raise ValueError(f"graph_optimization_level {level!r} is not one of {', '.join(_OPTIMIZATION_LEVELS)}")
     session.graph_optimization_level = _OPTIMIZATION_LEVELS[level]
     return session
 
@@ -45,9 +43,7 @@ def providers_for(options: Mapping[str, str], device: Device) -> list[str | tupl
     requested = [p.strip() for p in (options.get("execution_providers") or "").split(",") if p.strip()]
     if not requested:
         requested = (
-            ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            if device.kind == "GPU"
-            else ["CPUExecutionProvider"]
+            ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.kind == "GPU" else ["CPUExecutionProvider"]
         )
     available = set(ort.get_available_providers())
     missing = [p for p in requested if p not in available]
