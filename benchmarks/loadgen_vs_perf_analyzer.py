@@ -1,11 +1,13 @@
 """tritune's load generator against perf_analyzer: same server, model and config.
 
 A small ONNX MLP with dynamic batching is served by the embedded Triton; at concurrency 1, 2,
-4, 8 and 16 both clients measure it with the same window, stability threshold and protocol
-(rounds alternate which client goes first, and the median per client is kept, since the
-host may be shared). Printed per level: tritune/perf_analyzer ratios of throughput, p50 and
-p99. Then the capacity ratio: the highest throughput each client drives against a trivial
-model at high concurrency.
+4, 8 and 16 both clients measure it with the same window, stability threshold and protocol,
+round after round (rounds alternate which client goes first, since the host may be shared).
+Printed per level: the median of each client's rounds; the median over rounds of the
+tritune/perf_analyzer ratios of throughput, p50 and p99 (each ratio pairs two runs made back
+to back, so a drift of the host moves both alike); and each client's spread over its rounds
+((max - min) / median throughput), its own noise floor. Then the capacity ratio: the highest
+throughput each client drives against a trivial model at high concurrency.
 
 Targets: throughput within 5 %, p50 within 10 %, capacity ratio >= 0.8.
 
@@ -38,6 +40,10 @@ LEVELS = (1, 2, 4, 8, 16)
 CAPACITY_LEVELS = (16, 64)
 
 
+def levels(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
 @dataclass(frozen=True)
 class Point:
     throughput: float
@@ -55,7 +61,15 @@ def run_tritune(profiler: Profiler, concurrency: int) -> Point:
 
 
 def run_perf_analyzer(
-    binary: Path, url: str, model: str, protocol: str, concurrency: int, window_ms: int, threshold: float, work: Path
+    binary: Path,
+    url: str,
+    model: str,
+    protocol: str,
+    concurrency: int,
+    window_ms: int,
+    threshold: float,
+    work: Path,
+    extra: list[str],
 ) -> Point:
     out = work / f"pa_{model}_{concurrency}.csv"
     command = [
@@ -76,6 +90,7 @@ def run_perf_analyzer(
         f"{concurrency}:{concurrency}",
         "-f",
         str(out),
+        *extra,
     ]
     # perf_analyzer writes no numbers when it cannot stabilize: try again (a shared host is noisy).
     for _ in range(3):
@@ -89,6 +104,12 @@ def run_perf_analyzer(
     with out.open() as handle:
         row = next(csv.DictReader(handle))
     return Point(float(row["Inferences/Second"]), float(row["p50 latency"]), float(row["p99 latency"]), stable)
+
+
+def spread(points: list[Point]) -> float:
+    """(max - min) / median of the throughputs of one client's rounds: its own noise floor."""
+    values = [p.throughput for p in points]
+    return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
 
 
 def median_point(points: list[Point]) -> Point:
@@ -105,12 +126,35 @@ def main() -> int:
     parser.add_argument("--protocol", choices=["http", "grpc"], default="http", help="perf_analyzer's default: http")
     parser.add_argument("--window-ms", type=int, default=1000)
     parser.add_argument("--stability", type=float, default=0.10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--levels", type=levels, default=LEVELS, help="concurrency levels compared, e.g. 1,2,4")
+    parser.add_argument(
+        "--capacity-levels", type=levels, default=CAPACITY_LEVELS, help="levels of the capacity part ('' skips it)"
+    )
     # The default MLP keeps the server, not either client, the bottleneck (a few hundred to a few
     # thousand infer/sec on one core), so the ratios compare measurements, not client CPU costs;
     # the capacity part measures the clients themselves.
     parser.add_argument("--width", type=int, default=1024, help="the compared MLP's width")
     parser.add_argument("--depth", type=int, default=8, help="the compared MLP's depth")
+    parser.add_argument(
+        "--pa-async",
+        action="store_true",
+        help="run perf_analyzer with --async (callbacks on a few threads, as tritune's event loop) instead "
+        "of its default, one blocking thread per concurrency slot",
+    )
+    parser.add_argument(
+        "--model-threads",
+        type=int,
+        default=None,
+        help="ONNX Runtime intra-op threads of the served models (default: the server's cores); 1 leaves "
+        "the other server cores to Triton's own threads, a quieter server",
+    )
+    parser.add_argument(
+        "--server-cpus",
+        type=int,
+        default=1,
+        help="cores the server gets when pinned (the first N); the clients get the rest",
+    )
     parser.add_argument(
         "--no-pin",
         dest="pin",
@@ -121,8 +165,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     all_cpus = os.sched_getaffinity(0)
-    pinned = args.pin and len(all_cpus) >= 2
-    server_cpus = {min(all_cpus)} if pinned else set(all_cpus)
+    pinned = args.pin and len(all_cpus) > args.server_cpus >= 1
+    server_cpus = set(sorted(all_cpus)[: args.server_cpus]) if pinned else set(all_cpus)
     client_cpus = set(all_cpus) - server_cpus if pinned else set(all_cpus)
     binary = find_perf_analyzer()
     if binary is None:
@@ -140,7 +184,7 @@ def main() -> int:
         batching = ServingConfig(
             max_batch_size=32,
             dynamic_batching=DynamicBatching(),
-            runner=RunnerOptions(intra_op_threads=len(server_cpus)),
+            runner=RunnerOptions(intra_op_threads=args.model_threads or len(server_cpus)),
         )
         deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=args.width, depth=args.depth), batching)
         deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
@@ -149,69 +193,79 @@ def main() -> int:
             control.load("mlp")
             control.load("trivial")
             os.sched_setaffinity(0, client_cpus)  # both clients (perf_analyzer inherits it)
+            pa_extra = ["--async"] if args.pa_async else []
             url = server.endpoints.http if args.protocol == "http" else server.endpoints.grpc
             print(
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
-                f"stability {args.stability:.0%}; {args.rounds} rounds, median kept; "
-                f"MLP {args.width}x{args.depth}; server on CPUs {sorted(server_cpus)}, clients on {sorted(client_cpus)}"
+                f"stability {args.stability:.0%}; {args.rounds} rounds, paired; perf_analyzer "
+                f"{'--async' if args.pa_async else 'sync (its default)'}; "
+                f"MLP {args.width}x{args.depth}, {args.model_threads or len(server_cpus)} ORT threads; "
+                f"server on CPUs {sorted(server_cpus)}, clients on {sorted(client_cpus)}"
             )
 
-            def compare(model: str, level: int, stability: float) -> tuple[Point, Point] | None:
+            def compare(model: str, level: int, stability: float) -> list[tuple[Point, Point]]:
+                """(tritune, perf_analyzer) per round, back to back, so a drift of the host between
+                rounds moves both sides of a pair alike."""
                 profiler = Profiler(
                     server, model, replace(options, stability=replace(options.stability, threshold=stability))
                 )
-                ours: list[Point] = []
-                theirs: list[Point] = []
+                pairs: list[tuple[Point, Point]] = []
                 for round_number in range(args.rounds):
-                    pa = lambda: theirs.append(  # noqa: E731
-                        run_perf_analyzer(binary, url, model, args.protocol, level, args.window_ms, stability, work)
-                    )
-                    tt = lambda: ours.append(run_tritune(profiler, level))  # noqa: E731
-                    for step in (tt, pa) if round_number % 2 == 0 else (pa, tt):
-                        try:
-                            step()
-                        except RuntimeError as error:
-                            print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
-                if not ours or not theirs:
-                    return None
-                return median_point(ours), median_point(theirs)
+                    try:
+                        if round_number % 2 == 0:
+                            ours = run_tritune(profiler, level)
+                            theirs = run_pa(model, level, stability)
+                        else:
+                            theirs = run_pa(model, level, stability)
+                            ours = run_tritune(profiler, level)
+                    except RuntimeError as error:
+                        print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
+                        continue
+                    pairs.append((ours, theirs))
+                return pairs
+
+            def run_pa(model: str, level: int, stability: float) -> Point:
+                return run_perf_analyzer(
+                    binary, url, model, args.protocol, level, args.window_ms, stability, work, pa_extra
+                )
 
             print(
                 f"{'conc':>4} {'tritune inf/s':>13} {'PA inf/s':>9} {'thr ratio':>9} {'p50 T/PA us':>13} "
-                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9}"
+                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'spread T/PA':>12}"
             )
             worst_thr = worst_p50 = 0.0
-            for level in LEVELS:
-                pair = compare("mlp", level, args.stability)
-                if pair is None:
+            for level in args.levels:
+                pairs = compare("mlp", level, args.stability)
+                if not pairs:
                     continue
-                ours, theirs = pair
-                thr = ours.throughput / theirs.throughput
-                p50 = ours.p50_us / theirs.p50_us
-                p99 = ours.p99_us / theirs.p99_us
+                ours, theirs = median_point([o for o, _ in pairs]), median_point([t for _, t in pairs])
+                # The median of the per-round ratios: each ratio compares two runs made back to back.
+                thr = statistics.median(o.throughput / t.throughput for o, t in pairs)
+                p50 = statistics.median(o.p50_us / t.p50_us for o, t in pairs)
+                p99 = statistics.median(o.p99_us / t.p99_us for o, t in pairs)
                 worst_thr, worst_p50 = max(worst_thr, abs(thr - 1)), max(worst_p50, abs(p50 - 1))
                 flags = "" if ours.stable and theirs.stable else "  (not all stable)"
                 print(
                     f"{level:>4} {ours.throughput:>13.1f} {theirs.throughput:>9.1f} {thr:>9.3f} "
                     f"{ours.p50_us:>6.0f}/{theirs.p50_us:<6.0f} {p50:>9.3f} "
-                    f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f}{flags}",
+                    f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} "
+                    f"{spread([o for o, _ in pairs]):>5.0%}/{spread([t for _, t in pairs]):<5.0%}{flags}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0
-            for level in CAPACITY_LEVELS:
+            for level in args.capacity_levels:
                 # Near saturation both clients wobble more: a looser threshold, the same for both.
-                pair = compare("trivial", level, max(args.stability, 0.25))
-                if pair is None:
+                pairs = compare("trivial", level, max(args.stability, 0.25))
+                if not pairs:
                     continue
-                ours, theirs = pair
+                ours, theirs = median_point([o for o, _ in pairs]), median_point([t for _, t in pairs])
                 best_ours, best_theirs = max(best_ours, ours.throughput), max(best_theirs, theirs.throughput)
                 print(
                     f"capacity, trivial model, concurrency {level}: tritune {ours.throughput:.1f}, "
                     f"perf_analyzer {theirs.throughput:.1f} infer/sec",
                     flush=True,
                 )
-            capacity = best_ours / best_theirs if best_theirs else float("nan")
-            print(f"capacity ratio (highest throughput driven, tritune/perf_analyzer): {capacity:.3f}")
+            capacity = best_ours / best_theirs if best_theirs else None
             print(
                 f"worst |throughput ratio - 1| = {worst_thr:.3f} (target <= 0.05): "
                 f"{'met' if worst_thr <= 0.05 else 'MISSED'}"
@@ -219,7 +273,13 @@ def main() -> int:
             print(
                 f"worst |p50 ratio - 1| = {worst_p50:.3f} (target <= 0.10): {'met' if worst_p50 <= 0.10 else 'MISSED'}"
             )
-            print(f"capacity ratio {capacity:.3f} (target >= 0.8): {'met' if capacity >= 0.8 else 'MISSED'}")
+            if capacity is None:
+                print("capacity ratio: not measured")
+            else:
+                print(
+                    f"capacity ratio (highest throughput driven, tritune/perf_analyzer) {capacity:.3f} "
+                    f"(target >= 0.8): {'met' if capacity >= 0.8 else 'MISSED'}"
+                )
     return 0
 
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# tritune on a GPU host with no network (this workplace's device machine): set up from carried
+# files, then run what a CPU-only CI never can: `tritune doctor` seeing the GPU, `tritune perf`
+# reading the GPU metrics from Triton's metrics port, NVML per-process memory, and (STEP=bench)
+# the load-generator benchmark on a host with cores to spare for both clients.
+#
+# Carried in .whl/ (git-ignored): bundle.tar.xz (site/: the nvidia-pytriton package and its
+# libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
+# scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
+#   STEP=check|bench|tests scripts/device_gpu_check.sh
+set -euo pipefail
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT" /tmp/lib /tmp/bin
+if [ ! -d /tmp/site/pytriton ]; then
+    tar -xJf .whl/bundle.tar.xz -C /tmp
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+fi
+# perf_analyzer wants libb64 (a Debian package there): the same library ships in pytriton's libs.
+ln -sf /tmp/site/nvidia_pytriton.libs/libb64-*.so.0d /tmp/lib/libb64.so.0d
+cat >/tmp/bin/perf_analyzer <<EOF
+#!/usr/bin/env bash
+export LD_LIBRARY_PATH=/tmp/tools/cuda/nvidia/cuda_runtime/lib:/tmp/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
+exec /tmp/tools/perf_analyzer/perf_analyzer "\$@"
+EOF
+chmod +x /tmp/bin/perf_analyzer
+export PERF_ANALYZER=/tmp/bin/perf_analyzer PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
+
+case "${STEP:-check}" in
+check)
+    nvidia-smi -L
+    python3 -c 'import sys, numpy, onnxruntime as o; print(sys.version.split()[0], "numpy", numpy.__version__, "ort", o.__version__, o.get_available_providers())'
+    python3 -m tritune doctor
+    python3 - <<'EOF'
+# NVML per-process memory, the path tritune's per-model GPU memory takes, on a process known to hold memory.
+import os, torch
+from tritune.monitor.nvml import gpu_memory_by_pid
+block = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+torch.cuda.synchronize()
+used = gpu_memory_by_pid([os.getpid()])[os.getpid()]
+print(f"NVML: this process holds {used / 2**20:.0f} MiB after a 1024 MiB allocation")
+assert used >= 1 << 30, used
+EOF
+    python3 -c 'from pathlib import Path; from tritune.testing.models import mlp_model; mlp_model(Path("/tmp/mlp.onnx"), width=1024, depth=8)'
+    python3 -m tritune perf /tmp/mlp.onnx --concurrency-range 1:16:4 -p 1000 --verbose-csv -f "$OUT/perf.csv" --json >"$OUT/perf.json"
+    python3 - "$OUT/perf.json" <<'EOF'
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    metrics = {k: v for k, v in r["metrics"].items() if "gpu" in k or "memory" in k}
+    print(r["load"]["value"], r["status"], metrics, "server metrics:", r["server_metrics"], "memory:", r["memory"])
+EOF
+    cat "$OUT/perf.csv"
+    ;;
+bench)
+    python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}
+    ;;
+tests)
+    python3 -m pytest -q -p no:cacheprovider tests/integration/test_triton_server.py tests/integration/test_perf.py
+    ;;
+esac
