@@ -23,11 +23,36 @@ CSV_MIDDLE = [
     "Client Recv",
 ]
 VERBOSE_EXTRA = ["Avg latency", "request/response", "response wait"]
+# perf_analyzer's verbose CSV with --collect-metrics: per GPU "uuid:value;" in each cell.
+VERBOSE_GPU = ["Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"]
+
+
+def _has_gpu_metrics(results: Sequence[PerfResult]) -> bool:
+    return any(r.metrics is not None and r.metrics.has_gpu for r in results)
 
 
 def csv_header(results: Sequence[PerfResult], verbose: bool = False) -> list[str]:
     first = "Request Rate" if results and results[0].load.open_loop else "Concurrency"
-    return [first, *CSV_MIDDLE, *CSV_TAIL, *(VERBOSE_EXTRA if verbose else [])]
+    header = [first, *CSV_MIDDLE, *CSV_TAIL]
+    if verbose:
+        header += VERBOSE_EXTRA + (VERBOSE_GPU if _has_gpu_metrics(results) else [])
+    return header
+
+
+def _per_gpu(values: dict[str, float]) -> str:
+    return "".join(f"{uuid}:{value:g};" for uuid, value in sorted(values.items()))
+
+
+def gpu_cells(result: PerfResult) -> list[str]:
+    metrics = result.metrics
+    if metrics is None:
+        return [""] * len(VERBOSE_GPU)
+    return [
+        _per_gpu(metrics.gpu_utilization),
+        _per_gpu(metrics.gpu_power_usage),
+        _per_gpu(metrics.gpu_memory_used_bytes),
+        _per_gpu(metrics.gpu_memory_total_bytes),
+    ]
 
 
 def csv_row(result: PerfResult, verbose: bool = False) -> list[str]:
@@ -59,8 +84,9 @@ def to_csv(results: Sequence[PerfResult], verbose: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_header(results, verbose))
+    with_gpu = verbose and _has_gpu_metrics(results)
     for result in sorted(results, key=lambda r: r.throughput):
-        writer.writerow(csv_row(result, verbose))
+        writer.writerow(csv_row(result, verbose) + (gpu_cells(result) if with_gpu else []))
     return buffer.getvalue()
 
 
