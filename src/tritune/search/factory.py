@@ -198,7 +198,7 @@ class SearchPlan:
             return dataclasses.replace(base, start=self._probe_start(trial), window=2, max_points=PROBE_POINTS)
         if trial.sweep is SweepKind.REFINE and trial.start_load is not None:
             # Onwards from the probe's best load: more load may still pay (window 3, not 2).
-            return dataclasses.replace(base, start=trial.start_load, window=3)
+            return dataclasses.replace(base, start=trial.start_load, window=3, curve_points=trial.curve_points)
         return base  # Model Analyzer's full sweep: from the minimum, 5 % over the last 4 steps
 
     def load_sweep(self, trial: Trial) -> LoadSweep:

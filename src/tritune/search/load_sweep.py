@@ -34,6 +34,8 @@ class SweepSettings:
             the first one over a cap (Model Analyzer: 5); the search also ends when the two
             are adjacent concurrencies or within 2 % of each other.
         max_points: at most this many measurements in all (None: unbounded).
+        curve_points: once the sweep is done, this many more loads below its lowest measured
+            one, halving (lowest/2**n .. lowest/2, at least ``minimum``), for a fuller curve.
     """
 
     mode: LoadMode = LoadMode.CONCURRENCY
@@ -46,6 +48,7 @@ class SweepSettings:
     latency_caps: Mapping[str, float] = field(default_factory=dict)
     binary_search_steps: int = 5
     max_points: int | None = None
+    curve_points: int = 0
     throughput_metric: str = "perf_throughput"
 
     def __post_init__(self) -> None:
@@ -76,6 +79,7 @@ class LoadSweep:
         self._manual = list(settings.values)
         self._next: float | None = None if settings.values else self._clamp(settings.start)
         self._done = False
+        self._lower: list[float] | None = None  # the curve points, once the sweep is done
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
@@ -84,12 +88,14 @@ class LoadSweep:
     def ask(self) -> LoadPoint | None:
         if self._pending is not None:
             raise SearchProtocolError(f"tell the measurement at {self._pending.label()} before asking again")
-        if self._done or self._full():
+        if self._full():
             return None
-        value = self._next_value()
+        value = None if self._done else self._next_value()
         if value is None:
             self._done = True
-            return None
+            value = self._next_lower()
+            if value is None:
+                return None
         self._pending = LoadPoint(self.settings.mode, value, self.batch_size)
         return self._pending
 
@@ -98,6 +104,8 @@ class LoadSweep:
             raise SearchProtocolError(f"told a measurement at {load.label()}, which was not asked")
         self._pending = None
         self._measurements.append(measurement)
+        if self._done:
+            return  # a curve point: it decides nothing
         if self.settings.values:
             if not self._meets_caps(measurement):
                 self._bad = load.value if self._bad is None else min(self._bad, load.value)
@@ -121,6 +129,18 @@ class LoadSweep:
                     return value
             return None
         return self._next
+
+    def _next_lower(self) -> float | None:
+        if self._lower is None:
+            measured = {m.load.value for m in self._measurements}
+            lowest = min(measured, default=None)
+            candidates = (
+                []
+                if lowest is None or self.settings.values
+                else [self._clamp(lowest / 2**n) for n in range(self.settings.curve_points, 0, -1)]
+            )
+            self._lower = sorted({c for c in candidates if c not in measured})
+        return self._lower.pop(0) if self._lower else None
 
     def _full(self) -> bool:
         return self.settings.max_points is not None and len(self._measurements) >= self.settings.max_points

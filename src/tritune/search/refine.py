@@ -16,14 +16,19 @@ class RefineTop:
     """Runs ``inner`` to the end, then asks its ``top_n`` best configurations and the default again.
 
     Refine trials carry ``phase="refine"``, the same params, ``sweep=REFINE`` and the probe's
-    best load as ``start_load``. Their results replace the search's results for the same
-    configuration in :meth:`best`.
+    best load as ``start_load``; the best one's and the default's also carry ``curve_points``.
+    Their results replace the search's results for the same configuration in :meth:`best`.
     """
 
-    def __init__(self, inner: BaseSearcher, *, top_n: int = 3, include_default: bool = True) -> None:
+    def __init__(
+        self, inner: BaseSearcher, *, top_n: int = 3, include_default: bool = True, curve_points: int = 2
+    ) -> None:
         self.inner = inner
         self.top_n = top_n
         self.include_default = include_default
+        # The best configuration and the default, the two the summary compares, also get this
+        # many loads below their sweep, so their curves in the report span light to full load.
+        self.curve_points = curve_points
         self._queue: list[Trial] | None = None
         self._pending: Trial | None = None
         self._refined = SearchHistory()
@@ -87,6 +92,7 @@ class RefineTop:
                     sweep=SweepKind.REFINE,
                     start_load=None if result.load is None else result.load.value,
                     phase="refine",
+                    curve_points=self.curve_points if offset == 0 or trial.is_default else 0,
                 )
             )
         return plan

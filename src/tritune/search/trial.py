@@ -33,6 +33,9 @@ class Trial:
     sweep: SweepKind = SweepKind.FULL
     start_load: float | None = None  # where a REFINE sweep starts (the probe's best load)
     phase: str = "search"  # "search", or "refine" for the top configurations' closer look
+    # Loads below the sweep's lowest measured, halving, measured after it: the low end of the
+    # throughput/latency curve the report draws (a refine sweep starts near its peak).
+    curve_points: int = 0
 
     @property
     def key(self) -> str:
@@ -47,6 +50,7 @@ class Trial:
             "sweep": self.sweep.value,
             "start_load": self.start_load,
             "phase": self.phase,
+            "curve_points": self.curve_points,
         }
 
     @classmethod
@@ -58,6 +62,7 @@ class Trial:
             sweep=SweepKind(data.get("sweep", SweepKind.FULL)),
             start_load=data.get("start_load"),
             phase=str(data.get("phase", "search")),
+            curve_points=int(data.get("curve_points", 0)),
         )
 
 

@@ -12,7 +12,7 @@ from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import ModelError
 
-_ONNX_TO_TRITON = {
+_ONNX_TO_TRITON: dict[int, str] = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
     onnx.TensorProto.FLOAT16: "TYPE_FP16",
     onnx.TensorProto.DOUBLE: "TYPE_FP64",

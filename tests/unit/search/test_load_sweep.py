@@ -43,6 +43,25 @@ def test_maximum_bounds_the_sweep() -> None:
     assert run(SweepSettings(maximum=6), saturating) == [1, 2, 4, 6]
 
 
+def test_curve_points_add_halvings_below_the_lowest_load_after_the_sweep() -> None:
+    assert run(SweepSettings(start=16, window=2, curve_points=2), saturating) == [16, 32, 4, 8]
+    # Never below the minimum, never a load measured already.
+    assert run(SweepSettings(start=2, window=2, curve_points=3), saturating) == [2, 4, 8, 16, 32, 1]
+
+
+def test_curve_points_do_not_steer_the_sweep() -> None:
+    # A curve point breaking nothing and a sweep stopped by a cap: the boundary stays as found.
+    capped = SweepSettings(start=64, curve_points=2, latency_caps={"perf_latency_p99": 40.0})
+    tried = run(capped, saturating)
+    plain = run(SweepSettings(start=64, latency_caps={"perf_latency_p99": 40.0}), saturating)
+    assert tried[: len(plain)] == plain
+    assert tried[len(plain) :] == [min(plain) // 4, min(plain) // 2]  # whole concurrencies
+
+
+def test_manual_values_get_no_curve_points() -> None:
+    assert run(SweepSettings(values=(4, 8), curve_points=2), saturating) == [4, 8]
+
+
 def test_latency_cap_is_found_by_aiming_at_it() -> None:
     # p99 = value ms past saturation (value >= 10), so a 40 ms budget sits at concurrency 40.
     tried = run(SweepSettings(latency_caps={"perf_latency_p99": 40.0}), saturating)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -139,6 +140,8 @@ def test_refine_reasks_top_configurations_and_the_default() -> None:
     assert [t.params for t in refined[:2]][0] == BOWL_OPTIMUM
     assert len(refined) == 3 and refined[-1].is_default
     assert all(t.number == i for i, t in enumerate(trials))
+    # The best and the default get the low end of their curves; the runner-up does not.
+    assert [t.curve_points for t in refined] == [2, 0, 2]
 
 
 def test_ask_twice_without_tell_is_an_error() -> None:
@@ -190,4 +193,5 @@ def test_replay_of_stored_results_gives_the_same_next_trials(mode: str) -> None:
 
 def test_trial_round_trips_through_json() -> None:
     trial = Trial(3, {Dim.PREFERRED_BATCH_SIZES: (4, 8), Dim.DYNAMIC_BATCHING: None}, start_load=16.0, phase="refine")
+    trial = dataclasses.replace(trial, curve_points=2)
     assert Trial.from_dict(json.loads(json.dumps(trial.to_dict()))) == trial
