@@ -2,12 +2,15 @@
 
 A small ONNX MLP with dynamic batching is served by the embedded Triton; at concurrency 1, 2,
 4, 8 and 16 both clients measure it with the same window, stability threshold and protocol,
-round after round (rounds alternate which client goes first, since the host may be shared).
-Printed per level: the median of each client's rounds; the median over rounds of the
-tritune/perf_analyzer ratios of throughput, p50 and p99 (each ratio pairs two runs made back
-to back, so a drift of the host moves both alike); and each client's spread over its rounds
-((max - min) / median throughput), its own noise floor. Then the capacity ratio: the highest
-throughput each client drives against a trivial model at high concurrency.
+round after round. Each round brackets one tritune run between two perf_analyzer runs
+(PA, tritune, PA), so a linear drift of a shared host cancels out of the ratio, and the two
+perf_analyzer runs of a round give an A/A ratio: how well perf_analyzer agrees with itself, the
+floor under any tritune/perf_analyzer ratio. Printed per level: the median of each client's
+runs; the median over rounds of the tritune/perf_analyzer ratios of throughput, p50 and p99
+(tritune against the mean of its two bracketing runs); the median A/A throughput ratio (the
+later perf_analyzer run over the earlier); and each client's spread over its runs
+((max - min) / median throughput). Then the capacity ratio: the highest throughput each client
+drives against a trivial model at high concurrency.
 
 Targets: throughput within 5 %, p50 within 10 %, capacity ratio >= 0.8.
 
@@ -106,6 +109,20 @@ def run_perf_analyzer(
     return Point(float(row["Inferences/Second"]), float(row["p50 latency"]), float(row["p99 latency"]), stable)
 
 
+@dataclass(frozen=True)
+class Round:
+    """One tritune run bracketed by two perf_analyzer runs, all back to back."""
+
+    ours: Point
+    before: Point
+    after: Point
+
+    def ratio(self, field: str) -> float:
+        """tritune over the mean of the bracketing perf_analyzer runs: a linear drift cancels."""
+        theirs = (getattr(self.before, field) + getattr(self.after, field)) / 2
+        return float(getattr(self.ours, field)) / theirs
+
+
 def spread(points: list[Point]) -> float:
     """(max - min) / median of the throughputs of one client's rounds: its own noise floor."""
     values = [p.throughput for p in points]
@@ -197,32 +214,28 @@ def main() -> int:
             url = server.endpoints.http if args.protocol == "http" else server.endpoints.grpc
             print(
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
-                f"stability {args.stability:.0%}; {args.rounds} rounds, paired; perf_analyzer "
+                f"stability {args.stability:.0%}; {args.rounds} rounds of PA, tritune, PA; perf_analyzer "
                 f"{'--async' if args.pa_async else 'sync (its default)'}; "
                 f"MLP {args.width}x{args.depth}, {args.model_threads or len(server_cpus)} ORT threads; "
                 f"server on CPUs {sorted(server_cpus)}, clients on {sorted(client_cpus)}"
             )
 
-            def compare(model: str, level: int, stability: float) -> list[tuple[Point, Point]]:
-                """(tritune, perf_analyzer) per round, back to back, so a drift of the host between
-                rounds moves both sides of a pair alike."""
+            def compare(model: str, level: int, stability: float) -> list[Round]:
+                """One Round per round: perf_analyzer, tritune, perf_analyzer, back to back."""
                 profiler = Profiler(
                     server, model, replace(options, stability=replace(options.stability, threshold=stability))
                 )
-                pairs: list[tuple[Point, Point]] = []
-                for round_number in range(args.rounds):
+                rounds: list[Round] = []
+                for _ in range(args.rounds):
                     try:
-                        if round_number % 2 == 0:
-                            ours = run_tritune(profiler, level)
-                            theirs = run_pa(model, level, stability)
-                        else:
-                            theirs = run_pa(model, level, stability)
-                            ours = run_tritune(profiler, level)
+                        before = run_pa(model, level, stability)
+                        ours = run_tritune(profiler, level)
+                        after = run_pa(model, level, stability)
                     except RuntimeError as error:
                         print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
                         continue
-                    pairs.append((ours, theirs))
-                return pairs
+                    rounds.append(Round(ours, before, after))
+                return rounds
 
             def run_pa(model: str, level: int, stability: float) -> Point:
                 return run_perf_analyzer(
@@ -231,34 +244,39 @@ def main() -> int:
 
             print(
                 f"{'conc':>4} {'tritune inf/s':>13} {'PA inf/s':>9} {'thr ratio':>9} {'p50 T/PA us':>13} "
-                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'spread T/PA':>12}"
+                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'PA/PA thr':>9} {'spread T/PA':>12}"
             )
-            worst_thr = worst_p50 = 0.0
+            worst_thr = worst_p50 = worst_aa = 0.0
             for level in args.levels:
-                pairs = compare("mlp", level, args.stability)
-                if not pairs:
+                rounds = compare("mlp", level, args.stability)
+                if not rounds:
                     continue
-                ours, theirs = median_point([o for o, _ in pairs]), median_point([t for _, t in pairs])
-                # The median of the per-round ratios: each ratio compares two runs made back to back.
-                thr = statistics.median(o.throughput / t.throughput for o, t in pairs)
-                p50 = statistics.median(o.p50_us / t.p50_us for o, t in pairs)
-                p99 = statistics.median(o.p99_us / t.p99_us for o, t in pairs)
+                ours = median_point([r.ours for r in rounds])
+                theirs = median_point([p for r in rounds for p in (r.before, r.after)])
+                # The median over rounds: each ratio compares runs made back to back.
+                thr = statistics.median(r.ratio("throughput") for r in rounds)
+                p50 = statistics.median(r.ratio("p50_us") for r in rounds)
+                p99 = statistics.median(r.ratio("p99_us") for r in rounds)
+                aa = statistics.median(r.after.throughput / r.before.throughput for r in rounds)
                 worst_thr, worst_p50 = max(worst_thr, abs(thr - 1)), max(worst_p50, abs(p50 - 1))
+                worst_aa = max(worst_aa, abs(aa - 1))
                 flags = "" if ours.stable and theirs.stable else "  (not all stable)"
                 print(
                     f"{level:>4} {ours.throughput:>13.1f} {theirs.throughput:>9.1f} {thr:>9.3f} "
                     f"{ours.p50_us:>6.0f}/{theirs.p50_us:<6.0f} {p50:>9.3f} "
-                    f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} "
-                    f"{spread([o for o, _ in pairs]):>5.0%}/{spread([t for _, t in pairs]):<5.0%}{flags}",
+                    f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} {aa:>9.3f} "
+                    f"{spread([r.ours for r in rounds]):>5.0%}/"
+                    f"{spread([p for r in rounds for p in (r.before, r.after)]):<5.0%}{flags}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0
             for level in args.capacity_levels:
                 # Near saturation both clients wobble more: a looser threshold, the same for both.
-                pairs = compare("trivial", level, max(args.stability, 0.25))
-                if not pairs:
+                rounds = compare("trivial", level, max(args.stability, 0.25))
+                if not rounds:
                     continue
-                ours, theirs = median_point([o for o, _ in pairs]), median_point([t for _, t in pairs])
+                ours = median_point([r.ours for r in rounds])
+                theirs = median_point([p for r in rounds for p in (r.before, r.after)])
                 best_ours, best_theirs = max(best_ours, ours.throughput), max(best_theirs, theirs.throughput)
                 print(
                     f"capacity, trivial model, concurrency {level}: tritune {ours.throughput:.1f}, "
@@ -273,6 +291,7 @@ def main() -> int:
             print(
                 f"worst |p50 ratio - 1| = {worst_p50:.3f} (target <= 0.10): {'met' if worst_p50 <= 0.10 else 'MISSED'}"
             )
+            print(f"worst |perf_analyzer A/A throughput ratio - 1| = {worst_aa:.3f} (perf_analyzer against itself)")
             if capacity is None:
                 print("capacity ratio: not measured")
             else:

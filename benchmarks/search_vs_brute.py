@@ -3,20 +3,26 @@ embedded Triton.
 
 For each model: run brute force over a small grid, then the default search over the same
 grid (each with its own store), on one server. Then measure both winners again side by side
-(alternating, three rounds, median) so the objective ratio compares configurations, not the
-luck of one noisy measurement. Prints, per model:
+(alternating, five rounds, median) so the objective ratio compares configurations, not the
+luck of one noisy measurement; each winner's spread over those rounds ((max - min) / median)
+is printed beside it, the noise floor of that ratio. On a host with more than one core the
+server is pinned to the first ``--server-cpus`` cores and the load generator to the rest: on
+2 cores, sharing them let the client's own CPU use swing the server's throughput by half from
+one measurement to the next (a CNN at concurrency 32: 56 % spread shared, 15 % pinned).
+Prints, per model:
 
     objective ratio = default's winner / brute's winner (throughput, re-measured)   target >= 0.98
     time ratio      = default's measurement time / brute's (sums of measurement durations)   target <= 0.2
                       (the wall-clock ratio, variant loads included, is printed beside it)
 
-Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm]
+Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm] [--server-cpus 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import tempfile
 import time
@@ -51,16 +57,47 @@ def settings(name: str, path: Path, mode: str) -> dict[str, Any]:
     }
 
 
-def search(mode: str, model: ModelFiles, work: Path, options: MeasureOptions):
+@dataclasses.dataclass(frozen=True)
+class Cpus:
+    """Which cores the server gets and which the load generator (all of them when not pinned)."""
+
+    server: frozenset[int]
+    client: frozenset[int]
+
+    @classmethod
+    def split(cls, server_cpus: int) -> Cpus:
+        cpus = sorted(os.sched_getaffinity(0))
+        if server_cpus < 1 or server_cpus >= len(cpus):
+            return cls(frozenset(cpus), frozenset(cpus))
+        return cls(frozenset(cpus[:server_cpus]), frozenset(cpus[server_cpus:]))
+
+    def server_started(self) -> None:
+        """The server and its stubs inherited the server cores; the load generator's workers,
+        started later from this process, inherit the client cores."""
+        os.sched_setaffinity(0, self.client)
+
+    def starting_server(self) -> None:
+        os.sched_setaffinity(0, self.server)
+
+
+def spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / statistics.median(values) if values else 0.0
+
+
+def search(
+    mode: str, model: ModelFiles, work: Path, options: MeasureOptions, cpus: Cpus
+) -> tuple[float, float, ProfileOutcome, Any, LoadPoint]:
     """One search on its own server, whose repository is the run's output repository."""
     config = parse_profile_config(settings(model.name, model.files["fp32"], mode))
     run_dir = work / mode
     (run_dir / OUTPUT_REPOSITORY).mkdir(parents=True, exist_ok=True)
+    cpus.starting_server()
     with (
         EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server,
         Store.in_run_dir(run_dir) as store,
         ModelControl(server) as control,
     ):
+        cpus.server_started()
         run = ProfileRun(
             config=config,
             model=model,
@@ -88,14 +125,21 @@ def search(mode: str, model: ModelFiles, work: Path, options: MeasureOptions):
 
 
 def side_by_side(
-    model: ModelFiles, work: Path, winners: dict[str, tuple[Any, LoadPoint]], options: MeasureOptions, rounds: int = 3
+    model: ModelFiles,
+    work: Path,
+    winners: dict[str, tuple[Any, LoadPoint]],
+    options: MeasureOptions,
+    cpus: Cpus,
+    rounds: int = 5,
 ) -> dict[str, list[float]]:
     """Both winners on one server, measured alternately so drift hits both alike."""
     repo = work / "side_by_side"
     for name, (serving, _) in winners.items():
         deploy_onnx(repo, name, model.files["fp32"], serving)
     results: dict[str, list[float]] = {name: [] for name in winners}
+    cpus.starting_server()
     with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+        cpus.server_started()
         measure = make_measure_fn(server, options)
         for name in winners:
             control.load(name)
@@ -110,7 +154,15 @@ def main() -> None:
     parser.add_argument("--window-ms", type=int, default=300)
     parser.add_argument("--models", default="cnn,minilm")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
+    parser.add_argument(
+        "--server-cpus",
+        type=int,
+        default=1,
+        help="cores pinned to the server, the rest to the load generator (0: no pinning)",
+    )
     args = parser.parse_args()
+    cpus = Cpus.split(args.server_cpus)
+    print(f"server on CPUs {sorted(cpus.server)}, load generator on {sorted(cpus.client)}")
     base = MeasureOptions(
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=0.15, max_windows=8),
@@ -124,13 +176,18 @@ def main() -> None:
             path = paths[name]
             model = ModelFiles(name=name, files={"fp32": path}, signature=read_signature(path))
             options = dataclasses.replace(base, shapes=shapes.get(name, {}))
-            brute_s, brute_measuring_s, brute, brute_winner, brute_load = search("brute", model, work / name, options)
-            fast_s, fast_measuring_s, fast, fast_winner, fast_load = search("default", model, work / name, options)
+            brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(
+                "brute", model, work / name, options, cpus
+            )
+            fast_s, fast_measuring_s, fast, fast_winner, fast_load = search(
+                "default", model, work / name, options, cpus
+            )
             checked = side_by_side(
                 model,
                 work / name,
                 {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
                 options,
+                cpus,
             )
             brute_tp, fast_tp = checked["check_brute"], checked["check_default"]
             row = {
@@ -139,7 +196,7 @@ def main() -> None:
                 "brute": (brute.facts.measurements, brute_s, brute_winner.params, brute_load.value),
                 "default": (fast.facts.measurements, fast_s, fast_winner.params, fast_load.value),
                 "objective_ratio": statistics.median(fast_tp) / statistics.median(brute_tp),
-                "search_ratio": fast.facts.throughput / brute.facts.throughput,
+                "search_ratio": (fast.facts.throughput or 0.0) / (brute.facts.throughput or float("nan")),
                 "time_ratio": fast_measuring_s / brute_measuring_s,
                 "wall_ratio": fast_s / brute_s,
                 "measurement_ratio": fast.facts.measurements / brute.facts.measurements,
@@ -162,7 +219,11 @@ def print_row(row: dict[str, Any], brute_tp: list[float], fast_tp: list[float]) 
         print(
             f"  {label:8s} {count:4d} measurements in {seconds:7.1f} s; winner {dict(params)} at concurrency {load:g}"
         )
-    print(f"  winners re-measured side by side (infer/s): brute {brute_tp}, default {fast_tp}")
+    print(
+        "  winners re-measured side by side (infer/s): "
+        f"brute {[round(v) for v in brute_tp]} (spread {spread(brute_tp):.0%}), "
+        f"default {[round(v) for v in fast_tp]} (spread {spread(fast_tp):.0%})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build .whl/ for scripts/device_gpu_check.sh: what a GPU host with no network needs to run
+# tritune, small enough to travel (the device machine takes a 64 MiB working tree).
+#
+#   bundle.tar.xz  site/: the nvidia-pytriton package (tritonserver, Python backend) and its
+#                  libs, with only the Python 3.12 stub (that host's python3) and without the
+#                  bundled libpython (the host has its own);
+#                  tools/: perf_analyzer and its CUDA runtime (scripts/get_perf_analyzer.sh)
+#   *.whl          cp312 wheels of tritune's dependencies that host lacks (its image already
+#                  holds numpy, onnx, onnxruntime, psutil, rich, click, ...)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+OUTDIR="$ROOT/.whl"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$OUTDIR"
+
+version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
+
+# The wheels, at the versions this checkout's venv runs, built for CPython 3.12.
+WHEELS=(tritonclient geventhttpclient gevent greenlet zope.event zope.interface brotli python-rapidjson
+    hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection)
+specs=()
+for name in "${WHEELS[@]}"; do specs+=("$name==$(version "$name")"); done
+"$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_24_x86_64 \
+    -d "$OUTDIR" "${specs[@]}"
+
+bash "$ROOT/scripts/get_perf_analyzer.sh" >/dev/null
+"$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$WORK/wheel" "nvidia-pytriton==$(version nvidia-pytriton)"
+mkdir -p "$WORK/bundle/site"
+unzip -q "$WORK"/wheel/nvidia_pytriton-*.whl -d "$WORK/bundle/site"  # unzip keeps the binaries executable
+find "$WORK/bundle/site" -name 'triton_python_backend_stub' -path '*python*' | grep -v '3\.12' | xargs -r rm -f
+rm -f "$WORK"/bundle/site/nvidia_pytriton.libs/libpython*
+rm -rf "$WORK"/bundle/site/*.dist-info
+cp -a "$ROOT/.tools" "$WORK/bundle/tools"
+rm -rf "$WORK/bundle/tools/wheels"
+tar -cJf "$OUTDIR/bundle.tar.xz" -C "$WORK/bundle" site tools
+du -sh "$OUTDIR"
