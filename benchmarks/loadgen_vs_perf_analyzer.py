@@ -8,9 +8,12 @@ perf_analyzer runs of a round give an A/A ratio: how well perf_analyzer agrees w
 floor under any tritune/perf_analyzer ratio. Printed per level: the median of each client's
 runs; the median over rounds of the tritune/perf_analyzer ratios of throughput, p50 and p99
 (tritune against the mean of its two bracketing runs); the median A/A throughput ratio (the
-later perf_analyzer run over the earlier); and each client's spread over its runs
-((max - min) / median throughput). Then the capacity ratio: the highest throughput each client
-drives against a trivial model at high concurrency.
+later perf_analyzer run over the earlier); each client's spread over its runs
+((max - min) / median throughput); and the average batch the server formed under each client
+(Triton's inference_count / execution_count over the run): with dynamic batching a client's
+send timing decides how requests group into batches, and with it the throughput. Then the
+capacity ratio: the highest throughput each client drives against a trivial model at high
+concurrency.
 
 Targets: throughput within 5 %, p50 within 10 %, capacity ratio >= 0.8.
 
@@ -28,11 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
+from tritune.loadgen.server_stats import breakdown, fetch_model_stats
 from tritune.system import find_perf_analyzer
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
@@ -53,6 +58,7 @@ class Point:
     p50_us: float
     p99_us: float
     stable: bool
+    batch: float = 0.0  # the server's average batch over the run
 
 
 def run_tritune(profiler: Profiler, concurrency: int) -> Point:
@@ -135,7 +141,18 @@ def median_point(points: list[Point]) -> Point:
         statistics.median(p.p50_us for p in points),
         statistics.median(p.p99_us for p in points),
         all(p.stable for p in points),
+        statistics.median(p.batch for p in points),
     )
+
+
+def with_batch(http_url: str, model: str, run: Callable[[], Point]) -> Point:
+    """``run()`` with the server's average batch over it, from its statistics before and after."""
+    before = fetch_model_stats(http_url, model)
+    point = run()
+    after = fetch_model_stats(http_url, model)
+    if before is None or after is None:
+        return point
+    return replace(point, batch=breakdown(before, after).average_batch)
 
 
 def main() -> int:
@@ -211,7 +228,8 @@ def main() -> int:
             control.load("trivial")
             os.sched_setaffinity(0, client_cpus)  # both clients (perf_analyzer inherits it)
             pa_extra = ["--async"] if args.pa_async else []
-            url = server.endpoints.http if args.protocol == "http" else server.endpoints.grpc
+            http = server.endpoints.http
+            url = http if args.protocol == "http" else server.endpoints.grpc
             print(
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
                 f"stability {args.stability:.0%}; {args.rounds} rounds of PA, tritune, PA; perf_analyzer "
@@ -228,9 +246,9 @@ def main() -> int:
                 rounds: list[Round] = []
                 for _ in range(args.rounds):
                     try:
-                        before = run_pa(model, level, stability)
-                        ours = run_tritune(profiler, level)
-                        after = run_pa(model, level, stability)
+                        before = with_batch(http, model, lambda: run_pa(model, level, stability))
+                        ours = with_batch(http, model, lambda: run_tritune(profiler, level))
+                        after = with_batch(http, model, lambda: run_pa(model, level, stability))
                     except RuntimeError as error:
                         print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
                         continue
@@ -244,7 +262,8 @@ def main() -> int:
 
             print(
                 f"{'conc':>4} {'tritune inf/s':>13} {'PA inf/s':>9} {'thr ratio':>9} {'p50 T/PA us':>13} "
-                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'PA/PA thr':>9} {'spread T/PA':>12}"
+                f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'PA/PA thr':>9} {'spread T/PA':>12} "
+                f"{'batch T/PA':>11}"
             )
             worst_thr = worst_p50 = worst_aa = 0.0
             for level in args.levels:
@@ -266,7 +285,8 @@ def main() -> int:
                     f"{ours.p50_us:>6.0f}/{theirs.p50_us:<6.0f} {p50:>9.3f} "
                     f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} {aa:>9.3f} "
                     f"{spread([r.ours for r in rounds]):>5.0%}/"
-                    f"{spread([p for r in rounds for p in (r.before, r.after)]):<5.0%}{flags}",
+                    f"{spread([p for r in rounds for p in (r.before, r.after)]):<5.0%}  "
+                    f"{ours.batch:>5.2f}/{theirs.batch:<5.2f}{flags}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0
