@@ -11,7 +11,9 @@ runs; the median over rounds of the tritune/perf_analyzer ratios of throughput, 
 later perf_analyzer run over the earlier); each client's spread over its runs
 ((max - min) / median throughput); and the average batch the server formed under each client
 (Triton's inference_count / execution_count over the run): with dynamic batching a client's
-send timing decides how requests group into batches, and with it the throughput. Then the
+send timing decides how requests group into batches, and with it the throughput; and the
+part of the average latency spent outside the server (average latency - Triton's own time per
+request, from the same statistics): the client's and the network's share. Then the
 capacity ratio: the highest throughput each client drives against a trivial model at high
 concurrency.
 
@@ -58,7 +60,14 @@ class Point:
     p50_us: float
     p99_us: float
     stable: bool
+    avg_us: float = 0.0
     batch: float = 0.0  # the server's average batch over the run
+    server_us: float = 0.0  # Triton's own time per request over the run
+
+    @property
+    def outside_us(self) -> float:
+        """Average latency not spent in the server: client and network."""
+        return self.avg_us - self.server_us if self.server_us else 0.0
 
 
 def run_tritune(profiler: Profiler, concurrency: int) -> Point:
@@ -66,7 +75,10 @@ def run_tritune(profiler: Profiler, concurrency: int) -> Point:
     client = result.client
     if client is None:
         raise RuntimeError(f"tritune failed at concurrency {concurrency}: {result.reason}")
-    return Point(result.throughput, client.latency.p50_ns / 1e3, client.latency.p99_ns / 1e3, result.stable)
+    latency = client.latency
+    return Point(
+        result.throughput, latency.p50_ns / 1e3, latency.p99_ns / 1e3, result.stable, avg_us=latency.avg_ns / 1e3
+    )
 
 
 def run_perf_analyzer(
@@ -112,7 +124,13 @@ def run_perf_analyzer(
     stable = done.returncode == 0
     with out.open() as handle:
         row = next(csv.DictReader(handle))
-    return Point(float(row["Inferences/Second"]), float(row["p50 latency"]), float(row["p99 latency"]), stable)
+    return Point(
+        float(row["Inferences/Second"]),
+        float(row["p50 latency"]),
+        float(row["p99 latency"]),
+        stable,
+        avg_us=float(row["Avg latency"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -141,7 +159,9 @@ def median_point(points: list[Point]) -> Point:
         statistics.median(p.p50_us for p in points),
         statistics.median(p.p99_us for p in points),
         all(p.stable for p in points),
+        statistics.median(p.avg_us for p in points),
         statistics.median(p.batch for p in points),
+        statistics.median(p.server_us for p in points),
     )
 
 
@@ -152,7 +172,8 @@ def with_batch(http_url: str, model: str, run: Callable[[], Point]) -> Point:
     after = fetch_model_stats(http_url, model)
     if before is None or after is None:
         return point
-    return replace(point, batch=breakdown(before, after).average_batch)
+    server = breakdown(before, after)
+    return replace(point, batch=server.average_batch, server_us=server.request_ns / 1e3)
 
 
 def main() -> int:
@@ -263,7 +284,7 @@ def main() -> int:
             print(
                 f"{'conc':>4} {'tritune inf/s':>13} {'PA inf/s':>9} {'thr ratio':>9} {'p50 T/PA us':>13} "
                 f"{'p50 ratio':>9} {'p99 T/PA us':>13} {'p99 ratio':>9} {'PA/PA thr':>9} {'spread T/PA':>12} "
-                f"{'batch T/PA':>11}"
+                f"{'batch T/PA':>11} {'outside server T/PA us':>22}"
             )
             worst_thr = worst_p50 = worst_aa = 0.0
             for level in args.levels:
@@ -286,7 +307,9 @@ def main() -> int:
                     f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} {aa:>9.3f} "
                     f"{spread([r.ours for r in rounds]):>5.0%}/"
                     f"{spread([p for r in rounds for p in (r.before, r.after)]):<5.0%}  "
-                    f"{ours.batch:>5.2f}/{theirs.batch:<5.2f}{flags}",
+                    f"{ours.batch:>5.2f}/{theirs.batch:<5.2f} "
+                    f"{statistics.median(r.ours.outside_us for r in rounds):>11.0f}/"
+                    f"{statistics.median(p.outside_us for r in rounds for p in (r.before, r.after)):<10.0f}{flags}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0

@@ -20,7 +20,7 @@ version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 
 # The wheels, at the versions this checkout's venv runs, built for CPython 3.12.
 WHEELS=(tritonclient geventhttpclient gevent greenlet zope.event zope.interface brotli python-rapidjson
-    hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection)
+    hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection optuna colorlog tqdm)
 specs=()
 for name in "${WHEELS[@]}"; do specs+=("$name==$(version "$name")"); done
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
