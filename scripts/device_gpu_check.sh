@@ -2,12 +2,14 @@
 # tritune on a GPU host with no network (this workplace's device machine): set up from carried
 # files, then run what a CPU-only CI never can: `tritune doctor` seeing the GPU, `tritune perf`
 # reading the GPU metrics from Triton's metrics port, NVML per-process memory, and (STEP=bench)
-# the load-generator benchmark on a host with cores to spare for both clients.
+# the load-generator benchmark on a host with cores to spare for both clients, and (STEP=search)
+# the search benchmark on a quieter host than a shared 2-core one.
 #
 # Carried in .whl/ (git-ignored): bundle.tar.xz (site/: the nvidia-pytriton package and its
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
-#   STEP=check|bench|tests scripts/device_gpu_check.sh
+# scripts/device_bundle.sh builds .whl/.
+#   STEP=check|bench|search|tests scripts/device_gpu_check.sh
 set -euo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/lib /tmp/bin
@@ -52,6 +54,9 @@ EOF
     ;;
 bench)
     python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}
+    ;;
+search)
+    python3 benchmarks/search_vs_brute.py --models "${MODELS:-cnn}" --server-cpus "${SERVER_CPUS:-4}" ${BENCH_ARGS:-}
     ;;
 tests)
     python3 -m pytest -q -p no:cacheprovider tests/integration/test_triton_server.py tests/integration/test_perf.py
