@@ -173,9 +173,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
-        paths = {"cnn": cnn_model(work / "cnn.onnx"), "minilm": minilm_path()}
+        # Built or looked up only when asked for: a host may lack MiniLM.
+        paths = {"cnn": lambda: cnn_model(work / "cnn.onnx"), "minilm": minilm_path}
         for name in args.models.split(","):
-            path = paths[name]
+            path = paths[name]()
             model = ModelFiles(name=name, files={"fp32": path}, signature=read_signature(path))
             options = dataclasses.replace(base, shapes=shapes.get(name, {}))
             brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(
