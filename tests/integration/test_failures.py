@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tritune.errors import InferenceError, ModelLoadError, ServerError
-from tritune.testing.processes import triton_processes, wait_until_gone
+from tritune.testing.processes import interruptible_popen, triton_processes, wait_until_gone
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.model_config import from_pbtxt, to_pbtxt
@@ -155,7 +155,7 @@ time.sleep(600)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_no_orphans_when_the_owner_is_interrupted_or_killed(tmp_path: Path, dtype_zoo_onnx: Path, sig: int) -> None:
     deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
-    owner = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    owner = interruptible_popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         line = owner.stdout.readline() if owner.stdout else ""
         assert line.startswith("ready"), line
@@ -172,7 +172,7 @@ def test_cli_ctrl_c_during_a_run_leaves_nothing(tmp_path: Path, minilm_onnx: Pat
     marker = tmp_path / "marker"
     marker.mkdir()
     env = dict(os.environ, TMPDIR=str(marker))
-    process = subprocess.Popen(
+    process = interruptible_popen(
         [*TRITUNE, "infer", str(minilm_onnx), "-n", "100000"], stderr=subprocess.PIPE, text=True, env=env
     )
     try:

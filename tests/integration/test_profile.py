@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tritune.testing.models import mlp_model
-from tritune.testing.processes import wait_until_gone
+from tritune.testing.processes import interruptible_popen, wait_until_gone
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.server import EmbeddedTriton
@@ -85,7 +85,7 @@ def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_mode
 def test_interrupted_profile_resumes_without_remeasuring(tmp_path: Path, small_model: Path, sig: int) -> None:
     run_dir = tmp_path / "run"
     command = profile_command(small_model, run_dir, "--json", "--no-report", "--run-config-search-mode", "brute")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = interruptible_popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:

@@ -1,8 +1,13 @@
-"""Finding Triton processes, so tests can prove none is left behind."""
+"""Finding Triton processes, so tests can prove none is left behind; starting a child that
+Ctrl-C can reach."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import psutil
 
@@ -41,3 +46,16 @@ def wait_until_gone(marker: str, timeout_s: float = 15.0) -> list[psutil.Process
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interruptible_popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen`` with SIGINT's default disposition in the child.
+
+    A shell that runs the suite in the background (``cmd &``, nohup) hands its children SIGINT
+    ignored, and a Python started that way never turns SIGINT into KeyboardInterrupt: a test
+    that sends SIGINT would then see a child that cannot be interrupted at all."""
+    return subprocess.Popen(args, preexec_fn=_default_sigint, **kwargs)
