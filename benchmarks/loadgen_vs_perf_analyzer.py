@@ -39,6 +39,7 @@ from pathlib import Path
 
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
+from tritune.loadgen.report import CSV_LATENCY_PARTS
 from tritune.loadgen.server_stats import breakdown, fetch_model_stats
 from tritune.system import find_perf_analyzer
 from tritune.testing.models import mlp_model
@@ -129,7 +130,7 @@ def run_perf_analyzer(
         float(row["p50 latency"]),
         float(row["p99 latency"]),
         stable,
-        avg_us=sum(float(row[column]) for column in PA_LATENCY_PARTS),
+        avg_us=sum(float(row[column]) for column in CSV_LATENCY_PARTS),
     )
 
 
@@ -147,16 +148,9 @@ class Round:
         return float(getattr(self.ours, field)) / theirs
 
 
-# perf_analyzer's CSV has no average latency column: its parts add up to it.
-PA_LATENCY_PARTS = (
-    "Client Send",
-    "Network+Server Send/Recv",
-    "Server Queue",
-    "Server Compute Input",
-    "Server Compute Infer",
-    "Server Compute Output",
-    "Client Recv",
-)
+def pa_runs(rounds: list[Round]) -> list[Point]:
+    """Every perf_analyzer run of these rounds."""
+    return [point for r in rounds for point in (r.before, r.after)]
 
 
 def spread(points: list[Point]) -> float:
@@ -177,8 +171,9 @@ def median_point(points: list[Point]) -> Point:
     )
 
 
-def with_batch(http_url: str, model: str, run: Callable[[], Point]) -> Point:
-    """``run()`` with the server's average batch over it, from its statistics before and after."""
+def with_server_stats(http_url: str, model: str, run: Callable[[], Point]) -> Point:
+    """``run()`` with the server's average batch and time per request over it, from its
+    statistics before and after."""
     before = fetch_model_stats(http_url, model)
     point = run()
     after = fetch_model_stats(http_url, model)
@@ -279,9 +274,9 @@ def main() -> int:
                 rounds: list[Round] = []
                 for _ in range(args.rounds):
                     try:
-                        before = with_batch(http, model, lambda: run_pa(model, level, stability))
-                        ours = with_batch(http, model, lambda: run_tritune(profiler, level))
-                        after = with_batch(http, model, lambda: run_pa(model, level, stability))
+                        before = with_server_stats(http, model, lambda: run_pa(model, level, stability))
+                        ours = with_server_stats(http, model, lambda: run_tritune(profiler, level))
+                        after = with_server_stats(http, model, lambda: run_pa(model, level, stability))
                     except RuntimeError as error:
                         print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
                         continue
@@ -304,7 +299,7 @@ def main() -> int:
                 if not rounds:
                     continue
                 ours = median_point([r.ours for r in rounds])
-                theirs = median_point([p for r in rounds for p in (r.before, r.after)])
+                theirs = median_point(pa_runs(rounds))
                 # The median over rounds: each ratio compares runs made back to back.
                 thr = statistics.median(r.ratio("throughput") for r in rounds)
                 p50 = statistics.median(r.ratio("p50_us") for r in rounds)
@@ -318,10 +313,10 @@ def main() -> int:
                     f"{ours.p50_us:>6.0f}/{theirs.p50_us:<6.0f} {p50:>9.3f} "
                     f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} {aa:>9.3f} "
                     f"{spread([r.ours for r in rounds]):>5.0%}/"
-                    f"{spread([p for r in rounds for p in (r.before, r.after)]):<5.0%}  "
+                    f"{spread(pa_runs(rounds)):<5.0%}  "
                     f"{ours.batch:>5.2f}/{theirs.batch:<5.2f} "
                     f"{statistics.median(r.ours.outside_us for r in rounds):>11.0f}/"
-                    f"{statistics.median(p.outside_us for r in rounds for p in (r.before, r.after)):<10.0f}{flags}",
+                    f"{statistics.median(p.outside_us for p in pa_runs(rounds)):<10.0f}{flags}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0
@@ -331,7 +326,7 @@ def main() -> int:
                 if not rounds:
                     continue
                 ours = median_point([r.ours for r in rounds])
-                theirs = median_point([p for r in rounds for p in (r.before, r.after)])
+                theirs = median_point(pa_runs(rounds))
                 best_ours, best_theirs = max(best_ours, ours.throughput), max(best_theirs, theirs.throughput)
                 print(
                     f"capacity, trivial model, concurrency {level}: tritune {ours.throughput:.1f}, "

@@ -12,8 +12,8 @@ from typing import Any
 from tritune.loadgen.profiler import PerfResult
 
 CSV_TAIL = ["p50 latency", "p90 latency", "p95 latency", "p99 latency"]
-CSV_MIDDLE = [
-    "Inferences/Second",
+# The parts of the average latency, in usec; they add up to it (the plain CSV has no average).
+CSV_LATENCY_PARTS = [
     "Client Send",
     "Network+Server Send/Recv",
     "Server Queue",
@@ -22,6 +22,7 @@ CSV_MIDDLE = [
     "Server Compute Output",
     "Client Recv",
 ]
+CSV_MIDDLE = ["Inferences/Second", *CSV_LATENCY_PARTS]
 VERBOSE_EXTRA = ["Avg latency", "request/response", "response wait"]
 # perf_analyzer's verbose CSV with --collect-metrics: per GPU "uuid:value;" in each cell.
 VERBOSE_GPU = ["Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"]
