@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from cpus import Cpus
 
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
@@ -226,10 +227,7 @@ def main() -> int:
         "measurement, otherwise decides the ratios.",
     )
     args = parser.parse_args()
-    all_cpus = os.sched_getaffinity(0)
-    pinned = args.pin and len(all_cpus) > args.server_cpus >= 1
-    server_cpus = set(sorted(all_cpus)[: args.server_cpus]) if pinned else set(all_cpus)
-    client_cpus = set(all_cpus) - server_cpus if pinned else set(all_cpus)
+    cpus = Cpus.split(args.server_cpus if args.pin else 0)
     binary = find_perf_analyzer()
     if binary is None:
         print("perf_analyzer not found: run scripts/get_perf_analyzer.sh", file=sys.stderr)
@@ -246,15 +244,15 @@ def main() -> int:
         batching = ServingConfig(
             max_batch_size=32,
             dynamic_batching=DynamicBatching(),
-            runner=RunnerOptions(intra_op_threads=args.model_threads or len(server_cpus)),
+            runner=RunnerOptions(intra_op_threads=args.model_threads or len(cpus.server)),
         )
         deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=args.width, depth=args.depth), batching)
         deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
-        os.sched_setaffinity(0, server_cpus)  # the server and its stubs inherit this
+        cpus.starting_server()
         with EmbeddedTriton(repo) as server, ModelControl(server) as control:
             control.load("mlp")
             control.load("trivial")
-            os.sched_setaffinity(0, client_cpus)  # both clients (perf_analyzer inherits it)
+            cpus.server_started()
             pa_extra = ["--async"] if args.pa_async else []
             http = server.endpoints.http
             url = http if args.protocol == "http" else server.endpoints.grpc
@@ -262,8 +260,8 @@ def main() -> int:
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
                 f"stability {args.stability:.0%}; {args.rounds} rounds of PA, tritune, PA; perf_analyzer "
                 f"{'--async' if args.pa_async else 'sync (its default)'}; "
-                f"MLP {args.width}x{args.depth}, {args.model_threads or len(server_cpus)} ORT threads; "
-                f"server on CPUs {sorted(server_cpus)}, clients on {sorted(client_cpus)}"
+                f"MLP {args.width}x{args.depth}, {args.model_threads or len(cpus.server)} ORT threads; "
+                f"{cpus.describe()}"
             )
 
             def compare(model: str, level: int, stability: float) -> list[Round]:

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from cpus import Cpus
 
 from tritune.config import parse_profile_config
 from tritune.domain.measurement import LoadPoint
@@ -57,29 +58,6 @@ def settings(name: str, path: Path, mode: str) -> dict[str, Any]:
         "run_config_search_max_concurrency": 32,
         "objectives": {"perf_throughput": 1},
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class Cpus:
-    """Which cores the server gets and which the load generator (all of them when not pinned)."""
-
-    server: frozenset[int]
-    client: frozenset[int]
-
-    @classmethod
-    def split(cls, server_cpus: int) -> Cpus:
-        cpus = sorted(os.sched_getaffinity(0))
-        if server_cpus < 1 or server_cpus >= len(cpus):
-            return cls(frozenset(cpus), frozenset(cpus))
-        return cls(frozenset(cpus[:server_cpus]), frozenset(cpus[server_cpus:]))
-
-    def server_started(self) -> None:
-        """The server and its stubs inherited the server cores; the load generator's workers,
-        started later from this process, inherit the client cores."""
-        os.sched_setaffinity(0, self.client)
-
-    def starting_server(self) -> None:
-        os.sched_setaffinity(0, self.server)
 
 
 def spread(values: list[float]) -> float:
@@ -164,7 +142,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cpus = Cpus.split(args.server_cpus)
-    print(f"server on CPUs {sorted(cpus.server)}, load generator on {sorted(cpus.client)}")
+    print(cpus.describe())
     base = MeasureOptions(
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=0.15, max_windows=8),
