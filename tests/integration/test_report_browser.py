@@ -9,6 +9,8 @@ Never skipped: scripts/setup_system.sh installs Chromium.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +20,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tritune.report import ReportData, WrittenReports, write_reports
+from tritune.report import ReportData, WrittenReports, build_report_data, load_run, write_reports
 from tritune.report.pdf import find_chromium
 from tritune.report.sample import write_sample_run
+from tritune.report.write import detailed_path, summary_path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 CONSTRAINED = {
@@ -181,3 +184,36 @@ def test_pdf_reports(tmp_path: Path):
     for pdf in model.pdfs:
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
         shutil.copy(pdf, ARTIFACTS / f"{pdf.parent.name}-{pdf.name}")
+
+
+def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome, tmp_path: Path, minilm_onnx: Path):
+    """The reports `tritune profile` itself writes for the real MiniLM, opened with no network."""
+    run_dir = tmp_path / "run"
+    shapes = [f"--shape={name}:16" for name in ("input_ids", "attention_mask", "token_type_ids")]
+    done = subprocess.run(
+        [sys.executable, "-m", "tritune", "profile", str(minilm_onnx), "--name", "minilm", "--run-dir", str(run_dir)]
+        + ["--measurement-interval", "200", "--max-windows", "4", "--stability-percentage", "50"]
+        + ["--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"]
+        + ["--run-config-search-max-concurrency", "2", *shapes],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    data = build_report_data(load_run(run_dir))
+    assert data.sentence in " ".join((done.stdout + done.stderr).split())  # the terminal says what the report says
+
+    _open(browser, summary_path(run_dir, "minilm"))
+    assert _js_errors(browser) == []
+    assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
+    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
+    assert browser.find_element(By.ID, "summary-sentence").text == data.sentence
+    every = browser.find_elements(By.CSS_SELECTOR, "#all-configs tbody tr")
+    assert [r.get_attribute("data-config") for r in every] == [c.name for c in data.configs]
+    _screenshot(browser, "summary-minilm")
+
+    best = data.config(data.best_name or "")
+    _open(browser, detailed_path(run_dir, best.name))
+    assert _js_errors(browser) == []
+    assert len(_table_rows(browser, "measurements")) == len(best.points) > 0
+    assert f"max_batch_size: {best.max_batch_size}" in browser.find_element(By.ID, "config-pbtxt").text
