@@ -11,7 +11,8 @@ runs; the median over rounds of the tritune/perf_analyzer ratios of throughput, 
 later perf_analyzer run over the earlier); each client's spread over its runs
 ((max - min) / median throughput); and the average batch the server formed under each client
 (Triton's inference_count / execution_count over the run): with dynamic batching a client's
-send timing decides how requests group into batches, and with it the throughput; and the
+send timing decides how requests group into batches, and with it the throughput (the share of
+executions at each batch size is printed under each level); and the
 part of the average latency spent outside the server (average latency - Triton's own time per
 request, from the same statistics): the client's and the network's share. Then the
 capacity ratio: the highest throughput each client drives against a trivial model at high
@@ -32,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +67,7 @@ class Point:
     avg_us: float = 0.0
     batch: float = 0.0  # the server's average batch over the run
     server_us: float = 0.0  # Triton's own time per request over the run
+    batches: tuple[tuple[int, int], ...] = ()  # (batch size, executions) over the run
 
     @property
     def outside_us(self) -> float:
@@ -181,7 +184,24 @@ def with_server_stats(http_url: str, model: str, run: Callable[[], Point]) -> Po
     if before is None or after is None:
         return point
     server = breakdown(before, after)
-    return replace(point, batch=server.average_batch, server_us=server.request_ns / 1e3)
+    return replace(
+        point,
+        batch=server.average_batch,
+        server_us=server.request_ns / 1e3,
+        batches=tuple(server.batch_executions.items()),
+    )
+
+
+def batch_shares(points: list[Point], floor: float = 0.03) -> str:
+    """The server's executions by batch size over these runs, as shares ("8:30% 9:41%"),
+    leaving out sizes under ``floor``."""
+    counts: Counter[int] = Counter()
+    for point in points:
+        counts.update(dict(point.batches))
+    total = sum(counts.values())
+    if not total:
+        return "-"
+    return " ".join(f"{size}:{count / total:.0%}" for size, count in sorted(counts.items()) if count / total >= floor)
 
 
 def main() -> int:
@@ -315,6 +335,11 @@ def main() -> int:
                     f"{ours.batch:>5.2f}/{theirs.batch:<5.2f} "
                     f"{statistics.median(r.ours.outside_us for r in rounds):>11.0f}/"
                     f"{statistics.median(p.outside_us for p in pa_runs(rounds)):<10.0f}{flags}",
+                    flush=True,
+                )
+                print(
+                    f"{'':>4} server batches (size:share of executions) "
+                    f"tritune {batch_shares([r.ours for r in rounds])} | perf_analyzer {batch_shares(pa_runs(rounds))}",
                     flush=True,
                 )
             best_ours = best_theirs = 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tritune.triton.server import http_get
@@ -36,12 +36,14 @@ class StatsSnapshot:
     counters: Mapping[str, tuple[int, int]]
     execution_count: int = 0
     inference_count: int = 0
+    batch_executions: Mapping[int, int] = field(default_factory=dict)  # batch size -> executions
 
 
 def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0) -> StatsSnapshot | None:
     """From the JSON of ``GET v2/models/<model>/stats`` (all versions of the model summed)."""
     counters: dict[str, list[int]] = {c: [0, 0] for c in COMPONENTS}
     executions = inferences = 0
+    batches: dict[int, int] = {}
     found = False
     for entry in document.get("model_stats", []):
         if entry.get("name") != model:
@@ -54,9 +56,13 @@ def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0)
             counters[component][1] += int(part.get("ns", 0))
         executions += int(entry.get("execution_count", 0))
         inferences += int(entry.get("inference_count", 0))
+        for batch in entry.get("batch_stats", []):
+            # One compute_infer per execution of that batch size.
+            size, count = int(batch.get("batch_size", 0)), int(batch.get("compute_infer", {}).get("count", 0))
+            batches[size] = batches.get(size, 0) + count
     if not found:
         return None
-    return StatsSnapshot(time_ns, {k: (v[0], v[1]) for k, v in counters.items()}, executions, inferences)
+    return StatsSnapshot(time_ns, {k: (v[0], v[1]) for k, v in counters.items()}, executions, inferences, batches)
 
 
 def fetch_model_stats(http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0) -> StatsSnapshot | None:
@@ -83,6 +89,7 @@ class ServerBreakdown:
     compute_output_ns: float
     request_ns: float  # the server's whole time per successful request
     failed: int = 0
+    batch_executions: Mapping[int, int] = field(default_factory=dict)  # batch size -> executions in between
 
     @property
     def overhead_ns(self) -> float:
@@ -111,4 +118,9 @@ def breakdown(first: StatsSnapshot, last: StatsSnapshot) -> ServerBreakdown:
         compute_output_ns=average("compute_output"),
         request_ns=average("success"),
         failed=last.counters["fail"][0] - first.counters["fail"][0],
+        batch_executions={
+            size: delta
+            for size, count in sorted(last.batch_executions.items())
+            if (delta := count - first.batch_executions.get(size, 0)) > 0
+        },
     )

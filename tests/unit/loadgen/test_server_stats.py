@@ -3,7 +3,9 @@ import pytest
 from tritune.loadgen.server_stats import breakdown, parse_model_stats
 
 
-def _doc(success: int, ns: int, queue_ns: int, infer_ns: int, executions: int) -> dict:
+def _doc(
+    success: int, ns: int, queue_ns: int, infer_ns: int, executions: int, batches: dict[int, int] | None = None
+) -> dict:
     stats = {
         "success": {"count": success, "ns": ns},
         "fail": {"count": 1, "ns": 5},
@@ -20,6 +22,10 @@ def _doc(success: int, ns: int, queue_ns: int, infer_ns: int, executions: int) -
                 "inference_stats": stats,
                 "execution_count": executions,
                 "inference_count": success,
+                "batch_stats": [
+                    {"batch_size": size, "compute_infer": {"count": count, "ns": count * 1_000}}
+                    for size, count in (batches or {}).items()
+                ],
             },
             {
                 "name": "other",
@@ -57,3 +63,12 @@ def test_breakdown_is_delta_ns_over_delta_count():
 
 def test_an_unknown_model_has_no_snapshot():
     assert parse_model_stats(_doc(1, 1, 1, 1, 1), "missing") is None
+
+
+def test_batch_executions_are_counted_per_batch_size_between_snapshots():
+    first = parse_model_stats(_doc(10, 10, 10, 10, 6, batches={1: 4, 3: 2}), "m")
+    last = parse_model_stats(_doc(40, 40, 40, 40, 16, batches={1: 4, 3: 8, 4: 3}), "m")
+    assert first is not None and last is not None
+    assert first.batch_executions == {1: 4, 3: 2}
+    # Batch size 1 ran no more in between, so it is left out.
+    assert breakdown(first, last).batch_executions == {3: 6, 4: 3}
