@@ -226,6 +226,13 @@ def main() -> int:
         "of its default, one blocking thread per concurrency slot",
     )
     parser.add_argument(
+        "--tritune-workers",
+        type=int,
+        default=None,
+        help="tritune's load-generator processes (default: its own choice, one unless it is the bottleneck); "
+        "the concurrency slots are split among them",
+    )
+    parser.add_argument(
         "--model-threads",
         type=int,
         default=None,
@@ -254,6 +261,7 @@ def main() -> int:
         return 2
     options = MeasureOptions(
         protocol=args.protocol,
+        workers=args.tritune_workers,
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=args.stability, max_windows=10),
     )
