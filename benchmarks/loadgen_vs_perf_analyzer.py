@@ -65,9 +65,14 @@ class Point:
     p99_us: float
     stable: bool
     avg_us: float = 0.0
-    batch: float = 0.0  # the server's average batch over the run
     server_us: float = 0.0  # Triton's own time per request over the run
     batches: tuple[tuple[int, int], ...] = ()  # (batch size, executions) over the run
+
+    @property
+    def batch(self) -> float:
+        """The server's average batch over the run."""
+        executions = sum(count for _, count in self.batches)
+        return sum(size * count for size, count in self.batches) / executions if executions else 0.0
 
     @property
     def outside_us(self) -> float:
@@ -169,27 +174,19 @@ def median_point(points: list[Point]) -> Point:
         statistics.median(p.p50_us for p in points),
         statistics.median(p.p99_us for p in points),
         all(p.stable for p in points),
-        statistics.median(p.avg_us for p in points),
-        statistics.median(p.batch for p in points),
-        statistics.median(p.server_us for p in points),
     )
 
 
 def with_server_stats(http_url: str, model: str, run: Callable[[], Point]) -> Point:
-    """``run()`` with the server's average batch and time per request over it, from its
-    statistics before and after."""
+    """``run()`` with the server's executions per batch size and time per request over it, from
+    its statistics before and after."""
     before = fetch_model_stats(http_url, model)
     point = run()
     after = fetch_model_stats(http_url, model)
     if before is None or after is None:
         return point
     server = breakdown(before, after)
-    return replace(
-        point,
-        batch=server.average_batch,
-        server_us=server.request_ns / 1e3,
-        batches=tuple(server.batch_executions.items()),
-    )
+    return replace(point, server_us=server.request_ns / 1e3, batches=tuple(server.batch_executions.items()))
 
 
 def batch_shares(points: list[Point], floor: float = 0.03) -> str:
@@ -340,7 +337,8 @@ def main() -> int:
                     f"{ours.p99_us:>6.0f}/{theirs.p99_us:<6.0f} {p99:>9.3f} {aa:>9.3f} "
                     f"{spread([r.ours for r in rounds]):>5.0%}/"
                     f"{spread(pa_runs(rounds)):<5.0%}  "
-                    f"{ours.batch:>5.2f}/{theirs.batch:<5.2f} "
+                    f"{statistics.median(r.ours.batch for r in rounds):>5.2f}/"
+                    f"{statistics.median(p.batch for p in pa_runs(rounds)):<5.2f} "
                     f"{statistics.median(r.ours.outside_us for r in rounds):>11.0f}/"
                     f"{statistics.median(p.outside_us for p in pa_runs(rounds)):<10.0f}{flags}",
                     flush=True,
