@@ -38,7 +38,7 @@ from tritune.loadgen.profiler import MeasureOptions, make_measure_fn
 from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
 from tritune.profile.orchestrator import OUTPUT_REPOSITORY, ModelFiles, ProfileOutcome, ProfileRun
 from tritune.store import Store
-from tritune.testing.models import cnn_model, minilm_path
+from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
@@ -147,7 +147,7 @@ def main() -> None:
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=0.15, max_windows=8),
     )
-    shapes = {"minilm": {"input_ids": (32,), "attention_mask": (32,), "token_type_ids": (32,)}}
+    shapes = {"minilm": {name: (32,) for name in MINILM_INPUT_NAMES}}
     rows = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)

@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 from tritune.cli import main
-from tritune.testing.models import minilm_path
+from tritune.testing.models import MINILM_INPUT_NAMES, minilm_path
 
 model = minilm_path()
-sequence = [f"--shape={name}:32" for name in ("input_ids", "attention_mask", "token_type_ids")]
+sequence = [f"--shape={name}:32" for name in MINILM_INPUT_NAMES]
 sys.exit(
     main(
         [

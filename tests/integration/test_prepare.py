@@ -24,6 +24,7 @@ from tritune.prepare import (
     prepare_model,
     search_dimensions,
 )
+from tritune.testing.models import MINILM_INPUT_NAMES
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.model_config import from_pbtxt
@@ -31,7 +32,7 @@ from tritune.triton.server import EmbeddedTriton
 
 # Short sweeps: the rule is unit-tested; here it only has to run on a real model.
 QUICK = {"sweep_cap": 4, "sweep_min_time_s": 0.05}
-MINILM_INPUTS = tuple(InputSpec(n, (8,)) for n in ("input_ids", "attention_mask", "token_type_ids"))
+MINILM_INPUTS = tuple(InputSpec(n, (8,)) for n in MINILM_INPUT_NAMES)
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -109,7 +110,7 @@ def test_prepared_minilm_serves_on_triton(
     assert prepared.passed, prepared.problems
     control.load("prepared_minilm")
     rng = np.random.default_rng(5)
-    feeds = {n: rng.integers(0, 2, (2, 8)).astype(np.int64) for n in ("input_ids", "attention_mask", "token_type_ids")}
+    feeds = {n: rng.integers(0, 2, (2, 8)).astype(np.int64) for n in MINILM_INPUT_NAMES}
     feeds["input_ids"] = rng.integers(0, 1000, (2, 8)).astype(np.int64)
     with InferClient(triton_server.endpoints) as client:
         served = client.infer("prepared_minilm", feeds)["last_hidden_state"]

@@ -24,6 +24,7 @@ from tritune.report import ReportData, WrittenReports, build_report_data, load_r
 from tritune.report.pdf import find_chromium
 from tritune.report.sample import write_sample_run
 from tritune.report.write import detailed_path, summary_path
+from tritune.testing.models import MINILM_INPUT_NAMES
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 CONSTRAINED = {
@@ -189,7 +190,7 @@ def test_pdf_reports(tmp_path: Path):
 def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome, tmp_path: Path, minilm_onnx: Path):
     """The reports `tritune profile` itself writes for the real MiniLM, opened with no network."""
     run_dir = tmp_path / "run"
-    shapes = [f"--shape={name}:16" for name in ("input_ids", "attention_mask", "token_type_ids")]
+    shapes = [f"--shape={name}:16" for name in MINILM_INPUT_NAMES]
     done = subprocess.run(
         [sys.executable, "-m", "tritune", "profile", str(minilm_onnx), "--name", "minilm", "--run-dir", str(run_dir)]
         + ["--measurement-interval", "200", "--max-windows", "4", "--stability-percentage", "50"]

