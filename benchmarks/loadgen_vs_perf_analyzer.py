@@ -67,6 +67,7 @@ class Point:
     avg_us: float = 0.0
     server_us: float = 0.0  # Triton's own time per request over the run
     batches: tuple[tuple[int, int], ...] = ()  # (batch size, executions) over the run
+    workers: int = 1  # tritune's load-generator processes (perf_analyzer: 1)
 
     @property
     def batch(self) -> float:
@@ -87,7 +88,12 @@ def run_tritune(profiler: Profiler, concurrency: int) -> Point:
         raise RuntimeError(f"tritune failed at concurrency {concurrency}: {result.reason}")
     latency = client.latency
     return Point(
-        result.throughput, latency.p50_ns / 1e3, latency.p99_ns / 1e3, result.stable, avg_us=latency.avg_ns / 1e3
+        result.throughput,
+        latency.p50_ns / 1e3,
+        latency.p99_ns / 1e3,
+        result.stable,
+        avg_us=latency.avg_ns / 1e3,
+        workers=result.workers,
     )
 
 
@@ -226,8 +232,8 @@ def main() -> int:
         "--tritune-workers",
         type=int,
         default=None,
-        help="tritune's load-generator processes (default: its own choice, one unless it is the bottleneck); "
-        "the concurrency slots are split among them",
+        help="tritune's load-generator processes (default: its own choice, a process per concurrency slot "
+        "up to half the client cores); the concurrency slots are split among them",
     )
     parser.add_argument(
         "--model-threads",
@@ -291,19 +297,19 @@ def main() -> int:
 
             def compare(model: str, level: int, stability: float) -> list[Round]:
                 """One Round per round: perf_analyzer, tritune, perf_analyzer, back to back."""
-                profiler = Profiler(
-                    server, model, replace(options, stability=replace(options.stability, threshold=stability))
-                )
+                level_options = replace(options, stability=replace(options.stability, threshold=stability))
                 rounds: list[Round] = []
-                for _ in range(args.rounds):
-                    try:
-                        before = with_server_stats(http, model, lambda: run_pa(model, level, stability))
-                        ours = with_server_stats(http, model, lambda: run_tritune(profiler, level))
-                        after = with_server_stats(http, model, lambda: run_pa(model, level, stability))
-                    except RuntimeError as error:
-                        print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
-                        continue
-                    rounds.append(Round(ours, before, after))
+                # One profiler per level: its worker processes serve every round.
+                with Profiler(server, model, level_options) as profiler:
+                    for _ in range(args.rounds):
+                        try:
+                            before = with_server_stats(http, model, lambda: run_pa(model, level, stability))
+                            ours = with_server_stats(http, model, lambda: run_tritune(profiler, level))
+                            after = with_server_stats(http, model, lambda: run_pa(model, level, stability))
+                        except RuntimeError as error:
+                            print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
+                            continue
+                        rounds.append(Round(ours, before, after))
                 return rounds
 
             def run_pa(model: str, level: int, stability: float) -> Point:
@@ -344,7 +350,8 @@ def main() -> int:
                     flush=True,
                 )
                 print(
-                    f"{'':>4} server batches (size:share of executions) "
+                    f"{'':>4} tritune processes {max(r.ours.workers for r in rounds)}; "
+                    "server batches (size:share of executions) "
                     f"tritune {batch_shares([r.ours for r in rounds])} | perf_analyzer {batch_shares(pa_runs(rounds))}",
                     flush=True,
                 )

@@ -4,11 +4,15 @@ worker processes, server statistics, per-model memory, and the ways it can go wr
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -20,6 +24,7 @@ from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteri
 from tritune.loadgen.profiler import make_measure_fn
 from tritune.loadgen.report import to_csv
 from tritune.loadgen.schedule import Distribution
+from tritune.loadgen.workers import WorkerPool
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
@@ -100,6 +105,40 @@ def test_worker_processes_merge_into_one_result(triton_server: EmbeddedTriton, p
     _check_numbers(result)
     assert result.workers == 2
     assert result.server is not None and result.server.requests > 0
+
+
+def test_closed_loop_gives_each_slot_a_process_up_to_the_limit(
+    triton_server: EmbeddedTriton, perf_model: str
+) -> None:
+    # perf_analyzer's sync mode gives each slot a thread; auto workers follow it within the cores allowed.
+    options = replace(FAST, max_auto_workers=2)
+    with WorkerPool() as pool, Profiler(triton_server, perf_model, options, pool) as profiler:
+        assert profiler.measure(LoadSpec.concurrency(1)).workers == 1
+        assert pool.pids == ()  # one slot runs in this process
+        three = profiler.measure(LoadSpec.concurrency(3))
+        _check_numbers(three)
+        assert three.workers == 2
+
+
+def test_the_worker_pool_keeps_its_processes_and_replaces_a_dead_one(
+    triton_server: EmbeddedTriton, perf_model: str
+) -> None:
+    options = replace(FAST, workers=2)
+    with WorkerPool() as pool:
+        with Profiler(triton_server, perf_model, options, pool) as profiler:
+            _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+        first = pool.pids
+        assert len(first) == 2 and all(psutil.pid_exists(p) for p in first)
+        # A profiler given a pool leaves it open: the search's measure function reuses the processes.
+        measurement = make_measure_fn(triton_server, options, pool)(perf_model, LoadPoint(value=2))
+        assert measurement.status is not MeasurementStatus.FAILED and measurement.metrics["perf_throughput"] > 0
+        assert pool.pids == first
+        os.kill(first[0], signal.SIGKILL)
+        with Profiler(triton_server, perf_model, options, pool) as profiler:
+            _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+        assert len(pool.pids) == 2 and first[0] not in pool.pids and first[1] in pool.pids
+    assert pool.pids == ()
+    assert not psutil.pid_exists(first[1]) or psutil.Process(first[1]).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_sweep_reuses_the_profiler_and_writes_perf_analyzer_csv(

@@ -237,8 +237,7 @@ def perf(
         )
     say = app.info if as_json else (lambda line: app.out.print(line, markup=False, highlight=False))
     results: list[PerfResult] = []
-    with _serve(app, model, url, serving, tritonserver) as (server, name):
-        profiler = Profiler(server, name, options)
+    with _serve(app, model, url, serving, tritonserver) as (server, name), Profiler(server, name, options) as profiler:
         for load in loads:
             mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"
             app.info(f"{mode}: {load.value:g} ...")

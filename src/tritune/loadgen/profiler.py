@@ -40,7 +40,7 @@ from tritune.loadgen.stabilize import (
 )
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize
 from tritune.loadgen.triton_client import ModelInfo, RequestTarget, inspect_model, make_request_fn, probe
-from tritune.loadgen.workers import WorkerError, WorkerPlan, run_in_workers
+from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
 from tritune.triton.server import TritonServer
@@ -111,7 +111,9 @@ class MeasureOptions:
     stability: StabilityCriteria = field(default_factory=StabilityCriteria)
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # --shape, batch dim left out
     input_data: str = "random"  # "random", "zero", or a .json / .npz file
-    workers: int | None = None  # None: 1, more while the generator is the bottleneck
+    # None: closed loop, a process per slot up to max_auto_workers (perf_analyzer's thread per
+    # slot); open loop, 1, more while the generator is the bottleneck.
+    workers: int | None = None
     max_auto_workers: int | None = None  # None: half the host's cores
     tick_ms: float = 100.0
     late_threshold_us: float = 2000.0  # an open-loop send this late counts as late
@@ -274,6 +276,14 @@ class _ServerObserver:
         return server, metrics, memory
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (a container's or a taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
     """asyncio.run, or on a thread of its own when the caller already runs an event loop."""
     try:
@@ -299,19 +309,39 @@ def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
 class Profiler:
     """Measures one served model under successive loads (inputs are built once per batch size)."""
 
-    def __init__(self, server: TritonServer, model: str, options: MeasureOptions | None = None) -> None:
+    def __init__(
+        self,
+        server: TritonServer,
+        model: str,
+        options: MeasureOptions | None = None,
+        pool: WorkerPool | None = None,
+    ) -> None:
+        """``pool``: worker processes shared with other profilers (the caller closes it);
+        without one the profiler starts its own when a load needs it, and ``close`` ends it."""
         self.server = server
         self.model = model
         self.options = options or MeasureOptions()
         self.info: ModelInfo = inspect_model(server.endpoints, model)
         self._targets: dict[int, RequestTarget] = {}
         self._samples: list[dict[str, np.ndarray]] | None = None
+        self._pool = pool
+        self._owns_pool = pool is None
 
     def __enter__(self) -> Profiler:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        return None
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_pool and self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _worker_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool()
+        return self._pool
 
     # -- inputs ----------------------------------------------------------------------------
     def target(self, batch_size: int) -> RequestTarget:
@@ -374,8 +404,8 @@ class Profiler:
             raise UsageError(f"concurrency {load.value} must be a whole number >= 1")
         target = self.target(load.batch_size)
         auto = self.options.workers is None
-        workers = self.options.workers or 1
-        limit = self.options.max_auto_workers or max(1, (os.cpu_count() or 1) // 2)
+        limit = self.options.max_auto_workers or max(1, usable_cpus() // 2)
+        workers = self.options.workers or (1 if load.open_loop else min(int(load.value), limit))
         while True:
             result = self._measure_once(load, target, workers)
             could_grow = workers < limit and (load.open_loop or workers < load.value)
@@ -411,7 +441,7 @@ class Profiler:
             if len(plans) == 1:
                 self._run_here(plans[0], on_tick)
             else:
-                run_in_workers(plans, on_tick)
+                self._worker_pool().run(plans, on_tick)
         except WorkerError as error:
             failure = error.message
         return self._result(load, controller, observer, len(plans), failure)
@@ -522,21 +552,24 @@ class Profiler:
 
 def measure(server: TritonServer, model: str, load: LoadSpec, options: MeasureOptions | None = None) -> PerfResult:
     """Measure ``model`` (already loaded on ``server``) under ``load``."""
-    return Profiler(server, model, options).measure(load)
+    with Profiler(server, model, options) as profiler:
+        return profiler.measure(load)
 
 
 def make_measure_fn(
-    server: TritonServer, options: MeasureOptions | None = None
+    server: TritonServer, options: MeasureOptions | None = None, pool: WorkerPool | None = None
 ) -> Callable[[str, LoadPoint], Measurement]:
     """The orchestrator's ``MeasureFn``: (model name, load point) -> stored Measurement.
 
     The model is inspected on every call, since a variant reloaded under the same name may
-    have a new max_batch_size. Set-up errors become FAILED measurements, so a search goes on."""
+    have a new max_batch_size. Set-up errors become FAILED measurements, so a search goes on.
+    ``pool`` (closed by the caller) keeps load-generator processes between measurements."""
 
     def measure_point(model: str, point: LoadPoint) -> Measurement:
         load = LoadSpec.from_point(point)
         try:
-            return Profiler(server, model, options).measure(load).to_measurement()
+            with Profiler(server, model, options, pool) as profiler:
+                return profiler.measure(load).to_measurement()
         except TrituneError as error:
             return Measurement(load=point, status=MeasurementStatus.FAILED, error=error.message)
 

@@ -1,4 +1,10 @@
-"""Running the engine in several worker processes when one event loop cannot keep up.
+"""Running the engine in several worker processes.
+
+Closed-loop slots get a process each where the host has the cores (perf_analyzer's sync mode
+gives each slot a thread: the slots whose replies come in one batch resend at once, and the
+dynamic batcher sees those bursts; one event loop handling the replies one after another
+spreads the resends out and the server forms different batches). An open-loop schedule gets
+more processes only when one event loop cannot keep up.
 
 Each worker builds its own request function (channels cannot cross processes), generates its
 share of the load (concurrency slots split evenly; an open-loop schedule thinned by index, so
@@ -6,6 +12,9 @@ the parts add up to exactly the requested arrivals) and streams its ticks to the
 a pipe. Tick edges are absolute CLOCK_MONOTONIC times shared by every process on the host, so
 tick k of every worker covers the same span; the parent combines them exactly (histogram
 counts add) and feeds the combined tick to the window controller.
+
+The processes live in a ``WorkerPool`` and serve one measurement after another: starting one
+costs about half a second of imports, and a search measures dozens of times.
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 import numpy as np
 
@@ -69,6 +80,8 @@ async def _worker_async(plan: WorkerPlan, conn: Connection) -> None:
         )
         conn.send(_READY)
         start_ns = conn.recv()
+        if not isinstance(start_ns, int):
+            return  # the parent called the run off before it started
         stop = False
 
         def sink(tick: WindowStats) -> bool:
@@ -83,49 +96,129 @@ async def _worker_async(plan: WorkerPlan, conn: Connection) -> None:
         await request_fn.aclose()
 
 
-def worker_main(plan: WorkerPlan, conn: Connection) -> None:
+def worker_main(conn: Connection) -> None:
+    """Serve plans until the parent sends None or goes away; a DONE closes each run."""
+    # Ctrl-C reaches the whole process group: the parent stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_worker_async(plan, conn))
+        while True:
+            try:
+                plan = conn.recv()
+            except EOFError:
+                return
+            if plan is None:
+                return
+            if not isinstance(plan, WorkerPlan):
+                continue  # a stop meant for the run before, read after it ended
+            try:
+                asyncio.run(_worker_async(plan, conn))
+            finally:
+                with contextlib.suppress(OSError):
+                    conn.send(_DONE)
     finally:
-        with contextlib.suppress(OSError):
-            conn.send(_DONE)
         conn.close()
 
 
-def run_in_workers(
-    plans: list[WorkerPlan],
-    on_tick: Callable[[WindowStats], bool],
-    *,
-    start_delay_ns: int = 50_000_000,
-    startup_timeout_s: float = 60.0,
-) -> None:
-    """Run every plan in its own process until ``on_tick`` (fed combined ticks) returns True."""
-    context = multiprocessing.get_context("spawn")  # fork would copy gRPC's threads and locks
-    pipes: list[Connection] = []
-    processes = []
-    try:
-        for plan in plans:
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=worker_main, args=(plan, child_end), daemon=True)
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+
+    def alive(self) -> bool:
+        return self.process.is_alive() and not self.conn.closed
+
+    def end(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=2)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Worker processes kept between runs; ``run`` starts what it lacks, a worker that fails
+    is ended and replaced next time."""
+
+    def __init__(self, *, startup_timeout_s: float = 60.0) -> None:
+        self._startup_timeout_s = startup_timeout_s
+        self._idle: list[_Worker] = []
+        self._context = multiprocessing.get_context("spawn")  # fork would copy gRPC's threads and locks
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The idle workers' process ids (all of them, between runs)."""
+        return tuple(w.process.pid for w in self._idle if w.process.pid is not None)
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.end()
+
+    def _take(self, count: int) -> list[_Worker]:
+        kept = [w for w in self._idle if w.alive()]
+        for worker in self._idle:
+            if worker not in kept:
+                worker.end()
+        taken, self._idle = kept[:count], kept[count:]
+        while len(taken) < count:
+            parent_end, child_end = self._context.Pipe()
+            process = self._context.Process(target=worker_main, args=(child_end,), daemon=True)
             process.start()
             child_end.close()
-            pipes.append(parent_end)
-            processes.append(process)
-        for index, conn in enumerate(pipes):
-            if not conn.poll(startup_timeout_s) or conn.recv() != _READY:
-                raise WorkerError(f"load-generator worker {index} did not start within {startup_timeout_s:.0f} s")
-        start_ns = time.monotonic_ns() + start_delay_ns
-        for conn in pipes:
-            conn.send(start_ns)
-        tick_ns = plans[0].tick_ns
+            taken.append(_Worker(process, parent_end))
+        return taken
+
+    def run(
+        self,
+        plans: list[WorkerPlan],
+        on_tick: Callable[[WindowStats], bool],
+        *,
+        start_delay_ns: int = 50_000_000,
+    ) -> None:
+        """Run every plan in a process of its own until ``on_tick`` (fed combined ticks)
+        returns True."""
+        workers = self._take(len(plans))
+        healthy = [True] * len(workers)
+        try:
+            for worker, plan in zip(workers, plans, strict=True):
+                worker.conn.send(plan)
+            for index, worker in enumerate(workers):
+                if not worker.conn.poll(self._startup_timeout_s) or worker.conn.recv() != _READY:
+                    healthy[index] = False
+                    raise WorkerError(
+                        f"load-generator worker {index} did not start within {self._startup_timeout_s:.0f} s"
+                    )
+            start_ns = time.monotonic_ns() + start_delay_ns
+            for worker in workers:
+                worker.conn.send(start_ns)
+            self._stream(workers, healthy, plans[0].tick_ns, on_tick)
+        except (EOFError, OSError):
+            raise WorkerError("a load-generator worker exited early") from None
+        finally:
+            self._finish(workers, healthy)
+
+    @staticmethod
+    def _stream(
+        workers: list[_Worker], healthy: list[bool], tick_ns: int, on_tick: Callable[[WindowStats], bool]
+    ) -> None:
         while True:
             ticks = []
-            for index, conn in enumerate(pipes):
+            for index, worker in enumerate(workers):
                 # A tick is due every tick_ns; a worker silent far longer than that has died.
-                if not conn.poll(max(10.0, 50 * tick_ns / 1e9)):
+                if not worker.conn.poll(max(10.0, 50 * tick_ns / 1e9)):
+                    healthy[index] = False
                     raise WorkerError(f"load-generator worker {index} stopped sending results")
-                message = conn.recv()
+                message = worker.conn.recv()
                 if not isinstance(message, WindowStats):
+                    healthy[index] = False
                     raise WorkerError(f"load-generator worker {index} exited early")
                 ticks.append(message)
             combined = ticks[0]
@@ -133,22 +226,28 @@ def run_in_workers(
                 combined.combine(tick)
             if on_tick(combined):
                 return
-    except EOFError:
-        raise WorkerError("a load-generator worker exited early") from None
-    finally:
-        for conn in pipes:
+
+    def _finish(self, workers: list[_Worker], healthy: list[bool]) -> None:
+        """Stop every worker's run and read until its DONE (so none blocks on a full pipe);
+        the ones that answer go back to the pool, the others are ended."""
+        for worker in workers:
             with contextlib.suppress(OSError):
-                conn.send(_STOP)
-        for conn in pipes:
-            # Read until the worker says it is done, so it never blocks on a full pipe.
+                worker.conn.send(_STOP)
+        for index, worker in enumerate(workers):
+            done = False
             with contextlib.suppress(EOFError, OSError):
                 deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and conn.poll(max(0.0, deadline - time.monotonic())):
-                    if conn.recv() == _DONE:
+                while time.monotonic() < deadline and worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                    if worker.conn.recv() == _DONE:
+                        done = True
                         break
-            conn.close()
-        for process in processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=2)
+            if done and healthy[index] and worker.alive():
+                self._idle.append(worker)
+            else:
+                worker.end()
+
+
+def run_in_workers(plans: list[WorkerPlan], on_tick: Callable[[WindowStats], bool]) -> None:
+    """One run in processes started for it and ended after it."""
+    with WorkerPool() as pool:
+        pool.run(plans, on_tick)

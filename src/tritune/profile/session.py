@@ -116,6 +116,7 @@ class ProfileSession:
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[ProfileOutcome]:
         from tritune.loadgen.profiler import make_measure_fn
+        from tritune.loadgen.workers import WorkerPool
         from tritune.system import hardware
 
         machine = hardware()
@@ -131,6 +132,7 @@ class ProfileSession:
                 Store.in_run_dir(directory) as store,
                 self._server(repository) as server,
                 ModelControl(server) as control,
+                WorkerPool() as workers,
             ):
                 run = ProfileRun(
                     progress=progress,
@@ -139,7 +141,7 @@ class ProfileSession:
                     run_dir=directory,
                     store=store,
                     control=control,
-                    measure=make_measure_fn(server, self.measure.options()),
+                    measure=make_measure_fn(server, self.measure.options(), workers),
                     gpu_available=bool(machine.gpus),
                     hardware=machine.to_dict(),
                     measure_settings=self.measure.as_dict(),
