@@ -233,7 +233,7 @@ def main() -> int:
         type=int,
         default=None,
         help="tritune's load-generator processes (default: its own choice, a process per concurrency slot "
-        "up to half the client cores); the concurrency slots are split among them",
+        "up to the client cores); the concurrency slots are split among them",
     )
     parser.add_argument(
         "--model-threads",
@@ -349,8 +349,11 @@ def main() -> int:
                     f"{statistics.median(p.outside_us for p in pa_runs(rounds)):<10.0f}{flags}",
                     flush=True,
                 )
+                # Every round's ratio, so runs on the same host can be pooled afterwards.
+                by_round = " ".join(f"{r.ratio('throughput'):.3f}" for r in rounds)
                 print(
-                    f"{'':>4} tritune processes {max(r.ours.workers for r in rounds)}; "
+                    f"{'':>4} throughput ratio by round {by_round}; "
+                    f"tritune processes {max(r.ours.workers for r in rounds)}; "
                     "server batches (size:share of executions) "
                     f"tritune {batch_shares([r.ours for r in rounds])} | perf_analyzer {batch_shares(pa_runs(rounds))}",
                     flush=True,

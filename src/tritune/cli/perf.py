@@ -170,7 +170,13 @@ def _table(results: list[PerfResult]) -> Table:
     help="Judge stability and report latency at this percentile instead of the average.",
 )
 @click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--workers", default=None, type=click.IntRange(min=1), help="Load-generator processes (default: auto).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Load-generator processes (default: a concurrency slot each, up to the usable cores; "
+    "for a request rate 1, more while it cannot keep up).",
+)
 @click.option("--max-batch-size", default=None, type=click.IntRange(min=0), help="For an .onnx MODEL.")
 @click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
 @click.option(

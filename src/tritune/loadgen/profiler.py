@@ -114,7 +114,9 @@ class MeasureOptions:
     # None: closed loop, a process per slot up to max_auto_workers (perf_analyzer's thread per
     # slot); open loop, 1, more while the generator is the bottleneck.
     workers: int | None = None
-    max_auto_workers: int | None = None  # None: half the host's cores
+    # None: the cores this process may use. A worker mostly waits on its sockets, so more of them
+    # spread the client's CPU work over cores rather than add to it.
+    max_auto_workers: int | None = None
     tick_ms: float = 100.0
     late_threshold_us: float = 2000.0  # an open-loop send this late counts as late
     max_in_flight: int = 16384
@@ -404,7 +406,7 @@ class Profiler:
             raise UsageError(f"concurrency {load.value} must be a whole number >= 1")
         target = self.target(load.batch_size)
         auto = self.options.workers is None
-        limit = self.options.max_auto_workers or max(1, usable_cpus() // 2)
+        limit = self.options.max_auto_workers or usable_cpus()
         workers = self.options.workers or (1 if load.open_loop else min(int(load.value), limit))
         while True:
             result = self._measure_once(load, target, workers)
