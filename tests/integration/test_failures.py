@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tritune.errors import InferenceError, ModelLoadError, ServerError
@@ -187,6 +188,52 @@ def test_cli_ctrl_c_during_a_run_leaves_nothing(tmp_path: Path, minilm_onnx: Pat
         if process.poll() is None:
             process.kill()
     assert wait_until_gone(str(marker), timeout_s=20) == []
+
+
+def test_ctrl_c_during_a_measurement_ends_the_load_generator_workers(tmp_path: Path) -> None:
+    from tritune.testing.models import mlp_model
+
+    model = mlp_model(tmp_path / "mlp.onnx", width=64, depth=2)
+    process = interruptible_popen(
+        [*TRITUNE, "perf", str(model), "--concurrency-range", "2:2", "--workers", "2", "-p", "2000", "-r", "50"],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )
+    workers: list[psutil.Process] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "Request concurrency: 2" in line:
+                break
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _spawned_children(process.pid)
+            time.sleep(0.2)
+        assert len(workers) == 2, "the load-generator workers never started"
+        time.sleep(1.0)  # well into the measurement
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, workers too
+        process.wait(timeout=60)
+        assert process.returncode == 130
+        rest = process.stderr.read()
+        assert "Traceback" not in rest, rest  # the workers ignore Ctrl-C; the parent stops them
+    finally:
+        if process.poll() is None:
+            process.kill()
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == []
+
+
+def _spawned_children(pid: int) -> list[psutil.Process]:
+    """``pid``'s multiprocessing children (the load generator's worker processes)."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if "multiprocessing.spawn" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
 def test_doctor_on_this_machine() -> None:
