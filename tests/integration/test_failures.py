@@ -225,11 +225,11 @@ def test_ctrl_c_during_a_measurement_ends_the_load_generator_workers(tmp_path: P
 
 
 def _spawned_children(pid: int) -> list[psutil.Process]:
-    """``pid``'s multiprocessing children (the load generator's worker processes)."""
+    """``pid``'s load-generator worker processes."""
     found = []
     for child in psutil.Process(pid).children(recursive=True):
         try:
-            if "multiprocessing.spawn" in " ".join(child.cmdline()):
+            if "tritune.loadgen.workers" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:
             continue

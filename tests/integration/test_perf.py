@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -107,9 +109,7 @@ def test_worker_processes_merge_into_one_result(triton_server: EmbeddedTriton, p
     assert result.server is not None and result.server.requests > 0
 
 
-def test_closed_loop_gives_each_slot_a_process_up_to_the_limit(
-    triton_server: EmbeddedTriton, perf_model: str
-) -> None:
+def test_closed_loop_gives_each_slot_a_process_up_to_the_limit(triton_server: EmbeddedTriton, perf_model: str) -> None:
     # perf_analyzer's sync mode gives each slot a thread; auto workers follow it within the cores allowed.
     options = replace(FAST, max_auto_workers=2)
     with WorkerPool() as pool, Profiler(triton_server, perf_model, options, pool) as profiler:
@@ -139,6 +139,37 @@ def test_the_worker_pool_keeps_its_processes_and_replaces_a_dead_one(
         assert len(pool.pids) == 2 and first[0] not in pool.pids and first[1] in pool.pids
     assert pool.pids == ()
     assert not psutil.pid_exists(first[1]) or psutil.Process(first[1]).status() == psutil.STATUS_ZOMBIE
+
+
+UNGUARDED_SCRIPT = """
+import sys
+from tritune.loadgen import LoadSpec, MeasureOptions, StabilityCriteria, WindowSpec, measure
+from tritune.triton.server import RemoteTriton
+
+server = RemoteTriton(sys.argv[1], grpc_url=sys.argv[2], metrics_url="")
+options = MeasureOptions(workers=2, window=WindowSpec(window_ns=300_000_000),
+                         stability=StabilityCriteria(threshold=0.5, max_windows=6))
+result = measure(server, sys.argv[3], LoadSpec.concurrency(2), options)
+print("measured", result.status, result.workers, flush=True)
+"""
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(
+    triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path
+) -> None:
+    # multiprocessing's spawn would re-run this script's top level in each worker.
+    script = tmp_path / "bench.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    endpoints = triton_server.endpoints
+    done = subprocess.run(
+        [sys.executable, str(script), endpoints.http, endpoints.grpc, perf_model],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Printed once: the workers did not run the script again.
+    assert done.stdout.splitlines() in (["measured ok 2"], ["measured unstable 2"]), (done.stdout, done.stderr[-2000:])
 
 
 def test_a_sweep_reuses_the_profiler_and_writes_perf_analyzer_csv(

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
+import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 import numpy as np
 
@@ -119,21 +122,48 @@ def worker_main(conn: Connection) -> None:
         conn.close()
 
 
+def serve_fd(fd: int) -> None:
+    """A worker process's entry: serve plans over the socket inherited as ``fd``."""
+    worker_main(Connection(fd))
+
+
+_SYS_PATH_ENV = "TRITUNE_WORKER_SYS_PATH"
+# Not multiprocessing's spawn: it re-runs the caller's main script in every worker (as
+# __mp_main__), so a script that uses tritune without an ``if __name__ == "__main__"`` guard
+# would run again in each. A plain interpreter that imports this module runs nothing else.
+_ENTRY = (
+    "import json, os, sys; sys.path[:0] = json.loads(os.environ.pop('{env}')); "
+    "from tritune.loadgen.workers import serve_fd; serve_fd({fd})"
+)
+
+
 @dataclass
 class _Worker:
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
 
+    @classmethod
+    def start(cls) -> _Worker:
+        parent_end, child_end = socket.socketpair()
+        env = dict(os.environ, **{_SYS_PATH_ENV: json.dumps([p for p in sys.path if p])})
+        code = _ENTRY.format(env=_SYS_PATH_ENV, fd=child_end.fileno())
+        try:
+            process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child_end.fileno(),), env=env)
+        finally:
+            child_end.close()
+        return cls(process, Connection(parent_end.detach()))
+
     def alive(self) -> bool:
-        return self.process.is_alive() and not self.conn.closed
+        return self.process.poll() is None and not self.conn.closed
 
     def end(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.send(None)
-        self.process.join(timeout=2)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout=2)
+            self.process.wait(timeout=2)
         self.conn.close()
 
 
@@ -144,7 +174,6 @@ class WorkerPool:
     def __init__(self, *, startup_timeout_s: float = 60.0) -> None:
         self._startup_timeout_s = startup_timeout_s
         self._idle: list[_Worker] = []
-        self._context = multiprocessing.get_context("spawn")  # fork would copy gRPC's threads and locks
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -155,7 +184,7 @@ class WorkerPool:
     @property
     def pids(self) -> tuple[int, ...]:
         """The idle workers' process ids (all of them, between runs)."""
-        return tuple(w.process.pid for w in self._idle if w.process.pid is not None)
+        return tuple(w.process.pid for w in self._idle)
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -169,11 +198,8 @@ class WorkerPool:
                 worker.end()
         taken, self._idle = kept[:count], kept[count:]
         while len(taken) < count:
-            parent_end, child_end = self._context.Pipe()
-            process = self._context.Process(target=worker_main, args=(child_end,), daemon=True)
-            process.start()
-            child_end.close()
-            taken.append(_Worker(process, parent_end))
+            # A fresh interpreter, not a fork: fork would copy gRPC's threads and locks.
+            taken.append(_Worker.start())
         return taken
 
     def run(
