@@ -36,6 +36,7 @@ from tritune.config import parse_profile_config
 from tritune.domain.measurement import LoadPoint
 from tritune.loadgen.profiler import MeasureOptions, make_measure_fn
 from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
+from tritune.loadgen.workers import WorkerPool
 from tritune.profile.orchestrator import OUTPUT_REPOSITORY, ModelFiles, ProfileOutcome, ProfileRun
 from tritune.store import Store
 from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path
@@ -76,6 +77,7 @@ def search(
         EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server,
         Store.in_run_dir(run_dir) as store,
         ModelControl(server) as control,
+        WorkerPool() as workers,
     ):
         cpus.server_started()
         run = ProfileRun(
@@ -84,7 +86,7 @@ def search(
             run_dir=run_dir,
             store=store,
             control=control,
-            measure=make_measure_fn(server, options),
+            measure=make_measure_fn(server, options, workers),
         )
         started = time.monotonic()
         run.search()
@@ -118,9 +120,9 @@ def side_by_side(
         deploy_onnx(repo, name, model.files["fp32"], serving)
     results: dict[str, list[float]] = {name: [] for name in winners}
     cpus.starting_server()
-    with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+    with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as workers:
         cpus.server_started()
-        measure = make_measure_fn(server, options)
+        measure = make_measure_fn(server, options, workers)
         for name in winners:
             control.load(name)
         for _ in range(rounds):
