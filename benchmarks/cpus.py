@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from tritune.cpus import CpuSplit, usable_cpus
+
 
 @dataclass(frozen=True)
 class Cpus:
@@ -18,12 +20,13 @@ class Cpus:
 
     @classmethod
     def split(cls, server_cpus: int) -> Cpus:
-        """The first ``server_cpus`` cores for the server, the rest for the clients; no pinning
-        for 0 or when nothing would be left for the clients."""
-        cpus = sorted(os.sched_getaffinity(0))
+        """tritune's own ``--server-cpus`` split; no pinning for 0 or when nothing would be
+        left for the clients."""
+        cpus = usable_cpus()
         if server_cpus < 1 or server_cpus >= len(cpus):
-            return cls(frozenset(cpus), frozenset(cpus))
-        return cls(frozenset(cpus[:server_cpus]), frozenset(cpus[server_cpus:]))
+            return cls(cpus, cpus)
+        split = CpuSplit.first_for_server(server_cpus, cpus)
+        return cls(split.server, split.client)
 
     def starting_server(self) -> None:
         """Call before starting the server: it and its stubs inherit the server cores."""

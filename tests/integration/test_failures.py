@@ -236,6 +236,26 @@ def _spawned_children(pid: int) -> list[psutil.Process]:
     return found
 
 
+def test_server_cpus_that_leave_no_load_generator_core_or_name_a_remote_server(tmp_path: Path) -> None:
+    from tritune.cpus import usable_cpus
+    from tritune.testing.models import mlp_model
+
+    model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
+    count = len(usable_cpus())
+    result = run_cli("perf", str(model), "--server-cpus", str(count))
+    assert result.returncode != 0
+    line = error_line(result)
+    assert line.startswith(f"error: --server-cpus {count} leaves no core for the load generator: tritune may use")
+    assert line.endswith(f"; give at most {count - 1}")
+    result = run_cli("perf", "mlp", "-u", "127.0.0.1:1", "--server-cpus", "1")
+    assert result.returncode != 0
+    assert "a server given by URL runs elsewhere" in error_line(result)
+    result = run_cli("profile", str(model), "--server-cpus", str(count), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode != 0
+    assert error_line(result).endswith(f"; give at most {count - 1}")
+    assert not (tmp_path / "run" / "tritonserver.log").exists()  # refused before a server started
+
+
 def test_doctor_on_this_machine() -> None:
     from tritune.system import list_gpus
 

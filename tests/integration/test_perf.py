@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tritune.cli import cli
+from tritune.cpus import CpuSplit, client_side, usable_cpus
 from tritune.domain.measurement import LoadPoint, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import InferenceError, ServerError, UsageError
@@ -28,6 +29,7 @@ from tritune.loadgen.report import to_csv
 from tritune.loadgen.schedule import Distribution
 from tritune.loadgen.workers import WorkerPool
 from tritune.testing.models import mlp_model
+from tritune.testing.processes import triton_processes
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, pick_free_ports
@@ -143,6 +145,7 @@ def test_the_worker_pool_keeps_its_processes_and_replaces_a_dead_one(
 
 UNGUARDED_SCRIPT = """
 import sys
+from tritune.cpus import CpuSplit, client_side, usable_cpus
 from tritune.loadgen import LoadSpec, MeasureOptions, StabilityCriteria, WindowSpec, measure
 from tritune.triton.server import RemoteTriton
 
@@ -170,6 +173,25 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(
     assert done.returncode == 0, done.stderr[-2000:]
     # Printed once: the workers did not run the script again.
     assert done.stdout.splitlines() in (["measured ok 2"], ["measured unstable 2"]), (done.stdout, done.stderr[-2000:])
+
+
+def test_server_cpus_pin_the_server_its_stubs_and_the_load_generator(tmp_path: Path, mlp_onnx: Path) -> None:
+    cores = usable_cpus()
+    split = CpuSplit.first_for_server(1, cores)
+    repo = tmp_path / "repo"
+    deploy_onnx(repo, "pinned", mlp_onnx, ServingConfig(max_batch_size=8, dynamic_batching=DynamicBatching()))
+    with EmbeddedTriton(repo, cpus=split.server) as server, ModelControl(server) as control:
+        control.load("pinned")
+        pid = server.server_pid()
+        assert pid is not None and set(psutil.Process(pid).cpu_affinity()) == split.server
+        stubs = [p for p in triton_processes(str(repo)) if p.pid != pid]
+        assert stubs and all(set(p.cpu_affinity()) == split.server for p in stubs)  # started after: inherited
+        with client_side(split), WorkerPool() as pool:
+            with Profiler(server, "pinned", replace(FAST, workers=2), pool) as profiler:
+                _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+            assert len(pool.pids) == 2
+            assert all(set(psutil.Process(p).cpu_affinity()) == split.client for p in pool.pids)
+        assert usable_cpus() == cores  # the caller's cores back
 
 
 def test_a_sweep_reuses_the_profiler_and_writes_perf_analyzer_csv(

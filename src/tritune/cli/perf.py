@@ -17,6 +17,7 @@ import click
 from rich.table import Table
 
 from tritune.cli.app import App
+from tritune.cpus import client_side, server_split
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
@@ -43,7 +44,9 @@ def _serve(
     url: str | None,
     serving: ServingConfig | None,
     tritonserver: str | None,
+    server_cpus: int | None = None,
 ) -> Iterator[tuple[TritonServer, str]]:
+    split = server_split(server_cpus, remote=url is not None)
     if url is not None:
         with RemoteTriton(url) as remote:
             yield remote, model
@@ -56,9 +59,15 @@ def _serve(
         signature = read_signature(path)
         deploy_onnx(repo, name, path, serving or default_serving_config(signature))
         app.info(f"starting the embedded Triton and loading {name!r} ...")
-        with EmbeddedTriton(repo, tritonserver=tritonserver) as server, ModelControl(server) as control:
+        if split is not None:
+            app.info(split.describe())
+        with (
+            EmbeddedTriton(repo, tritonserver=tritonserver, cpus=split.server if split else None) as server,
+            ModelControl(server) as control,
+        ):
             control.load(name)
-            yield server, name
+            with client_side(split):
+                yield server, name
 
 
 def _loads(
@@ -189,6 +198,13 @@ def _table(results: list[PerfResult]) -> Table:
 @click.option("--verbose-csv", is_flag=True, help="Add perf_analyzer's verbose CSV columns.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
 @click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+@click.option(
+    "--server-cpus",
+    type=int,
+    default=None,
+    help="Pin the embedded server to the first N cores and the load generator to the rest "
+    "(steadier numbers on a small host).",
+)
 @click.pass_obj
 def perf(
     app: App,
@@ -216,6 +232,7 @@ def perf(
     verbose_csv: bool,
     as_json: bool,
     tritonserver: str | None,
+    server_cpus: int | None,
 ) -> None:
     """Measure throughput and latency of MODEL under load, as perf_analyzer does."""
     loads = _loads(concurrency_range, request_rate_range, request_distribution, request_intervals, batch_size)
@@ -243,7 +260,10 @@ def perf(
         )
     say = app.info if as_json else (lambda line: app.out.print(line, markup=False, highlight=False))
     results: list[PerfResult] = []
-    with _serve(app, model, url, serving, tritonserver) as (server, name), Profiler(server, name, options) as profiler:
+    with (
+        _serve(app, model, url, serving, tritonserver, server_cpus) as (server, name),
+        Profiler(server, name, options) as profiler,
+    ):
         for load in loads:
             mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"
             app.info(f"{mode}: {load.value:g} ...")

@@ -80,6 +80,13 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--max-windows", default=10, show_default=True, type=click.IntRange(min=3))
 @click.option("--url", help="Use a running Triton (host:port, HTTP) instead of the embedded one.")
 @click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+@click.option(
+    "--server-cpus",
+    type=int,
+    default=None,
+    help="Pin the embedded server to the first N cores and the load generator to the rest "
+    "(steadier numbers on a small host; part of the run's identity).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--no-report", is_flag=True, help="Skip the HTML/CSV reports.")
 @_config_options
@@ -100,6 +107,7 @@ def profile(
     max_windows: int,
     url: str | None,
     tritonserver: str | None,
+    server_cpus: int | None,
     as_json: bool,
     no_report: bool,
     **config_flags: Any,
@@ -125,6 +133,7 @@ def profile(
         stability=stability_percentage / 100,
         max_windows=max_windows,
         shapes=parse_shape_options(shapes),
+        server_cpus=server_cpus,
     )
     from tritune.prepare import parse_input_option
 

@@ -15,7 +15,6 @@ measured before.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from tritune.cpus import usable_cpus
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
 from tritune.errors import InferenceError, TrituneError, UsageError
 from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_shapes
@@ -278,14 +278,6 @@ class _ServerObserver:
         return server, metrics, memory
 
 
-def usable_cpus() -> int:
-    """The cores this process may run on (a container's or a taskset's share, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
     """asyncio.run, or on a thread of its own when the caller already runs an event loop."""
     try:
@@ -406,7 +398,7 @@ class Profiler:
             raise UsageError(f"concurrency {load.value} must be a whole number >= 1")
         target = self.target(load.batch_size)
         auto = self.options.workers is None
-        limit = self.options.max_auto_workers or usable_cpus()
+        limit = self.options.max_auto_workers or len(usable_cpus())
         workers = self.options.workers or (1 if load.open_loop else min(int(load.value), limit))
         while True:
             result = self._measure_once(load, target, workers)

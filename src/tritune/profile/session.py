@@ -10,6 +10,7 @@ from typing import Any
 
 from tritune.cli.app import App
 from tritune.config import ProfileConfig
+from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.errors import ModelError, UsageError
 from tritune.profile.orchestrator import ModelFiles, ProfileOutcome, ProfileRun
 from tritune.profile.progress import RichProgress
@@ -28,15 +29,21 @@ class MeasureSettings:
     stability: float = 0.10
     max_windows: int = 10
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    server_cpus: int | None = None  # embedded server on the first N cores, the load generator on the rest
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "protocol": self.protocol,
             "window_ms": self.window_ms,
             "stability": self.stability,
             "max_windows": self.max_windows,
             "shapes": {k: list(v) for k, v in self.shapes.items()},
         }
+        if self.server_cpus is not None:
+            # Pinning changes the numbers, so it is part of the run's identity; left out when
+            # unset, so runs stored before the option existed still resume.
+            settings["server_cpus"] = self.server_cpus
+        return settings
 
     def options(self) -> Any:
         from tritune.loadgen.profiler import MeasureOptions
@@ -107,11 +114,14 @@ class ProfileSession:
 
         resolve_shapes(model.signature, 1, self.measure.shapes, model.signature.batch_is_dynamic)
 
-    def _server(self, repository: Path) -> contextlib.AbstractContextManager[TritonServer]:
+    def _server(self, repository: Path, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
         if self.url:
             return RemoteTriton(self.url)  # type: ignore[return-value]
         return EmbeddedTriton(
-            repository, tritonserver=self.tritonserver, log_path=repository.parent / "tritonserver.log"
+            repository,
+            tritonserver=self.tritonserver,
+            log_path=repository.parent / "tritonserver.log",
+            cpus=split.server if split else None,
         )  # type: ignore[return-value]
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[ProfileOutcome]:
@@ -120,6 +130,9 @@ class ProfileSession:
         from tritune.system import hardware
 
         machine = hardware()
+        split = server_split(self.measure.server_cpus, remote=bool(self.url))
+        if split is not None:
+            self.app.info(split.describe())
         outcomes = []
         for name in self.config.profile_models:
             directory = (run_dir or self.config.export_path / RUNS_DIR / name).resolve()
@@ -130,8 +143,9 @@ class ProfileSession:
             progress = RichProgress(self.app.err)
             with (
                 Store.in_run_dir(directory) as store,
-                self._server(repository) as server,
+                self._server(repository, split) as server,
                 ModelControl(server) as control,
+                client_side(split),  # before the pool, whose workers inherit the cores
                 WorkerPool() as workers,
             ):
                 run = ProfileRun(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import socket
@@ -103,6 +104,14 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def _prepare_child(cpus: frozenset[int] | None) -> None:
+    """Runs in the child before exec: dies with tritune, and stays on ``cpus`` (the stubs the
+    server starts later inherit them)."""
+    _die_with_parent()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
 class EmbeddedTriton:
     """A tritonserver process owned by tritune (context manager).
 
@@ -124,8 +133,11 @@ class EmbeddedTriton:
         load_models: Sequence[str] = (),
         extra_args: Sequence[str] = (),
         log_verbose: int = 0,
+        cpus: frozenset[int] | None = None,
     ) -> None:
+        """``cpus``: run the server, and the model stubs it starts, on these cores only."""
         self._repository = Path(model_repository).resolve()
+        self._cpus = cpus
         self._install = install
         self._tritonserver = tritonserver
         self._requested_ports = (http_port, grpc_port, metrics_port)
@@ -246,7 +258,7 @@ class EmbeddedTriton:
                 env=env,
                 cwd=str(self._log_file.parent),
                 start_new_session=True,  # its own process group: stop() signals the whole tree
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+                preexec_fn=functools.partial(_prepare_child, self._cpus),  # noqa: PLW1509 - prctl and affinity
             )
         self._endpoints = Endpoints(
             http=f"{LOOPBACK}:{http_port}",
