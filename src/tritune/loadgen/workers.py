@@ -145,10 +145,14 @@ class _Worker:
     @classmethod
     def start(cls) -> _Worker:
         parent_end, child_end = socket.socketpair()
+        # The worker imports tritune from where this process does (a source tree, a venv).
         env = dict(os.environ, **{_SYS_PATH_ENV: json.dumps([p for p in sys.path if p])})
         code = _ENTRY.format(env=_SYS_PATH_ENV, fd=child_end.fileno())
         try:
             process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child_end.fileno(),), env=env)
+        except OSError:
+            parent_end.close()
+            raise
         finally:
             child_end.close()
         return cls(process, Connection(parent_end.detach()))
@@ -199,7 +203,12 @@ class WorkerPool:
         taken, self._idle = kept[:count], kept[count:]
         while len(taken) < count:
             # A fresh interpreter, not a fork: fork would copy gRPC's threads and locks.
-            taken.append(_Worker.start())
+            try:
+                taken.append(_Worker.start())
+            except OSError as error:
+                for worker in taken:
+                    worker.end()
+                raise WorkerError(f"cannot start a load-generator worker process: {error}") from None
         return taken
 
     def run(
@@ -271,9 +280,3 @@ class WorkerPool:
                 self._idle.append(worker)
             else:
                 worker.end()
-
-
-def run_in_workers(plans: list[WorkerPlan], on_tick: Callable[[WindowStats], bool]) -> None:
-    """One run in processes started for it and ended after it."""
-    with WorkerPool() as pool:
-        pool.run(plans, on_tick)
