@@ -28,13 +28,10 @@ class Cpus:
         split = CpuSplit.first_for_server(server_cpus, cpus)
         return cls(split.server, split.client)
 
-    def starting_server(self) -> None:
-        """Call before starting the server: it and its stubs inherit the server cores."""
-        os.sched_setaffinity(0, self.server)
-
     def server_started(self) -> None:
-        """Call once the server runs: clients started later from this process (load-generator
-        workers, perf_analyzer) inherit the client cores."""
+        """Call once the server (started with ``EmbeddedTriton(cpus=self.server)``) runs: clients
+        started later from this process (load-generator workers, perf_analyzer) inherit the
+        client cores."""
         os.sched_setaffinity(0, self.client)
 
     def describe(self) -> str:

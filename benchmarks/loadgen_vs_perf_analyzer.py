@@ -279,8 +279,7 @@ def main() -> int:
         )
         deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=args.width, depth=args.depth), batching)
         deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
-        cpus.starting_server()
-        with EmbeddedTriton(repo) as server, ModelControl(server) as control:
+        with EmbeddedTriton(repo, cpus=cpus.server) as server, ModelControl(server) as control:
             control.load("mlp")
             control.load("trivial")
             cpus.server_started()

@@ -72,9 +72,8 @@ def search(
     config = parse_profile_config(settings(model.name, model.files["fp32"], mode))
     run_dir = work / mode
     (run_dir / OUTPUT_REPOSITORY).mkdir(parents=True, exist_ok=True)
-    cpus.starting_server()
     with (
-        EmbeddedTriton(run_dir / OUTPUT_REPOSITORY) as server,
+        EmbeddedTriton(run_dir / OUTPUT_REPOSITORY, cpus=cpus.server) as server,
         Store.in_run_dir(run_dir) as store,
         ModelControl(server) as control,
         WorkerPool() as workers,
@@ -119,8 +118,7 @@ def side_by_side(
     for name, (serving, _) in winners.items():
         deploy_onnx(repo, name, model.files["fp32"], serving)
     results: dict[str, list[float]] = {name: [] for name in winners}
-    cpus.starting_server()
-    with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as workers:
+    with EmbeddedTriton(repo, cpus=cpus.server) as server, ModelControl(server) as control, WorkerPool() as workers:
         cpus.server_started()
         measure = make_measure_fn(server, options, workers)
         for name in winners:
