@@ -19,8 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tritune.analysis.constraints import Bound, Constraints
-from tritune.analysis.metrics import is_known, known_metrics
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
+from tritune.domain.metrics import is_known, known_metrics
 from tritune.errors import UsageError
 
 SearchMode = Literal["default", "brute", "quick", "optuna"]

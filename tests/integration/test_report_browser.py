@@ -20,10 +20,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tritune.domain.layout import RunLayout
 from tritune.report import ReportData, WrittenReports, build_report_data, load_run, write_reports
 from tritune.report.pdf import find_chromium
 from tritune.report.sample import write_sample_run
-from tritune.report.write import detailed_path, summary_path
 from tritune.testing.models import MINILM_INPUT_NAMES
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
@@ -204,7 +204,7 @@ def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome
     data = build_report_data(load_run(run_dir))
     assert data.sentence in " ".join((done.stdout + done.stderr).split())  # the terminal says what the report says
 
-    _open(browser, summary_path(run_dir, "minilm"))
+    _open(browser, RunLayout(run_dir).summary_html("minilm"))
     assert _js_errors(browser) == []
     assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
     _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
@@ -214,7 +214,7 @@ def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome
     _screenshot(browser, "summary-minilm")
 
     best = data.config(data.best_name or "")
-    _open(browser, detailed_path(run_dir, best.name))
+    _open(browser, RunLayout(run_dir).detailed_html(best.name))
     assert _js_errors(browser) == []
     assert len(_table_rows(browser, "measurements")) == len(best.points) > 0
     assert f"max_batch_size: {best.max_batch_size}" in browser.find_element(By.ID, "config-pbtxt").text

@@ -8,10 +8,10 @@ from tritune.analysis.configs import (
     config_outcome,
 )
 from tritune.analysis.constraints import Bound, Constraints
-from tritune.analysis.metrics import Direction, direction
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
 from tritune.analysis.ranking import Outcome, Ranked, dominates, pareto_front, rank, top_n
 from tritune.analysis.summary import SummaryFacts, objective_phrase, summary_facts, summary_sentence
+from tritune.domain.metrics import Direction, direction
 
 __all__ = [
     "DEFAULT_OBJECTIVES",

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tritune.analysis.metrics import direction, is_latency
+from tritune.domain.metrics import direction, is_latency
 from tritune.errors import UsageError
 
 # A constraint whose metric was not measured cannot be shown to hold; count it as a full miss.

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tritune.analysis.metrics import Direction, direction
+from tritune.domain.metrics import Direction, direction
 from tritune.errors import UsageError
 
 DEFAULT_OBJECTIVES: Mapping[str, float] = {"perf_throughput": 10.0}  # Model Analyzer's default

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from tritune.analysis.constraints import Constraints
-from tritune.analysis.metrics import direction
 from tritune.analysis.objectives import Objectives
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.metrics import direction
 
 T = TypeVar("T")
 MetricsOf = Callable[[Any], Mapping[str, float] | None]

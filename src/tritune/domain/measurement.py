@@ -13,11 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class MeasurementStatus(StrEnum):
-    OK = "ok"
-    UNSTABLE = "unstable"  # measured, but never within the stability threshold
-    FAILED = "failed"  # no usable numbers: load failure, server death, every request failed
+from tritune.domain.status import MeasurementStatus
 
 
 class LoadMode(StrEnum):

@@ -25,7 +25,7 @@ from tritune.profile.analysis_io import config_results
 from tritune.profile.deploy import VariantDeployer, variant_name
 from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
 from tritune.search.factory import SearchPlan, create_plan
-from tritune.store import RunRecord, Store
+from tritune.store import RunRecord, RunStatus, Store
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import default_serving_config
 from tritune.triton.repository import deploy_onnx
@@ -189,7 +189,7 @@ class ProfileRun:
             searcher.tell(trial, self.plan.outcome(outcome.measurements, error=outcome.failed))
             if on_trial is not None:
                 on_trial(trial.number)
-        self.store.set_run_status(self.run.id, "complete")
+        self.store.set_run_status(self.run.id, RunStatus.COMPLETE)
 
     def conclude(self, export: Path | None = None) -> ProfileOutcome:
         """Rank what the store holds, write the best config.pbtxt, and optionally export it."""

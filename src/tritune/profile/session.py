@@ -14,7 +14,7 @@ from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.errors import ModelError, UsageError
 from tritune.profile.orchestrator import ModelFiles, ProfileOutcome, ProfileRun
 from tritune.profile.progress import RichProgress
-from tritune.store import Store
+from tritune.store import RunStatus, Store
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
@@ -169,7 +169,7 @@ class ProfileSession:
                     with progress:
                         run.search()
                 except KeyboardInterrupt:
-                    store.set_run_status(run.run.id, "interrupted")
+                    store.set_run_status(run.run.id, RunStatus.INTERRUPTED)
                     self.app.warn(
                         f"interrupted: {store.measurement_count(run.run.id)} measurements are stored in "
                         f"{store.path}; run the same command again to resume"

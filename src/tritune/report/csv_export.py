@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tritune.domain.metrics import header
 from tritune.report.data import ConfigSummary, Point, ReportData
-from tritune.report.labels import header
 
 INFERENCE_CSV = "metrics-model-inference.csv"
 GPU_CSV = "metrics-model-gpu.csv"

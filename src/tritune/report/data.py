@@ -24,9 +24,8 @@ from tritune.analysis import (
 from tritune.analysis.configs import ConfigResult
 from tritune.domain.measurement import LoadMode, Measurement, MeasurementStatus
 from tritune.errors import UsageError
-from tritune.store import MeasurementRecord, RunRecord, VariantRecord
+from tritune.store import MeasurementRecord, RunRecord, RunStatus, VariantRecord, VariantStatus
 
-COMPLETE = "complete"
 DEFAULT_TOP_N = 3
 MODES = ("online", "offline")
 PARETO_METRICS = ("perf_latency_p99", "perf_throughput")  # (x, y) of the trade-off plot
@@ -324,7 +323,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
             measurements=tuple(r.measurement for r in snapshot.measurements.get(v.id, ())),
             params=v.params,
             is_default=v.is_default,
-            error=v.error if v.status == "failed" else None,
+            error=v.error if v.status == VariantStatus.FAILED else None,
         )
         for v in snapshot.variants
     ]
@@ -356,7 +355,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         )
     top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
     count = sum(len(r.measurements) for r in results)
-    partial = run.status != COMPLETE
+    partial = run.status != RunStatus.COMPLETE
     return ReportData(
         model_name=run.model_name,
         run_id=run.id,
@@ -382,7 +381,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
 
 def _partial_message(status: str, count: int) -> str:
     noun = "measurement" if count == 1 else "measurements"
-    if status == "running":
+    if status == RunStatus.RUNNING:
         return f"Partial results: the run was interrupted after {count} {noun} (or is still running)."
     return f"Partial results: the run was interrupted after {count} {noun} (status: {status})."
 

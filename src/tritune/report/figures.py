@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import plotly.graph_objects as go
 
+from tritune.domain.metrics import LATENCY_BREAKDOWN, RESOURCE_METRICS, axis_label
 from tritune.report.data import ConfigSummary, Point, ReportData
-from tritune.report.labels import LATENCY_BREAKDOWN, axis_label
 
 _BREAKDOWN_COLORS = {
     "perf_server_queue": "#f59e0b",
@@ -264,9 +264,6 @@ def breakdown_info(config: ConfigSummary) -> BreakdownInfo:
         ),
         throughput=tuple(p.metrics.get("perf_throughput") for p in points),
     )
-
-
-RESOURCE_METRICS = ("gpu_used_memory", "cpu_used_ram", "gpu_utilization", "gpu_power_usage")
 
 
 def resource_infos(config: ConfigSummary) -> list[SeriesPlotInfo]:

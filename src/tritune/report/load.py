@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tritune.domain.layout import STORE_FILE, RunLayout
 from tritune.errors import UsageError
 from tritune.report.data import RunSnapshot
-from tritune.store import STORE_FILENAME, Store, VariantRecord
-
-OUTPUT_REPOSITORY = "output_model_repository"
+from tritune.store import Store, VariantRecord
 
 
 def load_runs(run_dir: str | Path) -> list[RunSnapshot]:
@@ -18,8 +17,8 @@ def load_runs(run_dir: str | Path) -> list[RunSnapshot]:
         UsageError: ``run_dir`` has no store, or the store holds no run.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / STORE_FILENAME).is_file():
-        raise UsageError(f"{run_dir} holds no {STORE_FILENAME}: pass the run directory that `tritune profile` wrote")
+    if not RunLayout(run_dir).store.is_file():
+        raise UsageError(f"{run_dir} holds no {STORE_FILE}: pass the run directory that `tritune profile` wrote")
     with Store.in_run_dir(run_dir) as store:
         snapshots = []
         for run in store.runs():
@@ -51,8 +50,9 @@ def latest_per_model(snapshots: list[RunSnapshot]) -> list[RunSnapshot]:
 
 def _config_texts(run_dir: Path, variants: tuple[VariantRecord, ...]) -> dict[str, str]:
     texts = {}
+    layout = RunLayout(run_dir)
     for variant in variants:
-        path = run_dir / OUTPUT_REPOSITORY / variant.name / "config.pbtxt"
+        path = layout.variant_config(variant.name)
         if path.is_file():
             texts[variant.name] = path.read_text(encoding="utf-8", errors="replace")
     return texts

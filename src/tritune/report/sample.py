@@ -13,7 +13,7 @@ from typing import Any
 
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
-from tritune.store import Store, VariantStatus
+from tritune.store import RunStatus, Store, VariantStatus
 
 MODEL = "toy"
 GPU_UUID = "GPU-00000000-1111-2222-3333-444444444444"
@@ -87,7 +87,7 @@ def write_sample_run(
     run_dir: str | Path,
     *,
     settings: Mapping[str, Any] | None = None,
-    status: str = "complete",
+    status: RunStatus = RunStatus.COMPLETE,
     configs: int | None = None,
     with_config_files: bool = True,
     cpu_only: bool = False,
@@ -150,5 +150,5 @@ def write_sample_run(
                         error="every request failed: Internal error",
                     ),
                 )
-        store.set_run_status(run.id, status)
+        store.set_run_status(run.id, RunStatus(status))
     return run_dir

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from tritune import __version__
+from tritune.domain.layout import RunLayout
 from tritune.errors import TrituneError
 from tritune.report.csv_export import csv_tables, write_csvs
 from tritune.report.data import ReportData, ReportSettings, build_report_data
 from tritune.report.html import render_detailed, render_summary
 from tritune.report.load import latest_per_model, load_runs
 from tritune.report.pdf import INSTALL_HINT, find_chromium, print_pdf
-
-JSON_NAME = "report_data.json"
 
 
 @dataclass(frozen=True)
@@ -45,21 +44,13 @@ class WrittenReports:
     pdf_note: str | None = None  # why there are no PDFs, when there are none
 
 
-def summary_path(out: Path, model: str) -> Path:
-    return out / "reports" / "summaries" / model / "result_summary.html"
-
-
-def detailed_path(out: Path, variant: str) -> Path:
-    return out / "reports" / "detailed" / variant / "detailed_report.html"
-
-
 def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start.parent)).as_posix()
 
 
 def _write_model(data: ReportData, out: Path) -> ModelReports:
-    summary = summary_path(out, data.model_name)
-    detailed = {name: detailed_path(out, name) for name in data.top}
+    summary = RunLayout(out).summary_html(data.model_name)
+    detailed = {name: RunLayout(out).detailed_html(name) for name in data.top}
     for name, path in detailed.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_detailed(data, data.config(name), _relative(summary, path)), encoding="utf-8")
@@ -114,8 +105,8 @@ def write_reports(
         for snapshot in latest_per_model(load_runs(run_dir))
     ]
     models = [_write_model(data, out) for data in datas]
-    csvs = write_csvs(csv_tables(datas), out / "results")
-    json_path = out / "reports" / JSON_NAME
+    csvs = write_csvs(csv_tables(datas), RunLayout(out).results)
+    json_path = RunLayout(out).report_json
     json_path.write_text(report_json(datas), encoding="utf-8")
 
     pdf_note = None

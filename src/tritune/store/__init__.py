@@ -1,12 +1,11 @@
 """The SQLite run store: runs, variants, measurements; resume by fingerprint."""
 
+from tritune.domain.status import RunStatus, VariantStatus
 from tritune.store.sqlite import (
-    STORE_FILENAME,
     MeasurementRecord,
     RunRecord,
     Store,
     VariantRecord,
-    VariantStatus,
 )
 
-__all__ = ["STORE_FILENAME", "MeasurementRecord", "RunRecord", "Store", "VariantRecord", "VariantStatus"]
+__all__ = ["MeasurementRecord", "RunRecord", "Store", "RunStatus", "VariantRecord", "VariantStatus"]

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
+from tritune.domain.status import RunStatus, VariantStatus
 from tritune.errors import UsageError
 from tritune.store.codec import (
     canonical_json,
@@ -27,7 +29,6 @@ from tritune.store.codec import (
 from tritune.store.codec import load_from_dict as _load_from_dict
 
 SCHEMA_VERSION = 1
-STORE_FILENAME = "tritune.db"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,12 +77,6 @@ CREATE TABLE IF NOT EXISTS measurements (
 """
 
 
-class VariantStatus:
-    PENDING = "pending"
-    LOADED = "loaded"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
 class RunRecord:
     id: int
@@ -89,7 +84,7 @@ class RunRecord:
     fingerprint: str
     settings: dict[str, Any]
     hardware: dict[str, Any]
-    status: str
+    status: RunStatus
     created_at: float
 
 
@@ -101,7 +96,7 @@ class VariantRecord:
     params: dict[str, Any]
     serving: ServingConfig
     is_default: bool
-    status: str
+    status: VariantStatus
     load_time_s: float | None
     error: str | None
 
@@ -135,7 +130,7 @@ class Store:
 
     @classmethod
     def in_run_dir(cls, run_dir: str | Path) -> Store:
-        return cls(Path(run_dir) / STORE_FILENAME)
+        return cls(RunLayout(Path(run_dir)).store)
 
     def close(self) -> None:
         self._db.close()
@@ -153,7 +148,9 @@ class Store:
         """The run with this fingerprint (resumed: True), or a new one."""
         row = self._db.execute("SELECT * FROM runs WHERE fingerprint = ?", (fingerprint,)).fetchone()
         if row is not None:
-            self._db.execute("UPDATE runs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
+            self._db.execute(
+                "UPDATE runs SET status=?, updated_at=? WHERE id=?", (RunStatus.RUNNING, time.time(), row["id"])
+            )
             return self._run(row), True
         now = time.time()
         cursor = self._db.execute(
@@ -172,7 +169,7 @@ class Store:
     def runs(self) -> list[RunRecord]:
         return [self._run(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
 
-    def set_run_status(self, run_id: int, status: str) -> None:
+    def set_run_status(self, run_id: int, status: RunStatus) -> None:
         self._db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status, time.time(), run_id))
 
     @staticmethod
@@ -183,7 +180,7 @@ class Store:
             fingerprint=row["fingerprint"],
             settings=json.loads(row["settings_json"]),
             hardware=json.loads(row["hardware_json"]),
-            status=row["status"],
+            status=RunStatus(row["status"]),
             created_at=row["created_at"],
         )
 
@@ -220,7 +217,7 @@ class Store:
         return self._variant(row)
 
     def set_variant_status(
-        self, variant_id: int, status: str, *, load_time_s: float | None = None, error: str | None = None
+        self, variant_id: int, status: VariantStatus, *, load_time_s: float | None = None, error: str | None = None
     ) -> None:
         self._db.execute(
             "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), error=? WHERE id=?",
@@ -250,7 +247,7 @@ class Store:
             params=json.loads(row["params_json"]),
             serving=serving_from_dict(json.loads(row["serving_json"])),
             is_default=bool(row["is_default"]),
-            status=row["status"],
+            status=VariantStatus(row["status"]),
             load_time_s=row["load_time_s"],
             error=row["error"],
         )
