@@ -21,11 +21,11 @@ from tritune.analysis.summary import SummaryFacts, summary_facts, summary_senten
 from tritune.config import ProfileConfig
 from tritune.domain.model import ModelSignature
 from tritune.errors import ModelError, UsageError
-from tritune.profile.analysis_io import config_results
 from tritune.profile.deploy import VariantDeployer, variant_name
 from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
 from tritune.search.factory import SearchPlan, create_plan
 from tritune.store import RunRecord, RunStatus, Store
+from tritune.store.results import config_results
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import default_serving_config
 from tritune.triton.repository import deploy_onnx

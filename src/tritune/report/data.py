@@ -21,10 +21,10 @@ from tritune.analysis import (
     summary_facts,
     summary_sentence,
 )
-from tritune.analysis.configs import ConfigResult
 from tritune.domain.measurement import LoadMode, Measurement, MeasurementStatus
 from tritune.errors import UsageError
-from tritune.store import MeasurementRecord, RunRecord, RunStatus, VariantRecord, VariantStatus
+from tritune.store import MeasurementRecord, RunRecord, RunStatus, VariantRecord
+from tritune.store.results import config_results_of
 
 DEFAULT_TOP_N = 3
 MODES = ("online", "offline")
@@ -317,16 +317,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
     objectives = Objectives.of(settings.objectives)
     constraints = Constraints.of(settings.constraints)
 
-    results = [
-        ConfigResult(
-            name=v.name,
-            measurements=tuple(r.measurement for r in snapshot.measurements.get(v.id, ())),
-            params=v.params,
-            is_default=v.is_default,
-            error=v.error if v.status == VariantStatus.FAILED else None,
-        )
-        for v in snapshot.variants
-    ]
+    results = config_results_of(snapshot.variants, snapshot.measurements)
     bests = best_per_config(results, objectives, constraints)
     facts = summary_facts(results, objectives, constraints)
     by_name = {v.name: v for v in snapshot.variants}
