@@ -12,11 +12,11 @@ import onnxruntime as ort
 import psutil
 import pytest
 
-from tritune.domain.serving import ServingConfig
+from tritune.domain.serving import ServingConfig, default_serving_config
 from tritune.testing.processes import wait_until_gone
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
-from tritune.triton.model_config import build_model_config, default_serving_config, read_signature
+from tritune.triton.model_config import build_model_config, read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 

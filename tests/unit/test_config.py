@@ -10,6 +10,7 @@ from tritune.config import ProfileConfig, cli_flags, load_profile_config, parse_
 from tritune.domain.space import Dim
 from tritune.errors import UsageError
 from tritune.search import build_space, create_plan
+from tritune.testing.synthetic import SYNTHETIC_SIGNATURE
 
 MA_STYLE = """
 profile_models:
@@ -53,29 +54,30 @@ def test_model_analyzer_style_file_loads_and_builds_its_space(tmp_path: Path) ->
         {"perf_throughput": 2 / 3, "perf_latency_p99": 1 / 3}
     )
     assert config.constraints_for("resnet").describe() == "perf_latency_p99 <= 50, cpu_used_ram <= 4000"
-    space = build_space(config, "resnet")
+    space = build_space(config, "resnet", SYNTHETIC_SIGNATURE)
     assert space.dimension(Dim.MAX_BATCH_SIZE).values == (4, 16)
     assert space.dimension(Dim.INSTANCE_COUNT).values == (1, 2)
     assert space.dimension(Dim.DYNAMIC_BATCHING).values == (None, 0, 100)
     assert space.dimension(Dim.CLIENT_BATCH_SIZE).values == (1, 4)
-    plan = create_plan(config, "resnet")
+    plan = create_plan(config, "resnet", SYNTHETIC_SIGNATURE)
     assert plan.manual_loads == (1, 2, 3, 4)
     assert plan.mode == "brute"
 
 
 def test_automatic_ranges_follow_model_analyzer() -> None:
     config = parse_profile_config({"profile_models": "a", "run_config_search_max_instance_count": 3})
-    space = build_space(config, "a")
+    space = build_space(config, "a", SYNTHETIC_SIGNATURE)
     assert space.dimension(Dim.INSTANCE_COUNT).values == (1, 2, 3)
     assert space.dimension(Dim.MAX_BATCH_SIZE).values == (1, 2, 4, 8, 16, 32, 64, 128)
     assert space.dimension(Dim.DYNAMIC_BATCHING).values == (0,)
     assert space.dimension(Dim.INSTANCE_KIND).values == ("KIND_CPU",)
-    assert build_space(config, "a", gpu_available=True).dimension(Dim.INSTANCE_KIND).values == ("KIND_GPU",)
+    gpu_space = build_space(config, "a", SYNTHETIC_SIGNATURE, gpu_available=True)
+    assert gpu_space.dimension(Dim.INSTANCE_KIND).values == ("KIND_GPU",)
 
 
 def test_search_disabled_measures_only_the_default_and_manual_lists() -> None:
     config = parse_profile_config({"profile_models": "a", "run_config_search_disable": True})
-    assert sum(1 for _ in build_space(config, "a").grid()) == 1
+    assert sum(1 for _ in build_space(config, "a", SYNTHETIC_SIGNATURE).grid()) == 1
 
 
 def test_cli_overrides_win_over_the_file_and_none_means_not_given(tmp_path: Path) -> None:

@@ -6,12 +6,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from tritune.domain.model import ModelSignature, TensorSpec
-from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
+from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig, default_serving_config
 from tritune.errors import ModelError
 from tritune.runner.dtypes import numpy_dtype
 from tritune.triton.model_config import (
     build_model_config,
-    default_serving_config,
     from_pbtxt,
     load_onnx,
     read_signature,

@@ -19,7 +19,7 @@ from rich.table import Table
 from tritune.cli.app import App
 from tritune.cpus import client_side, server_split
 from tritune.domain.measurement import LoadMode, MeasurementStatus
-from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
 from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler
@@ -27,7 +27,7 @@ from tritune.loadgen.report import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
 from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.triton.control import ModelControl
-from tritune.triton.model_config import default_serving_config, read_signature
+from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
 

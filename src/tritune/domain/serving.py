@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tritune.domain.model import ModelSignature
+
+DEFAULT_MAX_BATCH_SIZE = 8
+
 
 @dataclass(frozen=True)
 class DynamicBatching:
@@ -42,3 +46,16 @@ class ServingConfig:
     instance_kind: str = "KIND_CPU"  # or KIND_GPU
     dynamic_batching: DynamicBatching | None = None
     runner: RunnerOptions = field(default_factory=RunnerOptions)
+
+
+def default_serving_config(
+    signature: ModelSignature, max_batch_size: int | None = None, *, gpu: bool = False
+) -> ServingConfig:
+    """What an untuned Triton serves: one instance on the GPU (or the CPU without one), and
+    batching with dynamic batching where the model's first dimension allows it."""
+    kind = "KIND_GPU" if gpu else "KIND_CPU"
+    if not signature.batch_is_dynamic:
+        return ServingConfig(max_batch_size=0, instance_kind=kind)
+    return ServingConfig(
+        max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE, instance_kind=kind, dynamic_batching=DynamicBatching()
+    )

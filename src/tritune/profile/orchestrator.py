@@ -27,7 +27,6 @@ from tritune.search.factory import SearchPlan, create_plan
 from tritune.store import RunRecord, RunStatus, Store
 from tritune.store.results import config_results
 from tritune.triton.control import ModelControl
-from tritune.triton.model_config import default_serving_config
 from tritune.triton.repository import deploy_onnx
 
 OUTPUT_REPOSITORY = "output_model_repository"
@@ -99,7 +98,7 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig, measure_settings: 
 
 
 def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
-    return create_plan(config, model.name, gpu_available=gpu_available, default=default_serving_config(model.signature))
+    return create_plan(config, model.name, model.signature, gpu_available=gpu_available)
 
 
 class ProfileRun:

@@ -11,7 +11,6 @@ from tritune.search.factory import (
     build_space,
     create_plan,
     create_searcher,
-    default_serving,
 )
 from tritune.search.grid import GridSearcher
 from tritune.search.hill_climb import HillClimbSearcher
@@ -37,7 +36,6 @@ __all__ = [
     "build_space",
     "create_plan",
     "create_searcher",
-    "default_serving",
     "replay",
     "trial_budget",
 ]

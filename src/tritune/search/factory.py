@@ -25,7 +25,8 @@ from tritune.analysis.objectives import Objectives
 from tritune.analysis.ranking import Outcome
 from tritune.config import ProfileConfig
 from tritune.domain.measurement import LoadMode, Measurement
-from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.model import ModelSignature
+from tritune.domain.serving import default_serving_config
 from tritune.domain.space import (
     Dim,
     Dimension,
@@ -49,25 +50,19 @@ MODES = ("default", "brute", "quick", "optuna")
 PROBE_POINTS = 3
 
 
-def default_serving(*, gpu: bool = False) -> ServingConfig:
-    """What the deployer serves untuned (see triton.model_config.default_serving_config)."""
-    return ServingConfig(
-        max_batch_size=8, instance_kind="KIND_GPU" if gpu else "KIND_CPU", dynamic_batching=DynamicBatching()
-    )
-
-
 def build_space(
-    config: ProfileConfig, model: str, *, gpu_available: bool = False, default: ServingConfig | None = None
+    config: ProfileConfig, model: str, signature: ModelSignature, *, gpu_available: bool = False
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
     Automatic ranges follow Model Analyzer: instance counts min..max, max batch sizes the powers
     of two in [min, max], dynamic batching on without delay. With ``run_config_search_disable``
-    only manual lists vary; every other knob stays at the default configuration's value.
+    only manual lists vary; every other knob stays at the default configuration's value (what an
+    untuned Triton serves the model with).
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
-    default = default or default_serving(gpu=gpu)
+    default = default_serving_config(signature, gpu=gpu)
     manual = settings.model_config_parameters
     batch_sizes = tuple(settings.parameters.batch_sizes or (1,))
     base = point_from_serving(default, client_batch_size=batch_sizes[0])
@@ -217,11 +212,11 @@ class SearchPlan:
 
 
 def create_plan(
-    config: ProfileConfig, model: str, *, gpu_available: bool = False, default: ServingConfig | None = None
+    config: ProfileConfig, model: str, signature: ModelSignature, *, gpu_available: bool = False
 ) -> SearchPlan:
     """The search plan for one model of a validated config."""
     settings = config.profile_models[model]
-    space = build_space(config, model, gpu_available=gpu_available, default=default)
+    space = build_space(config, model, signature, gpu_available=gpu_available)
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(
         mode,

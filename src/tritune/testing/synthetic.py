@@ -23,9 +23,15 @@ from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config, 
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.space import SearchSpace, Variant, point_key
 from tritune.search.load_sweep import LoadSweep
 from tritune.search.trial import Searcher, Trial
+
+# The synthetic models batch (a dynamic first dimension), so their untuned default batches too.
+SYNTHETIC_SIGNATURE = ModelSignature(
+    inputs=(TensorSpec("x", "TYPE_FP32", (DYNAMIC, 16)),), outputs=(TensorSpec("y", "TYPE_FP32", (DYNAMIC, 16)),)
+)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
-from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelError
 
 _ONNX_TO_TRITON: dict[int, str] = {
@@ -28,8 +28,6 @@ _ONNX_TO_TRITON: dict[int, str] = {
     onnx.TensorProto.BOOL: "TYPE_BOOL",
     onnx.TensorProto.STRING: "TYPE_STRING",
 }
-
-DEFAULT_MAX_BATCH_SIZE = 8
 
 
 def load_onnx(path: str | Path, *, load_external_data: bool = False) -> onnx.ModelProto:
@@ -120,13 +118,6 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
     for key, value in serving.runner.as_parameters().items():
         config.parameters[key].string_value = value
     return config
-
-
-def default_serving_config(signature: ModelSignature, max_batch_size: int | None = None) -> ServingConfig:
-    """What tritune deploys when told nothing: batching with dynamic batching where the model allows."""
-    if not signature.batch_is_dynamic:
-        return ServingConfig(max_batch_size=0)
-    return ServingConfig(max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE, dynamic_batching=DynamicBatching())
 
 
 def to_pbtxt(config: mc.ModelConfig) -> str:

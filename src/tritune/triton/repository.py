@@ -11,9 +11,9 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 import tritune.runner
-from tritune.domain.serving import ServingConfig
+from tritune.domain.serving import ServingConfig, default_serving_config
 from tritune.errors import ModelError
-from tritune.triton.model_config import build_model_config, default_serving_config, read_signature, to_pbtxt
+from tritune.triton.model_config import build_model_config, read_signature, to_pbtxt
 
 RUNNER_PACKAGE = "tritune_runner"
 _RUNNER_SOURCE = Path(tritune.runner.__file__).parent

@@ -14,7 +14,7 @@ import pytest
 
 from tritune.config import parse_profile_config
 from tritune.search import SearchPlan, create_plan
-from tritune.testing.synthetic import SearchRun, SyntheticSurface, drive, true_optimum
+from tritune.testing.synthetic import SYNTHETIC_SIGNATURE, SearchRun, SyntheticSurface, drive, true_optimum
 
 AUTO_SMALL = {
     "profile_models": ["m"],
@@ -51,7 +51,7 @@ CASES: dict[str, tuple[dict[str, Any], SyntheticSurface, range]] = {
 
 def run_mode(case: str, mode: str) -> tuple[SearchPlan, SearchRun]:
     settings, surface, _ = CASES[case]
-    plan = create_plan(parse_profile_config({**settings, "run_config_search_mode": mode}), "m")
+    plan = create_plan(parse_profile_config({**settings, "run_config_search_mode": mode}), "m", SYNTHETIC_SIGNATURE)
     run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
     return plan, run
 
@@ -112,7 +112,7 @@ def test_failing_configurations_are_survived() -> None:
     """Configurations over the memory limit fail to load; the search still finds the best that fit."""
     surface = SyntheticSurface(seed=5, memory_limit_mb=560)
     settings = {**AUTO_SMALL, "run_config_search_max_instance_count": 6}
-    plan = create_plan(parse_profile_config(settings), "m")
+    plan = create_plan(parse_profile_config(settings), "m", SYNTHETIC_SIGNATURE)
     run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
     failed = [c for c in run.configs.values() if all(not m.ok for m in c.measurements)]
     assert failed, "the surface should have made some configurations fail"

@@ -110,3 +110,14 @@ def test_dimension_rejects_duplicates_and_emptiness() -> None:
         Dimension(Dim.INSTANCE_COUNT, (1, 1))
     with pytest.raises(ValueError, match="no values"):
         Dimension(Dim.INSTANCE_COUNT, ())
+
+
+def test_the_default_is_what_an_untuned_triton_serves() -> None:
+    from tritune.domain.model import ModelSignature, TensorSpec
+    from tritune.domain.serving import default_serving_config
+
+    batching = ModelSignature((TensorSpec("x", "TYPE_FP32", (-1, 4)),), (TensorSpec("y", "TYPE_FP32", (-1, 4)),))
+    fixed = ModelSignature((TensorSpec("x", "TYPE_FP32", (1, 4)),), (TensorSpec("y", "TYPE_FP32", (1, 4)),))
+    assert default_serving_config(batching) == ServingConfig(max_batch_size=8, dynamic_batching=DynamicBatching())
+    assert default_serving_config(batching, gpu=True).instance_kind == "KIND_GPU"
+    assert default_serving_config(fixed, 16) == ServingConfig(max_batch_size=0)
