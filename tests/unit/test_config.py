@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tritune.config import ProfileConfig, cli_flags, load_profile_config, parse_profile_config
+from tritune.config import MeasurementSettings, ProfileConfig, cli_flags, load_profile_config, parse_profile_config
 from tritune.domain.space import Dim
 from tritune.errors import UsageError
 from tritune.search import build_space, create_plan
@@ -188,7 +188,61 @@ def test_file_problems_name_the_file(tmp_path: Path) -> None:
 
 def test_every_top_level_key_has_a_flag() -> None:
     flags = {f.key: f for f in cli_flags()}
-    assert set(flags) == set(ProfileConfig.model_fields)
+    # The measurement section's keys are flags of their own (perf_analyzer's names).
+    sections = {f"measurement.{key}" for key in MeasurementSettings.model_fields}
+    assert set(flags) == set(ProfileConfig.model_fields) - {"measurement"} | sections
+    assert len({f.dest for f in flags.values()}) == len(flags)  # one click parameter each
+    assert flags["measurement.max_trials"].flag == "--max-trials"
+    assert flags["measurement.shape"].kind == "repeatable"
+    assert flags["measurement.server_cpus"].kind == "int"
     assert flags["latency_budget"].flag == "--latency-budget"
     assert flags["run_config_search_mode"].choices == ("default", "brute", "quick", "optuna")
     assert flags["run_config_search_disable"].kind == "bool"
+
+
+def test_measurement_settings_come_from_the_file_and_flags_replace_one_key(tmp_path: Path) -> None:
+    path = write(tmp_path, 'profile_models: [a]\nmeasurement:\n  protocol: grpc\n  max_trials: 5\n  shape: ["x:3,8"]\n')
+    config = load_profile_config(path, {"measurement.max_trials": 7, "measurement.server_cpus": None})
+    assert config.measurement == MeasurementSettings(protocol="grpc", max_trials=7, shape={"x": (3, 8)})
+    assert parse_profile_config({"profile_models": "a", "measurement": {"shape": {"x": [4]}}}).measurement.shape == {
+        "x": (4,)
+    }
+    assert error({"profile_models": "a", "measurement": {"max_trials": 2}}) == (
+        "config: measurement.max_trials: input should be greater than or equal to 3, got 2"
+    )
+    assert error({"profile_models": "a", "measurement": {"max_trails": 2}}) == (
+        "config: unknown key 'measurement.max_trails': did you mean 'max_trials'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("measurement", "fingerprint"),
+    [
+        ({}, "97a224141dbbfaa5"),
+        (
+            {
+                "protocol": "grpc",
+                "measurement_interval": 150,
+                "stability_percentage": 50,
+                "max_trials": 4,
+                "shape": {"x": [3, 8]},
+                "server_cpus": 1,
+            },
+            "5233f48b5ce36b30",
+        ),
+    ],
+)
+def test_run_fingerprints_stay_those_stored_before_the_measurement_section(
+    tmp_path: Path, measurement: dict, fingerprint: str
+) -> None:
+    """Computed by the code before the measurement settings joined the config (then separate
+    MeasureSettings): the same settings must resume the runs it stored."""
+    from tritune.domain.model import ModelSignature
+    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+
+    (tmp_path / "m.onnx").write_bytes(b"not really onnx, only bytes")
+    model = ModelFiles("m", {"fp32": tmp_path / "m.onnx"}, ModelSignature((), ()))
+    config = parse_profile_config(
+        {"profile_models": {"m": {"model_path": "m.onnx"}}, "latency_budget": 20, "measurement": measurement}
+    )
+    assert run_fingerprint(model, config) == fingerprint

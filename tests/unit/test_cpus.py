@@ -46,8 +46,9 @@ def test_the_split_is_taken_from_the_cores_this_process_may_use() -> None:
 
 
 def test_pinning_is_part_of_a_profile_runs_identity_only_when_asked_for() -> None:
-    from tritune.profile.session import MeasureSettings
+    from tritune.config import MeasurementSettings
+    from tritune.profile.orchestrator import measurement_identity
 
     # Unset, the settings (and so the fingerprints of runs stored before the option) stay as they were.
-    assert "server_cpus" not in MeasureSettings().as_dict()
-    assert MeasureSettings(server_cpus=1).as_dict()["server_cpus"] == 1
+    assert "server_cpus" not in measurement_identity(MeasurementSettings())
+    assert measurement_identity(MeasurementSettings(server_cpus=1))["server_cpus"] == 1

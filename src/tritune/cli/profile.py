@@ -9,27 +9,43 @@ from typing import Any
 import click
 
 from tritune.cli.app import App
-from tritune.config import ProfileConfig, cli_flags, load_profile_config
+from tritune.config import FlagSpec, ProfileConfig, cli_flags, load_profile_config
 from tritune.errors import UsageError
-from tritune.inputs import parse_shape_options
 
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
 # Keys the command sets itself (the MODEL argument), or that need a structured YAML value.
 _NOT_FLAGS = {"profile_models", "objectives", "constraints"}
+# perf_analyzer's short names, kept for its users.
+_SHORT = {"measurement.protocol": "-i"}
+
+
+def _config_flags() -> list[FlagSpec]:
+    return [spec for spec in cli_flags() if spec.key not in _NOT_FLAGS and spec.kind != "mapping"]
 
 
 def _config_options(command: Any) -> Any:
-    """One click option per top-level config key, derived from the config's own fields."""
-    for spec in reversed(cli_flags()):
-        if spec.key in _NOT_FLAGS or spec.kind == "mapping":
-            continue
+    """One click option per config key, derived from the config's own fields."""
+    for spec in reversed(_config_flags()):
+        names = [n for n in (_SHORT.get(spec.key), spec.flag) if n]
+        shared: dict[str, Any] = {"help": spec.help, "show_default": spec.default or False}
         if spec.kind == "bool":
-            command = click.option(spec.flag, spec.key, is_flag=True, default=None, help=spec.help)(command)
+            option = click.option(*names, spec.dest, is_flag=True, default=None, **shared)
         elif spec.kind == "choice":
-            command = click.option(spec.flag, spec.key, type=click.Choice(spec.choices), help=spec.help)(command)
+            option = click.option(*names, spec.dest, type=click.Choice(spec.choices), **shared)
+        elif spec.kind == "repeatable":
+            option = click.option(*names, spec.dest, multiple=True, **shared)
         else:
-            command = click.option(spec.flag, spec.key, type=_KINDS.get(spec.kind, str), help=spec.help)(command)
+            option = click.option(*names, spec.dest, type=_KINDS.get(spec.kind, str), **shared)
+        command = option(command)
     return command
+
+
+def _config_overrides(flags: dict[str, Any]) -> dict[str, Any]:
+    """The given flags by their config key (``measurement.max_trials``); an empty repeatable is not given."""
+    return {
+        spec.key: (flags[spec.dest] or None) if spec.kind == "repeatable" else flags[spec.dest]
+        for spec in _config_flags()
+    }
 
 
 def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
@@ -53,7 +69,6 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.option("--name", help="Model name (default: from the file).")
 @click.option("--objective", "objective_flags", multiple=True, help="METRIC[=WEIGHT], repeatable.")
 @click.option("--export", "export_repo", type=click.Path(path_type=Path), help="Write the best config here.")
-@click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
 @click.option(
     "--input",
     "inputs",
@@ -61,32 +76,10 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
     metavar="NAME:D1,D2[:DTYPE]",
     help="For a PyTorch model that needs preparing: an input's shape (batch left out).",
 )
-@click.option(
-    "-i",
-    "--protocol",
-    type=click.Choice(["grpc", "http"]),
-    default="http",
-    show_default=True,
-    help="HTTP (the default) costs the load generator less CPU per request than gRPC.",
-)
-@click.option(
-    "--measurement-interval",
-    default=1000,
-    show_default=True,
-    type=click.IntRange(min=50),
-    help="Measurement window (ms).",
-)
-@click.option("--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0.1))
-@click.option("--max-windows", default=10, show_default=True, type=click.IntRange(min=3))
+# The name this option had before it took perf_analyzer's (--max-trials), kept for old scripts.
+@click.option("--max-windows", "max_windows", type=int, hidden=True)
 @click.option("--url", help="Use a running Triton (host:port, HTTP) instead of the embedded one.")
 @click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
-@click.option(
-    "--server-cpus",
-    type=int,
-    default=None,
-    help="Pin the embedded server to the first N cores and the load generator to the rest "
-    "(steadier numbers on a small host; part of the run's identity).",
-)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--no-report", is_flag=True, help="Skip the HTML/CSV reports.")
 @_config_options
@@ -99,15 +92,10 @@ def profile(
     name: str | None,
     objective_flags: tuple[str, ...],
     export_repo: Path | None,
-    shapes: tuple[str, ...],
     inputs: tuple[str, ...],
-    protocol: str,
-    measurement_interval: int,
-    stability_percentage: float,
-    max_windows: int,
+    max_windows: int | None,
     url: str | None,
     tritonserver: str | None,
-    server_cpus: int | None,
     as_json: bool,
     no_report: bool,
     **config_flags: Any,
@@ -116,9 +104,12 @@ def profile(
 
     MODEL is an .onnx file, a directory made by `tritune prepare`, or anything `tritune prepare`
     takes (it then runs first)."""
-    from tritune.profile.session import MeasureSettings, ProfileSession
+    from tritune.cli.progress import TerminalNotifier
+    from tritune.profile.session import ProfileSession
 
-    overrides: dict[str, Any] = dict(config_flags)
+    if config_flags["max_trials"] is None:
+        config_flags["max_trials"] = max_windows
+    overrides = _config_overrides(config_flags)
     if objective_flags:
         overrides["objectives"] = _objectives_option(objective_flags)
     if model is not None:
@@ -127,27 +118,18 @@ def profile(
     elif config_file is None:
         raise UsageError("give a MODEL file or a config file with profile_models: tritune profile model.onnx")
     config: ProfileConfig = load_profile_config(config_file, overrides)
-    measure = MeasureSettings(
-        protocol=protocol,
-        window_ms=measurement_interval,
-        stability=stability_percentage / 100,
-        max_windows=max_windows,
-        shapes=parse_shape_options(shapes),
-        server_cpus=server_cpus,
-    )
     from tritune.prepare import parse_input_option
 
     session = ProfileSession(
-        app,
         config,
-        measure,
+        TerminalNotifier(app),
         url=url,
         tritonserver=tritonserver,
         inputs=tuple(parse_input_option(i) for i in inputs),
     )
-    outcomes = session.run(run_dir=run_dir, export=export_repo, report=not no_report)
+    conclusions = session.run(run_dir=run_dir, export=export_repo, report=not no_report)
     if as_json:
-        app.out.print_json(json.dumps([o.to_json() for o in outcomes]))
+        app.out.print_json(json.dumps([c.to_json() for c in conclusions]))
 
 
 def _model_name(path: Path) -> str:

@@ -1,13 +1,11 @@
-"""Putting one variant on the running server: files into the output model repository, then a
-load through the model-control API (never a server restart)."""
+"""Putting one variant on a server: the :class:`Deployer` seam between what a run does and how a
+variant is served, and :class:`VariantDeployer`, which serves it from Triton (files into the
+output model repository, then a load through the model-control API, never a server restart)."""
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
 from pathlib import Path
-
-from tritonclient.grpc import model_config_pb2 as mc
+from typing import Protocol
 
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ServerError
@@ -20,15 +18,26 @@ def variant_name(model: str, index: int | None) -> str:
     return f"{model}_config_default" if index is None else f"{model}_config_{index}"
 
 
-@dataclass(frozen=True)
-class LoadedVariant:
-    name: str
-    config: mc.ModelConfig
-    load_time_s: float
+class Deployer(Protocol):
+    """Serves variants of one model under their own names."""
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        """The variant's files only: a variant replayed from the store is still in the output."""
+        ...
+
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        """Write and load the variant; the seconds the load took. ModelLoadError when it cannot."""
+        ...
+
+    def unload(self, name: str) -> None: ...
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        """A deployable entry ``<repository>/<name>`` outside the run; its config.pbtxt."""
+        ...
 
 
 class VariantDeployer:
-    """Deploys variants of one model into ``output_repository`` on one running server."""
+    """Deploys variants of one model into ``output_repository`` on one running Triton."""
 
     def __init__(self, control: ModelControl, output_repository: Path, model_files: dict[str, Path]) -> None:
         # model_files: precision ("fp32", "fp16", ...) -> the ONNX file for it
@@ -38,6 +47,7 @@ class VariantDeployer:
         self._loaded: set[str] = set()
 
     def model_file(self, precision: str) -> Path:
+        """The model file of a precision; ServerError when none was prepared."""
         try:
             return self._model_files[precision]
         except KeyError:
@@ -45,21 +55,19 @@ class VariantDeployer:
                 f"no {precision} model file was prepared: choose one of {', '.join(self._model_files)}"
             ) from None
 
-    def write(self, name: str, serving: ServingConfig, precision: str = "fp32") -> mc.ModelConfig:
-        return deploy_onnx(self._repository, name, self.model_file(precision), serving).config
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        self.export(self._repository, name, serving, precision)
 
-    def load(self, name: str, serving: ServingConfig, precision: str = "fp32") -> LoadedVariant:
-        config = self.write(name, serving, precision)
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        self.write(name, serving, precision)
         load_time_s = self._control.load(name)
         self._loaded.add(name)
-        return LoadedVariant(name, config, load_time_s)
+        return load_time_s
 
     def unload(self, name: str) -> None:
         if name in self._loaded:
             self._loaded.discard(name)
             self._control.unload(name)
 
-    def unload_all(self) -> None:
-        for name in list(self._loaded):
-            with contextlib.suppress(ServerError):
-                self.unload(name)
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        return deploy_onnx(repository, name, self.model_file(precision), serving).config_path

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelLoadError, ServerError
-from tritune.profile.deploy import VariantDeployer
+from tritune.profile.deploy import Deployer
+from tritune.profile.notify import Notifier
 from tritune.store import RunRecord, Store, VariantRecord, VariantStatus
 
 
@@ -33,27 +34,10 @@ MeasureFn = Callable[[str, LoadPoint], Measurement]
 """Measure the loaded model ``name`` under ``load`` (the load generator, in-process)."""
 
 
-class ProgressSink(Protocol):
-    def variant_started(self, name: str, params: Mapping[str, Any]) -> None: ...
-
-    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None: ...
-
-    def variant_done(self, name: str, failed: str | None) -> None: ...
-
-
-class SilentProgress:
-    def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
-        return None
-
-    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
-        return None
-
-    def variant_done(self, name: str, failed: str | None) -> None:
-        return None
-
-
 @dataclass
-class VariantOutcome:
+class VariantEvaluation:
+    """What evaluating one variant gave: its measurements (replayed or new), or why it failed."""
+
     variant: VariantRecord
     measurements: list[Measurement] = field(default_factory=list)
     failed: str | None = None
@@ -69,15 +53,15 @@ class VariantEvaluator:
         self,
         store: Store,
         run: RunRecord,
-        deployer: VariantDeployer,
+        deployer: Deployer,
         measure: MeasureFn,
-        progress: ProgressSink | None = None,
+        notifier: Notifier,
     ) -> None:
         self._store = store
         self._run = run
         self._deployer = deployer
         self._measure = measure
-        self._progress = progress or SilentProgress()
+        self._notifier = notifier
 
     def evaluate(
         self,
@@ -88,37 +72,37 @@ class VariantEvaluator:
         *,
         precision: str = "fp32",
         is_default: bool = False,
-    ) -> VariantOutcome:
+    ) -> VariantEvaluation:
         variant = self._store.variant_for(self._run.id, params, serving, name=name, is_default=is_default)
-        outcome = VariantOutcome(variant)
-        self._progress.variant_started(variant.name, params)
+        evaluation = VariantEvaluation(variant)
+        self._notifier.variant_started(variant.name, params)
         if variant.status == VariantStatus.FAILED:
-            outcome.failed = variant.error or "failed earlier"
-            self._progress.variant_done(variant.name, outcome.failed)
-            return outcome
+            evaluation.failed = variant.error or "failed earlier"
+            self._notifier.variant_done(variant.name, evaluation.failed)
+            return evaluation
         loaded = False
         try:
             while (load := sweep.ask()) is not None:
                 stored = self._store.find_measurement(variant.id, load)
                 if stored is not None:
                     measurement = stored
-                    self._progress.measurement_done(variant.name, measurement, replayed=True)
+                    self._notifier.measurement_done(variant.name, measurement, replayed=True)
                 else:
                     if not loaded:
                         # The files are (re)written even on resume: the output repository
                         # must hold every variant whether or not this process measured it.
-                        result = self._deployer.load(variant.name, serving, precision)
-                        self._store.set_variant_status(variant.id, VariantStatus.LOADED, load_time_s=result.load_time_s)
+                        load_time_s = self._deployer.load(variant.name, serving, precision)
+                        self._store.set_variant_status(variant.id, VariantStatus.LOADED, load_time_s=load_time_s)
                         loaded = True
                     started = time.monotonic()
                     measurement = self._measure(variant.name, load)
                     self._store.add_measurement(variant.id, measurement, duration_s=time.monotonic() - started)
-                    outcome.measured_now += 1
-                    self._progress.measurement_done(variant.name, measurement, replayed=False)
-                outcome.measurements.append(measurement)
+                    evaluation.measured_now += 1
+                    self._notifier.measurement_done(variant.name, measurement, replayed=False)
+                evaluation.measurements.append(measurement)
                 sweep.tell(load, measurement)
         except ModelLoadError as error:
-            outcome.failed = error.message
+            evaluation.failed = error.message
             self._store.set_variant_status(variant.id, VariantStatus.FAILED, error=error.message)
         finally:
             if loaded:
@@ -128,13 +112,13 @@ class VariantEvaluator:
         # Unstable measurements still carry numbers (marked as such); only a variant whose every
         # measurement failed outright counts as failed.
         if (
-            outcome.failed is None
-            and outcome.measurements
-            and all(m.status is MeasurementStatus.FAILED for m in outcome.measurements)
+            evaluation.failed is None
+            and evaluation.measurements
+            and all(m.status is MeasurementStatus.FAILED for m in evaluation.measurements)
         ):
-            outcome.failed = next((m.error for m in outcome.measurements if m.error), "no measurement succeeded")
-        if outcome.failed is None and not loaded:
+            evaluation.failed = next((m.error for m in evaluation.measurements if m.error), "no measurement succeeded")
+        if evaluation.failed is None and not loaded:
             # Fully replayed from the store: its files must still be in the output repository.
             self._deployer.write(variant.name, serving, precision)
-        self._progress.variant_done(variant.name, outcome.failed)
-        return outcome
+        self._notifier.variant_done(variant.name, evaluation.failed)
+        return evaluation

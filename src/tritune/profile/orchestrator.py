@@ -18,20 +18,18 @@ from typing import Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
-from tritune.config import ProfileConfig
+from tritune.config import MeasurementSettings, ProfileConfig
+from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
 from tritune.errors import ModelError, UsageError
-from tritune.profile.deploy import VariantDeployer, variant_name
-from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
+from tritune.profile.deploy import Deployer, variant_name
+from tritune.profile.evaluate import MeasureFn, VariantEvaluator
+from tritune.profile.notify import Notifier, QuietNotifier
 from tritune.search.factory import SearchPlan, create_plan
 from tritune.store import RunRecord, RunStatus, Store
 from tritune.store.results import config_results
-from tritune.triton.control import ModelControl
-from tritune.triton.repository import deploy_onnx
 
-OUTPUT_REPOSITORY = "output_model_repository"
 START_FAILURES = 2
-BEST_DIR = "best"
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,9 @@ class ModelFiles:
 
 
 @dataclass
-class ProfileOutcome:
+class RunConclusion:
+    """What one model's run found: every configuration, the summary, where the best went."""
+
     run: RunRecord
     resumed: bool
     configs: list[ConfigResult]
@@ -87,12 +87,30 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(model: ModelFiles, config: ProfileConfig, measure_settings: dict[str, Any]) -> str:
+def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
+    """The measurement part of a run's identity, in the keys and units runs were stored with
+    before these settings became a section of the config, so those runs still resume."""
+    identity: dict[str, Any] = {
+        "protocol": settings.protocol,
+        "window_ms": settings.measurement_interval,
+        "stability": settings.stability_percentage / 100,
+        "max_windows": settings.max_trials,
+        "shapes": {k: list(v) for k, v in settings.shape.items()},
+    }
+    if settings.server_cpus is not None:
+        # Pinning changes the numbers, so it is part of the run's identity; left out when
+        # unset, so runs stored before the option existed still resume.
+        identity["server_cpus"] = settings.server_cpus
+    return identity
+
+
+def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
     """Same model bytes + same settings = same run (resumed); anything else starts a new run."""
     identity = {
         "model": {k: file_digest(p) for k, p in sorted(model.files.items())},
-        "config": json.loads(config.model_dump_json()),
-        "measure": measure_settings,
+        # The measurement section has its own part (older runs kept it outside the config).
+        "config": json.loads(config.model_dump_json(exclude={"measurement"})),
+        "measure": measurement_identity(config.measurement),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -109,23 +127,20 @@ class ProfileRun:
         *,
         config: ProfileConfig,
         model: ModelFiles,
-        run_dir: Path,
+        layout: RunLayout,
         store: Store,
-        control: ModelControl,
+        deployer: Deployer,
         measure: MeasureFn,
-        progress: ProgressSink | None = None,
+        notifier: Notifier | None = None,
         gpu_available: bool = False,
         hardware: dict[str, Any] | None = None,
-        measure_settings: dict[str, Any] | None = None,
     ) -> None:
         if model.name not in config.profile_models:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
         self.model = model
-        self.run_dir = run_dir
+        self.layout = layout
         self.store = store
-        self.output_repository = run_dir / OUTPUT_REPOSITORY
-        self.output_repository.mkdir(parents=True, exist_ok=True)
         self.plan = plan_for(config, model, gpu_available=gpu_available)
         settings = {
             "model": model.name,
@@ -141,12 +156,12 @@ class ProfileRun:
         }
         self.run, self.resumed = store.open_run(
             model.name,
-            run_fingerprint(model, config, measure_settings or {}),
+            run_fingerprint(model, config),
             settings,
             hardware or {},
         )
-        self.deployer = VariantDeployer(control, self.output_repository, model.files)
-        self.evaluator = VariantEvaluator(store, self.run, self.deployer, measure, progress)
+        self.deployer = deployer
+        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, notifier or QuietNotifier())
         self.measured_now = 0
         self.replayed = 0
 
@@ -165,7 +180,7 @@ class ProfileRun:
         while (trial := searcher.ask()) is not None:
             variant = self.plan.variant(trial)
             params = dict(trial.params)
-            outcome = self.evaluator.evaluate(
+            evaluation = self.evaluator.evaluate(
                 self._name_for(params, trial.is_default),
                 params,
                 variant.serving,
@@ -174,8 +189,8 @@ class ProfileRun:
                 is_default=trial.is_default,
             )
             evaluated += 1
-            if outcome.failed and evaluated == len(failed_at_start) + 1 <= START_FAILURES:
-                failed_at_start.append(outcome.failed)
+            if evaluation.failed and evaluated == len(failed_at_start) + 1 <= START_FAILURES:
+                failed_at_start.append(evaluation.failed)
                 if len(failed_at_start) == START_FAILURES:
                     # As Model Analyzer does: the same failure twice at the start is a setup
                     # problem (inputs, providers, server), not a property of the configurations.
@@ -183,14 +198,14 @@ class ProfileRun:
                         f"the first {START_FAILURES} configurations failed ({failed_at_start[-1]}): "
                         "fix that before searching; what was measured is stored"
                     )
-            self.measured_now += outcome.measured_now
-            self.replayed += len(outcome.measurements) - outcome.measured_now
-            searcher.tell(trial, self.plan.outcome(outcome.measurements, error=outcome.failed))
+            self.measured_now += evaluation.measured_now
+            self.replayed += len(evaluation.measurements) - evaluation.measured_now
+            searcher.tell(trial, self.plan.outcome(evaluation.measurements, error=evaluation.failed))
             if on_trial is not None:
                 on_trial(trial.number)
         self.store.set_run_status(self.run.id, RunStatus.COMPLETE)
 
-    def conclude(self, export: Path | None = None) -> ProfileOutcome:
+    def conclude(self, export: Path | None = None) -> RunConclusion:
         """Rank what the store holds, write the best config.pbtxt, and optionally export it."""
         configs = config_results(self.store, self.run.id)
         facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
@@ -202,7 +217,7 @@ class ProfileRun:
             best_path = self._write_best(best_name)
             if export is not None:
                 exported = self._export(export, best_name)
-        return ProfileOutcome(
+        return RunConclusion(
             run=self.run,
             resumed=self.resumed,
             configs=configs,
@@ -224,15 +239,12 @@ class ProfileRun:
 
     def _write_best(self, name: str) -> Path:
         """A deployable repository entry under <run>/best/ (named for the model, not the variant)."""
-        best_dir = self.run_dir / BEST_DIR
-        shutil.rmtree(best_dir, ignore_errors=True)
-        serving, precision = self._variant_precision(name)
-        deployed = deploy_onnx(best_dir, self.model.name, self.deployer.model_file(precision), serving)
-        (best_dir / "BEST_VARIANT").write_text(name + "\n")
-        shutil.copy2(deployed.config_path, best_dir / "config.pbtxt")
-        return best_dir / "config.pbtxt"
+        shutil.rmtree(self.layout.best, ignore_errors=True)
+        config_path = self._export(self.layout.best, name)
+        self.layout.best_marker.write_text(name + "\n")
+        shutil.copy2(config_path, self.layout.best_config)
+        return self.layout.best_config
 
     def _export(self, repository: Path, name: str) -> Path:
         serving, precision = self._variant_precision(name)
-        deployed = deploy_onnx(repository, self.model.name, self.deployer.model_file(precision), serving)
-        return deployed.config_path
+        return self.deployer.export(repository, self.model.name, serving, precision)

@@ -1,81 +1,56 @@
 """What ``tritune profile`` does around the search: the model files, the server, the store,
-progress, the summary, the best config and the reports."""
+the measurement, the best config and the reports. It reports through a Notifier and draws nothing."""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tritune.cli.app import App
-from tritune.config import ProfileConfig
+from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_split
+from tritune.domain.layout import RunLayout
 from tritune.errors import ModelError, UsageError
-from tritune.profile.orchestrator import ModelFiles, ProfileOutcome, ProfileRun
-from tritune.profile.progress import RichProgress
+from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
+from tritune.profile.deploy import VariantDeployer
+from tritune.profile.notify import Notifier
+from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import RunStatus, Store
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
 
-RUNS_DIR = "tritune_runs"
+if TYPE_CHECKING:
+    from tritune.report.write import WrittenReports
 
 
-@dataclass(frozen=True)
-class MeasureSettings:
-    protocol: str = "http"
-    window_ms: int = 1000
-    stability: float = 0.10
-    max_windows: int = 10
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    server_cpus: int | None = None  # embedded server on the first N cores, the load generator on the rest
-
-    def as_dict(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "protocol": self.protocol,
-            "window_ms": self.window_ms,
-            "stability": self.stability,
-            "max_windows": self.max_windows,
-            "shapes": {k: list(v) for k, v in self.shapes.items()},
-        }
-        if self.server_cpus is not None:
-            # Pinning changes the numbers, so it is part of the run's identity; left out when
-            # unset, so runs stored before the option existed still resume.
-            settings["server_cpus"] = self.server_cpus
-        return settings
-
-    def options(self) -> Any:
-        from tritune.loadgen.profiler import MeasureOptions
-        from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
-
-        return MeasureOptions(
-            protocol=self.protocol,
-            window=WindowSpec(window_ns=self.window_ms * 1_000_000),
-            stability=StabilityCriteria(threshold=self.stability, max_windows=self.max_windows),
-            shapes=self.shapes,
-        )
+def measure_options(settings: MeasurementSettings) -> MeasureOptions:
+    """The load generator's options for the config's measurement section."""
+    return MeasureOptions(
+        protocol=settings.protocol,
+        window=WindowSpec(window_ns=settings.measurement_interval * 1_000_000),
+        stability=StabilityCriteria(threshold=settings.stability_percentage / 100, max_windows=settings.max_trials),
+        shapes=dict(settings.shape),
+    )
 
 
 class ProfileSession:
     def __init__(
         self,
-        app: App,
         config: ProfileConfig,
-        measure: MeasureSettings,
+        notifier: Notifier,
         *,
         url: str | None = None,
         tritonserver: str | None = None,
         inputs: tuple[Any, ...] = (),
     ) -> None:
         self.inputs = inputs  # prepare's --input specs, for models whose shapes it cannot read
-        self.app = app
+        self.notifier = notifier
         self.config = config
-        self.measure = measure
         self.url = url
         self.tritonserver = tritonserver
 
-    def _model_files(self, name: str, directory: Path) -> ModelFiles:
+    def _model_files(self, name: str, layout: RunLayout) -> ModelFiles:
         """A dynamic-batch ONNX file is served as it is; anything else (another format, a fixed
         batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory."""
         from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
@@ -92,13 +67,12 @@ class ProfileSession:
         plain_onnx = path.is_file() and path.suffix == ".onnx"
         if plain_onnx and precisions == ("fp32",) and read_signature(path).batch_is_dynamic:
             return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
-        prepared_repository = directory / "prepared"
-        if (prepared_repository / name / REPORT_FILE).exists():
-            prepared = load_prepared(prepared_repository / name)
+        if (layout.prepared / name / REPORT_FILE).exists():
+            prepared = load_prepared(layout.prepared / name)
         else:
-            self.app.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
+            self.notifier.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
             prepared = ensure_prepared(
-                path, prepared_repository, name, PrepareOptions(inputs=self.inputs, precisions=precisions)
+                path, layout.prepared, name, PrepareOptions(inputs=self.inputs, precisions=precisions)
             )
         if not prepared.passed:
             raise ModelError(
@@ -112,88 +86,72 @@ class ProfileSession:
         """A --shape that does not fit would fail every measurement: refuse it before the search."""
         from tritune.inputs import resolve_shapes
 
-        resolve_shapes(model.signature, 1, self.measure.shapes, model.signature.batch_is_dynamic)
+        resolve_shapes(model.signature, 1, self.config.measurement.shape, model.signature.batch_is_dynamic)
 
-    def _server(self, repository: Path, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
+    def _server(self, layout: RunLayout, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
         if self.url:
             return RemoteTriton(self.url)  # type: ignore[return-value]
         return EmbeddedTriton(
-            repository,
+            layout.output_repository,
             tritonserver=self.tritonserver,
-            log_path=repository.parent / "tritonserver.log",
+            log_path=layout.server_log,
             cpus=split.server if split else None,
         )  # type: ignore[return-value]
 
-    def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[ProfileOutcome]:
-        from tritune.loadgen.profiler import make_measure_fn
+    def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
+        from tritune.loadgen import make_measure_fn
         from tritune.loadgen.workers import WorkerPool
         from tritune.system import hardware
 
         machine = hardware()
-        split = server_split(self.measure.server_cpus, remote=bool(self.url))
+        split = server_split(self.config.measurement.server_cpus, remote=bool(self.url))
         if split is not None:
-            self.app.info(split.describe())
-        outcomes = []
+            self.notifier.info(split.describe())
+        conclusions = []
         for name in self.config.profile_models:
-            directory = (run_dir or self.config.export_path / RUNS_DIR / name).resolve()
-            model = self._model_files(name, directory)
+            layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
+            model = self._model_files(name, layout)
             self._check_shapes(model)
-            repository = directory / "output_model_repository"
-            repository.mkdir(parents=True, exist_ok=True)
-            progress = RichProgress(self.app.err)
+            layout.output_repository.mkdir(parents=True, exist_ok=True)
             with (
-                Store.in_run_dir(directory) as store,
-                self._server(repository, split) as server,
+                Store.in_run_dir(layout.root) as store,
+                self._server(layout, split) as server,
                 ModelControl(server) as control,
                 client_side(split),  # before the pool, whose workers inherit the cores
                 WorkerPool() as workers,
             ):
                 run = ProfileRun(
-                    progress=progress,
                     config=self.config,
                     model=model,
-                    run_dir=directory,
+                    layout=layout,
                     store=store,
-                    control=control,
-                    measure=make_measure_fn(server, self.measure.options(), workers),
+                    deployer=VariantDeployer(control, layout.output_repository, model.files),
+                    measure=make_measure_fn(server, measure_options(self.config.measurement), workers),
+                    notifier=self.notifier,
                     gpu_available=bool(machine.gpus),
                     hardware=machine.to_dict(),
-                    measure_settings=self.measure.as_dict(),
                 )
                 verb = "resuming" if run.resumed else "starting"
-                self.app.info(
-                    f"{verb} run {run.run.id} for {name} ({run.plan.mode} search) in {directory}; "
+                self.notifier.info(
+                    f"{verb} run {run.run.id} for {name} ({run.plan.mode} search) in {layout.root}; "
                     f"server at {server.endpoints.grpc}"
                 )
                 try:
-                    with progress:
+                    with self.notifier.progress():
                         run.search()
                 except KeyboardInterrupt:
                     store.set_run_status(run.run.id, RunStatus.INTERRUPTED)
-                    self.app.warn(
+                    self.notifier.warn(
                         f"interrupted: {store.measurement_count(run.run.id)} measurements are stored in "
                         f"{store.path}; run the same command again to resume"
                     )
                     raise
-                outcome = run.conclude(export=export)
-            if report:
-                self._report(directory)  # the table and the sentence
-            else:
-                self.app.err.print(f"\n[bold]{outcome.sentence}[/bold]", highlight=False)
-            self._print_summary(outcome)
-            outcomes.append(outcome)
-        return outcomes
+                conclusion = run.conclude(export=export)
+            self.notifier.concluded(conclusion, self._report(layout) if report else None)
+            conclusions.append(conclusion)
+        return conclusions
 
-    def _print_summary(self, outcome: ProfileOutcome) -> None:
-        self.app.info(
-            f"{outcome.measured_now} measured now, {outcome.replayed} taken from the store; "
-            f"best config: {outcome.best_config_path or 'none'}"
-        )
-        if outcome.exported_to:
-            self.app.info(f"exported the best config to {outcome.exported_to}")
-
-    def _report(self, directory: Path) -> None:
+    def _report(self, layout: RunLayout) -> WrittenReports:
         from tritune.report import write_reports
-        from tritune.report.terminal import print_written
 
-        print_written(self.app.err, self.app.err, write_reports(directory))
+        return write_reports(layout.root)

@@ -1,15 +1,21 @@
-"""Progress on the terminal while a profile runs: what is being measured, how much is done."""
+"""``tritune profile`` on the terminal: the run's messages, a progress bar while it measures, and
+its conclusion (the report's table, or the sentence)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from tritune.cli.app import App
 from tritune.domain.measurement import Measurement
+from tritune.profile.orchestrator import RunConclusion
+from tritune.report.terminal import print_written
+from tritune.report.write import WrittenReports
 
 
 def describe_params(params: Mapping[str, Any]) -> str:
@@ -33,7 +39,7 @@ def describe_params(params: Mapping[str, Any]) -> str:
 
 
 class RichProgress:
-    """A ProgressSink: one bar counting measurements, its label saying what runs now."""
+    """One bar counting measurements, its label saying what runs now."""
 
     def __init__(self, console: Console, expected_measurements: int | None = None) -> None:
         self._progress = Progress(
@@ -85,3 +91,50 @@ class RichProgress:
     def variant_done(self, name: str, failed: str | None) -> None:
         if failed:
             self._progress.console.print(f"  [red]{name} failed:[/red] {failed}", highlight=False)
+
+
+class TerminalNotifier:
+    """The run's Notifier for the terminal: messages through the App, a RichProgress per search."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._bar: RichProgress | None = None
+
+    def info(self, message: str) -> None:
+        self._app.info(message)
+
+    def warn(self, message: str) -> None:
+        self._app.warn(message)
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[object]:
+        with RichProgress(self._app.err) as bar:
+            self._bar = bar
+            try:
+                yield bar
+            finally:
+                self._bar = None
+
+    def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
+        if self._bar is not None:
+            self._bar.variant_started(name, params)
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
+        if self._bar is not None:
+            self._bar.measurement_done(name, measurement, replayed)
+
+    def variant_done(self, name: str, failed: str | None) -> None:
+        if self._bar is not None:
+            self._bar.variant_done(name, failed)
+
+    def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
+        if reports is not None:
+            print_written(self._app.err, self._app.err, reports)  # the table and the sentence
+        else:
+            self._app.err.print(f"\n[bold]{conclusion.sentence}[/bold]", highlight=False)
+        self.info(
+            f"{conclusion.measured_now} measured now, {conclusion.replayed} taken from the store; "
+            f"best config: {conclusion.best_config_path or 'none'}"
+        )
+        if conclusion.exported_to:
+            self.info(f"exported the best config to {conclusion.exported_to}")

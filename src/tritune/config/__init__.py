@@ -1,0 +1,32 @@
+"""The profile settings: pydantic models with Model Analyzer's key names (profile_config.py,
+sections.py), YAML + CLI overrides with one-line errors (loading.py), and the CLI flags derived
+from the fields (flags.py)."""
+
+from tritune.config.flags import FlagSpec, cli_flags
+from tritune.config.loading import load_profile_config, parse_profile_config
+from tritune.config.profile_config import ProfileConfig, SearchMode
+from tritune.config.sections import (
+    BoundSpec,
+    DynamicBatchingSpec,
+    InstanceGroupSpec,
+    LoadParameters,
+    MeasurementSettings,
+    ModelConfigParameters,
+    ModelSettings,
+)
+
+__all__ = [
+    "BoundSpec",
+    "DynamicBatchingSpec",
+    "FlagSpec",
+    "InstanceGroupSpec",
+    "LoadParameters",
+    "MeasurementSettings",
+    "ModelConfigParameters",
+    "ModelSettings",
+    "ProfileConfig",
+    "SearchMode",
+    "cli_flags",
+    "load_profile_config",
+    "parse_profile_config",
+]

@@ -1,0 +1,116 @@
+"""Loading the profile configuration: a YAML file plus CLI overrides, and every problem as one
+line naming the key and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tritune.config.profile_config import ProfileConfig
+from tritune.errors import UsageError
+
+
+def load_profile_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> ProfileConfig:
+    """Read the YAML file (if any), apply CLI overrides (None means "not given").
+
+    An override's key is a top-level key, or a dotted path into a section
+    (``measurement.max_trials``) that replaces that one key and keeps the file's others.
+
+    Raises:
+        UsageError: the file is missing or not YAML, or the settings are invalid. The message
+            has one line per problem, each naming the key and the fix.
+    """
+    data: dict[str, Any] = {}
+    source = "command line"
+    if path is not None:
+        source = str(path)
+        data = _read_yaml(Path(path))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set(data, key.replace("-", "_").split("."), value)
+    return parse_profile_config(data, source=source)
+
+
+def parse_profile_config(data: Mapping[str, Any], *, source: str = "config") -> ProfileConfig:
+    try:
+        return ProfileConfig.model_validate(dict(data))
+    except ValidationError as error:
+        lines = [f"{source}: {line}" for line in _error_lines(error)]
+        raise UsageError(lines[0] if len(lines) == 1 else "\n".join(lines)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UsageError(f"config file {path} does not exist: check the path given to --config-file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise UsageError(f"{where}: not valid YAML ({problem}): fix the syntax there") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"{path}: the top level must be a mapping of keys (e.g. 'profile_models: [my_model]'), "
+            f"not a {type(data).__name__}"
+        )
+    return data
+
+
+def _error_lines(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        # Union branches and validator tags appear in loc; users only know the YAML keys.
+        loc = [str(p) for p in item["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p))]
+        key = ".".join(loc)
+        kind, message = item["type"], item["msg"]
+        if kind == "extra_forbidden":
+            lines.append(_unknown_key(loc))
+            continue
+        if kind == "missing":
+            lines.append(f"{key} is required: add it (e.g. 'profile_models: [my_model]')")
+            continue
+        message = message.removeprefix("Value error, ")
+        if kind in ("value_error", "assertion_error"):
+            lines.append(f"{key}: {message}" if key else message)
+        else:
+            lines.append(f"{key}: {message[0].lower()}{message[1:]}, got {item.get('input')!r}")
+    return lines
+
+
+def _unknown_key(loc: list[str]) -> str:
+    # Walk the key path to the model that owns the unknown key, to suggest its nearest field.
+    model: type[BaseModel] = ProfileConfig
+    for part in loc[:-1]:
+        model = _nested_model(model, part)
+    close = difflib.get_close_matches(loc[-1], sorted(model.model_fields), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"the keys here are {', '.join(sorted(model.model_fields))}"
+    return f"unknown key {'.'.join(loc)!r}: {hint}"
+
+
+def _nested_model(model: type[BaseModel], key: str) -> type[BaseModel]:
+    """The model under ``key`` (through lists, maps and None); model names and list indices
+    are not fields, so they keep the owner."""
+    field = model.model_fields.get(key)
+    types = [field.annotation] if field is not None else []
+    while types:
+        kind = types.pop()
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+        types.extend(getattr(kind, "__args__", ()))
+    return model
+
+
+def _set(data: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        section = data.get(part)
+        data[part] = section = dict(section) if isinstance(section, Mapping) else {}
+        data = section
+    data[path[-1]] = value

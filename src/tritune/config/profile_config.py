@@ -1,0 +1,121 @@
+"""The profile configuration: every setting of ``tritune profile``, validated once, then frozen.
+
+Keys are Model Analyzer's where it has one (``profile_models``, ``objectives``,
+``constraints``, ``run_config_search_*``, ``latency_budget``, ``min_throughput``,
+``num_configs_per_model``, ``optuna_*``, ``export_path``), so its users can reuse their files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from tritune.analysis.constraints import Bound, Constraints
+from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
+from tritune.config.sections import (
+    BoundSpec,
+    FrozenSection,
+    MeasurementSettings,
+    ModelSettings,
+    known_constraints,
+    known_objectives,
+    objective_weights,
+)
+
+SearchMode = Literal["default", "brute", "quick", "optuna"]
+
+
+class ProfileConfig(FrozenSection):
+    """Everything ``tritune profile`` needs to know, validated and frozen."""
+
+    profile_models: dict[str, ModelSettings] = Field(
+        description="models to profile: a name/path, a comma list, a list, or a map to per-model settings"
+    )
+    objectives: dict[str, float] = Field(
+        default=dict(DEFAULT_OBJECTIVES), description="metric -> weight (or a list of metrics)"
+    )
+    constraints: dict[str, BoundSpec] = Field(default={}, description="metric -> {min, max}")
+    latency_budget: float | None = Field(default=None, gt=0, description="shortcut: perf_latency_p99 max (ms)")
+    min_throughput: float | None = Field(default=None, gt=0, description="shortcut: perf_throughput min")
+    mode: Literal["online", "offline"] = Field(default="online", description="which plots the report leads with")
+    run_config_search_mode: SearchMode = Field(default="default", description="default, brute, quick or optuna")
+    run_config_search_disable: bool = Field(default=False, description="measure only manual lists / the default")
+    run_config_search_min_instance_count: int = Field(default=1, ge=1, description="automatic search bound")
+    run_config_search_max_instance_count: int = Field(default=5, ge=1, description="automatic search bound")
+    run_config_search_min_model_batch_size: int = Field(default=1, ge=1, description="automatic search bound")
+    run_config_search_max_model_batch_size: int = Field(default=128, ge=1, description="automatic search bound")
+    run_config_search_min_concurrency: int = Field(default=1, ge=1, description="load sweep bound")
+    run_config_search_max_concurrency: int = Field(default=1024, ge=1, description="load sweep bound")
+    run_config_search_min_request_rate: float = Field(default=16, gt=0, description="load sweep bound")
+    run_config_search_max_request_rate: float = Field(default=8192, gt=0, description="load sweep bound")
+    run_config_search_max_binary_search_steps: int = Field(default=5, ge=0, description="steps to the budget")
+    request_rate_search_enable: bool = Field(default=False, description="sweep request rate, not concurrency")
+    optuna_min_trials: int = Field(default=20, ge=1, description="optuna mode: fewest configurations")
+    optuna_max_trials: int = Field(default=60, ge=1, description="optuna mode: most configurations")
+    optuna_early_exit_threshold: int = Field(default=10, ge=1, description="stop after N trials without gain")
+    num_configs_per_model: int = Field(default=3, ge=0, description="top configurations to refine and report")
+    export_path: Path = Field(default=Path("."), description="where results and reports go")
+    seed: int = Field(default=0, description="seed of every randomized searcher (stored for resume)")
+    measurement: MeasurementSettings = Field(
+        default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
+    )
+
+    _objectives = field_validator("objectives", mode="before")(objective_weights)
+    _objective_names = field_validator("objectives")(known_objectives)
+    _constraint_names = field_validator("constraints")(known_constraints)
+
+    @field_validator("profile_models", mode="before")
+    @classmethod
+    def _models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            models: dict[str, Any] = {}
+            for item in value:
+                if isinstance(item, Mapping):
+                    models.update(item)
+                else:
+                    models[str(item)] = {}
+            value = models
+        if isinstance(value, Mapping):
+            value = {k: ({} if v is None else v) for k, v in value.items()}
+            if not value:
+                raise ValueError("no model given: name at least one, e.g. profile_models: [my_model]")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ProfileConfig:
+        for low, high in (
+            ("run_config_search_min_instance_count", "run_config_search_max_instance_count"),
+            ("run_config_search_min_model_batch_size", "run_config_search_max_model_batch_size"),
+            ("run_config_search_min_concurrency", "run_config_search_max_concurrency"),
+            ("run_config_search_min_request_rate", "run_config_search_max_request_rate"),
+            ("optuna_min_trials", "optuna_max_trials"),
+        ):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"{low} ({getattr(self, low):g}) is above {high} ({getattr(self, high):g}): lower {low} "
+                    f"or raise {high}"
+                )
+        return self
+
+    # -- effective settings per model ------------------------------------------------------------
+    def objectives_for(self, model: str) -> Objectives:
+        return Objectives.of(self.profile_models[model].objectives or self.objectives)
+
+    def constraints_for(self, model: str) -> Constraints:
+        """Per-model constraints replace global ones metric by metric; the shortcuts win last
+        (they usually come from the command line, which is the most specific place)."""
+        merged = dict(self.constraints) | dict(self.profile_models[model].constraints or {})
+        bounds = {m: (b.min, b.max) for m, b in merged.items()}
+        if self.latency_budget is not None:
+            bounds["perf_latency_p99"] = (
+                bounds.get("perf_latency_p99", (None, None))[0],
+                self.latency_budget,
+            )
+        if self.min_throughput is not None:
+            bounds["perf_throughput"] = (self.min_throughput, bounds.get("perf_throughput", (None, None))[1])
+        return Constraints(tuple(Bound(m, lo, hi) for m, (lo, hi) in bounds.items()))

@@ -1,0 +1,232 @@
+"""The sections of the profile configuration: per-model settings (the served knobs, the client
+load, objectives and constraints) and how each load point is measured.
+
+Keys are Model Analyzer's where it has one, so its users can reuse their files; the
+measurement keys are perf_analyzer's flag names (``measurement_interval``, ``max_trials``...).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tritune.domain.metrics import is_known, known_metrics
+from tritune.errors import UsageError
+from tritune.inputs import parse_shape_options
+
+_OFF = ("off", "none", "disabled", "false")
+
+
+class FrozenSection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_list(value: Any) -> Any:
+    """A scalar where a list is expected means a one-value list; ``{start, stop, step}`` a range."""
+    if isinstance(value, Mapping) and set(value) <= {"start", "stop", "step"} and "start" in value:
+        start, stop, step = value["start"], value.get("stop", value["start"]), value.get("step", 1)
+        if not all(isinstance(v, int) for v in (start, stop, step)) or step < 1:
+            raise ValueError("a range needs integer start, stop and a positive step, e.g. {start: 1, stop: 8}")
+        return list(range(start, stop + 1, step))
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
+def _check_metric(metric: str) -> str:
+    if not is_known(metric):
+        close = difflib.get_close_matches(metric, sorted(known_metrics()), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(sorted(known_metrics()))}"
+        raise ValueError(f"unknown metric {metric!r}: {hint}")
+    return metric
+
+
+class BoundSpec(FrozenSection):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both, e.g. {max: 100}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}: swap them")
+        return self
+
+
+def objective_weights(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list):
+        return {str(m): 1.0 for m in value}
+    return value
+
+
+def known_constraints(value: dict[str, BoundSpec] | None) -> dict[str, BoundSpec] | None:
+    for metric in value or {}:
+        _check_metric(metric)
+    return value
+
+
+def known_objectives(value: dict[str, float] | None) -> dict[str, float] | None:
+    for metric, weight in (value or {}).items():
+        _check_metric(metric)
+        if weight <= 0:
+            raise ValueError(f"weight of {metric!r} is {weight:g}: use a positive number")
+    return value
+
+
+class InstanceGroupSpec(FrozenSection):
+    count: list[int] = Field(default=[1], description="instance counts to try")
+    kind: list[Literal["KIND_CPU", "KIND_GPU"]] = Field(default=["KIND_CPU"], description="instance kinds")
+
+    _lists = field_validator("count", "kind", mode="before")(_as_list)
+
+    @field_validator("count")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError(f"instance counts must be at least 1, got {value}")
+        return value
+
+
+class DynamicBatchingSpec(FrozenSection):
+    # "off" (or null) in the list means dynamic batching disabled, so one list covers on and off.
+    max_queue_delay_microseconds: list[int | None] = Field(default=[0])
+    preferred_batch_size: list[list[int]] = Field(default=[[]])
+
+    @field_validator("max_queue_delay_microseconds", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        value = _as_list(value)
+        # YAML 1.1 reads a bare `off` as False (and `on` as True).
+        return [
+            None if v is False or (isinstance(v, str) and v.lower() in _OFF) else 0 if v is True else v
+            for v in value or []
+        ]
+
+    @field_validator("preferred_batch_size", mode="before")
+    @classmethod
+    def _preferred(cls, value: Any) -> Any:
+        value = _as_list(value)
+        # [4, 8] is one preferred list; [[4, 8], [8]] are two alternatives.
+        if value and all(isinstance(v, int) for v in value):
+            return [value]
+        return value
+
+
+class ModelConfigParameters(FrozenSection):
+    """Manual value lists for the served configuration (Model Analyzer's ``model_config_parameters``)."""
+
+    max_batch_size: list[int] | None = None
+    instance_group: list[InstanceGroupSpec] | None = None
+    dynamic_batching: DynamicBatchingSpec | None = None
+    execution_providers: list[list[str]] | None = None
+    intra_op_threads: list[int] | None = None
+    inter_op_threads: list[int] | None = None
+    precision: list[str] | None = None
+
+    _lists = field_validator("max_batch_size", "intra_op_threads", "inter_op_threads", "precision", mode="before")(
+        _as_list
+    )
+
+    @field_validator("instance_group", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        # Model Analyzer nests a list of groups inside a list of alternatives: flatten both.
+        value = _as_list(value)
+        flat: list[Any] = []
+        for item in value or []:
+            flat += item if isinstance(item, list) else [item]
+        return flat
+
+    @field_validator("dynamic_batching", mode="before")
+    @classmethod
+    def _batching(cls, value: Any) -> Any:
+        if value is False or (isinstance(value, str) and value.lower() in _OFF):
+            return {"max_queue_delay_microseconds": [None]}
+        if value is True or value == {}:
+            return {}
+        return value
+
+    @field_validator("execution_providers", mode="before")
+    @classmethod
+    def _providers(cls, value: Any) -> Any:
+        # "CUDAExecutionProvider,CPUExecutionProvider" is one provider list (in priority order).
+        value = _as_list(value)
+        if value is None:
+            return None
+        return [v.split(",") if isinstance(v, str) else v for v in value]
+
+
+class LoadParameters(FrozenSection):
+    """The client load: Model Analyzer's ``parameters`` (manual lists or ``{start, stop, step}``)."""
+
+    concurrency: list[int] | None = None
+    request_rate: list[float] | None = None
+    batch_sizes: list[int] | None = None
+
+    _lists = field_validator("concurrency", "request_rate", "batch_sizes", mode="before")(_as_list)
+
+    @model_validator(mode="after")
+    def _one_load_kind(self) -> LoadParameters:
+        if self.concurrency and self.request_rate:
+            raise ValueError("give concurrency or request_rate, not both (one load mode per run)")
+        for name in ("concurrency", "request_rate", "batch_sizes"):
+            if any(v <= 0 for v in getattr(self, name) or []):
+                raise ValueError(f"{name} values must be positive, got {getattr(self, name)}")
+        return self
+
+
+class ModelSettings(FrozenSection):
+    """Per-model settings under ``profile_models``; objectives and constraints override the global ones."""
+
+    model_path: str | None = None
+    model_config_parameters: ModelConfigParameters | None = None
+    parameters: LoadParameters = LoadParameters()
+    objectives: dict[str, float] | None = None
+    constraints: dict[str, BoundSpec] | None = None
+    cpu_only: bool = False
+
+    _objectives = field_validator("objectives", mode="before")(objective_weights)
+    _objective_names = field_validator("objectives")(known_objectives)
+    _constraint_names = field_validator("constraints")(known_constraints)
+
+
+class MeasurementSettings(FrozenSection):
+    """How each load point is measured: the load generator's window and stability rule."""
+
+    protocol: Literal["grpc", "http"] = Field(
+        default="http", description="HTTP (the default) costs the load generator less CPU per request than gRPC"
+    )
+    measurement_interval: int = Field(default=1000, ge=50, description="measurement window (ms)")
+    stability_percentage: float = Field(
+        default=10.0, ge=0.1, description="the last 3 windows within this percentage count as stable"
+    )
+    max_trials: int = Field(default=10, ge=3, description="most windows per measurement (then it is unstable)")
+    shape: dict[str, tuple[int, ...]] = Field(
+        default={},
+        description="NAME:D1,D2 for dynamic dims, batch dim left out (repeatable)",
+        json_schema_extra={"repeatable": True},
+    )
+    server_cpus: int | None = Field(
+        default=None,
+        description="pin the embedded server to the first N cores and the load generator to the rest "
+        "(steadier numbers on a small host; part of the run's identity)",
+    )
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _shapes(cls, value: Any) -> Any:
+        # perf_analyzer's "NAME:D1,D2" strings (the flag, or a YAML list of them), or a mapping.
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            try:
+                return parse_shape_options([str(v) for v in value])
+            except UsageError as error:
+                raise ValueError(error.message) from None
+        return value

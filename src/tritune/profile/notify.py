@@ -1,0 +1,62 @@
+"""What a run tells whoever waits for it: messages, progress, and the conclusion.
+
+The run only calls these; how they look is the caller's business (the CLI draws them on the
+terminal, see ``tritune.cli.progress``; tests and benchmarks pass a :class:`QuietNotifier`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tritune.domain.measurement import Measurement
+
+if TYPE_CHECKING:
+    from tritune.profile.orchestrator import RunConclusion
+    from tritune.report.write import WrittenReports
+
+
+class Notifier(Protocol):
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+    def progress(self) -> contextlib.AbstractContextManager[object]:
+        """Held while one model's search runs (the variant and measurement events come inside)."""
+        ...
+
+    def variant_started(self, name: str, params: Mapping[str, Any]) -> None: ...
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None: ...
+
+    def variant_done(self, name: str, failed: str | None) -> None: ...
+
+    def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
+        """One model's run is over: its conclusion, and the reports when they were written."""
+        ...
+
+
+class QuietNotifier:
+    """Says nothing."""
+
+    def info(self, message: str) -> None:
+        return None
+
+    def warn(self, message: str) -> None:
+        return None
+
+    def progress(self) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
+        return None
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
+        return None
+
+    def variant_done(self, name: str, failed: str | None) -> None:
+        return None
+
+    def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
+        return None
