@@ -7,8 +7,8 @@ little throughput for latency, memory grows with instances and batch size, and c
 over the memory limit fail to load. Noise is multiplicative, log-normal and seeded per
 (configuration, load), so re-measuring a point gives the same numbers in any order.
 
-:func:`drive` runs a searcher against a surface the way the orchestrator does (ask, sweep the
-load, tell), with a measurement cache like the run store's, and counts measurements.
+:func:`profile_surface` runs the product's search loop (``ProfileRun``, a real run store) on a
+surface, with an in-memory deployer where the server would be.
 """
 
 from __future__ import annotations
@@ -16,17 +16,22 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config, config_outcome
+from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
+from tritune.config import ProfileConfig
+from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
-from tritune.domain.space import SearchSpace, Variant, point_key
-from tritune.search.load_sweep import LoadSweep
-from tritune.search.trial import Searcher, Trial
+from tritune.domain.space import SearchSpace, Variant
+from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
+from tritune.search.factory import SearchPlan
+from tritune.store import Store
+from tritune.testing.deployer import InMemoryDeployer, measured_by
 
 # The synthetic models batch (a dynamic first dimension), so their untuned default batches too.
 SYNTHETIC_SIGNATURE = ModelSignature(
@@ -139,56 +144,44 @@ class SyntheticSurface:
         return self.base_memory_mb + n * per_instance
 
 
-@dataclass
-class SearchRun:
-    """What :func:`drive` did: configurations and measurements, and the final ranking."""
+@dataclass(frozen=True)
+class SurfaceRun:
+    """What a profile run on a surface did: its plan, what it concluded, and its ranking."""
 
-    configs: dict[str, ConfigResult] = field(default_factory=dict)
-    measurements: int = 0  # new measurements (cache hits are free, as with the run store)
-    trials: list[Trial] = field(default_factory=list)
-    ranking: list[ConfigBest] = field(default_factory=list)
+    plan: SearchPlan
+    conclusion: RunConclusion
+    measurements: int  # taken by the run (the store replays repeats for free)
+    ranking: list[ConfigBest]
 
     @property
     def best(self) -> ConfigBest:
         return self.ranking[0]
 
+    @property
+    def configs(self) -> list[ConfigResult]:
+        return self.conclusion.configs
 
-def drive(
-    searcher: Searcher,
-    space: SearchSpace,
-    load_sweep: Callable[[Trial], LoadSweep],
-    measure: Callable[[Variant, LoadPoint], Measurement],
-    objectives: Objectives,
-    constraints: Constraints | None = None,
-    *,
-    max_trials: int = 10_000,
-) -> SearchRun:
-    """Run a search to the end as the orchestrator would; rank every configuration at the end."""
-    constraints = constraints or Constraints()
-    run = SearchRun()
-    cache: dict[tuple[str, LoadPoint], Measurement] = {}
-    measured: dict[str, list[Measurement]] = {}
-    while len(run.trials) < max_trials and (trial := searcher.ask()) is not None:
-        run.trials.append(trial)
-        variant = space.variant(trial.params)
-        sweep = load_sweep(trial)
-        key = point_key(trial.params)
-        while (load := sweep.ask()) is not None:
-            if (key, load) not in cache:
-                cache[(key, load)] = measure(variant, load)
-                run.measurements += 1
-                measured.setdefault(key, []).append(cache[(key, load)])
-            sweep.tell(load, cache[(key, load)])
-        searcher.tell(trial, config_outcome(sweep.measurements, objectives, constraints))
-        name = f"config_{len(run.configs)}" if key not in run.configs else run.configs[key].name
-        run.configs[key] = ConfigResult(
-            name="config_default" if trial.is_default else name,
-            measurements=tuple(measured.get(key, ())),
-            params=dict(trial.params),
-            is_default=trial.is_default,
+
+def profile_surface(config: ProfileConfig, surface: SyntheticSurface, run_dir: Path, model: str = "m") -> SurfaceRun:
+    """Run the product's search (ProfileRun, a real store in ``run_dir``) on the surface, with an
+    in-memory deployer in place of the server."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_file = run_dir / "synthetic.onnx"  # only its bytes matter: they are part of the run's identity
+    model_file.write_bytes(b"synthetic")
+    deployer = InMemoryDeployer()
+    with Store.in_run_dir(run_dir) as store:
+        run = ProfileRun(
+            config=config,
+            model=ModelFiles(model, {"fp32": model_file}, SYNTHETIC_SIGNATURE),
+            layout=RunLayout(run_dir),
+            store=store,
+            deployer=deployer,
+            measure=measured_by(surface.measure, deployer),
         )
-    run.ranking = best_per_config(run.configs.values(), objectives, constraints)
-    return run
+        run.search()
+        conclusion = run.conclude()
+    ranking = best_per_config(conclusion.configs, run.plan.objectives, run.plan.constraints)
+    return SurfaceRun(run.plan, conclusion, run.measured_now, ranking)
 
 
 def true_optimum(

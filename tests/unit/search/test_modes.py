@@ -1,4 +1,5 @@
-"""Whole searches on the synthetic surface, driven as the orchestrator drives them.
+"""Whole searches on the synthetic surface, run by the product's loop (ProfileRun with a real
+store; an in-memory deployer stands in for the server).
 
 These hold the search modes to the issue's promises: each finds the known feasible optimum
 (within 2 %), the answer never violates the constraints, and the default mode measures at most
@@ -8,13 +9,14 @@ a fifth of what brute force measures while reaching at least 98 % of its objecti
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tritune.config import parse_profile_config
-from tritune.search import SearchPlan, create_plan
-from tritune.testing.synthetic import SYNTHETIC_SIGNATURE, SearchRun, SyntheticSurface, drive, true_optimum
+from tritune.testing.synthetic import SurfaceRun, SyntheticSurface, profile_surface, true_optimum
 
 AUTO_SMALL = {
     "profile_models": ["m"],
@@ -49,29 +51,42 @@ CASES: dict[str, tuple[dict[str, Any], SyntheticSurface, range]] = {
 }
 
 
-def run_mode(case: str, mode: str) -> tuple[SearchPlan, SearchRun]:
-    settings, surface, _ = CASES[case]
-    plan = create_plan(parse_profile_config({**settings, "run_config_search_mode": mode}), "m", SYNTHETIC_SIGNATURE)
-    run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
-    return plan, run
+_RUNS: dict[tuple[str, str], SurfaceRun] = {}
 
 
-def true_score(case: str, plan: SearchPlan, run: SearchRun) -> float:
+@pytest.fixture(scope="module")
+def run_mode(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], SurfaceRun]:
+    """Each (case, mode) searched once for the module: runs are deterministic, and several
+    tests read the same one."""
+
+    def run(case: str, mode: str) -> SurfaceRun:
+        if (case, mode) not in _RUNS:
+            settings, surface, _ = CASES[case]
+            config = parse_profile_config({**settings, "run_config_search_mode": mode})
+            _RUNS[case, mode] = profile_surface(config, surface, tmp_path_factory.mktemp(mode))
+        return _RUNS[case, mode]
+
+    return run
+
+
+def true_score(case: str, run: SurfaceRun) -> float:
     """The noise-free objective of the answer: its configuration at its chosen load."""
     _, surface, _ = CASES[case]
     best = run.best
     assert best.best is not None
-    metrics = surface.true_metrics(plan.space.variant(best.config.params), best.best.load)
+    metrics = surface.true_metrics(run.plan.space.variant(best.config.params), best.best.load)
     assert metrics is not None
-    return plan.objectives.score(metrics)
+    return run.plan.objectives.score(metrics)
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_default_mode_measures_a_fifth_of_brute_force_for_98_percent_of_its_objective(case: str) -> None:
-    brute_plan, brute = run_mode(case, "brute")
-    plan, default = run_mode(case, "default")
+def test_default_mode_measures_a_fifth_of_brute_force_for_98_percent_of_its_objective(
+    case: str, run_mode: Callable[[str, str], SurfaceRun]
+) -> None:
+    brute = run_mode(case, "brute")
+    default = run_mode(case, "default")
     ratio = default.measurements / brute.measurements
-    objective = math.exp(true_score(case, plan, default) - true_score(case, brute_plan, brute))
+    objective = math.exp(true_score(case, default) - true_score(case, brute))
     assert ratio <= 0.2, f"default measured {default.measurements} vs brute {brute.measurements}"
     assert objective >= 0.98, f"default reached {objective:.3f} of brute force's objective"
 
@@ -91,30 +106,35 @@ BUDGETS = {
 
 
 @pytest.mark.parametrize(("case", "mode"), list(BUDGETS))
-def test_mode_finds_the_known_feasible_optimum_within_its_budget(case: str, mode: str) -> None:
+def test_mode_finds_the_known_feasible_optimum_within_its_budget(
+    case: str, mode: str, run_mode: Callable[[str, str], SurfaceRun]
+) -> None:
     settings, surface, loads = CASES[case]
-    plan, run = run_mode(case, mode)
+    run = run_mode(case, mode)
+    plan = run.plan
     _, _, optimum = true_optimum(surface, plan.space, plan.objectives, plan.constraints, loads=loads)
     assert run.measurements <= BUDGETS[(case, mode)]
-    assert math.exp(true_score(case, plan, run) - optimum) >= 0.98
+    assert math.exp(true_score(case, run) - optimum) >= 0.98
 
 
 @pytest.mark.parametrize("mode", ["brute", "default", "quick", "optuna"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_answer_never_violates_the_constraints(case: str, mode: str) -> None:
-    plan, run = run_mode(case, mode)
+def test_the_answer_never_violates_the_constraints(
+    case: str, mode: str, run_mode: Callable[[str, str], SurfaceRun]
+) -> None:
+    run = run_mode(case, mode)
     best = run.best
     assert best.best is not None and best.outcome.feasible
-    assert plan.constraints.satisfied(best.best.metrics)
+    assert run.plan.constraints.satisfied(best.best.metrics)
 
 
-def test_failing_configurations_are_survived() -> None:
+def test_failing_configurations_are_survived(tmp_path: Path) -> None:
     """Configurations over the memory limit fail to load; the search still finds the best that fit."""
     surface = SyntheticSurface(seed=5, memory_limit_mb=560)
     settings = {**AUTO_SMALL, "run_config_search_max_instance_count": 6}
-    plan = create_plan(parse_profile_config(settings), "m", SYNTHETIC_SIGNATURE)
-    run = drive(plan.searcher, plan.space, plan.load_sweep, surface.measure, plan.objectives, plan.constraints)
-    failed = [c for c in run.configs.values() if all(not m.ok for m in c.measurements)]
+    run = profile_surface(parse_profile_config(settings), surface, tmp_path)
+    plan = run.plan
+    failed = [c for c in run.configs if all(not m.ok for m in c.measurements)]
     assert failed, "the surface should have made some configurations fail"
     _, _, optimum = true_optimum(surface, plan.space, plan.objectives, plan.constraints, loads=range(1, 1025))
     assert run.best.outcome.feasible

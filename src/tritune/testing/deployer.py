@@ -1,0 +1,51 @@
+"""A Deployer without a server, for running the product's search loop in unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.domain.serving import ServingConfig
+from tritune.domain.space import Variant
+
+
+class InMemoryDeployer:
+    """Remembers which serving config and precision is loaded under which name, so a measure
+    function can tell what it measures (see :func:`measured_by`)."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, tuple[ServingConfig, str]] = {}
+        self.loaded: dict[str, tuple[ServingConfig, str]] = {}
+        self.loads = 0
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        self.written[name] = (serving, precision)
+
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        self.write(name, serving, precision)
+        self.loaded[name] = (serving, precision)
+        self.loads += 1
+        return 0.0
+
+    def unload(self, name: str) -> None:
+        self.loaded.pop(name, None)
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        # A stand-in for config.pbtxt: enough for the run to copy it to best/ and name it.
+        path = repository / name / "config.pbtxt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {precision}\n{serving!r}\n")
+        return path
+
+    def variant(self, name: str, client_batch_size: int) -> Variant:
+        """The variant loaded as ``name``, called with ``client_batch_size`` (a load's batch)."""
+        serving, precision = self.loaded[name]
+        return Variant(serving, client_batch_size, precision)
+
+
+def measured_by(
+    measure: Callable[[Variant, LoadPoint], Measurement], deployer: InMemoryDeployer
+) -> Callable[[str, LoadPoint], Measurement]:
+    """A MeasureFn for the run: the loaded variant, looked up by name, measured by ``measure``."""
+    return lambda name, load: measure(deployer.variant(name, load.batch_size), load)
