@@ -5,11 +5,11 @@ from tritune.analysis.configs import (
     ConfigResult,
     best_measurement,
     best_per_config,
-    config_outcome,
+    config_score,
 )
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
-from tritune.analysis.ranking import Outcome, Ranked, dominates, pareto_front, rank, top_n
+from tritune.analysis.ranking import Ranked, TrialScore, dominates, pareto_front, rank, top_n
 from tritune.analysis.summary import SummaryFacts, objective_phrase, summary_facts, summary_sentence
 from tritune.domain.metrics import Direction, direction
 
@@ -21,12 +21,12 @@ __all__ = [
     "Constraints",
     "Direction",
     "Objectives",
-    "Outcome",
+    "TrialScore",
     "Ranked",
     "SummaryFacts",
     "best_measurement",
     "best_per_config",
-    "config_outcome",
+    "config_score",
     "direction",
     "dominates",
     "objective_phrase",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
-from tritune.analysis.ranking import Outcome, Ranked, rank
+from tritune.analysis.ranking import Ranked, TrialScore, rank
 from tritune.domain.measurement import Measurement
 
 
@@ -28,7 +28,7 @@ class ConfigResult:
 class ConfigBest:
     config: ConfigResult
     best: Measurement | None  # None: no usable measurement
-    outcome: Outcome
+    outcome: TrialScore
 
 
 def best_measurement(
@@ -39,21 +39,21 @@ def best_measurement(
     return ranked[0] if ranked and not ranked[0].outcome.failed else None
 
 
-def config_outcome(
+def config_score(
     measurements: Iterable[Measurement],
     objectives: Objectives,
     constraints: Constraints | None = None,
     *,
     error: str | None = None,
-) -> Outcome:
+) -> TrialScore:
     """What a searcher is told about a configuration: its best load point's outcome, or failure."""
     measurements = list(measurements)
     if error is not None:
-        return Outcome.failure(error)
+        return TrialScore.failure(error)
     best = best_measurement(measurements, objectives, constraints)
     if best is None:
         reasons = [m.error for m in measurements if m.error]
-        return Outcome.failure(reasons[-1] if reasons else "no usable measurement")
+        return TrialScore.failure(reasons[-1] if reasons else "no usable measurement")
     return dataclasses.replace(best.outcome, load=best.item.load)
 
 
@@ -64,13 +64,6 @@ def best_per_config(
     bests = []
     for config in configs:
         top = None if config.error else best_measurement(config.measurements, objectives, constraints)
-        outcome = config_outcome(config.measurements, objectives, constraints, error=config.error)
+        outcome = config_score(config.measurements, objectives, constraints, error=config.error)
         bests.append(ConfigBest(config, None if top is None else top.item, outcome))
     return sorted(bests, key=lambda b: b.outcome.key(), reverse=True)
-
-
-def rank_configs(
-    configs: Sequence[ConfigResult], objectives: Objectives, constraints: Constraints | None = None
-) -> list[ConfigBest]:
-    """Alias of :func:`best_per_config`, named for what reports call it."""
-    return best_per_config(configs, objectives, constraints)

@@ -1,4 +1,4 @@
-"""Outcomes, ranking, Pareto front and top-N over plain records (measurements or metric dicts)."""
+"""Scores, ranking, Pareto front and top-N over plain records (measurements or metric dicts)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ MetricsOf = Callable[[Any], Mapping[str, float] | None]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TrialScore:
     """How one result stands: failed, or its objective score and how far it misses the constraints.
 
-    This is also what a searcher is told about a trial (see ``tritune.search``).
+    Named for its other use: what a searcher is told about a trial (see ``tritune.search``).
     """
 
     score: float = -math.inf
@@ -31,11 +31,11 @@ class Outcome:
     load: LoadPoint | None = None  # the load point the metrics come from, when known
 
     @classmethod
-    def failure(cls, reason: str = "") -> Outcome:
+    def failure(cls, reason: str = "") -> TrialScore:
         return cls(failed=True, reason=reason)
 
     @classmethod
-    def assess(cls, metrics: Mapping[str, float], objectives: Objectives, constraints: Constraints) -> Outcome:
+    def assess(cls, metrics: Mapping[str, float], objectives: Objectives, constraints: Constraints) -> TrialScore:
         return cls(objectives.score(metrics), constraints.violation(metrics), metrics=dict(metrics))
 
     @property
@@ -54,7 +54,7 @@ class Outcome:
             return (1, -self.violation, self.score)
         return (2, self.score, 0.0)
 
-    def better_than(self, other: Outcome, margin: float = 0.0) -> bool:
+    def better_than(self, other: TrialScore, margin: float = 0.0) -> bool:
         """Strictly better; among feasible results the score must win by more than ``margin``
         (a log-ratio: 0.01 is about 1 %), so noise does not move a search."""
         if self.feasible and other.feasible:
@@ -74,7 +74,7 @@ class Outcome:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialScore:
         score = data.get("score")
         return cls(
             score=-math.inf if score is None else float(score),
@@ -93,7 +93,7 @@ def _load_from_dict(data: Mapping[str, Any]) -> LoadPoint:
 @dataclass(frozen=True)
 class Ranked(Generic[T]):
     item: T
-    outcome: Outcome
+    outcome: TrialScore
 
 
 def metrics_of(item: Any) -> Mapping[str, float] | None:
@@ -106,11 +106,11 @@ def metrics_of(item: Any) -> Mapping[str, float] | None:
     raise TypeError(f"cannot read metrics from {type(item).__name__}: pass metrics=")
 
 
-def assess(item: Any, objectives: Objectives, constraints: Constraints, metrics: MetricsOf = metrics_of) -> Outcome:
+def assess(item: Any, objectives: Objectives, constraints: Constraints, metrics: MetricsOf = metrics_of) -> TrialScore:
     values = metrics(item)
     if values is None:
-        return Outcome.failure(getattr(item, "error", None) or "failed")
-    return Outcome.assess(values, objectives, constraints)
+        return TrialScore.failure(getattr(item, "error", None) or "failed")
+    return TrialScore.assess(values, objectives, constraints)
 
 
 def rank(

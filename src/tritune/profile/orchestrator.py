@@ -200,7 +200,7 @@ class ProfileRun:
                     )
             self.measured_now += evaluation.measured_now
             self.replayed += len(evaluation.measurements) - evaluation.measured_now
-            searcher.tell(trial, self.plan.outcome(evaluation.measurements, error=evaluation.failed))
+            searcher.tell(trial, self.plan.score(evaluation.measurements, error=evaluation.failed))
             if on_trial is not None:
                 on_trial(trial.number)
         self.store.set_run_status(self.run.id, RunStatus.COMPLETE)

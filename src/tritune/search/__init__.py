@@ -16,7 +16,7 @@ from tritune.search.grid import GridSearcher
 from tritune.search.hill_climb import HillClimbSearcher
 from tritune.search.load_sweep import LoadSweep, SweepSettings
 from tritune.search.refine import RefineTop
-from tritune.search.trial import Searcher, SearchProtocolError, SweepKind, Trial, TrialResult, replay
+from tritune.search.trial import LoadSweepKind, Searcher, SearchProtocolError, Trial, replay
 
 __all__ = [
     "MODES",
@@ -29,10 +29,9 @@ __all__ = [
     "SearchPlan",
     "SearchProtocolError",
     "Searcher",
-    "SweepKind",
+    "LoadSweepKind",
     "SweepSettings",
     "Trial",
-    "TrialResult",
     "build_space",
     "create_plan",
     "create_searcher",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from tritune.analysis.ranking import TrialScore
 from tritune.domain.space import Point, SearchSpace, Value, point_key
-from tritune.search.trial import SearchHistory, SearchProtocolError, SweepKind, Trial, TrialResult
+from tritune.search.trial import LoadSweepKind, SearchHistory, SearchProtocolError, Trial
 
 # A proposal repeating a measured point is answered from memory and the searcher asked again;
 # this many repeats in a row mean the searcher has nothing new to try.
@@ -21,7 +22,7 @@ class BaseSearcher(ABC):
     and stops after ``max_trials`` measured trials.
     """
 
-    sweep: SweepKind = SweepKind.FULL
+    load_sweep: LoadSweepKind = LoadSweepKind.FULL
 
     def __init__(self, space: SearchSpace, *, max_trials: int | None = None, ask_default: bool = True) -> None:
         self.space = space
@@ -29,7 +30,7 @@ class BaseSearcher(ABC):
         self._ask_default = ask_default
         self._default_key = point_key(space.default)
         self._pending: Trial | None = None
-        self._results: dict[str, TrialResult] = {}
+        self._results: dict[str, TrialScore] = {}
         self._history = SearchHistory()
         self._done = False
 
@@ -39,18 +40,18 @@ class BaseSearcher(ABC):
         """The next point to try (may be illegal or already measured), or None when done."""
 
     @abstractmethod
-    def _observe(self, point: Point, result: TrialResult) -> None:
+    def _observe(self, point: Point, result: TrialScore) -> None:
         """Learn the result of the point last proposed (or of the default, asked first)."""
 
     # -- the Searcher protocol ------------------------------------------------------------------
     @property
-    def history(self) -> list[tuple[Trial, TrialResult]]:
+    def history(self) -> list[tuple[Trial, TrialScore]]:
         return list(self._history.entries)
 
-    def best(self) -> tuple[Trial, TrialResult] | None:
+    def best(self) -> tuple[Trial, TrialScore] | None:
         return self._history.best()
 
-    def result_for(self, point: Point) -> TrialResult | None:
+    def result_for(self, point: Point) -> TrialScore | None:
         return self._results.get(point_key(point))
 
     def ask(self) -> Trial | None:
@@ -69,7 +70,7 @@ class BaseSearcher(ABC):
                 return None
             point = self.space.legal(proposal)
             if point is None:
-                self._observe(proposal, TrialResult.failure("not a legal configuration"))
+                self._observe(proposal, TrialScore.failure("not a legal configuration"))
                 continue
             known = self._results.get(point_key(point))
             if known is not None:
@@ -80,7 +81,7 @@ class BaseSearcher(ABC):
         self._done = True
         return None
 
-    def tell(self, trial: Trial, result: TrialResult) -> None:
+    def tell(self, trial: Trial, result: TrialScore) -> None:
         if self._pending is None or trial.number != self._pending.number:
             expected = "no trial" if self._pending is None else f"trial {self._pending.number}"
             raise SearchProtocolError(f"told trial {trial.number}, but {expected} is outstanding")
@@ -94,5 +95,5 @@ class BaseSearcher(ABC):
             number=len(self._history.entries),
             params=point,
             is_default=point_key(point) == self._default_key,
-            sweep=self.sweep,
+            load_sweep=self.load_sweep,
         )

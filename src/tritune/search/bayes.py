@@ -17,9 +17,10 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from tritune.analysis.ranking import TrialScore
 from tritune.domain.space import UNORDERED, Point, SearchSpace, Value
 from tritune.search.base import BaseSearcher
-from tritune.search.trial import SweepKind, Trial, TrialResult
+from tritune.search.trial import LoadSweepKind, Trial
 
 _VIOLATION = "violation"
 _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
@@ -49,7 +50,7 @@ class BayesSearcher(BaseSearcher):
             budget, 3 to 8, so small budgets are not spent on random draws alone).
     """
 
-    sweep = SweepKind.PROBE
+    load_sweep = LoadSweepKind.PROBE
 
     def __init__(
         self,
@@ -90,7 +91,7 @@ class BayesSearcher(BaseSearcher):
             self._study.enqueue_trial(
                 {d.name: i for d, i in zip(space.dimensions, indices, strict=True) if d.name in self._distributions}
             )
-        self._best: TrialResult | None = None
+        self._best: TrialScore | None = None
         self._since_best = 0
 
     def _propose(self) -> Point | None:
@@ -103,7 +104,7 @@ class BayesSearcher(BaseSearcher):
             point[dim.name] = dim.values[int(index)]
         return point
 
-    def _observe(self, point: Point, result: TrialResult) -> None:
+    def _observe(self, point: Point, result: TrialScore) -> None:
         if self._current is None:
             return  # the default asked first, off the grid: optuna cannot express it
         trial, self._current = self._current, None
@@ -117,7 +118,7 @@ class BayesSearcher(BaseSearcher):
         # Infeasible trials keep their score: TPE still learns the landscape from them.
         self._study.tell(trial, result.score if math.isfinite(result.score) else -1e9)
 
-    def tell(self, trial: Trial, result: TrialResult) -> None:
+    def tell(self, trial: Trial, result: TrialScore) -> None:
         super().tell(trial, result)
         if self._best is None or result.key() > self._best.key():
             self._best, self._since_best = result, 0

@@ -19,10 +19,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tritune.analysis.configs import config_outcome
+from tritune.analysis.configs import config_score
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
-from tritune.analysis.ranking import Outcome
+from tritune.analysis.ranking import TrialScore
 from tritune.config import ProfileConfig
 from tritune.domain.measurement import LoadMode, Measurement
 from tritune.domain.model import ModelSignature
@@ -42,7 +42,7 @@ from tritune.search.grid import GridSearcher
 from tritune.search.hill_climb import HillClimbSearcher
 from tritune.search.load_sweep import LoadSweep, SweepSettings
 from tritune.search.refine import RefineTop
-from tritune.search.trial import Searcher, SweepKind, Trial
+from tritune.search.trial import LoadSweepKind, Searcher, Trial
 
 MODES = ("default", "brute", "quick", "optuna")
 
@@ -147,14 +147,14 @@ def create_searcher(
 class SearchPlan:
     """Everything the orchestrator needs for one model; it holds the (stateful) searcher.
 
-    The loop (see tritune.testing.synthetic.drive for a runnable version)::
+    The loop (ProfileRun.search runs it, with the store and the deployer)::
 
         while (trial := plan.searcher.ask()) is not None:
             variant = plan.variant(trial)            # deploy it (same params: same variant)
             sweep = plan.load_sweep(trial)
             while (load := sweep.ask()) is not None:
                 sweep.tell(load, stored_or_measured(variant, load))
-            plan.searcher.tell(trial, plan.outcome(sweep.measurements))
+            plan.searcher.tell(trial, plan.score(sweep.measurements))
     """
 
     model: str
@@ -173,9 +173,9 @@ class SearchPlan:
     def variant(self, trial: Trial) -> Variant:
         return self.space.variant(trial.params)
 
-    def outcome(self, measurements: Sequence[Measurement], error: str | None = None) -> Outcome:
+    def score(self, measurements: Sequence[Measurement], error: str | None = None) -> TrialScore:
         """What to tell the searcher: the best load point's outcome (or a failure with ``error``)."""
-        return config_outcome(measurements, self.objectives, self.constraints, error=error)
+        return config_score(measurements, self.objectives, self.constraints, error=error)
 
     def sweep_settings(self, trial: Trial) -> SweepSettings:
         """Manual loads if given; else a probe, a refining sweep from the probe's best, or a full sweep."""
@@ -189,9 +189,9 @@ class SearchPlan:
         )
         if self.manual_loads:
             return dataclasses.replace(base, values=self.manual_loads)
-        if trial.sweep is SweepKind.PROBE:
+        if trial.load_sweep is LoadSweepKind.PROBE:
             return dataclasses.replace(base, start=self._probe_start(trial), window=2, max_points=PROBE_POINTS)
-        if trial.sweep is SweepKind.REFINE and trial.start_load is not None:
+        if trial.load_sweep is LoadSweepKind.REFINE and trial.start_load is not None:
             # Onwards from the probe's best load: more load may still pay (window 3, not 2).
             return dataclasses.replace(base, start=trial.start_load, window=3, curve_points=trial.curve_points)
         return base  # Model Analyzer's full sweep: from the minimum, 5 % over the last 4 steps

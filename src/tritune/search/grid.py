@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tritune.analysis.ranking import TrialScore
 from tritune.domain.space import Point, SearchSpace, Value
 from tritune.search.base import BaseSearcher
-from tritune.search.trial import SweepKind, TrialResult
+from tritune.search.trial import LoadSweepKind
 
 
 class GridSearcher(BaseSearcher):
     """Asks the default, then every grid point once. Each gets a full load sweep."""
 
-    sweep = SweepKind.FULL
+    load_sweep = LoadSweepKind.FULL
 
     def __init__(self, space: SearchSpace, *, max_trials: int | None = None) -> None:
         super().__init__(space, max_trials=max_trials)
@@ -21,5 +22,5 @@ class GridSearcher(BaseSearcher):
     def _propose(self) -> Point | None:
         return next(self._points, None)
 
-    def _observe(self, point: Point, result: TrialResult) -> None:
+    def _observe(self, point: Point, result: TrialScore) -> None:
         pass  # brute force learns nothing

@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from tritune.analysis.ranking import TrialScore
 from tritune.domain.space import UNORDERED, Point, SearchSpace, Value, normalize_point, point_key
 from tritune.search.base import BaseSearcher
-from tritune.search.trial import SweepKind, Trial, TrialResult
+from tritune.search.trial import LoadSweepKind, Trial
 
 _MOMENTUM, _FULL = "momentum", "full"
 
@@ -36,7 +37,7 @@ class HillClimbSearcher(BaseSearcher):
         max_trials: stop after this many measured configurations.
     """
 
-    sweep = SweepKind.PROBE
+    load_sweep = LoadSweepKind.PROBE
 
     def __init__(
         self,
@@ -59,13 +60,13 @@ class HillClimbSearcher(BaseSearcher):
         self._start_key = point_key(self._start)
         self._started = False
         self._home: dict[str, Value] | None = None
-        self._home_result: TrialResult | None = None
+        self._home_result: TrialScore | None = None
         self._last_move: dict[str, int] | None = None
         self._radius = 1
         self._round = _FULL
         self._queue: list[dict[str, Value]] = []
         self._round_keys: list[str] = []
-        self._seen: dict[str, tuple[dict[str, Value], TrialResult]] = {}
+        self._seen: dict[str, tuple[dict[str, Value], TrialScore]] = {}
 
     @property
     def home(self) -> Point | None:
@@ -92,7 +93,7 @@ class HillClimbSearcher(BaseSearcher):
             if not self._finish_full_round():
                 return None
 
-    def _observe(self, point: Point, result: TrialResult) -> None:
+    def _observe(self, point: Point, result: TrialScore) -> None:
         p = normalize_point(point)
         key = point_key(p)
         self._seen[key] = (p, result)
@@ -108,11 +109,11 @@ class HillClimbSearcher(BaseSearcher):
                 self._begin_full_round()
 
     # -- rounds ---------------------------------------------------------------------------------
-    def _wins(self, result: TrialResult) -> bool:
+    def _wins(self, result: TrialScore) -> bool:
         assert self._home_result is not None
         return result.better_than(self._home_result, self.min_gain)
 
-    def _move(self, point: dict[str, Value], result: TrialResult) -> None:
+    def _move(self, point: dict[str, Value], result: TrialScore) -> None:
         assert self._home is not None
         self._last_move = {
             name: self._index(point, name) - self._index(self._home, name)

@@ -7,15 +7,16 @@ and the summary deserve more precision, but only for the few configurations that
 
 from __future__ import annotations
 
+from tritune.analysis.ranking import TrialScore
 from tritune.domain.space import SearchSpace
 from tritune.search.base import BaseSearcher
-from tritune.search.trial import SearchHistory, SearchProtocolError, SweepKind, Trial, TrialResult
+from tritune.search.trial import LoadSweepKind, SearchHistory, SearchProtocolError, Trial
 
 
 class RefineTop:
     """Runs ``inner`` to the end, then asks its ``top_n`` best configurations and the default again.
 
-    Refine trials carry ``phase="refine"``, the same params, ``sweep=REFINE`` and the probe's
+    Refine trials carry ``phase="refine"``, the same params, ``load_sweep=REFINE`` and the probe's
     best load as ``start_load``; the best one's and the default's also carry ``curve_points``.
     Their results replace the search's results for the same configuration in :meth:`best`.
     """
@@ -38,14 +39,14 @@ class RefineTop:
         return self.inner.space
 
     @property
-    def history(self) -> list[tuple[Trial, TrialResult]]:
+    def history(self) -> list[tuple[Trial, TrialScore]]:
         return self.inner.history + list(self._refined.entries)
 
-    def best(self) -> tuple[Trial, TrialResult] | None:
+    def best(self) -> tuple[Trial, TrialScore] | None:
         """The best configuration, judged by refined results where they exist."""
         refined = {t.key: (t, r) for t, r in self._refined.entries}
         latest = {t.key: refined.get(t.key, (t, r)) for t, r in self.inner.history}
-        best: tuple[Trial, TrialResult] | None = None
+        best: tuple[Trial, TrialScore] | None = None
         for entry in latest.values():
             if best is None or entry[1].key() > best[1].key():
                 best = entry
@@ -64,7 +65,7 @@ class RefineTop:
         self._pending = self._queue.pop(0)
         return self._pending
 
-    def tell(self, trial: Trial, result: TrialResult) -> None:
+    def tell(self, trial: Trial, result: TrialScore) -> None:
         if trial.phase != "refine":
             self.inner.tell(trial, result)
             return
@@ -89,7 +90,7 @@ class RefineTop:
                     number=number + offset,
                     params=trial.params,
                     is_default=trial.is_default,
-                    sweep=SweepKind.REFINE,
+                    load_sweep=LoadSweepKind.REFINE,
                     start_load=None if result.load is None else result.load.value,
                     phase="refine",
                     curve_points=self.curve_points if offset == 0 or trial.is_default else 0,

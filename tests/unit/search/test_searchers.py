@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tritune.analysis import Outcome
+from tritune.analysis import TrialScore
 from tritune.domain.space import Dim, Dimension, Point, SearchSpace, point_key, powers_of_two
 from tritune.search import (
     BayesSearcher,
@@ -23,7 +23,7 @@ from tritune.search import (
 )
 from tritune.search.base import BaseSearcher
 
-Landscape = Callable[[Point], Outcome]
+Landscape = Callable[[Point], TrialScore]
 
 DELAYS = (None, 0, 100, 500, 1000)
 
@@ -39,12 +39,12 @@ def space(default: dict | None = None) -> SearchSpace:
     )
 
 
-def bowl(point: Point) -> Outcome:
+def bowl(point: Point) -> TrialScore:
     """Unimodal; the optimum is 5 instances, max batch size 16, 500 us queue delay."""
     i = point[Dim.INSTANCE_COUNT]
     b = math.log2(point[Dim.MAX_BATCH_SIZE])
     d = DELAYS.index(point[Dim.DYNAMIC_BATCHING])
-    return Outcome(score=-((i - 5) ** 2) - 0.5 * (b - 4) ** 2 - 0.3 * (d - 3) ** 2)
+    return TrialScore(score=-((i - 5) ** 2) - 0.5 * (b - 4) ** 2 - 0.3 * (d - 3) ** 2)
 
 
 BOWL_OPTIMUM = {Dim.INSTANCE_COUNT: 5, Dim.MAX_BATCH_SIZE: 16, Dim.DYNAMIC_BATCHING: 500}
@@ -76,9 +76,9 @@ def test_hill_climb_finds_the_optimum_within_45_of_320_evaluations() -> None:
 
 
 def test_hill_climb_backs_off_from_failing_points() -> None:
-    def fails_at_6_or_more(point: Point) -> Outcome:
+    def fails_at_6_or_more(point: Point) -> TrialScore:
         if point[Dim.INSTANCE_COUNT] >= 6:
-            return Outcome.failure("out of memory")
+            return TrialScore.failure("out of memory")
         return bowl(point)
 
     # The start itself fails: the climb must walk away from it to working points.
@@ -90,10 +90,10 @@ def test_hill_climb_backs_off_from_failing_points() -> None:
 
 
 def test_hill_climb_moves_towards_feasibility() -> None:
-    def budget(point: Point) -> Outcome:
+    def budget(point: Point) -> TrialScore:
         # Feasible only with at most 3 instances; infeasible points miss by how many more.
         excess = max(0, point[Dim.INSTANCE_COUNT] - 3)
-        return Outcome(score=bowl(point).score, violation=float(excess))
+        return TrialScore(score=bowl(point).score, violation=float(excess))
 
     climber = HillClimbSearcher(space(default={Dim.INSTANCE_COUNT: 8, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 0}))
     search(climber, budget)
@@ -110,10 +110,10 @@ def small_space() -> SearchSpace:
 
 
 def test_bayes_finds_the_feasible_optimum_within_20_of_24_evaluations() -> None:
-    def landscape(point: Point) -> Outcome:
+    def landscape(point: Point) -> TrialScore:
         i, b = point[Dim.INSTANCE_COUNT], math.log2(point[Dim.MAX_BATCH_SIZE])
         score = 0.3 * i + 0.2 * b  # grows with both; the constraint caps instances at 2
-        return Outcome(score=score, violation=max(0.0, i - 2.0))
+        return TrialScore(score=score, violation=max(0.0, i - 2.0))
 
     for seed in range(3):
         searcher = BayesSearcher(small_space(), seed=seed, max_trials=20, min_trials=20)
@@ -125,8 +125,8 @@ def test_bayes_finds_the_feasible_optimum_within_20_of_24_evaluations() -> None:
 
 
 def test_bayes_tells_failures_and_repeats_cost_nothing() -> None:
-    def half_fails(point: Point) -> Outcome:
-        return Outcome.failure("load failed") if point[Dim.MAX_BATCH_SIZE] > 8 else Outcome(score=1.0)
+    def half_fails(point: Point) -> TrialScore:
+        return TrialScore.failure("load failed") if point[Dim.MAX_BATCH_SIZE] > 8 else TrialScore(score=1.0)
 
     searcher = BayesSearcher(small_space(), seed=1, max_trials=24, min_trials=24)
     trials = search(searcher, half_fails)
@@ -158,22 +158,22 @@ def test_ask_twice_without_tell_is_an_error() -> None:
 def test_replay_of_stored_results_gives_the_same_next_trials(mode: str) -> None:
     """A resumed run: a fresh searcher fed the stored results asks what the first one asked."""
 
-    def noisy(point: Point) -> Outcome:
+    def noisy(point: Point) -> TrialScore:
         # Deterministic "noise", so the first run and the replay see the same results.
-        return Outcome(score=bowl(point).score + (hash(point_key(point)) % 7) / 100)
+        return TrialScore(score=bowl(point).score + (hash(point_key(point)) % 7) / 100)
 
     first = create_searcher(mode, space(), seed=7, top_n=2)
-    done: list[tuple[Trial, Outcome]] = []
+    done: list[tuple[Trial, TrialScore]] = []
     while len(done) < 12 and (trial := first.ask()) is not None:
         result = noisy(trial.params)
         first.tell(trial, result)
         done.append((trial, result))
     stored = {
-        (t["number"], json.dumps(t["params"], sort_keys=True)): Outcome.from_dict(r)
+        (t["number"], json.dumps(t["params"], sort_keys=True)): TrialScore.from_dict(r)
         for t, r in json.loads(json.dumps([(t.to_dict(), r.to_dict()) for t, r in done]))
     }
 
-    def lookup(trial: Trial) -> Outcome | None:
+    def lookup(trial: Trial) -> TrialScore | None:
         return stored.get((trial.number, json.dumps(trial.to_dict()["params"], sort_keys=True)))
 
     fresh = create_searcher(mode, space(), seed=7, top_n=2)
