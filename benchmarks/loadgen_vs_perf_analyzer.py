@@ -38,8 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cpus import Cpus
-
+from tritune.cpus import client_side, server_split, usable_cpus
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
 from tritune.loadgen.report import CSV_LATENCY_PARTS
@@ -257,7 +256,8 @@ def main() -> int:
         "measurement, otherwise decides the ratios.",
     )
     args = parser.parse_args()
-    cpus = Cpus.split(args.server_cpus if args.pin else 0)
+    split = server_split(args.server_cpus) if args.pin else None
+    server_cores = split.server if split else usable_cpus()
     binary = find_perf_analyzer()
     if binary is None:
         print("perf_analyzer not found: run scripts/get_perf_analyzer.sh", file=sys.stderr)
@@ -275,14 +275,17 @@ def main() -> int:
         batching = ServingConfig(
             max_batch_size=32,
             dynamic_batching=DynamicBatching(),
-            runner=RunnerOptions(intra_op_threads=args.model_threads or len(cpus.server)),
+            runner=RunnerOptions(intra_op_threads=args.model_threads or len(server_cores)),
         )
         deploy_onnx(repo, "mlp", mlp_model(work / "mlp.onnx", width=args.width, depth=args.depth), batching)
         deploy_onnx(repo, "trivial", mlp_model(work / "trivial.onnx", width=4, depth=1), batching)
-        with EmbeddedTriton(repo, cpus=cpus.server) as server, ModelControl(server) as control:
+        with (
+            EmbeddedTriton(repo, cpus=split.server if split else None) as server,
+            ModelControl(server) as control,
+            client_side(split),  # this process and the clients it starts from now on
+        ):
             control.load("mlp")
             control.load("trivial")
-            cpus.server_started()
             pa_extra = ["--async"] if args.pa_async else []
             http = server.endpoints.http
             url = http if args.protocol == "http" else server.endpoints.grpc
@@ -290,8 +293,8 @@ def main() -> int:
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
                 f"stability {args.stability:.0%}; {args.rounds} rounds of PA, tritune, PA; perf_analyzer "
                 f"{'--async' if args.pa_async else 'sync (its default)'}; "
-                f"MLP {args.width}x{args.depth}, {args.model_threads or len(cpus.server)} ORT threads; "
-                f"{cpus.describe()}"
+                f"MLP {args.width}x{args.depth}, {args.model_threads or len(server_cores)} ORT threads; "
+                f"{split.describe() if split else 'no pinning'}"
             )
 
             def compare(model: str, level: int, stability: float) -> list[Round]:

@@ -2,11 +2,12 @@
 embedded Triton.
 
 For each model: run brute force over a small grid, then the default search over the same
-grid (each with its own store), on one server. Then measure both winners again side by side
-(alternating, five rounds, median) so the objective ratio compares configurations, not the
-luck of one noisy measurement; each winner's spread over those rounds ((max - min) / median)
-is printed beside it, the noise floor of that ratio. ``--server-cpus N`` pins the server to
-the first N cores and the load generator to the rest. On a 2-core host sharing the cores lets
+grid, each as ``tritune profile`` runs it (ProfileSession: its own server, store and run
+folder). Then measure both winners again side by side (alternating, five rounds, median) so
+the objective ratio compares configurations, not the luck of one noisy measurement; each
+winner's spread over those rounds ((max - min) / median) is printed beside it, the noise floor
+of that ratio. ``--server-cpus N`` (the profile's ``server_cpus``) pins the server to the
+first N cores and the load generator to the rest. On a 2-core host sharing the cores lets
 the client's own CPU use swing the server's throughput by half from one measurement to the
 next (a CNN at concurrency 32: 56 % spread shared, 15 % with one core each), but one core
 leaves MiniLM's configurations all at one throughput, a flat surface the search wanders on;
@@ -23,25 +24,25 @@ Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,mini
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cpus import Cpus
-
-from tritune.config import parse_profile_config
+from tritune.config import ProfileConfig, parse_profile_config
+from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.domain.measurement import LoadPoint
-from tritune.loadgen.profiler import MeasureOptions, make_measure_fn
-from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
+from tritune.loadgen import make_measure_fn
 from tritune.loadgen.workers import WorkerPool
-from tritune.profile.orchestrator import OUTPUT_REPOSITORY, ModelFiles, ProfileOutcome, ProfileRun
+from tritune.profile.notify import QuietNotifier
+from tritune.profile.orchestrator import RunConclusion
+from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
 from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path
 from tritune.triton.control import ModelControl
-from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 
@@ -50,77 +51,83 @@ GRID: dict[str, Any] = {  # 3 x 3 x 3 = 27 configurations
     "instance_group": [{"count": [1, 2, 3], "kind": ["KIND_CPU"]}],
     "dynamic_batching": {"max_queue_delay_microseconds": ["off", 0, 2000]},
 }
+SHAPES = {"minilm": {name: [32] for name in MINILM_INPUT_NAMES}}
 
 
-def settings(name: str, path: Path, mode: str) -> dict[str, Any]:
-    return {
-        "profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}},
-        "run_config_search_mode": mode,
-        "run_config_search_max_concurrency": 32,
-        "objectives": {"perf_throughput": 1},
-    }
+def settings(name: str, path: Path, mode: str, window_ms: int, server_cpus: int | None) -> ProfileConfig:
+    return parse_profile_config(
+        {
+            "profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}},
+            "run_config_search_mode": mode,
+            "run_config_search_max_concurrency": 32,
+            "objectives": {"perf_throughput": 1},
+            "measurement": {
+                "protocol": "grpc",
+                "measurement_interval": window_ms,
+                "stability_percentage": 15,
+                "max_trials": 8,
+                "shape": SHAPES.get(name, {}),
+                "server_cpus": server_cpus,
+            },
+        }
+    )
 
 
 def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / statistics.median(values) if values else 0.0
 
 
-def search(
-    mode: str, model: ModelFiles, work: Path, options: MeasureOptions, cpus: Cpus
-) -> tuple[float, float, ProfileOutcome, Any, LoadPoint]:
-    """One search on its own server, whose repository is the run's output repository."""
-    config = parse_profile_config(settings(model.name, model.files["fp32"], mode))
-    run_dir = work / mode
-    (run_dir / OUTPUT_REPOSITORY).mkdir(parents=True, exist_ok=True)
-    with (
-        EmbeddedTriton(run_dir / OUTPUT_REPOSITORY, cpus=cpus.server) as server,
-        Store.in_run_dir(run_dir) as store,
-        ModelControl(server) as control,
-        WorkerPool() as workers,
-    ):
-        cpus.server_started()
-        run = ProfileRun(
-            config=config,
-            model=model,
-            run_dir=run_dir,
-            store=store,
-            control=control,
-            measure=make_measure_fn(server, options, workers),
-        )
+class SearchClock(QuietNotifier):
+    """Times the search alone (not the server's start or the conclusion)."""
+
+    seconds = 0.0
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[object]:
         started = time.monotonic()
-        run.search()
-        elapsed = time.monotonic() - started
-        outcome: ProfileOutcome = run.conclude()
-        if outcome.best_name is None:
-            raise SystemExit(f"{mode} search on {model.name} found no usable configuration: see {run_dir}")
-        winner = next(v for v in store.variants(run.run.id) if v.name == outcome.best_name)
-        measuring_s = sum(record.duration_s or 0.0 for _, record in store.iter_run_measurements(run.run.id))
+        try:
+            yield None
+        finally:
+            self.seconds = time.monotonic() - started
+
+
+def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConclusion, Any, LoadPoint]:
+    """One search as ``tritune profile`` runs it (its own server, store and output repository)."""
+    clock = SearchClock()
+    (conclusion,) = ProfileSession(config, clock).run(run_dir=run_dir, export=None, report=False)
+    mode = config.run_config_search_mode
+    if conclusion.best_name is None:
+        raise SystemExit(f"{mode} search found no usable configuration: see {run_dir}")
+    with Store.in_run_dir(run_dir) as store:
+        winner = next(v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name)
+        records = store.iter_run_measurements(conclusion.run.id)
+        measuring_s = sum(record.duration_s or 0.0 for _, record in records)
     best = next(
         m
-        for c in outcome.configs
+        for c in conclusion.configs
         if c.name == winner.name
         for m in c.measurements
-        if m.metrics.get("perf_throughput") == outcome.facts.throughput
+        if m.metrics.get("perf_throughput") == conclusion.facts.throughput
     )
-    return elapsed, measuring_s, outcome, winner, best.load
+    return clock.seconds, measuring_s, conclusion, winner, best.load
 
 
 def side_by_side(
-    model: ModelFiles,
-    work: Path,
-    winners: dict[str, tuple[Any, LoadPoint]],
-    options: MeasureOptions,
-    cpus: Cpus,
-    rounds: int = 5,
+    config: ProfileConfig, path: Path, work: Path, winners: dict[str, tuple[Any, LoadPoint]], rounds: int = 5
 ) -> dict[str, list[float]]:
     """Both winners on one server, measured alternately so drift hits both alike."""
     repo = work / "side_by_side"
     for name, (serving, _) in winners.items():
-        deploy_onnx(repo, name, model.files["fp32"], serving)
+        deploy_onnx(repo, name, path, serving)
     results: dict[str, list[float]] = {name: [] for name in winners}
-    with EmbeddedTriton(repo, cpus=cpus.server) as server, ModelControl(server) as control, WorkerPool() as workers:
-        cpus.server_started()
-        measure = make_measure_fn(server, options, workers)
+    split: CpuSplit | None = server_split(config.measurement.server_cpus)
+    with (
+        EmbeddedTriton(repo, cpus=split.server if split else None) as server,
+        ModelControl(server) as control,
+        client_side(split),  # before the pool, whose workers inherit the cores
+        WorkerPool() as workers,
+    ):
+        measure = make_measure_fn(server, measure_options(config.measurement), workers)
         for name in winners:
             control.load(name)
         for _ in range(rounds):
@@ -141,13 +148,9 @@ def main() -> None:
         help="cores pinned to the server, the rest to the load generator (0: no pinning)",
     )
     args = parser.parse_args()
-    cpus = Cpus.split(args.server_cpus)
-    print(cpus.describe())
-    base = MeasureOptions(
-        window=WindowSpec(window_ns=args.window_ms * 1_000_000),
-        stability=StabilityCriteria(threshold=0.15, max_windows=8),
-    )
-    shapes = {"minilm": {name: (32,) for name in MINILM_INPUT_NAMES}}
+    server_cpus = args.server_cpus or None
+    split = server_split(server_cpus)
+    print(split.describe() if split else "no pinning")
     rows = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -155,20 +158,15 @@ def main() -> None:
         paths = {"cnn": lambda: cnn_model(work / "cnn.onnx"), "minilm": minilm_path}
         for name in args.models.split(","):
             path = paths[name]()
-            model = ModelFiles(name=name, files={"fp32": path}, signature=read_signature(path))
-            options = dataclasses.replace(base, shapes=shapes.get(name, {}))
-            brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(
-                "brute", model, work / name, options, cpus
-            )
-            fast_s, fast_measuring_s, fast, fast_winner, fast_load = search(
-                "default", model, work / name, options, cpus
-            )
+            brute_config = settings(name, path, "brute", args.window_ms, server_cpus)
+            brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(brute_config, work / name / "brute")
+            fast_config = settings(name, path, "default", args.window_ms, server_cpus)
+            fast_s, fast_measuring_s, fast, fast_winner, fast_load = search(fast_config, work / name / "default")
             checked = side_by_side(
-                model,
+                brute_config,
+                path,
                 work / name,
                 {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
-                options,
-                cpus,
             )
             brute_tp, fast_tp = checked["check_brute"], checked["check_default"]
             row = {

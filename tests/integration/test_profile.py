@@ -24,7 +24,7 @@ pytestmark = pytest.mark.triton
 FAST = [
     "--measurement-interval",
     "150",
-    "--max-windows",
+    "--max-trials",
     "4",
     "--stability-percentage",
     "50",
@@ -155,6 +155,8 @@ run_config_search_mode: brute
             str(tmp_path / "run"),
             "--measurement-interval",
             "150",
+            "--max-windows",  # the old name of --max-trials, still taken
+            "4",
             "--stability-percentage",
             "50",
             "--json",
