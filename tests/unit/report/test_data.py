@@ -1,4 +1,4 @@
-"""The report data built from a real store filled with known measurements (tritune.report.sample)."""
+"""The report data built from a real store filled with known measurements (tritune.testing.sample_run)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from tritune.report import ReportSettings, build_report_data, load_run
 from tritune.report.data import DEFAULT_COLOR
-from tritune.report.sample import ALL_FAILED, LOAD_FAILED, write_sample_run
+from tritune.testing.sample_run import ALL_FAILED, LOAD_FAILED, write_sample_run
 
 DEFAULT = "toy_config_default"
 P99_MAX_10 = {"objectives": {"perf_throughput": 1}, "constraints": {"perf_latency_p99": {"max": 10}}}

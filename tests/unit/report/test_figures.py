@@ -17,7 +17,7 @@ from tritune.report.figures import (
     throughput_batch_info,
     throughput_latency_info,
 )
-from tritune.report.sample import write_sample_run
+from tritune.testing.sample_run import write_sample_run
 
 CONSTRAINED = {"objectives": {"perf_throughput": 1}, "constraints": {"perf_latency_p99": {"max": 10}}}
 
