@@ -22,8 +22,9 @@ from tritune.analysis import (
     summary_sentence,
 )
 from tritune.domain.measurement import LoadMode, Measurement, MeasurementStatus
+from tritune.domain.status import RunStatus
 from tritune.errors import UsageError
-from tritune.store import MeasurementRecord, RunRecord, RunStatus, VariantRecord
+from tritune.store import MeasurementRecord, RunRecord, VariantRecord
 from tritune.store.results import config_results_of
 
 DEFAULT_TOP_N = 3
