@@ -478,29 +478,16 @@ def _render_config(variant: VariantRecord) -> tuple[str, str]:
     The stored record has no tensor signature, so inputs and outputs are left out; the file the
     profile run wrote to the output model repository is preferred whenever it exists.
     """
+    # Imported here: it loads onnx and protobuf, which only a variant without its file needs.
+    from tritune.triton.model_config import serving_model_config, to_pbtxt
+
     try:
-        from tritonclient.grpc import model_config_pb2 as mc
-
-        from tritune.triton.model_config import to_pbtxt
-
-        serving = variant.serving
-        config = mc.ModelConfig(name=variant.name, backend="python", max_batch_size=serving.max_batch_size)
-        config.instance_group.append(
-            mc.ModelInstanceGroup(
-                count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
-            )
-        )
-        if serving.dynamic_batching is not None and serving.max_batch_size > 0:
-            config.dynamic_batching.SetInParent()
-            config.dynamic_batching.max_queue_delay_microseconds = serving.dynamic_batching.max_queue_delay_us
-            config.dynamic_batching.preferred_batch_size.extend(serving.dynamic_batching.preferred_batch_sizes)
-        for key, value in serving.runner.as_parameters().items():
-            config.parameters[key].string_value = value
-        note = "# Rendered from the run store: the output model repository has no config.pbtxt for this\n"
-        note += "# variant, so its inputs and outputs are not shown.\n"
-        return note + to_pbtxt(config), "rendered from the store"
-    except Exception as error:  # a config the protobuf schema rejects must not sink the whole report
+        config = serving_model_config(variant.name, variant.serving)
+    except (ValueError, TypeError) as error:  # a config the protobuf schema rejects must not sink the whole report
         return f"# config.pbtxt unavailable: {error}\n", "unavailable"
+    note = "# Rendered from the run store: the output model repository has no config.pbtxt for this\n"
+    note += "# variant, so its inputs and outputs are not shown.\n"
+    return note + to_pbtxt(config), "rendered from the store"
 
 
 def _pareto(configs: Sequence[ConfigSummary], constraints: Constraints) -> tuple[ParetoPoint, ...]:

@@ -16,6 +16,7 @@ from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.store import Store
+from tritune.triton.model_config import serving_model_config, to_pbtxt
 
 MODEL = "toy"
 GPU_UUID = "GPU-00000000-1111-2222-3333-444444444444"
@@ -129,11 +130,7 @@ def write_sample_run(
             if with_config_files and name != f"{MODEL}_config_2":
                 path = RunLayout(run_dir).variant_config(name)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                count, kind = serving.instance_count, serving.instance_kind
-                group = f"instance_group {{\n  count: {count}\n  kind: {kind}\n}}\n"
-                path.write_text(
-                    f'name: "{name}"\nbackend: "python"\nmax_batch_size: {serving.max_batch_size}\n' + group
-                )
+                path.write_text(to_pbtxt(serving_model_config(name, serving)))
         if configs is None:
             failed = store.variant_for(
                 run.id, {"index": 98}, ServingConfig(max_batch_size=128, instance_count=5), name=LOAD_FAILED
