@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tritune.analysis import (
+    DEFAULT_OBJECTIVES,
     Constraints,
     Objectives,
     SummaryFacts,
@@ -53,7 +54,7 @@ PALETTE = (
 class ReportSettings:
     """The goals a run was profiled for (stored in the run's settings JSON)."""
 
-    objectives: Mapping[str, float] = field(default_factory=lambda: {"perf_throughput": 10.0})
+    objectives: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
     constraints: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
     mode: str = "online"
     top_n: int = DEFAULT_TOP_N
@@ -65,66 +66,22 @@ class ReportSettings:
             raise UsageError(f"top-n is {self.top_n}: use 1 or more")
 
     @classmethod
-    def from_run_settings(
-        cls, settings: Mapping[str, Any], *, model: str | None = None, top_n: int | None = None
-    ) -> ReportSettings:
-        """Read the goals from a run's stored settings, with Model Analyzer's defaults for what is absent.
+    def from_run_settings(cls, settings: Mapping[str, Any], *, top_n: int | None = None) -> ReportSettings:
+        """The goals as the profile run resolved and stored them, with Model Analyzer's defaults.
 
-        The keys may sit at the top level or under ``profile``. When they form a profile config
-        (``tritune.config``: ``profile_models``, per-model overrides, ``latency_budget``...), its own
-        ``objectives_for``/``constraints_for`` decide what applied to ``model``.
+        ``objectives`` ({metric: weight}) and ``constraints`` ({metric: {min, max}}) are stored
+        already resolved for the run's model (per-model settings, ``latency_budget``...), so a
+        report never re-reads the profile config. A key is absent only in a store that holds no
+        profile settings (a run opened by hand, as in tests): the defaults apply then.
         """
-        merged: dict[str, Any] = dict(settings)
-        nested = settings.get("profile")
-        if isinstance(nested, Mapping):
-            merged = {**nested, **{k: v for k, v in settings.items() if k != "profile"}}
-        goals = _profile_config_goals(merged, model) or _raw_goals(merged)
-        stored_top_n = merged.get("top_n", merged.get("num_configs_per_model"))
+        objectives = settings.get("objectives") or DEFAULT_OBJECTIVES
+        stored_top_n = settings.get("top_n") or DEFAULT_TOP_N
         return cls(
-            objectives=goals[0],
-            constraints=goals[1],
-            mode=str(merged.get("mode") or "online"),
-            top_n=int(top_n if top_n is not None else stored_top_n or DEFAULT_TOP_N),
+            objectives={str(m): float(w) for m, w in objectives.items()},
+            constraints={str(m): dict(b) for m, b in (settings.get("constraints") or {}).items()},
+            mode=str(settings.get("mode") or "online"),
+            top_n=int(top_n if top_n is not None else stored_top_n),
         )
-
-
-_Goals = tuple[dict[str, float], dict[str, dict[str, float | None]]]
-
-
-def _profile_config_goals(merged: Mapping[str, Any], model: str | None) -> _Goals | None:
-    """Objectives and constraints as the profile config resolves them for ``model``, if it parses."""
-    if model is None or "profile_models" not in merged:
-        return None
-    from tritune.config import ProfileConfig, parse_profile_config
-
-    try:
-        config = parse_profile_config({k: v for k, v in merged.items() if k in ProfileConfig.model_fields})
-    except UsageError:
-        return None  # stored by another version: read the plain keys instead
-    if model not in config.profile_models:
-        return None
-    constraints = config.constraints_for(model)
-    return (
-        dict(config.objectives_for(model).weights),
-        {b.metric: {"min": b.min, "max": b.max} for b in constraints.bounds},
-    )
-
-
-def _raw_goals(merged: Mapping[str, Any]) -> _Goals:
-    objectives = merged.get("objectives") or {"perf_throughput": 10.0}
-    if isinstance(objectives, str):
-        objectives = [m.strip() for m in objectives.split(",") if m.strip()]
-    if not isinstance(objectives, Mapping):
-        objectives = {str(m): 1.0 for m in objectives}
-    constraints: dict[str, dict[str, float | None]] = {
-        str(k): dict(v) for k, v in (merged.get("constraints") or {}).items()
-    }
-    # Model Analyzer's shortcuts, as the profile config applies them (they win).
-    if merged.get("latency_budget") is not None:
-        constraints.setdefault("perf_latency_p99", {})["max"] = float(merged["latency_budget"])
-    if merged.get("min_throughput") is not None:
-        constraints.setdefault("perf_throughput", {})["min"] = float(merged["min_throughput"])
-    return {str(k): float(v) for k, v in objectives.items()}, constraints
 
 
 @dataclass(frozen=True)
@@ -314,7 +271,7 @@ class ReportData:
 def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = None) -> ReportData:
     """Rank the run's configurations, pick the top N, compute the sentence and the Pareto front."""
     run = snapshot.run
-    settings = settings or ReportSettings.from_run_settings(run.settings, model=run.model_name)
+    settings = settings or ReportSettings.from_run_settings(run.settings)
     objectives = Objectives.of(settings.objectives)
     constraints = Constraints.of(settings.constraints)
 

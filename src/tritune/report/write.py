@@ -98,10 +98,7 @@ def write_reports(
     run_dir = Path(run_dir)
     out = Path(output_dir) if output_dir is not None else run_dir
     datas = [
-        build_report_data(
-            snapshot,
-            ReportSettings.from_run_settings(snapshot.run.settings, model=snapshot.run.model_name, top_n=top_n),
-        )
+        build_report_data(snapshot, ReportSettings.from_run_settings(snapshot.run.settings, top_n=top_n))
         for snapshot in latest_per_model(load_runs(run_dir))
     ]
     models = [_write_model(data, out) for data in datas]
