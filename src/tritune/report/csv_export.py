@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritune.domain.metrics import header
-from tritune.report.data import ConfigSummary, Point, ReportData
+from tritune.report.records import ConfigSummary, Point, ReportData
 
 INFERENCE_CSV = "metrics-model-inference.csv"
 GPU_CSV = "metrics-model-gpu.csv"

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import plotly.graph_objects as go
 
 from tritune.domain.metrics import LATENCY_BREAKDOWN, RESOURCE_METRICS, axis_label
-from tritune.report.data import ConfigSummary, Point, ReportData
+from tritune.report.records import ConfigSummary, Point, ReportData
 
 _BREAKDOWN_COLORS = {
     "perf_server_queue": "#f59e0b",

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from tritune import __version__
 from tritune.domain.metrics import MEASUREMENT_COLUMNS, header
 from tritune.report import figures
-from tritune.report.data import ConfigSummary, ReportData
+from tritune.report.records import ConfigSummary, ReportData
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}

@@ -7,8 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tritune.report.data import Point, ReportData
 from tritune.report.html import format_number
+from tritune.report.records import Point, ReportData
 from tritune.report.write import WrittenReports
 
 

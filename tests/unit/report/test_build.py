@@ -9,7 +9,7 @@ import pytest
 
 from tritune.config import parse_profile_config
 from tritune.report import ReportSettings, build_report_data, load_run
-from tritune.report.data import DEFAULT_COLOR
+from tritune.report.build import DEFAULT_COLOR
 from tritune.testing.sample_run import ALL_FAILED, LOAD_FAILED, write_sample_run
 
 DEFAULT = "toy_config_default"
