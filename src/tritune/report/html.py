@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from tritune import __version__
 from tritune.domain.metrics import MEASUREMENT_COLUMNS, header
-from tritune.report import figures
+from tritune.report import figures, plot_info
 from tritune.report.records import ConfigSummary, ReportData
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -70,7 +70,7 @@ def gain_text(data: ReportData) -> str:
     return f"+{round(gain)}%"
 
 
-def _render_plot(info: figures.PlotInfo) -> RenderedPlot:
+def _render_plot(info: plot_info.PlotInfo) -> RenderedPlot:
     if info.empty:
         return RenderedPlot(info.key, info.title, "")
     fig = figures.plot(info)
@@ -111,7 +111,7 @@ def render_summary(data: ReportData, detailed_links: Mapping[str, str] | None = 
         .get_template("summary.html.j2")
         .render(
             **_common(data),
-            plots=[_render_plot(info) for info in figures.summary_infos(data)],
+            plots=[_render_plot(info) for info in plot_info.summary_infos(data)],
             gain_text=gain_text(data),
             top_configs=top,
             failed_count=sum(1 for c in data.configs if c.rank is None),
@@ -132,7 +132,7 @@ def render_detailed(data: ReportData, config: ConfigSummary, summary_link: str |
         .render(
             **_common(data),
             config=config,
-            plots=[_render_plot(info) for info in figures.detailed_infos(config)],
+            plots=[_render_plot(info) for info in plot_info.detailed_infos(config)],
             columns=columns,
             header=header,
             summary_link=summary_link,

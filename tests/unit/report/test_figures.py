@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tritune.report import build_report_data, load_run
-from tritune.report.figures import (
+from tritune.report.figures import plot
+from tritune.report.plot_info import (
     Guide,
     breakdown_info,
     detailed_infos,
     memory_latency_info,
     pareto_info,
-    plot,
     resource_infos,
     summary_infos,
     throughput_batch_info,
