@@ -92,7 +92,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         )
     top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
     count = sum(len(r.measurements) for r in results)
-    partial = run.status != RunStatus.COMPLETE
+    partial = run.status is not RunStatus.COMPLETE
     return ReportData(
         model_name=run.model_name,
         run_id=run.id,
@@ -116,9 +116,9 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
     )
 
 
-def _partial_message(status: str, count: int) -> str:
+def _partial_message(status: RunStatus, count: int) -> str:
     noun = "measurement" if count == 1 else "measurements"
-    if status == RunStatus.RUNNING:
+    if status is RunStatus.RUNNING:
         return f"Partial results: the run was interrupted after {count} {noun} (or is still running)."
     return f"Partial results: the run was interrupted after {count} {noun} (status: {status})."
 
@@ -155,10 +155,10 @@ def _hardware(data: Mapping[str, Any]) -> HardwareSummary:
 def _point(measurement: Measurement, constraints: Constraints) -> Point:
     usable = measurement.status is not MeasurementStatus.FAILED
     return Point(
-        load_mode=measurement.load.mode.value,
+        load_mode=measurement.load.mode,
         load_value=float(measurement.load.value),
         batch_size=measurement.load.batch_size,
-        status=measurement.status.value,
+        status=measurement.status,
         metrics={k: v for k, v in measurement.metrics.items() if math.isfinite(v)},
         satisfies=usable and constraints.satisfied(measurement.metrics),
         error=measurement.error,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tritune.analysis import DEFAULT_OBJECTIVES, SummaryFacts
-from tritune.domain.measurement import LoadMode, MeasurementStatus
+from tritune.domain.measurement import LoadMode, LoadPoint
+from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
 from tritune.store import MeasurementRecord, RunRecord, VariantRecord
 
@@ -109,10 +110,10 @@ class Goals:
 class Point:
     """One stored measurement, as reports show it."""
 
-    load_mode: str
+    load_mode: LoadMode
     load_value: float
     batch_size: int
-    status: str
+    status: MeasurementStatus
     metrics: Mapping[str, float]
     satisfies: bool  # meets every constraint (False when it failed)
     error: str | None = None
@@ -121,12 +122,11 @@ class Point:
 
     @property
     def usable(self) -> bool:
-        return self.status != MeasurementStatus.FAILED.value
+        return self.status is not MeasurementStatus.FAILED
 
     @property
     def load_label(self) -> str:
-        unit = "concurrency" if self.load_mode == LoadMode.CONCURRENCY.value else "req/s"
-        return f"{unit} {self.load_value:g}, batch {self.batch_size}"
+        return LoadPoint(self.load_mode, self.load_value, self.batch_size).label()
 
     def get(self, metric: str) -> float | None:
         return self.metrics.get(metric)
@@ -139,7 +139,7 @@ class ConfigSummary:
     name: str
     rank: int | None  # 1 = best; None when nothing usable was measured
     is_default: bool
-    status: str  # the variant's status in the store (pending, loaded, failed)
+    status: VariantStatus
     error: str | None
     color: str
     max_batch_size: int
@@ -196,7 +196,7 @@ class ParetoPoint:
 class ReportData:
     model_name: str
     run_id: int
-    run_status: str
+    run_status: RunStatus
     partial: bool
     partial_message: str | None
     created_at: float

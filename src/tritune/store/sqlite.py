@@ -152,9 +152,9 @@ class Store:
             return self._run(row), True
         now = time.time()
         cursor = self._db.execute(
-            "INSERT INTO runs(model_name, fingerprint, settings_json, hardware_json, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (model_name, fingerprint, canonical_json(settings), canonical_json(hardware), now, now),
+            "INSERT INTO runs(model_name, fingerprint, settings_json, hardware_json, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (model_name, fingerprint, canonical_json(settings), canonical_json(hardware), RunStatus.RUNNING, now, now),
         )
         return self.run(int(cursor.lastrowid or 0)), False
 
@@ -195,8 +195,8 @@ class Store:
         row = self._variant_row(run_id, key)
         if row is None:
             self._db.execute(
-                "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, status,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     name,
@@ -204,6 +204,7 @@ class Store:
                     key,
                     canonical_json(serving_to_dict(serving)),
                     int(is_default),
+                    VariantStatus.PENDING,
                     time.time(),
                 ),
             )
