@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from tritune.analysis import metric_noun
 from tritune.domain.measurement import LoadMode
 from tritune.domain.metrics import LATENCY_BREAKDOWN, RESOURCE_METRICS, axis_label, unit
 from tritune.report.records import ConfigSummary, Point, ReportData
@@ -121,13 +122,8 @@ def _guides(data: ReportData, x_metric: str, y_metric: str) -> tuple[Guide, ...]
     return tuple(guides)
 
 
-def _name(metric: str) -> str:
-    """The metric's axis label without its unit: "p99 latency (ms)" -> "p99 latency"."""
-    return axis_label(metric).removesuffix(f" ({unit(metric)})")
-
-
 def _title(y_metric: str, x_metric: str) -> str:
-    return f"{_name(y_metric)} vs. {_name(x_metric)}"
+    return f"{metric_noun(y_metric)} vs. {metric_noun(x_metric)}"
 
 
 def _plotted_info(data: ReportData, key: str, x: str, y: str) -> SeriesPlotInfo:
@@ -169,7 +165,7 @@ def throughput_batch_info(data: ReportData) -> SeriesPlotInfo:
             swept_series.append(_series(config, x, y, [p.load_label for p in ordered]))
         return SeriesPlotInfo(
             "throughput-vs-batch",
-            f"{_name('perf_throughput')} vs. batch size",
+            f"{metric_noun('perf_throughput')} vs. batch size",
             "Batch size",
             axis_label("perf_throughput"),
             tuple(swept_series),
@@ -181,7 +177,7 @@ def throughput_batch_info(data: ReportData) -> SeriesPlotInfo:
     )
     return SeriesPlotInfo(
         "throughput-vs-batch",
-        f"{_name('perf_throughput')} vs. max batch size",
+        f"{metric_noun('perf_throughput')} vs. max batch size",
         "Max batch size",
         axis_label("perf_throughput"),
         series,
@@ -252,7 +248,7 @@ def breakdown_info(config: ConfigSummary) -> BreakdownInfo:
             (axis_label(m), _BREAKDOWN_COLORS[m], tuple(p.metrics.get(m, 0.0) for p in points)) for m in present
         ),
         throughput=tuple(p.metrics.get(throughput) for p in points),
-        throughput_name=_name(throughput),
+        throughput_name=metric_noun(throughput),
         throughput_label=axis_label(throughput),
         units=(latency_unit, unit(throughput)),
     )
