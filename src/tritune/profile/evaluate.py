@@ -16,9 +16,10 @@ from typing import Any, Protocol
 
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
+from tritune.domain.status import VariantStatus
 from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.deploy import VariantDeployer
-from tritune.store import RunRecord, Store, VariantRecord, VariantStatus
+from tritune.store import RunRecord, Store, VariantRecord
 
 
 class LoadSweepLike(Protocol):

@@ -20,11 +20,12 @@ from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
 from tritune.config import ProfileConfig
 from tritune.domain.model import ModelSignature
+from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.profile.deploy import VariantDeployer, variant_name
 from tritune.profile.evaluate import MeasureFn, ProgressSink, VariantEvaluator
 from tritune.search.factory import SearchPlan, create_plan
-from tritune.store import RunRecord, RunStatus, Store
+from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import default_serving_config

@@ -11,10 +11,11 @@ from typing import Any
 from tritune.cli.app import App
 from tritune.config import ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_split
+from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.profile.orchestrator import ModelFiles, ProfileOutcome, ProfileRun
 from tritune.profile.progress import RichProgress
-from tritune.store import RunStatus, Store
+from tritune.store import Store
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
