@@ -10,18 +10,13 @@ import click
 import numpy as np
 
 from tritune.cli.app import App
+from tritune.domain.names import check_model_name, default_model_name
 from tritune.inputs import make_inputs, parse_shape_options, resolve_shapes
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
-
-
-def default_model_name(path: Path) -> str:
-    """The file's stem, or its directory's name for the common ``<name>/model.onnx``."""
-    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
 
 
 @click.command()
@@ -48,7 +43,7 @@ def infer(
     """Deploy MODEL (an .onnx file) on the embedded Triton, infer, print outputs and latency."""
     overrides = parse_shape_options(shapes)
     signature = read_signature(model)
-    name = name or default_model_name(model)
+    name = check_model_name(name or default_model_name(model))
     with tempfile.TemporaryDirectory(prefix="tritune-infer-") as repo:
         deployed = deploy_onnx(repo, name, model)
         batched = deployed.config.max_batch_size > 0

@@ -19,6 +19,7 @@ from rich.table import Table
 from tritune.cli.app import App
 from tritune.cpus import client_side, server_split
 from tritune.domain.measurement import LoadMode, MeasurementStatus
+from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
@@ -30,11 +31,6 @@ from tritune.triton.control import ModelControl
 from tritune.triton.model_config import default_serving_config, read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
-
-
-def default_model_name(path: Path) -> str:
-    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
 
 
 @contextlib.contextmanager

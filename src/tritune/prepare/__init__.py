@@ -8,7 +8,7 @@ from tritune.prepare.options import (
     Tolerance,
     parse_input_option,
 )
-from tritune.prepare.pipeline import PreparedModel, default_name, prepare_model
+from tritune.prepare.pipeline import PreparedModel, prepare_model
 from tritune.prepare.variants import ensure_prepared, load_prepared, precision_variant, search_dimensions
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "PrepareOptions",
     "PreparedModel",
     "Tolerance",
-    "default_name",
     "ensure_prepared",
     "load_prepared",
     "parse_input_option",

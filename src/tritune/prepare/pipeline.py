@@ -21,6 +21,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune import __version__
 from tritune.domain.model import ModelSignature
+from tritune.domain.names import check_model_name, default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import ModelError, UsageError
 from tritune.inputs import make_inputs, resolve_shapes
@@ -84,24 +85,6 @@ class PreparedModel:
     @property
     def precisions(self) -> tuple[str, ...]:
         return tuple(self.model_files)
-
-
-def default_name(model: str) -> str:
-    """A factory's function name, a SavedModel's directory name, else the file's stem (its
-    directory's name for the common ``<name>/model.onnx``)."""
-    if ":" in model and not Path(model).exists():
-        stem = model.rpartition(":")[2]
-    else:
-        path = Path(model)
-        stem = path.name if path.is_dir() else path.stem
-        if stem in ("model", "saved_model") and path.resolve().parent.name:
-            stem = path.resolve().parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
-
-
-def _check_name(name: str) -> None:
-    if not name or "/" in name or name.startswith(".") or name != name.strip():
-        raise UsageError(f"model name {name!r} is not usable as a directory name: choose a plain name (--name)")
 
 
 def _claim(model_dir: Path) -> None:
@@ -375,9 +358,8 @@ def prepare_model(
     options = options or PrepareOptions()
     say = log or (lambda _message: None)
     model_arg = str(source)
-    source_kind(model_arg)  # an unsupported input fails before anything is written
-    name = name or default_name(model_arg)
-    _check_name(name)
+    kind = source_kind(model_arg)  # an unsupported input fails before anything is written
+    name = check_model_name(name or default_model_name(model_arg, directory=kind == "savedmodel"))
     repository = Path(out_dir)
     model_dir = repository / name
     found = _Findings()

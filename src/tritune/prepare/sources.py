@@ -6,19 +6,18 @@ torch.export ExportedProgram (.pt2), a Python factory ``package.module:function`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnxruntime as ort
 
+from tritune.domain.names import is_factory_reference
 from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import detect_batch
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.validate import Runner
 from tritune.triton.model_config import load_onnx
 
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 EXPORTED_PROGRAM_SUFFIXES = (".pt2",)
 SUPPORTED = (
@@ -58,7 +57,7 @@ def source_kind(model: str) -> str:
         if suffix in EXPORTED_PROGRAM_SUFFIXES:
             return "exported_program"
         raise UsageError(f"{model}: file type {suffix or '(none)'!r} is not supported: pass {SUPPORTED}")
-    if _FACTORY.match(model):
+    if is_factory_reference(model):
         return "factory"
     raise UsageError(f"{model} does not exist and is not a package.module:function factory: pass {SUPPORTED}")
 
