@@ -31,7 +31,7 @@ from tritune.triton.model_config import from_pbtxt
 from tritune.triton.server import EmbeddedTriton
 
 # Short sweeps: the rule is unit-tested; here it only has to run on a real model.
-QUICK = {"sweep_cap": 4, "sweep_min_time_s": 0.05}
+QUICK = {"max_batch_cap": 4, "max_batch_min_time_s": 0.05}
 MINILM_INPUTS = tuple(InputSpec(n, (8,)) for n in MINILM_INPUT_NAMES)
 
 
@@ -121,7 +121,7 @@ def test_prepared_minilm_serves_on_triton(
 
 @pytest.fixture(scope="module")
 def prepared_resnet(tmp_path_factory: pytest.TempPathFactory):
-    options = PrepareOptions(precisions=("fp32", "fp16"), sweep_cap=2, sweep_min_time_s=0.05)
+    options = PrepareOptions(precisions=("fp32", "fp16"), max_batch_cap=2, max_batch_min_time_s=0.05)
     return prepare_model(_light_resnet50(), tmp_path_factory.mktemp("resnet-repo"), options=options)
 
 

@@ -74,7 +74,7 @@ def factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_resnet18_factory_exports_with_dynamic_batch_and_fp16_within_tolerance(factories, tmp_path):
     options = PrepareOptions(
-        inputs=(InputSpec("x", (3, 32, 32)),), precisions=("fp32", "fp16"), sweep_cap=2, sweep_min_time_s=0.05
+        inputs=(InputSpec("x", (3, 32, 32)),), precisions=("fp32", "fp16"), max_batch_cap=2, max_batch_min_time_s=0.05
     )
     prepared = prepare_model(f"{factories}:resnet18", tmp_path / "repo", options=options)
     assert prepared.passed, prepared.problems

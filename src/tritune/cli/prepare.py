@@ -73,7 +73,7 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
             for s in sweep["steps"]
         )
         out.print(
-            f"batch sweep (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
+            f"max-batch search (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
             markup=False,
         )
     out.print(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False)
@@ -127,13 +127,13 @@ def _fmt(value: float | None) -> str:
     show_default=True,
     help="ONNX Runtime graph optimization written into the file.",
 )
-@click.option("--max-batch-size", type=click.IntRange(min=0), default=None, help="Skip the sweep; use this.")
+@click.option("--max-batch-size", type=click.IntRange(min=0), default=None, help="Skip the max-batch search; use this.")
 @click.option(
-    "--sweep-cap",
+    "--max-batch-cap",
     type=click.IntRange(min=1),
     default=128,
     show_default=True,
-    help="Largest batch size the max-batch sweep tries.",
+    help="Largest batch size the max-batch search tries.",
 )
 @click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
 @click.option("--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports.")
@@ -153,7 +153,7 @@ def prepare(
     no_fix_reshapes: bool,
     optimize: str,
     max_batch_size: int | None,
-    sweep_cap: int,
+    max_batch_cap: int,
     validation_batch: int,
     opset: int,
     force: bool,
@@ -174,7 +174,7 @@ def prepare(
         validation_batch=validation_batch,
         data=data,
         max_batch_size=max_batch_size,
-        sweep_cap=sweep_cap,
+        max_batch_cap=max_batch_cap,
         opset=opset,
         force=force,
     )

@@ -1,5 +1,5 @@
 """``prepare_model``: source -> ONNX -> dynamic batch -> symbolic shapes -> [optimization] ->
-precision variants, each validated against the source -> max-batch sweep -> a model repository
+precision variants, each validated against the source -> max-batch search -> a model repository
 entry with config.pbtxt and prepare_report.json. A failed check is reported, never hidden: the
 serving config is written only when every check passed (or when forced)."""
 
@@ -26,9 +26,9 @@ from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import ModelError, UsageError
 from tritune.inputs import make_inputs, resolve_shapes
 from tritune.prepare.batch import detect_batch, link_output_batch, make_batch_dynamic, reshape_suspects
+from tritune.prepare.max_batch import MaxBatchResult, max_batch_search, ort_throughput
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.sources import Source, import_source, onnx_runner, source_kind
-from tritune.prepare.sweep import SweepResult, ort_throughput, sweep_max_batch
 from tritune.prepare.transforms import (
     convert_fp16,
     drop_initializer_inputs,
@@ -196,7 +196,7 @@ def _stage(model: onnx.ModelProto, work: Path, tag: str, found: _Findings, *, re
     return inferred
 
 
-def _sweep(path: Path, signature: ModelSignature, options: PrepareOptions) -> SweepResult:
+def _search_max_batch(path: Path, signature: ModelSignature, options: PrepareOptions) -> MaxBatchResult:
     run = onnx_runner(path)
     rng = np.random.default_rng(options.seed)
 
@@ -204,8 +204,8 @@ def _sweep(path: Path, signature: ModelSignature, options: PrepareOptions) -> Sw
         return make_inputs(signature, _shapes(signature, batch, options, True), "random", rng)
 
     budget = psutil.virtual_memory().available // 2
-    measure = ort_throughput(run, make_feeds, min_time_s=options.sweep_min_time_s, memory_budget_bytes=budget)
-    return sweep_max_batch(measure, options.sweep_cap)
+    measure = ort_throughput(run, make_feeds, min_time_s=options.max_batch_min_time_s, memory_budget_bytes=budget)
+    return max_batch_search(measure, options.max_batch_cap)
 
 
 def _copy_variant(source: Path, target_dir: Path) -> Path:
@@ -325,7 +325,7 @@ def _precision_step(
 
 def _max_batch_step(
     outcome: _BatchOutcome, variants: Mapping[str, Path], options: PrepareOptions, found: _Findings, say: Log
-) -> tuple[int, SweepResult | None]:
+) -> tuple[int, MaxBatchResult | None]:
     if not outcome.batched:
         if options.max_batch_size:
             found.problems.append(
@@ -338,8 +338,8 @@ def _max_batch_step(
     primary = options.precisions[0]
     if primary not in variants:
         return 0, None
-    say(f"sweeping batch sizes up to {options.sweep_cap} ...")
-    sweep = _sweep(variants[primary], outcome.signature, options)
+    say(f"searching the max batch size up to {options.max_batch_cap} ...")
+    sweep = _search_max_batch(variants[primary], outcome.signature, options)
     return sweep.max_batch_size, sweep
 
 
