@@ -36,14 +36,20 @@ def parse_shape_options(options: list[str] | tuple[str, ...]) -> dict[str, tuple
 
 
 def resolve_shapes(
-    signature: ModelSignature, batch_size: int, overrides: Mapping[str, tuple[int, ...]], batched: bool
+    signature: ModelSignature,
+    batch_size: int,
+    overrides: Mapping[str, tuple[int, ...]],
+    batched: bool,
+    *,
+    flag: str = "--shape",
 ) -> dict[str, tuple[int, ...]]:
-    """Full request shapes (batch dim included when ``batched``)."""
+    """Full request shapes (batch dim included when ``batched``). ``flag`` is the option the
+    overrides came from, named in the errors (prepare takes the same values as ``--input``)."""
     names = {t.name for t in signature.inputs}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise UsageError(
-            f"--shape names unknown input(s) {', '.join(unknown)}: the model's inputs are {', '.join(sorted(names))}"
+            f"{flag} names unknown input(s) {', '.join(unknown)}: the model's inputs are {', '.join(sorted(names))}"
         )
     if not batched and batch_size != 1:
         raise UsageError(
@@ -56,7 +62,7 @@ def resolve_shapes(
             given = overrides[tensor.name]
             if len(given) != len(declared) or any(d not in (DYNAMIC, g) for d, g in zip(declared, given, strict=True)):
                 raise UsageError(
-                    f"--shape {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
+                    f"{flag} {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
                     f"{list(declared)} (-1 is free; leave the batch dimension out)"
                 )
             dims = given

@@ -12,6 +12,7 @@ from tritune.cli.app import App
 from tritune.errors import ModelError, UsageError
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
 from tritune.prepare.options import OPTIMIZATION_LEVELS
+from tritune.prepare.validate import format_3g
 
 
 def _tolerances(options: tuple[str, ...]) -> dict[str, Tolerance]:
@@ -33,57 +34,47 @@ def _tolerances(options: tuple[str, ...]) -> dict[str, Tolerance]:
 
 def _print_summary(app: App, prepared: PreparedModel) -> None:
     report = prepared.report
-    out = app.out
-    out.print(f"model {prepared.name}: {prepared.directory}", markup=False)
-    batch = report["batch"]
-    out.print(
-        f"batch: {batch['original']} -> {'dynamic' if batch['dynamic'] else 'not batching'}, "
-        f"max_batch_size {prepared.max_batch_size}",
-        markup=False,
+
+    def say(line: str) -> None:
+        app.out.print(line, markup=False)
+
+    say(f"model {prepared.name}: {prepared.directory}")
+    batch = report.batch
+    say(
+        f"batch: {batch.original} -> {'dynamic' if batch.dynamic else 'not batching'}, "
+        f"max_batch_size {prepared.max_batch_size}"
     )
-    if batch["stacked_check"]:
-        check = batch["stacked_check"]
-        out.print(
-            f"  stacked-batch check: {'passed' if check['passed'] else 'FAILED'} ({check['label']})",
-            markup=False,
-        )
-    for change in report["changes"]:
-        out.print(f"  changed: {change}", markup=False)
-    for note in report["notes"]:
-        out.print(f"  note: {note}", markup=False)
-    for result in report["validation"]["results"]:
+    if batch.stacked_check:
+        check = batch.stacked_check
+        say(f"  stacked-batch check: {'passed' if check.passed else 'FAILED'} ({check.label})")
+    for change in report.changes:
+        say(f"  changed: {change}")
+    for note in report.notes:
+        say(f"  note: {note}")
+    for result in report.validation.results:
         errors = "; ".join(
-            f"{o['name']}: max abs {_fmt(o['max_abs'])}, max rel {_fmt(o['max_rel'])}"
-            + (f", {o['mismatched']}/{o['elements']} outside" if o["mismatched"] else "")
-            + (f" ({o['note']})" if o["note"] else "")
-            for o in result["outputs"]
+            f"{o.name}: max abs {format_3g(o.max_abs)}, max rel {format_3g(o.max_rel)}"
+            + (f", {o.mismatched}/{o.elements} outside" if o.mismatched else "")
+            + (f" ({o.note})" if o.note else "")
+            for o in result.outputs
         )
-        verdict = "passed" if result["passed"] else "FAILED"
-        detail = result["error"] or errors
-        out.print(
-            f"validation {result['label']}: {verdict} (atol {result['atol']:g}, rtol {result['rtol']:g}) {detail}",
-            markup=False,
+        verdict = "passed" if result.passed else "FAILED"
+        tolerance = result.tolerance
+        say(
+            f"validation {result.label}: {verdict} (atol {tolerance.atol:g}, rtol {tolerance.rtol:g}) "
+            f"{result.error or errors}"
         )
-    sweep = report["sweep"]
-    if sweep:
+    search = report.max_batch_search
+    if search:
         steps = ", ".join(
-            f"{s['batch_size']}: {s['throughput']:.1f}/s"
-            if s["throughput"] is not None
-            else f"{s['batch_size']}: {s['status']}"
-            for s in sweep["steps"]
+            f"{s.batch_size}: {s.throughput:.1f}/s" if s.throughput is not None else f"{s.batch_size}: {s.status}"
+            for s in search.steps
         )
-        out.print(
-            f"max-batch search (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
-            markup=False,
-        )
-    out.print(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False)
-    out.print(f"report: {prepared.report_path}", markup=False)
+        say(f"max-batch search (samples/s): {steps} -> max {search.max_batch_size} ({search.stop_reason})")
+    say(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}")
+    say(f"report: {prepared.report_path}")
     if prepared.deployed:
-        out.print(f"config: {prepared.directory / 'config.pbtxt'}", markup=False)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
+        say(f"config: {prepared.directory / 'config.pbtxt'}")
 
 
 @click.command()
@@ -180,7 +171,7 @@ def prepare(
     )
     prepared = prepare_model(model, out_dir, name, options, log=app.info)
     if as_json:
-        app.out.print_json(json.dumps(prepared.report))
+        app.out.print_json(json.dumps(prepared.report.to_dict()))
     else:
         _print_summary(app, prepared)
     if not prepared.passed:

@@ -45,6 +45,12 @@ class MaxBatchResult:
             "steps": [asdict(s) for s in self.steps],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MaxBatchResult:
+        """The inverse of ``as_dict``."""
+        steps = tuple(MaxBatchStep(**step) for step in data["steps"])
+        return cls(data["max_batch_size"], data["stop_reason"], steps)
+
 
 @dataclass(frozen=True)
 class Throughput:
