@@ -33,6 +33,15 @@ def test_shapes_that_contradict_the_model_are_refused():
         resolve_shapes(SIG, 2, {}, batched=False)
 
 
+def test_shape_errors_name_the_flag_the_shapes_came_from():
+    with pytest.raises(UsageError, match="^--shape img:4,8 does not fit"):
+        resolve_shapes(SIG, 1, {"img": (4, 8)}, batched=True)
+    with pytest.raises(UsageError, match="^--input img:4,8 does not fit"):
+        resolve_shapes(SIG, 1, {"img": (4, 8)}, batched=True, flag="--input")
+    with pytest.raises(UsageError, match="^--input names unknown input"):
+        resolve_shapes(SIG, 1, {"nope": (1,)}, batched=True, flag="--input")
+
+
 def test_inputs_have_declared_dtypes_and_safe_values():
     feeds = make_inputs(SIG, {"ids": (2, 5), "img": (2, 3, 8)}, "random", np.random.default_rng(3))
     assert feeds["ids"].dtype == np.int64 and set(np.unique(feeds["ids"])) <= {0, 1}
