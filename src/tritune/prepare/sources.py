@@ -86,16 +86,17 @@ def onnx_runner(path: Path) -> Runner:
     return run
 
 
-def import_onnx(path: Path) -> Source:
+def onnx_source(kind: str, path: Path, label: str, notes: list[str] | None = None) -> Source:
+    """A source whose reference is the ONNX file ``path`` itself on ONNX Runtime: at its own
+    batch size when that is fixed, since the file accepts no other."""
     model = load_onnx(path, load_external_data=True)  # fails early on missing external data
     batch = detect_batch(model)
-    return Source(
-        "onnx",
-        path,
-        onnx_runner(path),
-        "the original ONNX model on ONNX Runtime",
-        reference_batch=batch.size if batch.kind == "fixed" else None,
-    )
+    fixed = batch.size if batch.kind == "fixed" else None
+    return Source(kind, path, onnx_runner(path), label, reference_batch=fixed, notes=notes or [])
+
+
+def import_onnx(path: Path) -> Source:
+    return onnx_source("onnx", path, "the original ONNX model on ONNX Runtime")
 
 
 def import_source(model: str, work_dir: Path, options: PrepareOptions) -> Source:
