@@ -184,3 +184,19 @@ def batch_samples(samples: list[dict[str, np.ndarray]], batch_size: int, batched
         picks = [samples[(request * batch_size + i) % len(samples)] for i in range(batch_size)]
         requests.append({name: np.stack([p[name] for p in picks]) for name in picks[0]})
     return requests
+
+
+def request_feeds(
+    signature: ModelSignature,
+    batch_size: int,
+    overrides: Mapping[str, tuple[int, ...]],
+    batched: bool,
+    input_data: str,
+    rng: np.random.Generator | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """The requests ``--input-data`` asks for: one of random or zero data, or a file's samples
+    taken ``batch_size`` at a time (``batch_samples``)."""
+    shapes = resolve_shapes(signature, batch_size, overrides, batched)
+    if input_data in ("random", "zero"):
+        return [make_inputs(signature, shapes, input_data, rng)]
+    return batch_samples(load_input_file(input_data, signature, batched, overrides), batch_size, batched)

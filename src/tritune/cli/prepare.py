@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tritune.cli import options
 from tritune.cli.app import App
 from tritune.errors import ModelError, UsageError
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
@@ -88,14 +89,8 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
     show_default=True,
     help="Model repository to write <name>/ into.",
 )
-@click.option("--name", default=None, help="Model name (default: the file's stem or the factory's function).")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME:D1,D2[:DTYPE]",
-    help="An input's per-sample shape (batch left out), dtype for PyTorch. Repeatable.",
-)
+@options.model_name
+@options.model_inputs
 @click.option("--precision", default="fp32", show_default=True, help="Comma list of fp32, fp16; the first is served.")
 @click.option(
     "--tolerance",
@@ -118,7 +113,7 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
     show_default=True,
     help="ONNX Runtime graph optimization written into the file.",
 )
-@click.option("--max-batch-size", type=click.IntRange(min=0), default=None, help="Skip the max-batch search; use this.")
+@options.max_batch_size
 @click.option(
     "--max-batch-cap",
     type=click.IntRange(min=1),
@@ -129,7 +124,7 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
 @click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
 @click.option("--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports.")
 @click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@options.as_json
 @click.pass_obj
 def prepare(
     app: App,
