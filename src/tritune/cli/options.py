@@ -110,32 +110,16 @@ def measurement(*, interval_ms: int, min_interval_ms: int = 1) -> Callable[[F], 
     ms), ``-s/--stability-percentage`` (-> stability_percentage) and ``-r/--max-trials`` (-> max_trials:
     windows before a measurement counts as unstable). The window's default is the command's:
     perf_analyzer's 5 s for perf, shorter for a search that measures many variants."""
-    decorators = (
-        click.option(
-            "-p",
-            "--measurement-interval",
-            default=interval_ms,
-            show_default=True,
-            type=click.IntRange(min=min_interval_ms),
-            help="Measurement window (ms).",
-        ),
-        click.option(
-            "-s",
-            "--stability-percentage",
-            default=10.0,
-            show_default=True,
-            type=click.FloatRange(min=0),
-            help="Stable when the last 3 windows are within this percentage.",
-        ),
-        click.option(
-            "-r",
-            "--max-trials",
-            default=10,
-            show_default=True,
-            type=click.IntRange(min=3),
-            help="Windows before a measurement is given up as unstable.",
-        ),
+    window, percent = click.IntRange(min=min_interval_ms), click.FloatRange(min=0)
+    table = (
+        (("-p", "--measurement-interval"), interval_ms, window, "Measurement window (ms)."),
+        (("-s", "--stability-percentage"), 10.0, percent, "Stable when the last 3 windows are within this %."),
+        (("-r", "--max-trials"), 10, click.IntRange(min=3), "Windows before a measurement is given up as unstable."),
     )
+    decorators = [
+        click.option(*flags, default=default, show_default=True, type=kind, help=text)
+        for flags, default, kind, text in table
+    ]
 
     def apply(command: F) -> F:
         for decorator in reversed(decorators):  # the first listed shows first in --help
