@@ -60,6 +60,9 @@ class VariantRecord:
 
 @dataclass(frozen=True)
 class PrepareReport:
+    """What prepare did and found, as ``prepare_report.json`` holds it (``to_dict``/``from_dict``
+    are the one mapping to and from that JSON)."""
+
     tritune_version: str
     name: str
     passed: bool
