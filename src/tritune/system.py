@@ -99,18 +99,19 @@ def triton_version(tritonserver: str | None = None) -> str:
 
 
 PERF_ANALYZER_ENV = "PERF_ANALYZER"
-
-
-# Where scripts/get_perf_analyzer.sh puts its wrapper (repository root/.tools/bin).
-TOOLS_PERF_ANALYZER = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "perf_analyzer"
+# Where scripts/get_perf_analyzer.sh puts its wrapper, relative to the directory tritune runs in
+# (the benchmarks run from the repository root); an installed wheel has no source checkout to
+# look into, so the checkout's location is never assumed.
+TOOLS_PERF_ANALYZER = Path(".tools") / "bin" / "perf_analyzer"
 
 
 def find_perf_analyzer() -> Path | None:
-    """$PERF_ANALYZER, then PATH, then the copy scripts/get_perf_analyzer.sh extracted."""
+    """$PERF_ANALYZER, then PATH, then ``./.tools/bin`` (scripts/get_perf_analyzer.sh)."""
     explicit = os.environ.get(PERF_ANALYZER_ENV)
     if explicit and Path(explicit).is_file():
         return Path(explicit)
     found = shutil.which("perf_analyzer")
     if found:
         return Path(found)
-    return TOOLS_PERF_ANALYZER if TOOLS_PERF_ANALYZER.is_file() else None
+    local = Path.cwd() / TOOLS_PERF_ANALYZER
+    return local if local.is_file() else None

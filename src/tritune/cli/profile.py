@@ -151,6 +151,6 @@ def profile(
 
 
 def _model_name(path: Path) -> str:
-    from tritune.cli.infer import default_model_name
+    from tritune.domain.names import default_model_name
 
     return default_model_name(path)

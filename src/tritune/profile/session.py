@@ -80,7 +80,7 @@ class ProfileSession:
         """A dynamic-batch ONNX file is served as it is; anything else (another format, a fixed
         batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory."""
         from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
-        from tritune.prepare.pipeline import REPORT_FILE
+        from tritune.prepare.record import REPORT_FILE
 
         settings = self.config.profile_models[name]
         path = Path(settings.model_path) if settings.model_path else Path(name)
