@@ -116,6 +116,8 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
 @options.max_batch_size
 @click.option(
     "--max-batch-cap",
+    "--sweep-cap",  # its name before 'sweep' came to mean only a variant's load sweep; scripts still use it
+    "max_batch_cap",
     type=click.IntRange(min=1),
     default=128,
     show_default=True,
