@@ -42,7 +42,7 @@ from cpus import Cpus
 
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
-from tritune.loadgen.report import CSV_LATENCY_PARTS
+from tritune.loadgen.pa_output import CSV_LATENCY_PARTS
 from tritune.loadgen.server_stats import breakdown, fetch_model_stats
 from tritune.system import find_perf_analyzer
 from tritune.testing.models import mlp_model

@@ -24,8 +24,8 @@ from tritune.domain.measurement import LoadPoint, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import InferenceError, ServerError, UsageError
 from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec, measure
+from tritune.loadgen.pa_output import to_csv
 from tritune.loadgen.profiler import make_measure_fn
-from tritune.loadgen.report import to_csv
 from tritune.loadgen.schedule import Distribution
 from tritune.loadgen.workers import WorkerPool
 from tritune.testing.models import mlp_model

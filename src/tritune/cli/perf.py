@@ -22,8 +22,8 @@ from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
+from tritune.loadgen.pa_output import to_csv, to_dict
 from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler
-from tritune.loadgen.report import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
 from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.triton.control import ModelControl

@@ -33,7 +33,7 @@ from tritune.loadgen.schedule import Distribution, Schedule, split_concurrency
 from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, fetch_model_stats
 from tritune.loadgen.stabilize import (
     MeasurementController,
-    Outcome,
+    Stability,
     StabilityCriteria,
     WindowSpec,
     tick_length_ns,
@@ -480,8 +480,8 @@ class Profiler:
             observer.collect(0, -1)
         warnings: list[str] = []
         status = {
-            Outcome.STABLE: MeasurementStatus.OK,
-            Outcome.UNSTABLE: MeasurementStatus.UNSTABLE,
+            Stability.STABLE: MeasurementStatus.OK,
+            Stability.UNSTABLE: MeasurementStatus.UNSTABLE,
         }.get(controller.outcome, MeasurementStatus.FAILED)
         reason = failure or controller.reason
         if status is MeasurementStatus.OK and controller.reason:
