@@ -39,10 +39,11 @@ from tritune.loadgen.stabilize import (
     tick_length_ns,
 )
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize
-from tritune.loadgen.triton_client import ModelInfo, RequestTarget, inspect_model, make_request_fn, probe
+from tritune.loadgen.triton_client import RequestTarget, make_request_fn, probe
 from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
+from tritune.triton.model_info import ModelInfo, inspect_model
 from tritune.triton.server import TritonServer
 
 T = TypeVar("T")

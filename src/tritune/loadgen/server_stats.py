@@ -1,5 +1,5 @@
 """Server-side latency breakdown from Triton's statistics extension (pure apart from
-``fetch_model_stats``).
+``fetch_model_stats``, which asks through ``triton.http_api``).
 
 perf_analyzer snapshots the cumulative statistics at window edges and reports, per
 component, delta(ns) / delta(count) between the first and last snapshot of the kept windows.
@@ -9,12 +9,11 @@ in the same way perf_analyzer's is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tritune.triton.server import http_get
+from tritune.triton.http_api import TritonHttp, TritonHttpError
 
 COMPONENTS = (
     "success",
@@ -67,13 +66,11 @@ def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0)
 
 def fetch_model_stats(http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0) -> StatsSnapshot | None:
     """None when the server does not answer (it may have died: the caller reports that)."""
-    status, body = http_get(f"http://{http_url}/v2/models/{model}/stats", timeout=timeout_s)
-    if status != 200:
-        return None
     try:
-        return parse_model_stats(json.loads(body), model, time_ns)
-    except ValueError:
+        document = TritonHttp(http_url, timeout_s=timeout_s).statistics(model)
+    except (TritonHttpError, ValueError):  # ValueError: a body that is not JSON
         return None
+    return parse_model_stats(document, model, time_ns)
 
 
 @dataclass(frozen=True)

@@ -14,81 +14,24 @@ import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import grpc
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2
-from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+from tritonclient.utils import np_to_triton_dtype
 
-from tritune.domain.model import ModelSignature, TensorSpec
-from tritune.errors import ServerError, UsageError
+from tritune.errors import UsageError
 from tritune.loadgen.engine import OK, RequestResult
+from tritune.triton.http_api import infer_path
+from tritune.triton.model_info import ModelInfo
 from tritune.triton.server import Endpoints
 
 PROTOCOLS = ("grpc", "http")
 _INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    signature: ModelSignature
-    max_batch_size: int
-    output_names: tuple[str, ...]
-
-    @property
-    def batched(self) -> bool:
-        return self.max_batch_size > 0
-
-
-def _first_line(error: InferenceServerException | Exception) -> str:
-    text = error.message() if isinstance(error, InferenceServerException) else str(error)
-    return (text or str(error)).strip().splitlines()[0] if (text or str(error)).strip() else type(error).__name__
-
-
-def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> ModelInfo:
-    """The served model's inputs, outputs and max batch size, or a clear error: the server is
-    unreachable, or the model is unknown or not ready."""
-    client = httpclient.InferenceServerClient(endpoints.http, connection_timeout=timeout_s, network_timeout=timeout_s)
-    try:
-        try:
-            live = client.is_server_live()
-        except Exception as error:  # noqa: BLE001 - geventhttpclient raises plain socket errors
-            raise ServerError(
-                f"cannot reach Triton at {endpoints.http} ({_first_line(error)}): start the server or fix the URL"
-            ) from None
-        if not live:
-            raise ServerError(f"Triton at {endpoints.http} is not live: check the server's log")
-        try:
-            ready = client.is_model_ready(model)
-        except InferenceServerException:
-            ready = False
-        if not ready:
-            try:
-                index = client.get_model_repository_index()
-                available = sorted({m["name"] for m in index if m.get("state") == "READY"})
-            except InferenceServerException:
-                available = []
-            listing = ", ".join(available) if available else "none"
-            raise UsageError(
-                f"model {model!r} is not loaded on the server at {endpoints.http} (ready models: {listing}): "
-                "check the name or load the model first"
-            )
-        metadata = client.get_model_metadata(model)
-        config = client.get_model_config(model)
-    finally:
-        client.close()
-    max_batch = int(config.get("max_batch_size", 0))
-
-    def specs(tensors: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-        return tuple(TensorSpec(t["name"], f"TYPE_{t['datatype']}", tuple(int(d) for d in t["shape"])) for t in tensors)
-
-    signature = ModelSignature(inputs=specs(metadata.get("inputs", [])), outputs=specs(metadata.get("outputs", [])))
-    return ModelInfo(model, signature, max_batch, tuple(t.name for t in signature.outputs))
 
 
 def _triton_dtype(array: np.ndarray) -> str:
@@ -278,7 +221,7 @@ class HttpRequest:
     def __init__(self, target: RequestTarget) -> None:
         host, _, port = target.url.rpartition(":")
         self._host, self._port = host, int(port)
-        path = f"/v2/models/{target.model}/infer"
+        path = infer_path(target.model)
         self._requests = []
         for body, json_size in zip(target.payloads, target.json_sizes, strict=True):
             headers = [f"POST {path} HTTP/1.1", f"Host: {target.url}", f"Content-Length: {len(body)}"]
