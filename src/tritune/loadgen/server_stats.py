@@ -1,5 +1,5 @@
-"""Server-side latency breakdown from Triton's statistics extension (pure apart from
-``fetch_model_stats``, which asks through ``triton.http_api``).
+"""Server-side latency breakdown from Triton's statistics extension (pure: the statistics
+are fetched by ``loadgen.observer`` through ``triton.http_api``).
 
 perf_analyzer snapshots the cumulative statistics at window edges and reports, per
 component, delta(ns) / delta(count) between the first and last snapshot of the kept windows.
@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from tritune.triton.http_api import TritonHttp, TritonHttpError
 
 COMPONENTS = (
     "success",
@@ -62,15 +60,6 @@ def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0)
     if not found:
         return None
     return StatsSnapshot(time_ns, {k: (v[0], v[1]) for k, v in counters.items()}, executions, inferences, batches)
-
-
-def fetch_model_stats(http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0) -> StatsSnapshot | None:
-    """None when the server does not answer (it may have died: the caller reports that)."""
-    try:
-        document = TritonHttp(http_url, timeout_s=timeout_s).statistics(model)
-    except (TritonHttpError, ValueError):  # ValueError: a body that is not JSON
-        return None
-    return parse_model_stats(document, model, time_ns)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import io
 
 from tritune.domain.measurement import MeasurementStatus
 from tritune.loadgen.pa_output import VERBOSE_GPU, to_csv
-from tritune.loadgen.profiler import LoadSpec, PerfResult
+from tritune.loadgen.result import PerfResult
+from tritune.loadgen.spec import LoadSpec
 from tritune.monitor.metrics import MetricsSummary
 
 

@@ -1,10 +1,6 @@
-"""The load generator's Triton client: requests built and serialized once, sent many times.
-
-gRPC goes through raw ``grpc.aio`` with a prebuilt ``ModelInferRequest`` (bytes in, bytes
-out: no per-request protobuf building); HTTP writes a prebuilt request (headers plus Triton's
-binary tensor extension) on raw keep-alive asyncio connections. Errors come back as ``RequestResult`` kinds
-(``grpc UNAVAILABLE``, ``http 400``, ``timeout``, ``connection``), never as exceptions.
-"""
+"""HTTP on raw keep-alive asyncio connections: each request is one prebuilt byte string
+(headers plus Triton's binary tensor body). Errors come back as ``RequestResult`` kinds
+(``http 400``, ``timeout``, ``connection``), never as exceptions."""
 
 from __future__ import annotations
 
@@ -12,136 +8,10 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
-import grpc
-import numpy as np
-import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
-from tritonclient.grpc import service_pb2
-from tritonclient.utils import np_to_triton_dtype
-
-from tritune.errors import UsageError
 from tritune.loadgen.engine import OK, RequestResult
+from tritune.loadgen.payload import RequestTarget
 from tritune.triton.http_api import infer_path
-from tritune.triton.model_info import ModelInfo
-from tritune.triton.server import Endpoints
-
-PROTOCOLS = ("grpc", "http")
-_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
-_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
-
-
-def _triton_dtype(array: np.ndarray) -> str:
-    return "BYTES" if array.dtype == np.object_ else np_to_triton_dtype(array.dtype)
-
-
-def grpc_payload(model: str, feeds: Mapping[str, np.ndarray]) -> bytes:
-    inputs = []
-    for name, array in feeds.items():
-        tensor = grpcclient.InferInput(name, list(array.shape), _triton_dtype(array))
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    request = grpcclient._utils._get_inference_request(  # the client's own builder, used once
-        model_name=model,
-        inputs=inputs,
-        model_version="",
-        request_id="",
-        outputs=None,
-        sequence_id=0,
-        sequence_start=False,
-        sequence_end=False,
-        priority=0,
-        timeout=None,
-        parameters=None,
-    )
-    return bytes(request.SerializeToString())
-
-
-def http_payload(feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> tuple[bytes, int | None]:
-    inputs = []
-    for name, array in feeds.items():
-        tensor = httpclient.InferInput(name, list(array.shape), _triton_dtype(array))
-        tensor.set_data_from_numpy(array, binary_data=True)
-        inputs.append(tensor)
-    outputs = [httpclient.InferRequestedOutput(name, binary_data=True) for name in output_names]
-    body, json_size = httpclient.InferenceServerClient.generate_request_body(inputs, outputs=outputs or None)
-    return bytes(body), json_size
-
-
-@dataclass(frozen=True)
-class RequestTarget:
-    """Everything a worker process needs to build its request function (picklable)."""
-
-    protocol: str
-    url: str  # host:port of the protocol's endpoint
-    model: str
-    payloads: tuple[bytes, ...]  # cycled through, one per request
-    json_sizes: tuple[int | None, ...] = ()  # HTTP only
-    timeout_s: float = 60.0
-
-    @classmethod
-    def build(
-        cls,
-        endpoints: Endpoints,
-        info: ModelInfo,
-        feeds: Sequence[Mapping[str, np.ndarray]],
-        protocol: str = "grpc",
-        timeout_s: float = 60.0,
-    ) -> RequestTarget:
-        if protocol not in PROTOCOLS:
-            raise UsageError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
-        if protocol == "grpc":
-            return cls(
-                "grpc",
-                endpoints.grpc,
-                info.name,
-                tuple(grpc_payload(info.name, f) for f in feeds),
-                timeout_s=timeout_s,
-            )
-        built = [http_payload(f, info.output_names) for f in feeds]
-        return cls(
-            "http",
-            endpoints.http,
-            info.name,
-            tuple(b for b, _ in built),
-            tuple(s for _, s in built),
-            timeout_s=timeout_s,
-        )
-
-
-class ClosableRequestFunc(Protocol):
-    async def __call__(self) -> RequestResult: ...
-
-    async def aclose(self) -> None: ...
-
-
-class GrpcRequest:
-    def __init__(self, target: RequestTarget) -> None:
-        self._channel = grpc.aio.insecure_channel(target.url, options=_UNLIMITED)
-        # No serializers: the prebuilt bytes go out as they are, the reply comes back raw.
-        self._call = self._channel.unary_unary(_INFER_METHOD)
-        self._payloads = itertools.cycle(target.payloads)
-        self._single = target.payloads[0] if len(target.payloads) == 1 else None
-        self._timeout_s = target.timeout_s
-
-    async def __call__(self) -> RequestResult:
-        payload = self._single if self._single is not None else next(self._payloads)
-        try:
-            raw = await self._call(payload, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as error:
-            code = error.code()
-            kind = "timeout" if code is grpc.StatusCode.DEADLINE_EXCEEDED else f"grpc {code.name}"
-            return RequestResult(error=kind, message=(error.details() or code.name).splitlines()[0])
-        # Unmarshal as perf_analyzer does, and time it: that is the client's receive cost.
-        started = time.perf_counter_ns()
-        service_pb2.ModelInferResponse.FromString(raw)
-        return RequestResult(recv_ns=time.perf_counter_ns() - started)
-
-    async def aclose(self) -> None:
-        await self._channel.close()
 
 
 class _HttpConnection(asyncio.Protocol):
@@ -302,21 +172,3 @@ class HttpRequest:
             connection.close()
         self._all.clear()
         self._idle.clear()
-
-
-def make_request_fn(target: RequestTarget) -> ClosableRequestFunc:
-    """Build inside the event loop that will use it (gRPC aio channels bind to one loop)."""
-    return GrpcRequest(target) if target.protocol == "grpc" else HttpRequest(target)
-
-
-async def probe(target: RequestTarget) -> RequestResult:
-    """Send one request of each distinct payload; the first failure is returned."""
-    fn = make_request_fn(target)
-    try:
-        for _ in target.payloads:
-            result = await fn()
-            if result.error is not None:
-                return result
-        return OK
-    finally:
-        await fn.aclose()
