@@ -4,14 +4,16 @@ memory) and the verdict on it, a pure function of what was measured.
 ``judge`` decides the stored status, the reason, whether the load generator rather than the
 server set the pace, and the warnings, from the outputs alone (the stability controller's
 outcome, the client summary, whether the server outlived the run), so every rule is unit-tested
-without a server.
+without a server. ``PerfResult.to_measurement`` writes the names of ``tritune.domain.metrics``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tritune.domain.measurement import Measurement
+from tritune.domain.metrics import metric
 from tritune.domain.status import MeasurementStatus
 from tritune.loadgen.server_stats import ServerBreakdown
 from tritune.loadgen.spec import LoadSpec
@@ -138,48 +140,60 @@ class PerfResult:
         return f"{self.load.label()}, throughput: {throughput} infer/sec, latency {latency} usec"
 
     def to_measurement(self) -> Measurement:
-        metrics: dict[str, float] = {}
-        client, server = self.client, self.server
-        if client is not None and client.completed:
-            ms = 1e-6
-            lat = client.latency
-            metrics.update(
-                perf_throughput=client.throughput,
-                perf_latency_avg=lat.avg_ns * ms,
-                perf_latency_std=lat.std_ns * ms,
-                perf_latency_p50=lat.p50_ns * ms,
-                perf_latency_p90=lat.p90_ns * ms,
-                perf_latency_p95=lat.p95_ns * ms,
-                perf_latency_p99=lat.p99_ns * ms,
-                perf_client_send_recv=(client.avg_send_ns + client.avg_recv_ns) * ms,
-            )
-        if server is not None and server.requests:
-            ms = 1e-6
-            metrics.update(
-                perf_server_queue=server.queue_ns * ms,
-                perf_server_compute_input=server.compute_input_ns * ms,
-                perf_server_compute_infer=server.compute_infer_ns * ms,
-                perf_server_compute_output=server.compute_output_ns * ms,
-            )
-        if self.memory is not None:
-            metrics["cpu_used_ram"] = self.memory.rss_bytes / 1e6
-            if self.memory.gpu_bytes is not None:
-                metrics["gpu_used_memory"] = self.memory.gpu_bytes / 1e6
-        elif self.metrics is not None and self.metrics.cpu_memory_used_bytes is not None:
-            metrics["cpu_used_ram"] = self.metrics.cpu_memory_used_bytes / 1e6
-        if self.metrics is not None and self.metrics.has_gpu:
-            if self.metrics.gpu_utilization:
-                values = self.metrics.gpu_utilization.values()
-                metrics["gpu_utilization"] = 100.0 * sum(values) / len(values)
-            if self.metrics.gpu_power_usage:
-                metrics["gpu_power_usage"] = sum(self.metrics.gpu_power_usage.values())
-            if "gpu_used_memory" not in metrics and self.metrics.gpu_memory_used_bytes:
-                metrics["gpu_used_memory"] = sum(self.metrics.gpu_memory_used_bytes.values()) / 1e6
         return Measurement(
             load=self.load.to_point(),
             status=self.status,
-            metrics=metrics,
+            metrics=in_table_units(self._base_metrics()),
             error=self.reason or None,
             client_bound=self.client_bound,
             warnings=self.warnings,
         )
+
+    def _base_metrics(self) -> dict[str, float]:
+        """Each metric under its table name, in base units: ns, bytes, a share of 1."""
+        values: dict[str, float] = {}
+        client, server, memory, gauges = self.client, self.server, self.memory, self.metrics
+        if client is not None and client.completed:
+            latency = client.latency
+            values.update(
+                perf_throughput=client.throughput,
+                perf_latency_avg=latency.avg_ns,
+                perf_latency_std=latency.std_ns,
+                perf_latency_p50=latency.p50_ns,
+                perf_latency_p90=latency.p90_ns,
+                perf_latency_p95=latency.p95_ns,
+                perf_latency_p99=latency.p99_ns,
+                perf_client_send_recv=client.avg_send_ns + client.avg_recv_ns,
+            )
+        if server is not None and server.requests:
+            values.update(
+                perf_server_queue=server.queue_ns,
+                perf_server_compute_input=server.compute_input_ns,
+                perf_server_compute_infer=server.compute_infer_ns,
+                perf_server_compute_output=server.compute_output_ns,
+            )
+        # The stubs' own memory when tritune owns the server; the host-wide gauge otherwise.
+        if memory is not None:
+            values["cpu_used_ram"] = memory.rss_bytes
+            if memory.gpu_bytes is not None:
+                values["gpu_used_memory"] = memory.gpu_bytes
+        elif gauges is not None and gauges.cpu_memory_used_bytes is not None:
+            values["cpu_used_ram"] = gauges.cpu_memory_used_bytes
+        if gauges is not None and gauges.has_gpu:
+            if gauges.gpu_utilization:
+                values["gpu_utilization"] = sum(gauges.gpu_utilization.values()) / len(gauges.gpu_utilization)
+            if gauges.gpu_power_usage:
+                values["gpu_power_usage"] = sum(gauges.gpu_power_usage.values())
+            if "gpu_used_memory" not in values and gauges.gpu_memory_used_bytes:
+                values["gpu_used_memory"] = sum(gauges.gpu_memory_used_bytes.values())
+        return values
+
+
+# Base unit -> the metric table's unit: ns -> ms, bytes -> MB, a share of 1 -> percent.
+_FROM_BASE = {"ms": 1e-6, "MB": 1e-6, "%": 100.0}
+
+
+def in_table_units(values: Mapping[str, float]) -> dict[str, float]:
+    """Convert into each metric's unit in ``tritune.domain.metrics`` (which also refuses a name
+    the table does not know, so loadgen cannot write a metric nobody reads)."""
+    return {name: value * _FROM_BASE.get(metric(name).unit, 1.0) for name, value in values.items()}

@@ -1,11 +1,18 @@
-"""The verdict on a measurement, a pure function of what was measured."""
+"""The verdict on a measurement, a pure function of what was measured, and the metrics a
+result stores (the metric table's names and units)."""
 
 from __future__ import annotations
 
+import pytest
+
+from tritune.domain.metrics import METRICS, is_known
 from tritune.domain.status import MeasurementStatus
-from tritune.loadgen import Stability, judge
+from tritune.loadgen import LoadSpec, PerfResult, Stability, judge
 from tritune.loadgen.result import CLIENT_CPU_BOUND
+from tritune.loadgen.server_stats import ServerBreakdown
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize
+from tritune.monitor.memory import ModelMemory
+from tritune.monitor.metrics import MetricsSummary
 
 MS = 1_000_000
 
@@ -63,3 +70,39 @@ def test_a_saturated_worker_or_late_sends_mark_the_client_as_the_bound() -> None
     assert judge(Stability.STABLE, "", late, open_loop=True).client_bound
     # Lateness only means something against an open-loop schedule.
     assert not judge(Stability.STABLE, "", late, open_loop=False).client_bound
+
+
+def test_to_measurement_writes_the_metric_tables_names_in_its_units() -> None:
+    server = ServerBreakdown(
+        requests=10,
+        executions=5,
+        inferences=10,
+        queue_ns=1 * MS,
+        compute_input_ns=0.5 * MS,
+        compute_infer_ns=3 * MS,
+        compute_output_ns=0.25 * MS,
+        request_ns=5 * MS,
+    )
+    gauges = MetricsSummary(
+        gpu_utilization={"GPU-a": 0.5, "GPU-b": 0.25},
+        gpu_power_usage={"GPU-a": 100.0, "GPU-b": 50.0},
+        gpu_memory_used_bytes={"GPU-a": 3e9},
+    )
+    result = PerfResult(
+        "m",
+        LoadSpec.concurrency(2),
+        MeasurementStatus.OK,
+        client=_client(),
+        server=server,
+        metrics=gauges,
+        memory=ModelMemory(processes=1, rss_bytes=250_000_000, uss_bytes=None, gpu_bytes=None),
+    )
+    metrics = result.to_measurement().metrics
+    assert all(is_known(name) for name in metrics)
+    assert set(metrics) - {"perf_latency_std"} <= set(METRICS)
+    assert metrics["perf_latency_p99"] == pytest.approx(2.0)  # ms
+    assert metrics["perf_server_compute_infer"] == pytest.approx(3.0)
+    assert metrics["cpu_used_ram"] == pytest.approx(250.0)  # MB, from the stubs
+    assert metrics["gpu_used_memory"] == pytest.approx(3000.0)  # MB, from the gauges
+    assert metrics["gpu_utilization"] == pytest.approx(37.5)  # percent, averaged over GPUs
+    assert metrics["gpu_power_usage"] == pytest.approx(150.0)  # W, summed over GPUs
