@@ -34,9 +34,7 @@ from cpus import Cpus
 
 from tritune.config import parse_profile_config
 from tritune.domain.measurement import LoadPoint
-from tritune.loadgen.profiler import MeasureOptions, make_measure_fn
-from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
-from tritune.loadgen.workers import WorkerPool
+from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec, WorkerPool, make_measure_fn
 from tritune.profile.orchestrator import OUTPUT_REPOSITORY, ModelFiles, ProfileOutcome, ProfileRun
 from tritune.store import Store
 from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path

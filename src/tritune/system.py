@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import shutil
@@ -86,16 +85,17 @@ def hardware() -> Hardware:
 
 def triton_version(tritonserver: str | None = None) -> str:
     """Start the server on an empty repository for a moment and ask its version."""
-    from tritune.triton.server import EmbeddedTriton, http_get
+    from tritune.triton.http_api import TritonHttp, TritonHttpError
+    from tritune.triton.server import EmbeddedTriton
 
     with (
         tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
         EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
     ):
-        status, body = http_get(f"{server.endpoints.http_base_url}/v2")
-        if status != 200:
-            raise ServerError(f"tritonserver answered {status} to /v2")
-        return str(json.loads(body).get("version", "unknown"))
+        try:
+            return str(TritonHttp(server.endpoints.http).server_metadata().get("version", "unknown"))
+        except TritonHttpError as error:
+            raise ServerError(f"tritonserver answered {error.status} to /v2") from None
 
 
 PERF_ANALYZER_ENV = "PERF_ANALYZER"

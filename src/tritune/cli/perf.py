@@ -24,10 +24,9 @@ from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
-from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler
-from tritune.loadgen.report import to_csv, to_dict
+from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.pa_output import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
-from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import default_serving_config, read_signature
 from tritune.triton.repository import deploy_onnx
@@ -234,7 +233,7 @@ def perf(
     results: list[PerfResult] = []
     with (
         _serve(app, model, url, serving, tritonserver, server_cpus) as (server, name),
-        Profiler(server, name, options) as profiler,
+        LoadDriver(server, name, options) as profiler,
     ):
         for load in loads:
             mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"

@@ -47,8 +47,7 @@ class MeasureSettings:
         return settings
 
     def options(self) -> Any:
-        from tritune.loadgen.profiler import MeasureOptions
-        from tritune.loadgen.stabilize import StabilityCriteria, WindowSpec
+        from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
 
         return MeasureOptions(
             protocol=self.protocol,
@@ -126,8 +125,7 @@ class ProfileSession:
         )  # type: ignore[return-value]
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[ProfileOutcome]:
-        from tritune.loadgen.profiler import make_measure_fn
-        from tritune.loadgen.workers import WorkerPool
+        from tritune.loadgen import WorkerPool, make_measure_fn
         from tritune.system import hardware
 
         machine = hardware()
