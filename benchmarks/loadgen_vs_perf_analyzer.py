@@ -40,14 +40,15 @@ from pathlib import Path
 
 from tritune.cpus import client_side, server_split, usable_cpus
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
-from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec
-from tritune.loadgen.report import CSV_LATENCY_PARTS
-from tritune.loadgen.server_stats import breakdown, fetch_model_stats
+from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, StabilityCriteria, WindowSpec
+from tritune.loadgen.observer import fetch_model_stats
+from tritune.loadgen.pa_output import CSV_LATENCY_PARTS
+from tritune.loadgen.server_stats import breakdown
 from tritune.system import find_perf_analyzer
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
-from tritune.triton.server import EmbeddedTriton
+from tritune.triton.server import EmbeddedTriton, Endpoints
 
 LEVELS = (1, 2, 4, 8, 16)
 CAPACITY_LEVELS = (16, 64)
@@ -80,8 +81,8 @@ class Point:
         return self.avg_us - self.server_us if self.server_us else 0.0
 
 
-def run_tritune(profiler: Profiler, concurrency: int) -> Point:
-    result = profiler.measure(LoadSpec.concurrency(concurrency))
+def run_tritune(driver: LoadDriver, concurrency: int) -> Point:
+    result = driver.measure(LoadSpec.concurrency(concurrency))
     client = result.client
     if client is None:
         raise RuntimeError(f"tritune failed at concurrency {concurrency}: {result.reason}")
@@ -182,12 +183,12 @@ def median_point(points: list[Point]) -> Point:
     )
 
 
-def with_server_stats(http_url: str, model: str, run: Callable[[], Point]) -> Point:
+def with_server_stats(endpoints: Endpoints, model: str, run: Callable[[], Point]) -> Point:
     """``run()`` with the server's executions per batch size and time per request over it, from
     its statistics before and after."""
-    before = fetch_model_stats(http_url, model)
+    before = fetch_model_stats(endpoints, model)
     point = run()
-    after = fetch_model_stats(http_url, model)
+    after = fetch_model_stats(endpoints, model)
     if before is None or after is None:
         return point
     server = breakdown(before, after)
@@ -287,8 +288,8 @@ def main() -> int:
             control.load("mlp")
             control.load("trivial")
             pa_extra = ["--async"] if args.pa_async else []
-            http = server.endpoints.http
-            url = http if args.protocol == "http" else server.endpoints.grpc
+            endpoints = server.endpoints
+            url = endpoints.http if args.protocol == "http" else endpoints.grpc
             print(
                 f"perf_analyzer: {binary}; protocol {args.protocol}; window {args.window_ms} ms; "
                 f"stability {args.stability:.0%}; {args.rounds} rounds of PA, tritune, PA; perf_analyzer "
@@ -301,13 +302,13 @@ def main() -> int:
                 """One Round per round: perf_analyzer, tritune, perf_analyzer, back to back."""
                 level_options = replace(options, stability=replace(options.stability, threshold=stability))
                 rounds: list[Round] = []
-                # One profiler per level: its worker processes serve every round.
-                with Profiler(server, model, level_options) as profiler:
+                # One driver per level: its worker processes serve every round.
+                with LoadDriver(server, model, level_options) as driver:
                     for _ in range(args.rounds):
                         try:
-                            before = with_server_stats(http, model, lambda: run_pa(model, level, stability))
-                            ours = with_server_stats(http, model, lambda: run_tritune(profiler, level))
-                            after = with_server_stats(http, model, lambda: run_pa(model, level, stability))
+                            before = with_server_stats(endpoints, model, lambda: run_pa(model, level, stability))
+                            ours = with_server_stats(endpoints, model, lambda: run_tritune(driver, level))
+                            after = with_server_stats(endpoints, model, lambda: run_pa(model, level, stability))
                         except RuntimeError as error:
                             print(f"  concurrency {level}: {error}".splitlines()[0], flush=True)
                             continue

@@ -35,8 +35,7 @@ from typing import Any
 from tritune.config import ProfileConfig, parse_profile_config
 from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.domain.measurement import LoadPoint
-from tritune.loadgen import make_measure_fn
-from tritune.loadgen.workers import WorkerPool
+from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.profile.notify import QuietNotifier
 from tritune.profile.orchestrator import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options

@@ -7,7 +7,8 @@
 # libcudart.so.12 (from PyPI nvidia-cuda-runtime-cu12), even on a CPU-only machine.
 #
 # Result: .tools/bin/perf_analyzer, a wrapper that sets LD_LIBRARY_PATH and runs the binary
-# (tritune.system.find_perf_analyzer() finds it).
+# (tritune.system.find_perf_analyzer() finds it when tritune runs from the repository root;
+# elsewhere put it on PATH or set PERF_ANALYZER).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -36,14 +36,20 @@ def parse_shape_options(options: list[str] | tuple[str, ...]) -> dict[str, tuple
 
 
 def resolve_shapes(
-    signature: ModelSignature, batch_size: int, overrides: Mapping[str, tuple[int, ...]], batched: bool
+    signature: ModelSignature,
+    batch_size: int,
+    overrides: Mapping[str, tuple[int, ...]],
+    batched: bool,
+    *,
+    flag: str = "--shape",
 ) -> dict[str, tuple[int, ...]]:
-    """Full request shapes (batch dim included when ``batched``)."""
+    """Full request shapes (batch dim included when ``batched``). ``flag`` is the option the
+    overrides came from, named in the errors (prepare takes the same values as ``--input``)."""
     names = {t.name for t in signature.inputs}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise UsageError(
-            f"--shape names unknown input(s) {', '.join(unknown)}: the model's inputs are {', '.join(sorted(names))}"
+            f"{flag} names unknown input(s) {', '.join(unknown)}: the model's inputs are {', '.join(sorted(names))}"
         )
     if not batched and batch_size != 1:
         raise UsageError(
@@ -56,7 +62,7 @@ def resolve_shapes(
             given = overrides[tensor.name]
             if len(given) != len(declared) or any(d not in (DYNAMIC, g) for d, g in zip(declared, given, strict=True)):
                 raise UsageError(
-                    f"--shape {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
+                    f"{flag} {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
                     f"{list(declared)} (-1 is free; leave the batch dimension out)"
                 )
             dims = given
@@ -178,3 +184,19 @@ def batch_samples(samples: list[dict[str, np.ndarray]], batch_size: int, batched
         picks = [samples[(request * batch_size + i) % len(samples)] for i in range(batch_size)]
         requests.append({name: np.stack([p[name] for p in picks]) for name in picks[0]})
     return requests
+
+
+def request_feeds(
+    signature: ModelSignature,
+    batch_size: int,
+    overrides: Mapping[str, tuple[int, ...]],
+    batched: bool,
+    input_data: str,
+    rng: np.random.Generator | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """The requests ``--input-data`` asks for: one of random or zero data, or a file's samples
+    taken ``batch_size`` at a time (``batch_samples``)."""
+    shapes = resolve_shapes(signature, batch_size, overrides, batched)
+    if input_data in ("random", "zero"):
+        return [make_inputs(signature, shapes, input_data, rng)]
+    return batch_samples(load_input_file(input_data, signature, batched, overrides), batch_size, batched)

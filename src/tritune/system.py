@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import shutil
@@ -86,31 +85,33 @@ def hardware() -> Hardware:
 
 def triton_version(tritonserver: str | None = None) -> str:
     """Start the server on an empty repository for a moment and ask its version."""
-    from tritune.triton.server import EmbeddedTriton, http_get
+    from tritune.triton.http_api import TritonHttp, TritonHttpError
+    from tritune.triton.server import EmbeddedTriton
 
     with (
         tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
         EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
     ):
-        status, body = http_get(f"{server.endpoints.http_base_url}/v2")
-        if status != 200:
-            raise ServerError(f"tritonserver answered {status} to /v2")
-        return str(json.loads(body).get("version", "unknown"))
+        try:
+            return str(TritonHttp(server.endpoints.http).server_metadata().get("version", "unknown"))
+        except TritonHttpError as error:
+            raise ServerError(f"tritonserver answered {error.status} to /v2") from None
 
 
 PERF_ANALYZER_ENV = "PERF_ANALYZER"
-
-
-# Where scripts/get_perf_analyzer.sh puts its wrapper (repository root/.tools/bin).
-TOOLS_PERF_ANALYZER = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "perf_analyzer"
+# Where scripts/get_perf_analyzer.sh puts its wrapper, relative to the directory tritune runs in
+# (the benchmarks run from the repository root); an installed wheel has no source checkout to
+# look into, so the checkout's location is never assumed.
+TOOLS_PERF_ANALYZER = Path(".tools") / "bin" / "perf_analyzer"
 
 
 def find_perf_analyzer() -> Path | None:
-    """$PERF_ANALYZER, then PATH, then the copy scripts/get_perf_analyzer.sh extracted."""
+    """$PERF_ANALYZER, then PATH, then ``./.tools/bin`` (scripts/get_perf_analyzer.sh)."""
     explicit = os.environ.get(PERF_ANALYZER_ENV)
     if explicit and Path(explicit).is_file():
         return Path(explicit)
     found = shutil.which("perf_analyzer")
     if found:
         return Path(found)
-    return TOOLS_PERF_ANALYZER if TOOLS_PERF_ANALYZER.is_file() else None
+    local = Path.cwd() / TOOLS_PERF_ANALYZER
+    return local if local.is_file() else None

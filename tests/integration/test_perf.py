@@ -23,11 +23,18 @@ from tritune.cpus import CpuSplit, client_side, usable_cpus
 from tritune.domain.measurement import LoadPoint, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import InferenceError, ServerError, UsageError
-from tritune.loadgen import LoadSpec, MeasureOptions, Profiler, StabilityCriteria, WindowSpec, measure
-from tritune.loadgen.profiler import make_measure_fn
-from tritune.loadgen.report import to_csv
-from tritune.loadgen.schedule import Distribution
-from tritune.loadgen.workers import WorkerPool
+from tritune.loadgen import (
+    Distribution,
+    LoadDriver,
+    LoadSpec,
+    MeasureOptions,
+    StabilityCriteria,
+    WindowSpec,
+    WorkerPool,
+    make_measure_fn,
+    measure,
+)
+from tritune.loadgen.pa_output import to_csv
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import triton_processes
 from tritune.triton.control import ModelControl
@@ -114,10 +121,10 @@ def test_worker_processes_merge_into_one_result(triton_server: EmbeddedTriton, p
 def test_closed_loop_gives_each_slot_a_process_up_to_the_limit(triton_server: EmbeddedTriton, perf_model: str) -> None:
     # perf_analyzer's sync mode gives each slot a thread; auto workers follow it within the cores allowed.
     options = replace(FAST, max_auto_workers=2)
-    with WorkerPool() as pool, Profiler(triton_server, perf_model, options, pool) as profiler:
-        assert profiler.measure(LoadSpec.concurrency(1)).workers == 1
+    with WorkerPool() as pool, LoadDriver(triton_server, perf_model, options, pool) as driver:
+        assert driver.measure(LoadSpec.concurrency(1)).workers == 1
         assert pool.pids == ()  # one slot runs in this process
-        three = profiler.measure(LoadSpec.concurrency(3))
+        three = driver.measure(LoadSpec.concurrency(3))
         _check_numbers(three)
         assert three.workers == 2
 
@@ -127,17 +134,17 @@ def test_the_worker_pool_keeps_its_processes_and_replaces_a_dead_one(
 ) -> None:
     options = replace(FAST, workers=2)
     with WorkerPool() as pool:
-        with Profiler(triton_server, perf_model, options, pool) as profiler:
-            _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+        with LoadDriver(triton_server, perf_model, options, pool) as driver:
+            _check_numbers(driver.measure(LoadSpec.concurrency(2)))
         first = pool.pids
         assert len(first) == 2 and all(psutil.pid_exists(p) for p in first)
-        # A profiler given a pool leaves it open: the search's measure function reuses the processes.
+        # A driver given a pool leaves it open: the search's measure function reuses the processes.
         measurement = make_measure_fn(triton_server, options, pool)(perf_model, LoadPoint(value=2))
         assert measurement.status is not MeasurementStatus.FAILED and measurement.metrics["perf_throughput"] > 0
         assert pool.pids == first
         os.kill(first[0], signal.SIGKILL)
-        with Profiler(triton_server, perf_model, options, pool) as profiler:
-            _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+        with LoadDriver(triton_server, perf_model, options, pool) as driver:
+            _check_numbers(driver.measure(LoadSpec.concurrency(2)))
         assert len(pool.pids) == 2 and first[0] not in pool.pids and first[1] in pool.pids
     assert pool.pids == ()
     assert not psutil.pid_exists(first[1]) or psutil.Process(first[1]).status() == psutil.STATUS_ZOMBIE
@@ -187,18 +194,16 @@ def test_server_cpus_pin_the_server_its_stubs_and_the_load_generator(tmp_path: P
         stubs = [p for p in triton_processes(str(repo)) if p.pid != pid]
         assert stubs and all(set(p.cpu_affinity()) == split.server for p in stubs)  # started after: inherited
         with client_side(split), WorkerPool() as pool:
-            with Profiler(server, "pinned", replace(FAST, workers=2), pool) as profiler:
-                _check_numbers(profiler.measure(LoadSpec.concurrency(2)))
+            with LoadDriver(server, "pinned", replace(FAST, workers=2), pool) as driver:
+                _check_numbers(driver.measure(LoadSpec.concurrency(2)))
             assert len(pool.pids) == 2
             assert all(set(psutil.Process(p).cpu_affinity()) == split.client for p in pool.pids)
         assert usable_cpus() == cores  # the caller's cores back
 
 
-def test_a_sweep_reuses_the_profiler_and_writes_perf_analyzer_csv(
-    triton_server: EmbeddedTriton, perf_model: str
-) -> None:
-    profiler = Profiler(triton_server, perf_model, FAST)
-    results = profiler.sweep([LoadSpec.concurrency(1), LoadSpec.concurrency(3)])
+def test_a_sweep_reuses_the_driver_and_writes_perf_analyzer_csv(triton_server: EmbeddedTriton, perf_model: str) -> None:
+    driver = LoadDriver(triton_server, perf_model, FAST)
+    results = driver.sweep([LoadSpec.concurrency(1), LoadSpec.concurrency(3)])
     lines = to_csv(results).splitlines()
     assert lines[0].split(",")[:3] == ["Concurrency", "Inferences/Second", "Client Send"]
     assert lines[0].endswith("p99 latency")
@@ -219,13 +224,13 @@ def test_measure_fn_fits_the_orchestrator(triton_server: EmbeddedTriton, perf_mo
 
 def test_unknown_model_names_the_ready_ones(triton_server: EmbeddedTriton, perf_model: str) -> None:
     with pytest.raises(UsageError, match=r"'nope' is not loaded.*perf_mlp"):
-        Profiler(triton_server, "nope", FAST)
+        LoadDriver(triton_server, "nope", FAST)
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
     (port,) = pick_free_ports(1)
     with pytest.raises(ServerError, match="cannot reach Triton"):
-        Profiler(RemoteTriton(f"127.0.0.1:{port}"), "m", FAST)
+        LoadDriver(RemoteTriton(f"127.0.0.1:{port}"), "m", FAST)
 
 
 def test_shapes_that_do_not_fit_are_refused(triton_server: EmbeddedTriton, perf_model: str, tmp_path: Path) -> None:
@@ -291,8 +296,8 @@ def test_server_killed_mid_measurement_fails_with_what_was_measured(doomed_serve
         stability=StabilityCriteria(threshold=0.0, max_windows=100),  # never stable: keeps measuring
         request_timeout_s=5,
     )
-    profiler = Profiler(doomed_server, "victim", options)
-    profiler.target(1)  # inputs built and checked before the clock starts
+    driver = LoadDriver(doomed_server, "victim", options)
+    driver.target(1)  # inputs built and checked before the clock starts
 
     def kill_after_windows() -> None:
         time.sleep(1.5)  # a few windows (not a timing assertion: only when the kill happens)
@@ -300,7 +305,7 @@ def test_server_killed_mid_measurement_fails_with_what_was_measured(doomed_serve
 
     killer = threading.Thread(target=kill_after_windows)
     killer.start()
-    result = profiler.measure(LoadSpec.concurrency(2))
+    result = driver.measure(LoadSpec.concurrency(2))
     killer.join()
     assert result.status is MeasurementStatus.FAILED
     assert "died" in result.reason

@@ -31,7 +31,7 @@ from tritune.triton.model_config import from_pbtxt
 from tritune.triton.server import EmbeddedTriton
 
 # Short sweeps: the rule is unit-tested; here it only has to run on a real model.
-QUICK = {"sweep_cap": 4, "sweep_min_time_s": 0.05}
+QUICK = {"max_batch_cap": 4, "max_batch_min_time_s": 0.05}
 MINILM_INPUTS = tuple(InputSpec(n, (8,)) for n in MINILM_INPUT_NAMES)
 
 
@@ -74,15 +74,18 @@ def test_minilm_fp16_file_has_fp16_weights_and_fp32_io(prepared_minilm):
     assert [i.type for i in session.get_inputs()] == ["tensor(int64)"] * 3
 
 
-def test_minilm_config_follows_the_measured_sweep(prepared_minilm):
+def test_minilm_config_follows_the_measured_max_batch_search(prepared_minilm):
     prepared = prepared_minilm
-    sweep = prepared.report["sweep"]
-    assert sweep["stop_reason"] in ("saturated", "cap", "out_of_memory")
-    assert [s["batch_size"] for s in sweep["steps"]][:2] == [1, 2]
-    assert all(s["throughput"] > 0 for s in sweep["steps"] if s["status"] in ("kept", "saturated"))
-    print(f"minilm sweep: {[(s['batch_size'], round(s['throughput'], 1)) for s in sweep['steps']]}")
+    search = prepared.report.max_batch_search
+    assert search is not None
+    assert search.stop_reason in ("saturated", "cap", "out_of_memory")
+    assert [s.batch_size for s in search.steps][:2] == [1, 2]
+    assert all(s.throughput and s.throughput > 0 for s in search.steps if s.status in ("kept", "saturated"))
+    print(f"minilm max-batch search: {[(s.batch_size, round(s.throughput or 0, 1)) for s in search.steps]}")
     config = from_pbtxt((prepared.directory / "config.pbtxt").read_text())
-    assert config.max_batch_size == sweep["max_batch_size"] == prepared.max_batch_size >= 1
+    assert config.max_batch_size == search.max_batch_size == prepared.max_batch_size >= 1
+    # The report on disk keeps the key of the first reports, so older prepared folders load.
+    assert json.loads(prepared.report_path.read_text())["sweep"] == search.as_dict()
     assert config.HasField("dynamic_batching")
     assert [i.name for i in config.input] == ["input_ids", "attention_mask", "token_type_ids"]
     assert list(config.output[0].dims) == [-1, 384]
@@ -121,7 +124,7 @@ def test_prepared_minilm_serves_on_triton(
 
 @pytest.fixture(scope="module")
 def prepared_resnet(tmp_path_factory: pytest.TempPathFactory):
-    options = PrepareOptions(precisions=("fp32", "fp16"), sweep_cap=2, sweep_min_time_s=0.05)
+    options = PrepareOptions(precisions=("fp32", "fp16"), max_batch_cap=2, max_batch_min_time_s=0.05)
     return prepare_model(_light_resnet50(), tmp_path_factory.mktemp("resnet-repo"), options=options)
 
 
@@ -129,11 +132,11 @@ def test_light_resnet50_fixed_batch_becomes_dynamic_and_passes_the_stacked_check
     prepared = prepared_resnet
     assert prepared.passed, prepared.problems
     report = prepared.report
-    assert report["batch"]["original"] == "fixed 1" and prepared.batch_dynamic
-    check = report["batch"]["stacked_check"]
-    assert check["passed"] and check["label"] == "batch 3 vs 3 x batch 1 stacked"
+    assert report.batch.original == "fixed 1" and prepared.batch_dynamic
+    check = report.batch.stacked_check
+    assert check is not None and check.passed and check.label == "batch 3 vs 3 x batch 1 stacked"
     # The flatten before the classifier baked batch 1 in; prepare rewrote it and says so.
-    assert any("Reshape 'n173'" in c and "[1, 2048] -> [-1, 2048]" in c for c in report["changes"])
+    assert any("Reshape 'n173'" in c and "[1, 2048] -> [-1, 2048]" in c for c in report.changes)
     session = _session(prepared.model_files["fp32"])
     assert session.get_inputs()[0].shape[0] == "batch"
     out = session.run(None, {"gpu_0/data_0": np.zeros((5, 3, 224, 224), np.float32)})[0]
@@ -147,7 +150,7 @@ def test_light_resnet50_without_the_reshape_fix_is_reported_as_pinned(tmp_path):
     prepared = prepare_model(_light_resnet50(), tmp_path, "r50", options)
     assert not prepared.passed and not prepared.deployed
     assert "pinned" in prepared.problems[0] and "n173" in prepared.problems[0]
-    assert prepared.report["batch"]["reshape_suspects"] == ["Reshape 'n173' has the constant shape [1, 2048]"]
+    assert prepared.report.batch.reshape_suspects == ("Reshape 'n173' has the constant shape [1, 2048]",)
     assert not (tmp_path / "r50" / "config.pbtxt").exists()
 
 
@@ -173,7 +176,7 @@ def test_forcing_a_pinned_model_serves_it_as_exported_without_batching(tmp_path)
     assert not prepared.passed and prepared.deployed
     assert prepared.config is not None and prepared.config.max_batch_size == 0
     assert list(prepared.config.input[0].dims) == [1, 4]  # the fixed shape, as exported
-    assert prepared.report["validation"]["results"][0]["passed"]  # correct at its own batch
+    assert prepared.report.validation.results[0].passed  # correct at its own batch
 
 
 def test_view_one_model_is_unpinned_and_validated_against_the_original(tmp_path):
@@ -181,11 +184,12 @@ def test_view_one_model_is_unpinned_and_validated_against_the_original(tmp_path)
     view_one_model(model)
     prepared = prepare_model(model, tmp_path / "repo", options=PrepareOptions(max_batch_size=8))
     assert prepared.passed, prepared.problems
-    assert prepared.max_batch_size == 8 and prepared.report["sweep"] is None
-    fp32 = prepared.report["validation"]["results"][0]
+    assert prepared.max_batch_size == 8 and prepared.report.max_batch_search is None
+    fp32 = prepared.report.validation.results[0]
     # The reference is the original fixed-batch model run once per sample.
-    assert fp32["label"] == "fp32 vs the original ONNX model on ONNX Runtime" and fp32["passed"]
-    assert fp32["outputs"][0]["max_abs"] < 1e-5
+    assert fp32.label == "fp32 vs the original ONNX model on ONNX Runtime" and fp32.passed
+    max_abs = fp32.outputs[0].max_abs
+    assert max_abs is not None and max_abs < 1e-5
 
 
 def test_external_data_travels_with_the_model(tmp_path):
@@ -207,8 +211,8 @@ def test_user_data_and_optimization(tmp_path):
     options = PrepareOptions(data=data, optimize="basic", max_batch_size=2)
     prepared = prepare_model(source, tmp_path / "repo", "mlp", options)
     assert prepared.passed, prepared.problems
-    assert prepared.report["validation"]["inputs"]["x"]["shape"] == [4, 32]
-    assert "graph optimized offline by ONNX Runtime (basic)" in prepared.report["changes"]
+    assert prepared.report.validation.inputs["x"].shape == (4, 32)
+    assert "graph optimized offline by ONNX Runtime (basic)" in prepared.report.changes
 
 
 def test_cli_prepares_and_prints_json(tmp_path, capsys):

@@ -16,6 +16,7 @@ import torch
 from tritune.cli import main
 from tritune.errors import ModelError
 from tritune.prepare import InputSpec, PrepareOptions, prepare_model
+from tritune.prepare.record import InputRecord
 
 FACTORIES = textwrap.dedent(
     """
@@ -74,19 +75,19 @@ def factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_resnet18_factory_exports_with_dynamic_batch_and_fp16_within_tolerance(factories, tmp_path):
     options = PrepareOptions(
-        inputs=(InputSpec("x", (3, 32, 32)),), precisions=("fp32", "fp16"), sweep_cap=2, sweep_min_time_s=0.05
+        inputs=(InputSpec("x", (3, 32, 32)),), precisions=("fp32", "fp16"), max_batch_cap=2, max_batch_min_time_s=0.05
     )
     prepared = prepare_model(f"{factories}:resnet18", tmp_path / "repo", options=options)
     assert prepared.passed, prepared.problems
     assert prepared.name == "resnet18" and prepared.batch_dynamic
     report = prepared.report
-    assert report["source"]["kind"] == "factory" and "PyTorch" in report["source"]["reference"]
-    assert any("dynamo exporter at batch 2" in n for n in report["notes"])
-    assert report["batch"]["stacked_check"]["passed"]
-    fp32, fp16 = (r["outputs"][0] for r in report["validation"]["results"])
-    assert fp32["max_abs"] < 1e-4
-    assert 0 < fp16["max_abs"] < 2e-2 and fp16["mismatched"] == 0
-    print(f"resnet18 fp32 max abs {fp32['max_abs']:.3g}; fp16 max abs {fp16['max_abs']:.3g} rel {fp16['max_rel']:.3g}")
+    assert report.source.kind == "factory" and "PyTorch" in report.source.reference
+    assert any("dynamo exporter at batch 2" in n for n in report.notes)
+    assert report.batch.stacked_check is not None and report.batch.stacked_check.passed
+    fp32, fp16 = (r.outputs[0] for r in report.validation.results)
+    assert fp32.max_abs is not None and fp32.max_abs < 1e-4
+    assert fp16.max_abs is not None and 0 < fp16.max_abs < 2e-2 and fp16.mismatched == 0
+    print(f"resnet18 fp32 max abs {fp32.max_abs:.3g}; fp16 max abs {fp16.max_abs:.3g} rel {fp16.max_rel:.3g}")
     session = ort.InferenceSession(str(prepared.model_files["fp16"]), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].type == "tensor(float)"
     assert session.run(None, {"x": np.zeros((5, 3, 32, 32), np.float32)})[0].shape == (5, 1000)
@@ -101,8 +102,8 @@ def test_torchscript_archive_goes_through_the_torchscript_exporter(tmp_path):
     options = PrepareOptions(inputs=(InputSpec("x", (3, 8, 8)),), max_batch_size=8)
     prepared = prepare_model(archive, tmp_path / "repo", options=options)
     assert prepared.passed, prepared.problems
-    assert any("torchscript exporter" in n for n in prepared.report["notes"])
-    outputs = [o["name"] for o in prepared.report["validation"]["results"][0]["outputs"]]
+    assert any("torchscript exporter" in n for n in prepared.report.notes)
+    outputs = [o.name for o in prepared.report.validation.results[0].outputs]
     assert outputs == ["output_0", "output_1"]
     assert [o.name for o in prepared.config.output] == ["output_0", "output_1"]
 
@@ -115,13 +116,13 @@ def test_exported_program_with_a_static_batch_is_made_dynamic(tmp_path):
     prepared = prepare_model(path, tmp_path / "repo", options=PrepareOptions(max_batch_size=4))
     assert prepared.passed, prepared.problems
     report = prepared.report
-    assert report["batch"]["original"] == "fixed 2" and prepared.batch_dynamic
+    assert report.batch.original == "fixed 2" and prepared.batch_dynamic
     # The program only runs at batch 2, so the reference ran 2 samples at a time: 3 -> 4.
-    assert report["validation"]["inputs"]["x"] == {"shape": [4, 3, 8, 8], "dtype": "float32"}
+    assert report.validation.inputs["x"] == InputRecord((4, 3, 8, 8), "float32")
     model = onnx.load(str(prepared.model_files["fp32"]))
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     # torch.flatten traced at batch 2 became Reshape [2, 256] (allowzero=1): rewritten to -1.
-    assert any("[2, 256] -> [-1, 256]" in c for c in report["changes"])
+    assert any("[2, 256] -> [-1, 256]" in c for c in report.changes)
 
 
 def test_pytorch_model_that_pins_its_batch_is_reported(factories, tmp_path, capsys):

@@ -23,8 +23,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tritune.domain.layout import RunLayout
 from tritune.report import ReportData, WrittenReports, build_report_data, load_run, write_reports
 from tritune.report.pdf import find_chromium
-from tritune.report.sample import write_sample_run
 from tritune.testing.models import MINILM_INPUT_NAMES
+from tritune.testing.sample_run import write_sample_run
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 CONSTRAINED = {

@@ -3,7 +3,7 @@ import pytest
 
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.errors import UsageError
-from tritune.inputs import DEFAULT_DYNAMIC_DIM, make_inputs, parse_shape_options, resolve_shapes
+from tritune.inputs import DEFAULT_DYNAMIC_DIM, make_inputs, parse_shape_options, request_feeds, resolve_shapes
 
 SIG = ModelSignature(
     inputs=(TensorSpec("ids", "TYPE_INT64", (-1, -1)), TensorSpec("img", "TYPE_FP32", (-1, 3, 8))),
@@ -33,9 +33,28 @@ def test_shapes_that_contradict_the_model_are_refused():
         resolve_shapes(SIG, 2, {}, batched=False)
 
 
+def test_shape_errors_name_the_flag_the_shapes_came_from():
+    with pytest.raises(UsageError, match="^--shape img:4,8 does not fit"):
+        resolve_shapes(SIG, 1, {"img": (4, 8)}, batched=True)
+    with pytest.raises(UsageError, match="^--input img:4,8 does not fit"):
+        resolve_shapes(SIG, 1, {"img": (4, 8)}, batched=True, flag="--input")
+    with pytest.raises(UsageError, match="^--input names unknown input"):
+        resolve_shapes(SIG, 1, {"nope": (1,)}, batched=True, flag="--input")
+
+
 def test_inputs_have_declared_dtypes_and_safe_values():
     feeds = make_inputs(SIG, {"ids": (2, 5), "img": (2, 3, 8)}, "random", np.random.default_rng(3))
     assert feeds["ids"].dtype == np.int64 and set(np.unique(feeds["ids"])) <= {0, 1}
     assert feeds["img"].dtype == np.float32 and feeds["img"].min() >= 0 and feeds["img"].max() < 1
     zeros = make_inputs(SIG, {"ids": (1, 5), "img": (1, 3, 8)}, "zero")
     assert not zeros["img"].any()
+
+
+def test_request_feeds_from_generated_data_or_a_file(tmp_path):
+    (generated,) = request_feeds(SIG, 2, {"ids": (4,)}, True, "zero")
+    assert generated["ids"].shape == (2, 4) and not generated["img"].any()
+    path = tmp_path / "samples.npz"
+    np.savez(path, ids=np.arange(20).reshape(5, 4), img=np.ones((5, 3, 8), np.float32))
+    requests = request_feeds(SIG, 2, {"ids": (4,)}, True, str(path))
+    assert len(requests) == 3 and requests[0]["ids"].shape == (2, 4) and requests[0]["img"].shape == (2, 3, 8)
+    assert requests[0]["ids"].dtype == np.int64 and requests[2]["ids"][1].tolist() == [0, 1, 2, 3]  # round-robin

@@ -14,6 +14,7 @@ from tritune.triton.model_config import (
     from_pbtxt,
     load_onnx,
     read_signature,
+    serving_model_config,
     to_pbtxt,
 )
 
@@ -105,3 +106,14 @@ def test_initializers_listed_as_inputs_are_not_model_inputs(tmp_path: Path):
     onnx.save(helper.make_model(graph), str(path))
     assert [t.name for t in read_signature(path).inputs] == ["x"]
     assert np.dtype(numpy_dtype("TYPE_FP32")) == np.float32
+
+
+def test_a_stored_variant_renders_without_tensors_as_the_deployed_config_does():
+    serving = ServingConfig(max_batch_size=16, instance_count=3, dynamic_batching=DynamicBatching(500, (8,)))
+    alone = serving_model_config("m", serving)
+    deployed = build_model_config("m", DYNAMIC_SIG, serving)
+    assert not alone.input and not alone.output
+    del deployed.input[:], deployed.output[:]
+    assert to_pbtxt(alone) == to_pbtxt(deployed)
+    unbatched = serving_model_config("m", ServingConfig(max_batch_size=0, dynamic_batching=DynamicBatching()))
+    assert not unbatched.HasField("dynamic_batching")

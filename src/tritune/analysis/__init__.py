@@ -10,8 +10,7 @@ from tritune.analysis.configs import (
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
 from tritune.analysis.ranking import Ranked, TrialScore, dominates, pareto_front, rank, top_n
-from tritune.analysis.summary import SummaryFacts, objective_phrase, summary_facts, summary_sentence
-from tritune.domain.metrics import Direction, direction
+from tritune.analysis.summary import SummaryFacts, metric_noun, objective_phrase, summary_facts, summary_sentence
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -19,7 +18,6 @@ __all__ = [
     "ConfigBest",
     "ConfigResult",
     "Constraints",
-    "Direction",
     "Objectives",
     "TrialScore",
     "Ranked",
@@ -27,8 +25,8 @@ __all__ = [
     "best_measurement",
     "best_per_config",
     "config_score",
-    "direction",
     "dominates",
+    "metric_noun",
     "objective_phrase",
     "pareto_front",
     "rank",

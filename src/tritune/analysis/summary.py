@@ -12,14 +12,7 @@ from dataclasses import dataclass
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
-
-_PHRASES = {
-    "perf_throughput": "maximizing throughput",
-    "perf_latency_p99": "minimizing p99 latency",
-    "perf_latency_avg": "minimizing average latency",
-    "gpu_used_memory": "minimizing GPU memory",
-    "cpu_used_ram": "minimizing RAM",
-}
+from tritune.domain.metrics import Direction, axis_label, direction, unit
 
 
 @dataclass(frozen=True)
@@ -37,10 +30,19 @@ class SummaryFacts:
     latency_p99_ms: float | None = None
 
 
+def metric_noun(metric: str) -> str:
+    """A metric as a noun: its axis label without the unit ("p99 latency (ms)" -> "p99 latency")."""
+    return axis_label(metric).removesuffix(f" ({unit(metric)})")
+
+
 def objective_phrase(objectives: Objectives) -> str:
+    """ "maximizing throughput": the direction and the name of a single objective, from the metric table."""
     if len(objectives.weights) == 1:
         metric = objectives.metrics[0]
-        return _PHRASES.get(metric, f"optimizing {metric}")
+        verb = "maximizing" if direction(metric) is Direction.MAXIMIZE else "minimizing"
+        noun = metric_noun(metric)
+        # Mid-sentence a word loses its capital, an acronym keeps it ("GPU memory").
+        return f"{verb} {noun[:1].lower() + noun[1:] if noun[1:2].islower() else noun}"
     return "meeting the objectives"
 
 
@@ -109,9 +111,9 @@ def summary_sentence(facts: SummaryFacts) -> str:
 def _numbers(facts: SummaryFacts) -> str:
     parts = []
     if facts.throughput is not None:
-        parts.append(f"{facts.throughput:,.1f} infer/sec")
+        parts.append(f"{facts.throughput:,.1f} {unit('perf_throughput')}")
     if facts.latency_p99_ms is not None:
-        parts.append(f"p99 {facts.latency_p99_ms:.3g} ms")
+        parts.append(f"p99 {facts.latency_p99_ms:.3g} {unit('perf_latency_p99')}")
     return ": " + ", ".join(parts) if parts else ""
 
 

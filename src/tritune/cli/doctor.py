@@ -7,13 +7,14 @@ import sys
 
 import click
 
+from tritune.cli import options
 from tritune.cli.app import App
 from tritune.errors import TrituneError
 from tritune.triton.locate import find_triton, python_version_tag
 
 
 @click.command()
-@click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+@options.tritonserver
 @click.pass_obj
 def doctor(app: App, tritonserver: str | None) -> None:
     """Report Python, Triton, ONNX Runtime, GPUs and perf_analyzer as tritune sees them."""

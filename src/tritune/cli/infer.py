@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 import numpy as np
 
+from tritune.cli import options
 from tritune.cli.app import App
-from tritune.inputs import make_inputs, parse_shape_options, resolve_shapes
+from tritune.domain.names import check_model_name, default_model_name
+from tritune.inputs import parse_shape_options, request_feeds
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.model_config import read_signature
@@ -18,21 +20,15 @@ from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 
 
-def default_model_name(path: Path) -> str:
-    """The file's stem, or its directory's name for the common ``<name>/model.onnx``."""
-    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
-
-
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--name", default=None, help="Model name on the server (default: the file's stem).")
-@click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
-@click.option("-i", "--protocol", type=click.Choice(["grpc", "http"]), default="grpc", show_default=True)
-@click.option("--input-data", type=click.Choice(["random", "zero"]), default="random", show_default=True)
+@options.model_name
+@options.batch_size
+@options.shapes
+@options.protocol
+@options.input_data
 @click.option("-n", "--requests", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+@options.tritonserver
 @click.pass_obj
 def infer(
     app: App,
@@ -45,19 +41,22 @@ def infer(
     requests: int,
     tritonserver: str | None,
 ) -> None:
-    """Deploy MODEL (an .onnx file) on the embedded Triton, infer, print outputs and latency."""
+    """Deploy MODEL (an .onnx file) on the embedded Triton, infer, print outputs and latency.
+
+    With an --input-data file, every request sends its first batch of samples."""
     overrides = parse_shape_options(shapes)
     signature = read_signature(model)
-    name = name or default_model_name(model)
+    name = check_model_name(name or default_model_name(model))
     with tempfile.TemporaryDirectory(prefix="tritune-infer-") as repo:
         deployed = deploy_onnx(repo, name, model)
         batched = deployed.config.max_batch_size > 0
-        request_shapes = resolve_shapes(signature, batch_size, overrides, batched)
-        feeds = make_inputs(signature, request_shapes, input_data)
+        feeds = request_feeds(signature, batch_size, overrides, batched, input_data)[0]
         app.info(f"starting the embedded Triton for {model} ...")
         started = time.perf_counter()
         with EmbeddedTriton(repo, tritonserver=tritonserver) as server, ModelControl(server) as control:
-            app.info(f"server ready in {time.perf_counter() - started:.2f} s at {server.endpoints.grpc} (gRPC)")
+            endpoint = server.endpoints.grpc if protocol == "grpc" else server.endpoints.http
+            ready_s = time.perf_counter() - started
+            app.info(f"server ready in {ready_s:.2f} s at {endpoint} ({'gRPC' if protocol == 'grpc' else 'HTTP'})")
             load_s = control.load(name)
             app.info(f"model {name!r} loaded in {load_s:.2f} s (max_batch_size {deployed.config.max_batch_size})")
             with InferClient(server.endpoints, protocol) as client:

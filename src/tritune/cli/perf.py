@@ -16,25 +16,21 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from tritune.cli import options
 from tritune.cli.app import App
 from tritune.cpus import client_side, server_split
 from tritune.domain.measurement import LoadMode, MeasurementStatus
+from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
-from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler
-from tritune.loadgen.report import to_csv, to_dict
+from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.pa_output import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
-from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
-
-
-def default_model_name(path: Path) -> str:
-    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
 
 
 @contextlib.contextmanager
@@ -129,7 +125,7 @@ def _table(results: list[PerfResult]) -> Table:
 
 @click.command()
 @click.argument("model")
-@click.option("-u", "--url", default=None, help="HTTP host:port of a running Triton (MODEL is then a model name).")
+@options.url
 @click.option("--concurrency-range", default=None, help="start[:end[:step]] closed-loop concurrency (default 1).")
 @click.option("--request-rate-range", default=None, help="start[:end[:step]] open-loop requests/sec.")
 @click.option(
@@ -144,25 +140,11 @@ def _table(results: list[PerfResult]) -> Table:
     default=None,
     help="File of intervals between requests in usec, one per line (looped).",
 )
-@click.option("-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--shape", "shapes", multiple=True, help="NAME:D1,D2 for dynamic dims, batch dim left out.")
-@click.option("--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file.")
-@click.option(
-    "-i",
-    "--protocol",
-    type=click.Choice(["grpc", "http"]),
-    default="http",
-    show_default=True,
-    help="perf_analyzer's default is HTTP; tritune's HTTP client also costs less CPU per request.",
-)
-@click.option(
-    "-p",
-    "--measurement-interval",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Time window in ms.",
-)
+@options.batch_size
+@options.shapes
+@options.input_data
+@options.protocol
+@options.measurement(interval_ms=5000)
 @click.option(
     "--measurement-mode",
     type=click.Choice([m.value for m in WindowMode]),
@@ -170,8 +152,6 @@ def _table(results: list[PerfResult]) -> Table:
     show_default=True,
 )
 @click.option("--measurement-request-count", default=50, show_default=True, type=click.IntRange(min=1))
-@click.option("-s", "--stability-percentage", default=10.0, show_default=True, type=click.FloatRange(min=0))
-@click.option("-r", "--max-trials", default=10, show_default=True, type=click.IntRange(min=3))
 @click.option(
     "--percentile",
     type=click.IntRange(1, 99),
@@ -179,14 +159,8 @@ def _table(results: list[PerfResult]) -> Table:
     help="Judge stability and report latency at this percentile instead of the average.",
 )
 @click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option(
-    "--workers",
-    default=None,
-    type=click.IntRange(min=1),
-    help="Load-generator processes (default: a concurrency slot each, up to the usable cores; "
-    "for a request rate 1, more while it cannot keep up).",
-)
-@click.option("--max-batch-size", default=None, type=click.IntRange(min=0), help="For an .onnx MODEL.")
+@options.workers
+@options.max_batch_size
 @click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
 @click.option(
     "-f",
@@ -196,15 +170,9 @@ def _table(results: list[PerfResult]) -> Table:
     help="Write perf_analyzer's CSV here.",
 )
 @click.option("--verbose-csv", is_flag=True, help="Add perf_analyzer's verbose CSV columns.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
-@click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
-@click.option(
-    "--server-cpus",
-    type=int,
-    default=None,
-    help="Pin the embedded server to the first N cores and the load generator to the rest "
-    "(steadier numbers on a small host).",
-)
+@options.as_json
+@options.tritonserver
+@options.server_cpus
 @click.pass_obj
 def perf(
     app: App,
@@ -234,7 +202,10 @@ def perf(
     tritonserver: str | None,
     server_cpus: int | None,
 ) -> None:
-    """Measure throughput and latency of MODEL under load, as perf_analyzer does."""
+    """Measure throughput and latency of MODEL under load, as perf_analyzer does.
+
+    MODEL is an .onnx file (deployed on the embedded Triton) or, with -u, the name of a model
+    the running server has loaded."""
     loads = _loads(concurrency_range, request_rate_range, request_distribution, request_intervals, batch_size)
     options = MeasureOptions(
         protocol=protocol,
@@ -262,7 +233,7 @@ def perf(
     results: list[PerfResult] = []
     with (
         _serve(app, model, url, serving, tritonserver, server_cpus) as (server, name),
-        Profiler(server, name, options) as profiler,
+        LoadDriver(server, name, options) as profiler,
     ):
         for load in loads:
             mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from tritune.cli import options
 from tritune.cli.app import App
 from tritune.errors import ModelError, UsageError
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
 from tritune.prepare.options import OPTIMIZATION_LEVELS
+from tritune.prepare.validate import format_3g
 
 
 def _tolerances(options: tuple[str, ...]) -> dict[str, Tolerance]:
@@ -33,57 +35,47 @@ def _tolerances(options: tuple[str, ...]) -> dict[str, Tolerance]:
 
 def _print_summary(app: App, prepared: PreparedModel) -> None:
     report = prepared.report
-    out = app.out
-    out.print(f"model {prepared.name}: {prepared.directory}", markup=False)
-    batch = report["batch"]
-    out.print(
-        f"batch: {batch['original']} -> {'dynamic' if batch['dynamic'] else 'not batching'}, "
-        f"max_batch_size {prepared.max_batch_size}",
-        markup=False,
+
+    def say(line: str) -> None:
+        app.out.print(line, markup=False)
+
+    say(f"model {prepared.name}: {prepared.directory}")
+    batch = report.batch
+    say(
+        f"batch: {batch.original} -> {'dynamic' if batch.dynamic else 'not batching'}, "
+        f"max_batch_size {prepared.max_batch_size}"
     )
-    if batch["stacked_check"]:
-        check = batch["stacked_check"]
-        out.print(
-            f"  stacked-batch check: {'passed' if check['passed'] else 'FAILED'} ({check['label']})",
-            markup=False,
-        )
-    for change in report["changes"]:
-        out.print(f"  changed: {change}", markup=False)
-    for note in report["notes"]:
-        out.print(f"  note: {note}", markup=False)
-    for result in report["validation"]["results"]:
+    if batch.stacked_check:
+        check = batch.stacked_check
+        say(f"  stacked-batch check: {'passed' if check.passed else 'FAILED'} ({check.label})")
+    for change in report.changes:
+        say(f"  changed: {change}")
+    for note in report.notes:
+        say(f"  note: {note}")
+    for result in report.validation.results:
         errors = "; ".join(
-            f"{o['name']}: max abs {_fmt(o['max_abs'])}, max rel {_fmt(o['max_rel'])}"
-            + (f", {o['mismatched']}/{o['elements']} outside" if o["mismatched"] else "")
-            + (f" ({o['note']})" if o["note"] else "")
-            for o in result["outputs"]
+            f"{o.name}: max abs {format_3g(o.max_abs)}, max rel {format_3g(o.max_rel)}"
+            + (f", {o.mismatched}/{o.elements} outside" if o.mismatched else "")
+            + (f" ({o.note})" if o.note else "")
+            for o in result.outputs
         )
-        verdict = "passed" if result["passed"] else "FAILED"
-        detail = result["error"] or errors
-        out.print(
-            f"validation {result['label']}: {verdict} (atol {result['atol']:g}, rtol {result['rtol']:g}) {detail}",
-            markup=False,
+        verdict = "passed" if result.passed else "FAILED"
+        tolerance = result.tolerance
+        say(
+            f"validation {result.label}: {verdict} (atol {tolerance.atol:g}, rtol {tolerance.rtol:g}) "
+            f"{result.error or errors}"
         )
-    sweep = report["sweep"]
-    if sweep:
+    search = report.max_batch_search
+    if search:
         steps = ", ".join(
-            f"{s['batch_size']}: {s['throughput']:.1f}/s"
-            if s["throughput"] is not None
-            else f"{s['batch_size']}: {s['status']}"
-            for s in sweep["steps"]
+            f"{s.batch_size}: {s.throughput:.1f}/s" if s.throughput is not None else f"{s.batch_size}: {s.status}"
+            for s in search.steps
         )
-        out.print(
-            f"batch sweep (samples/s): {steps} -> max {sweep['max_batch_size']} ({sweep['stop_reason']})",
-            markup=False,
-        )
-    out.print(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}", markup=False)
-    out.print(f"report: {prepared.report_path}", markup=False)
+        say(f"max-batch search (samples/s): {steps} -> max {search.max_batch_size} ({search.stop_reason})")
+    say(f"variants: {', '.join(f'{p}={f}' for p, f in prepared.model_files.items()) or 'none'}")
+    say(f"report: {prepared.report_path}")
     if prepared.deployed:
-        out.print(f"config: {prepared.directory / 'config.pbtxt'}", markup=False)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
+        say(f"config: {prepared.directory / 'config.pbtxt'}")
 
 
 @click.command()
@@ -97,14 +89,8 @@ def _fmt(value: float | None) -> str:
     show_default=True,
     help="Model repository to write <name>/ into.",
 )
-@click.option("--name", default=None, help="Model name (default: the file's stem or the factory's function).")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME:D1,D2[:DTYPE]",
-    help="An input's per-sample shape (batch left out), dtype for PyTorch. Repeatable.",
-)
+@options.model_name
+@options.model_inputs
 @click.option("--precision", default="fp32", show_default=True, help="Comma list of fp32, fp16; the first is served.")
 @click.option(
     "--tolerance",
@@ -127,18 +113,20 @@ def _fmt(value: float | None) -> str:
     show_default=True,
     help="ONNX Runtime graph optimization written into the file.",
 )
-@click.option("--max-batch-size", type=click.IntRange(min=0), default=None, help="Skip the sweep; use this.")
+@options.max_batch_size
 @click.option(
-    "--sweep-cap",
+    "--max-batch-cap",
+    "--sweep-cap",  # its name before 'sweep' came to mean only a variant's load sweep; scripts still use it
+    "max_batch_cap",
     type=click.IntRange(min=1),
     default=128,
     show_default=True,
-    help="Largest batch size the max-batch sweep tries.",
+    help="Largest batch size the max-batch search tries.",
 )
 @click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
 @click.option("--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports.")
 @click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@options.as_json
 @click.pass_obj
 def prepare(
     app: App,
@@ -153,7 +141,7 @@ def prepare(
     no_fix_reshapes: bool,
     optimize: str,
     max_batch_size: int | None,
-    sweep_cap: int,
+    max_batch_cap: int,
     validation_batch: int,
     opset: int,
     force: bool,
@@ -174,13 +162,13 @@ def prepare(
         validation_batch=validation_batch,
         data=data,
         max_batch_size=max_batch_size,
-        sweep_cap=sweep_cap,
+        max_batch_cap=max_batch_cap,
         opset=opset,
         force=force,
     )
     prepared = prepare_model(model, out_dir, name, options, log=app.info)
     if as_json:
-        app.out.print_json(json.dumps(prepared.report))
+        app.out.print_json(json.dumps(prepared.report.to_dict()))
     else:
         _print_summary(app, prepared)
     if not prepared.passed:

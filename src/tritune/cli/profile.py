@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from tritune.cli import options
 from tritune.cli.app import App
 from tritune.config import FlagSpec, ProfileConfig, cli_flags, load_profile_config
 from tritune.errors import UsageError
@@ -15,8 +16,13 @@ from tritune.errors import UsageError
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
 # Keys the command sets itself (the MODEL argument), or that need a structured YAML value.
 _NOT_FLAGS = {"profile_models", "objectives", "constraints"}
-# perf_analyzer's short names, kept for its users.
-_SHORT = {"measurement.protocol": "-i"}
+# perf_analyzer's short names, as the other commands take them (tritune.cli.options).
+_SHORT = {
+    "measurement.protocol": "-i",
+    "measurement.measurement_interval": "-p",
+    "measurement.stability_percentage": "-s",
+    "measurement.max_trials": "-r",
+}
 
 
 def _config_flags() -> list[FlagSpec]:
@@ -66,21 +72,15 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @click.argument("model", required=False, type=click.Path(path_type=Path))
 @click.option("-f", "--config-file", type=click.Path(path_type=Path), help="YAML config (Model Analyzer keys).")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Store, output repository and reports go here.")
-@click.option("--name", help="Model name (default: from the file).")
+@options.model_name
 @click.option("--objective", "objective_flags", multiple=True, help="METRIC[=WEIGHT], repeatable.")
 @click.option("--export", "export_repo", type=click.Path(path_type=Path), help="Write the best config here.")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME:D1,D2[:DTYPE]",
-    help="For a PyTorch model that needs preparing: an input's shape (batch left out).",
-)
+@options.model_inputs
 # The name this option had before it took perf_analyzer's (--max-trials), kept for old scripts.
 @click.option("--max-windows", "max_windows", type=int, hidden=True)
-@click.option("--url", help="Use a running Triton (host:port, HTTP) instead of the embedded one.")
-@click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@options.url
+@options.tritonserver
+@options.as_json
 @click.option("--no-report", is_flag=True, help="Skip the HTML/CSV reports.")
 @_config_options
 @click.pass_obj
@@ -133,6 +133,6 @@ def profile(
 
 
 def _model_name(path: Path) -> str:
-    from tritune.cli.infer import default_model_name
+    from tritune.domain.names import default_model_name
 
     return default_model_name(path)

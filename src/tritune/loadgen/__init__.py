@@ -1,31 +1,40 @@
 """The load generator and measurement engine (perf_analyzer's semantics, in-process).
 
-Public API: ``Profiler`` / ``measure`` / ``make_measure_fn`` with ``LoadSpec`` and
-``MeasureOptions``, returning ``PerfResult`` (``.to_measurement()``).
+Public API: ``LoadDriver`` / ``measure`` / ``make_measure_fn`` with ``LoadSpec`` and
+``MeasureOptions``, returning ``PerfResult`` (``.to_measurement()``); ``judge`` is the verdict
+rule set on a measurement's outputs.
 """
 
+from tritune.loadgen.driver import LoadDriver, make_measure_fn, measure
 from tritune.loadgen.engine import ClosedLoop, LoadEngine, OpenLoop, RequestResult
 from tritune.loadgen.histogram import LatencyHistogram, LatencySummary, rank_index
-from tritune.loadgen.profiler import LoadSpec, MeasureOptions, PerfResult, Profiler, make_measure_fn, measure
+from tritune.loadgen.result import MeasurementVerdict, PerfResult, WindowBrief, judge
 from tritune.loadgen.schedule import Distribution, Schedule
-from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.spec import LoadSpec, MeasureOptions
+from tritune.loadgen.stabilize import Stability, StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.workers import WorkerPool
 
 __all__ = [
     "ClosedLoop",
     "Distribution",
     "LatencyHistogram",
     "LatencySummary",
+    "LoadDriver",
     "LoadEngine",
     "LoadSpec",
     "MeasureOptions",
+    "MeasurementVerdict",
     "OpenLoop",
     "PerfResult",
-    "Profiler",
     "RequestResult",
     "Schedule",
+    "Stability",
     "StabilityCriteria",
+    "WindowBrief",
     "WindowMode",
     "WindowSpec",
+    "WorkerPool",
+    "judge",
     "make_measure_fn",
     "measure",
     "rank_index",

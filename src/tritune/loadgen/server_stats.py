@@ -1,5 +1,5 @@
-"""Server-side latency breakdown from Triton's statistics extension (pure apart from
-``fetch_model_stats``).
+"""Server-side latency breakdown from Triton's statistics extension (pure: the statistics
+are fetched by ``loadgen.observer`` through ``triton.http_api``).
 
 perf_analyzer snapshots the cumulative statistics at window edges and reports, per
 component, delta(ns) / delta(count) between the first and last snapshot of the kept windows.
@@ -9,12 +9,9 @@ in the same way perf_analyzer's is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from tritune.triton.server import http_get
 
 COMPONENTS = (
     "success",
@@ -63,17 +60,6 @@ def parse_model_stats(document: Mapping[str, Any], model: str, time_ns: int = 0)
     if not found:
         return None
     return StatsSnapshot(time_ns, {k: (v[0], v[1]) for k, v in counters.items()}, executions, inferences, batches)
-
-
-def fetch_model_stats(http_url: str, model: str, time_ns: int = 0, timeout_s: float = 2.0) -> StatsSnapshot | None:
-    """None when the server does not answer (it may have died: the caller reports that)."""
-    status, body = http_get(f"http://{http_url}/v2/models/{model}/stats", timeout=timeout_s)
-    if status != 200:
-        return None
-    try:
-        return parse_model_stats(json.loads(body), model, time_ns)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

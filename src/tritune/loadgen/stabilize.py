@@ -40,7 +40,9 @@ class StabilityCriteria:
     latency_optional: bool = False
 
 
-class Outcome(StrEnum):
+class Stability(StrEnum):
+    """Where a measurement stands: still windowing, or decided (``PerfResult`` maps it to a status)."""
+
     RUNNING = "running"
     STABLE = "stable"
     UNSTABLE = "unstable"
@@ -109,7 +111,7 @@ class MeasurementController:
     batch_size: int
     tick_ns: int
     windows: list[WindowStats] = field(default_factory=list)
-    outcome: Outcome = Outcome.RUNNING
+    outcome: Stability = Stability.RUNNING
     verdict: Verdict | None = None
     reason: str = ""
     started: int = 0  # windows begun (the observer snapshots the server at window edges)
@@ -123,7 +125,7 @@ class MeasurementController:
 
     def add_tick(self, tick: WindowStats) -> bool:
         """Feed the next tick; True once the measurement is decided (stable, unstable, failed)."""
-        if self.outcome is not Outcome.RUNNING:
+        if self.outcome is not Stability.RUNNING:
             return True
         self._seen_ns += tick.duration_ns
         if self._seen_ns <= self.window.warmup_ns:
@@ -137,7 +139,7 @@ class MeasurementController:
         if self._window_full(self._current):
             closed, self._current, self._current_ticks = self._current, None, 0
             self._close(closed)
-        return self.outcome is not Outcome.RUNNING
+        return self.outcome is not Stability.RUNNING
 
     def _window_full(self, window: WindowStats) -> bool:
         if self.window.mode is WindowMode.TIME:
@@ -148,7 +150,7 @@ class MeasurementController:
     def _close(self, window: WindowStats) -> None:
         self.windows.append(window)
         if window.completed == 0:
-            self.outcome = Outcome.FAILED
+            self.outcome = Stability.FAILED
             number = len(self.windows)
             if window.failed:
                 kinds = ", ".join(f"{k} x{n}" for k, n in sorted(window.errors.items()))
@@ -159,10 +161,10 @@ class MeasurementController:
             return
         self.verdict = check_stability(self.windows, self.batch_size, self.criteria)
         if self.verdict.stable:
-            self.outcome = Outcome.STABLE
+            self.outcome = Stability.STABLE
             self.reason = self.verdict.reason
         elif len(self.windows) >= self.criteria.max_windows:
-            self.outcome = Outcome.UNSTABLE
+            self.outcome = Stability.UNSTABLE
             self.reason = (
                 f"failed to obtain a stable measurement within {self.criteria.max_windows} windows: "
                 f"{self.verdict.reason}"

@@ -35,10 +35,11 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from tritune.errors import TrituneError
-from tritune.loadgen.engine import ClosedLoop, LoadEngine, OpenLoop
+from tritune.loadgen.engine import ClosedLoop, LoadEngine, OpenLoop, RequestFunc
+from tritune.loadgen.payload import RequestTarget
+from tritune.loadgen.request import make_request_fn
 from tritune.loadgen.schedule import Schedule, arrival_offsets
 from tritune.loadgen.stats import WindowStats
-from tritune.loadgen.triton_client import RequestTarget, make_request_fn
 
 _STOP = "stop"
 _READY = "ready"
@@ -69,18 +70,22 @@ class WorkerPlan:
         rng = np.random.default_rng(self.schedule.seed)
         return OpenLoop(arrival_offsets(self.schedule, rng, self.part, self.parts), self.max_in_flight)
 
+    def engine(self, request_fn: RequestFunc) -> LoadEngine:
+        """The engine that runs this plan in the calling thread's event loop."""
+        return LoadEngine(
+            request_fn,
+            self.load(),
+            tick_ns=self.tick_ns,
+            late_threshold_ns=self.late_threshold_ns,
+            cpu_time_ns=time.thread_time_ns,  # the event loop's own thread: what saturates
+            drain_timeout_ns=self.drain_timeout_ns,
+        )
+
 
 async def _worker_async(plan: WorkerPlan, conn: Connection) -> None:
     request_fn = make_request_fn(plan.target)
     try:
-        engine = LoadEngine(
-            request_fn,
-            plan.load(),
-            tick_ns=plan.tick_ns,
-            late_threshold_ns=plan.late_threshold_ns,
-            cpu_time_ns=time.thread_time_ns,
-            drain_timeout_ns=plan.drain_timeout_ns,
-        )
+        engine = plan.engine(request_fn)
         conn.send(_READY)
         start_ns = conn.recv()
         if not isinstance(start_ns, int):

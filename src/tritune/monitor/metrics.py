@@ -1,4 +1,5 @@
-"""Triton's Prometheus endpoint, parsed with prometheus_client's parser.
+"""Triton's Prometheus endpoint (fetched through ``triton.http_api``), parsed with
+prometheus_client's parser.
 
 perf_analyzer's ``--collect-metrics`` reads ``nv_gpu_utilization``, ``nv_gpu_power_usage``,
 ``nv_gpu_memory_used_bytes`` and ``nv_gpu_memory_total_bytes`` per GPU and, over the stable
@@ -8,12 +9,12 @@ gauges (``nv_cpu_utilization``, ``nv_cpu_memory_used_bytes``) are treated the sa
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tritune.triton.http_api import TritonHttpError, metrics_text
 
 GPU_GAUGES = (
     "nv_gpu_utilization",
@@ -50,10 +51,9 @@ def parse_metrics(text: str, time_ns: int = 0) -> MetricsSample:
 def scrape_metrics(url: str, time_ns: int = 0, timeout_s: float = 2.0) -> MetricsSample:
     """Never raises: a failed scrape is a sample with ``error`` set."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - the server's own URL
-            text = response.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError) as error:
-        return MetricsSample(time_ns, error=f"metrics scrape of {url} failed: {error}")
+        text = metrics_text(url, timeout_s)
+    except TritonHttpError as error:
+        return MetricsSample(time_ns, error=f"metrics scrape of {url} failed: {error.reason}")
     try:
         return parse_metrics(text, time_ns)
     except ValueError as error:

@@ -8,16 +8,17 @@ from tritune.prepare.options import (
     Tolerance,
     parse_input_option,
 )
-from tritune.prepare.pipeline import PreparedModel, default_name, prepare_model
-from tritune.prepare.variants import ensure_prepared, load_prepared, precision_variant, search_dimensions
+from tritune.prepare.pipeline import prepare_model
+from tritune.prepare.record import PreparedModel, PrepareReport, load_prepared
+from tritune.prepare.variants import ensure_prepared, precision_variant, search_dimensions
 
 __all__ = [
     "DEFAULT_TOLERANCES",
     "InputSpec",
     "PrepareOptions",
+    "PrepareReport",
     "PreparedModel",
     "Tolerance",
-    "default_name",
     "ensure_prepared",
     "load_prepared",
     "parse_input_option",

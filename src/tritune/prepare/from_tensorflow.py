@@ -12,10 +12,8 @@ import sys
 from pathlib import Path
 
 from tritune.errors import ModelError
-from tritune.prepare.batch import detect_batch
 from tritune.prepare.options import PrepareOptions
-from tritune.prepare.sources import Source, onnx_runner
-from tritune.triton.model_config import load_onnx
+from tritune.prepare.sources import Source, onnx_source
 
 INSTALL_HINT = "pip install tensorflow tf2onnx"
 
@@ -43,12 +41,9 @@ def import_savedmodel(directory: Path, work_dir: Path, options: PrepareOptions) 
             f"tf2onnx could not convert {directory} ({lines[-1][:300] if lines else done.returncode}): "
             "check the SavedModel's serving signature"
         )
-    batch = detect_batch(load_onnx(target))
-    return Source(
+    return onnx_source(
         "savedmodel",
         target,
-        onnx_runner(target),
         "the tf2onnx conversion on ONNX Runtime (TensorFlow itself is not run)",
-        reference_batch=batch.size if batch.kind == "fixed" else None,
         notes=[f"converted with tf2onnx at opset {options.opset}"],
     )

@@ -55,9 +55,9 @@ class PrepareOptions:
             "basic" is portable; "extended" may add ONNX Runtime-only fused operators.
         validation_batch: batch size of the numeric checks (>= 2 so batching is exercised).
         data: an .npz file with validation inputs (arrays by input name, batch included).
-        max_batch_size: skip the sweep and use this (0: the model does not batch).
-        sweep_cap: the largest batch the sweep may try (a power of 2).
-        sweep_min_time_s: time measured per sweep step (more is steadier, less is quicker).
+        max_batch_size: skip the max-batch search and use this (0: the model does not batch).
+        max_batch_cap: the largest batch the max-batch search may try (a power of 2).
+        max_batch_min_time_s: time measured per batch size of the search (more is steadier, less is quicker).
         opset: the ONNX opset for exports from PyTorch and TensorFlow.
         force: write a serving repository even when a check failed.
         seed: for generated inputs.
@@ -72,8 +72,8 @@ class PrepareOptions:
     validation_batch: int = 3
     data: Path | None = None
     max_batch_size: int | None = None
-    sweep_cap: int = 128
-    sweep_min_time_s: float = 0.5
+    max_batch_cap: int = 128
+    max_batch_min_time_s: float = 0.5
     opset: int = 18
     force: bool = False
     seed: int = 0
@@ -92,8 +92,8 @@ class PrepareOptions:
             raise UsageError(f"validation batch {self.validation_batch} is below 2: batching needs at least 2")
         if self.max_batch_size is not None and self.max_batch_size < 0:
             raise UsageError(f"max batch size {self.max_batch_size} is negative: use 0 (no batching) or more")
-        if self.sweep_cap < 1:
-            raise UsageError(f"sweep cap {self.sweep_cap} is below 1: use a power of 2 such as 64")
+        if self.max_batch_cap < 1:
+            raise UsageError(f"max batch cap {self.max_batch_cap} is below 1: use a power of 2 such as 64")
         names = [i.name for i in self.inputs]
         if len(set(names)) != len(names):
             raise UsageError(f"inputs {names} name one input twice: give each --input once")

@@ -6,19 +6,18 @@ torch.export ExportedProgram (.pt2), a Python factory ``package.module:function`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnxruntime as ort
 
+from tritune.domain.names import is_factory_reference
 from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import detect_batch
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.validate import Runner
 from tritune.triton.model_config import load_onnx
 
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 EXPORTED_PROGRAM_SUFFIXES = (".pt2",)
 SUPPORTED = (
@@ -58,7 +57,7 @@ def source_kind(model: str) -> str:
         if suffix in EXPORTED_PROGRAM_SUFFIXES:
             return "exported_program"
         raise UsageError(f"{model}: file type {suffix or '(none)'!r} is not supported: pass {SUPPORTED}")
-    if _FACTORY.match(model):
+    if is_factory_reference(model):
         return "factory"
     raise UsageError(f"{model} does not exist and is not a package.module:function factory: pass {SUPPORTED}")
 
@@ -87,16 +86,17 @@ def onnx_runner(path: Path) -> Runner:
     return run
 
 
-def import_onnx(path: Path) -> Source:
+def onnx_source(kind: str, path: Path, label: str, notes: list[str] | None = None) -> Source:
+    """A source whose reference is the ONNX file ``path`` itself on ONNX Runtime: at its own
+    batch size when that is fixed, since the file accepts no other."""
     model = load_onnx(path, load_external_data=True)  # fails early on missing external data
     batch = detect_batch(model)
-    return Source(
-        "onnx",
-        path,
-        onnx_runner(path),
-        "the original ONNX model on ONNX Runtime",
-        reference_batch=batch.size if batch.kind == "fixed" else None,
-    )
+    fixed = batch.size if batch.kind == "fixed" else None
+    return Source(kind, path, onnx_runner(path), label, reference_batch=fixed, notes=notes or [])
+
+
+def import_onnx(path: Path) -> Source:
+    return onnx_source("onnx", path, "the original ONNX model on ONNX Runtime")
 
 
 def import_source(model: str, work_dir: Path, options: PrepareOptions) -> Source:

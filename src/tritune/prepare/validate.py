@@ -4,8 +4,8 @@ the callers' business (they pass a Runner)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,6 @@ class Comparison:
     tolerance: Tolerance
     outputs: tuple[OutputComparison, ...] = ()
     error: str = ""  # the candidate (or reference) could not run at all
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -46,7 +45,7 @@ class Comparison:
         if self.error:
             return f"{self.label}: FAILED ({self.error})"
         worst = ", ".join(
-            f"{o.name} max abs {_fmt(o.max_abs)} rel {_fmt(o.max_rel)}" + (f" [{o.note}]" if o.note else "")
+            f"{o.name} max abs {format_3g(o.max_abs)} rel {format_3g(o.max_rel)}" + (f" [{o.note}]" if o.note else "")
             for o in self.outputs
         )
         verdict = "passed" if self.passed else "FAILED"
@@ -60,11 +59,21 @@ class Comparison:
             "rtol": self.tolerance.rtol,
             "error": self.error,
             "outputs": [asdict(o) for o in self.outputs],
-            **self.details,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        """The inverse of ``as_dict`` (``passed`` is recomputed from the outputs)."""
+        return cls(
+            data["label"],
+            Tolerance(data["atol"], data["rtol"]),
+            tuple(OutputComparison(**o) for o in data["outputs"]),
+            data["error"],
+        )
 
-def _fmt(value: float | None) -> str:
+
+def format_3g(value: float | None) -> str:
+    """A measured error for people: three significant digits, n/a when there was none."""
     return "n/a" if value is None else f"{value:.3g}"
 
 
@@ -121,7 +130,8 @@ def run_in_chunks(run: Runner, feeds: Mapping[str, np.ndarray], chunk: int) -> d
     return {name: np.concatenate([p[name] for p in parts], axis=0) for name in parts[0]}
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """An exception as one short line: its type and the last line of its message."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[-1] if text else ''}"[:400]
 
@@ -134,17 +144,9 @@ def stacked_batch_check(run: Runner, feeds: Mapping[str, np.ndarray], tol: Toler
     try:
         singles = run_in_chunks(run, feeds, 1)
     except Exception as error:
-        return Comparison(label, tol, error=f"batch 1 does not run: {_error_text(error)}")
+        return Comparison(label, tol, error=f"batch 1 does not run: {error_text(error)}")
     try:
         batched = run(feeds)
     except Exception as error:
-        return Comparison(label, tol, error=f"batch {batch} does not run: {_error_text(error)}")
+        return Comparison(label, tol, error=f"batch {batch} does not run: {error_text(error)}")
     return compare_outputs(label, singles, batched, tol)
-
-
-def first_failure(comparisons: Sequence[Comparison]) -> Comparison | None:
-    return next((c for c in comparisons if not c.passed), None)
-
-
-def error_text(error: BaseException) -> str:
-    return _error_text(error)

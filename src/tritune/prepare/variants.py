@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import onnxruntime as ort
 
-from tritune.errors import ModelError, UsageError
+from tritune.errors import UsageError
 from tritune.prepare.options import PrepareOptions
-from tritune.prepare.pipeline import REPORT_FILE, Log, PreparedModel, prepare_model
+from tritune.prepare.pipeline import prepare_model
+from tritune.prepare.record import REPORT_FILE, PreparedModel, load_prepared
+from tritune.prepare.steps import Log
 from tritune.prepare.transforms import convert_fp16, save_model
-from tritune.triton.model_config import from_pbtxt, load_onnx
+from tritune.triton.model_config import load_onnx
 
 # Providers that run on this host's hardware; the rest (TensorRT, OpenVINO, ...) need their own
 # setup and are opted into explicitly.
@@ -31,29 +32,6 @@ def precision_variant(model_path: str | Path, precision: str, target: str | Path
     destination = Path(target) if target else source.with_name(f"{source.stem}.fp16.onnx")
     save_model(convert_fp16(load_onnx(source, load_external_data=True))[0], destination)
     return destination
-
-
-def load_prepared(model_dir: str | Path) -> PreparedModel:
-    """A model directory written by ``prepare_model`` (``OUT/<name>``), read back from its report."""
-    directory = Path(model_dir)
-    report_path = directory / REPORT_FILE
-    if not report_path.exists():
-        raise ModelError(f"{directory} has no {REPORT_FILE}: run tritune prepare on the model first")
-    report = json.loads(report_path.read_text())
-    files = {precision: directory / entry["file"] for precision, entry in report["variants"].items() if entry["usable"]}
-    config_path = directory / "config.pbtxt"
-    config = from_pbtxt(config_path.read_text()) if report["deployed"] and config_path.exists() else None
-    return PreparedModel(
-        name=report["name"],
-        repository=directory.parent,
-        model_files=files,
-        max_batch_size=int(report["max_batch_size"]),
-        batch_dynamic=bool(report["batch"]["dynamic"]),
-        passed=bool(report["passed"]),
-        problems=tuple(report["problems"]),
-        report=report,
-        config=config,
-    )
 
 
 def search_dimensions(prepared: PreparedModel, *, gpu: bool = False) -> dict[str, tuple[object, ...]]:

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
+from tritune.domain.status import VariantStatus
 from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.deploy import Deployer
 from tritune.profile.notify import Notifier
-from tritune.store import RunRecord, Store, VariantRecord, VariantStatus
+from tritune.store import RunRecord, Store, VariantRecord
 
 
 class LoadSweepLike(Protocol):

@@ -21,12 +21,13 @@ from tritune.analysis.summary import SummaryFacts, summary_facts, summary_senten
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
+from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.profile.deploy import Deployer, variant_name
 from tritune.profile.evaluate import MeasureFn, VariantEvaluator
 from tritune.profile.notify import Notifier, QuietNotifier
 from tritune.search.factory import SearchPlan, create_plan
-from tritune.store import RunRecord, RunStatus, Store
+from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
 
 START_FAILURES = 2

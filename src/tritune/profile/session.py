@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.domain.layout import RunLayout
+from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
 from tritune.profile.deploy import VariantDeployer
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
-from tritune.store import RunStatus, Store
+from tritune.store import Store
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
@@ -54,7 +55,7 @@ class ProfileSession:
         """A dynamic-batch ONNX file is served as it is; anything else (another format, a fixed
         batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory."""
         from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
-        from tritune.prepare.pipeline import REPORT_FILE
+        from tritune.prepare.record import REPORT_FILE
 
         settings = self.config.profile_models[name]
         path = Path(settings.model_path) if settings.model_path else Path(name)
@@ -99,8 +100,7 @@ class ProfileSession:
         )  # type: ignore[return-value]
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
-        from tritune.loadgen import make_measure_fn
-        from tritune.loadgen.workers import WorkerPool
+        from tritune.loadgen import WorkerPool, make_measure_fn
         from tritune.system import hardware
 
         machine = hardware()

@@ -11,12 +11,13 @@ never records them.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tritune.domain.measurement import LoadMode
 from tritune.domain.metrics import header
-from tritune.report.data import ConfigSummary, Point, ReportData
+from tritune.report.records import ConfigSummary, Point, ReportData
 
 INFERENCE_CSV = "metrics-model-inference.csv"
 GPU_CSV = "metrics-model-gpu.csv"
@@ -58,9 +59,9 @@ def _number(value: float | None) -> str:
 
 def _load_fields(points: Sequence[Point]) -> tuple[str, ...]:
     modes = {p.load_mode for p in points}
-    if modes == {"request_rate"}:
+    if modes == {LoadMode.REQUEST_RATE}:
         return ("request_rate",)
-    if "request_rate" in modes:
+    if LoadMode.REQUEST_RATE in modes:
         return ("concurrency", "request_rate")
     return ("concurrency",)
 
@@ -69,8 +70,8 @@ def _common(field: str, data: ReportData, config: ConfigSummary, point: Point) -
     values = {
         "model_name": data.model_name,
         "batch_size": str(point.batch_size),
-        "concurrency": f"{point.load_value:g}" if point.load_mode == "concurrency" else "",
-        "request_rate": f"{point.load_value:g}" if point.load_mode == "request_rate" else "",
+        "concurrency": f"{point.load_value:g}" if point.load_mode is LoadMode.CONCURRENCY else "",
+        "request_rate": f"{point.load_value:g}" if point.load_mode is LoadMode.REQUEST_RATE else "",
         "model_config_path": config.name,
         "instance_group": config.instance_group,
         "max_batch_size": str(config.max_batch_size),
@@ -95,36 +96,38 @@ def _cell(field: str, row: Row) -> str:
     return common if common is not None else _number(point.get(field))
 
 
+def _measurement_table(
+    filename: str,
+    datas: Sequence[ReportData],
+    before_load: tuple[str, ...],
+    after_load: tuple[str, ...],
+    keep: Callable[[Row], bool] = lambda row: True,
+) -> CsvTable:
+    """One row per usable measurement ``keep`` accepts; the load columns fit every measurement's mode."""
+    every = _rows(datas)
+    fields = (*before_load, *_load_fields([p for _, _, p in every]), *after_load)
+    rows = [r for r in every if keep(r)]
+    return CsvTable(filename, fields, tuple(tuple(_cell(f, r) for f in fields) for r in rows))
+
+
 def inference_table(datas: Sequence[ReportData]) -> CsvTable:
-    rows = _rows(datas)
-    fields = (
-        "model_name",
-        "batch_size",
-        *_load_fields([p for _, _, p in rows]),
-        "model_config_path",
-        "instance_group",
-        "max_batch_size",
-        "satisfies_constraints",
-        *_INFERENCE_METRICS,
+    return _measurement_table(
+        INFERENCE_CSV,
+        datas,
+        ("model_name", "batch_size"),
+        ("model_config_path", "instance_group", "max_batch_size", "satisfies_constraints", *_INFERENCE_METRICS),
     )
-    return CsvTable(INFERENCE_CSV, fields, tuple(tuple(_cell(f, r) for f in fields) for r in rows))
 
 
 def gpu_table(datas: Sequence[ReportData]) -> CsvTable:
     """One row per measurement that carries GPU metrics (none on a CPU-only run, as in MA)."""
-    every = _rows(datas)
-    rows = [r for r in every if any(m in r[2].metrics for m in _GPU_METRICS)]
-    fields = (
-        "model_name",
-        "gpu_uuid",
-        "batch_size",
-        *_load_fields([p for _, _, p in every]),
-        "model_config_path",
-        "instance_group",
-        "satisfies_constraints",
-        *_GPU_METRICS,
+    return _measurement_table(
+        GPU_CSV,
+        datas,
+        ("model_name", "gpu_uuid", "batch_size"),
+        ("model_config_path", "instance_group", "satisfies_constraints", *_GPU_METRICS),
+        keep=lambda row: any(m in row[2].metrics for m in _GPU_METRICS),
     )
-    return CsvTable(GPU_CSV, fields, tuple(tuple(_cell(f, r) for f in fields) for r in rows))
 
 
 def server_table(datas: Sequence[ReportData]) -> CsvTable:

@@ -16,9 +16,9 @@ import plotly.io as pio
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tritune import __version__
-from tritune.domain.metrics import MEASUREMENT_COLUMNS, header
-from tritune.report import figures
-from tritune.report.data import ConfigSummary, ReportData
+from tritune.domain.metrics import MEASUREMENT_COLUMNS, axis_label, header, unit
+from tritune.report import figures, plot_info
+from tritune.report.records import ConfigSummary, ReportData
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -70,7 +70,7 @@ def gain_text(data: ReportData) -> str:
     return f"+{round(gain)}%"
 
 
-def _render_plot(info: figures.PlotInfo) -> RenderedPlot:
+def _render_plot(info: plot_info.PlotInfo) -> RenderedPlot:
     if info.empty:
         return RenderedPlot(info.key, info.title, "")
     fig = figures.plot(info)
@@ -100,23 +100,29 @@ def _best_metric(config: ConfigSummary, metric: str | None) -> float | None:
     return config.best.get(metric)
 
 
+def _config_table_columns(data: ReportData) -> list[tuple[str, str | None]]:
+    """The metric columns of the config tables, (header, metric); memory follows the hardware.
+
+    A run that measured no memory keeps an empty memory column, so the tables line up run to run.
+    """
+    metrics = ("perf_latency_p99", "perf_throughput", data.memory_metric, "gpu_utilization")
+    return [(axis_label(m) if m is not None else "Memory (MB)", m) for m in metrics]
+
+
 def render_summary(data: ReportData, detailed_links: Mapping[str, str] | None = None) -> str:
     """The summary report of one model. ``detailed_links``: config name -> relative URL."""
-    memory_header = {"gpu_used_memory": "GPU memory (MB)", "cpu_used_ram": "RAM (MB)"}.get(
-        data.memory_metric or "", "Memory (MB)"
-    )
     top = [data.config(name) for name in data.top]
     return (
         _environment()
         .get_template("summary.html.j2")
         .render(
             **_common(data),
-            plots=[_render_plot(info) for info in figures.summary_infos(data)],
+            plots=[_render_plot(info) for info in plot_info.summary_infos(data)],
             gain_text=gain_text(data),
             top_configs=top,
             failed_count=sum(1 for c in data.configs if c.rank is None),
             started=_dt.datetime.fromtimestamp(data.created_at).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            memory_header=memory_header,
+            metric_columns=_config_table_columns(data),
             metric=_best_metric,
             detailed_links=dict(detailed_links or {}),
         )
@@ -132,9 +138,10 @@ def render_detailed(data: ReportData, config: ConfigSummary, summary_link: str |
         .render(
             **_common(data),
             config=config,
-            plots=[_render_plot(info) for info in figures.detailed_infos(config)],
+            plots=[_render_plot(info) for info in plot_info.detailed_infos(config)],
             columns=columns,
             header=header,
+            unit=unit,
             summary_link=summary_link,
         )
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tritune.domain.layout import STORE_FILE, RunLayout
 from tritune.errors import UsageError
-from tritune.report.data import RunSnapshot
+from tritune.report.records import RunSnapshot
 from tritune.store import Store, VariantRecord
 
 

@@ -7,15 +7,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tritune.report.data import Point, ReportData
+from tritune.domain.measurement import LoadMode
 from tritune.report.html import format_number
+from tritune.report.records import Point, ReportData
 from tritune.report.write import WrittenReports
 
 
 def _short_load(point: Point | None) -> str:
     if point is None:
         return "—"
-    prefix = "c" if point.load_mode == "concurrency" else "r"
+    prefix = "c" if point.load_mode is LoadMode.CONCURRENCY else "r"
     return f"{prefix}{point.load_value:g} b{point.batch_size}"
 
 

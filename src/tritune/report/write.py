@@ -21,11 +21,12 @@ from typing import Any
 from tritune import __version__
 from tritune.domain.layout import RunLayout
 from tritune.errors import TrituneError
+from tritune.report.build import build_report_data
 from tritune.report.csv_export import csv_tables, write_csvs
-from tritune.report.data import ReportData, ReportSettings, build_report_data
 from tritune.report.html import render_detailed, render_summary
 from tritune.report.load import latest_per_model, load_runs
 from tritune.report.pdf import INSTALL_HINT, find_chromium, print_pdf
+from tritune.report.records import ReportData, ReportSettings
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,7 @@ def write_reports(
     run_dir = Path(run_dir)
     out = Path(output_dir) if output_dir is not None else run_dir
     datas = [
-        build_report_data(
-            snapshot,
-            ReportSettings.from_run_settings(snapshot.run.settings, model=snapshot.run.model_name, top_n=top_n),
-        )
+        build_report_data(snapshot, ReportSettings.from_run_settings(snapshot.run.settings, top_n=top_n))
         for snapshot in latest_per_model(load_runs(run_dir))
     ]
     models = [_write_model(data, out) for data in datas]

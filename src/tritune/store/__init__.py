@@ -1,6 +1,5 @@
 """The SQLite run store: runs, variants, measurements; resume by fingerprint."""
 
-from tritune.domain.status import RunStatus, VariantStatus
 from tritune.store.sqlite import (
     MeasurementRecord,
     RunRecord,
@@ -8,4 +7,4 @@ from tritune.store.sqlite import (
     VariantRecord,
 )
 
-__all__ = ["MeasurementRecord", "RunRecord", "Store", "RunStatus", "VariantRecord", "VariantStatus"]
+__all__ = ["MeasurementRecord", "RunRecord", "Store", "VariantRecord"]

@@ -1,4 +1,4 @@
-"""Domain records <-> JSON-able dicts, for the store (and the JSON summaries)."""
+"""Domain records <-> the JSON text of the store's columns."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 
 
@@ -32,25 +32,6 @@ def serving_from_dict(data: dict[str, Any]) -> ServingConfig:
             "runner": RunnerOptions(**runner),
         }
     )
-
-
-def load_to_dict(load: LoadPoint) -> dict[str, Any]:
-    return {"mode": load.mode.value, "value": load.value, "batch_size": load.batch_size}
-
-
-def load_from_dict(data: dict[str, Any]) -> LoadPoint:
-    return LoadPoint(mode=LoadMode(data["mode"]), value=float(data["value"]), batch_size=int(data["batch_size"]))
-
-
-def measurement_to_dict(measurement: Measurement) -> dict[str, Any]:
-    return {
-        "load": load_to_dict(measurement.load),
-        "status": measurement.status.value,
-        "metrics": dict(measurement.metrics),
-        "error": measurement.error,
-        "client_bound": measurement.client_bound,
-        "warnings": list(measurement.warnings),
-    }
 
 
 def canonical_json(data: Any) -> str:

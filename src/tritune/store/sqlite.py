@@ -10,23 +10,21 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tritune.domain.layout import RunLayout
-from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus, VariantStatus
 from tritune.errors import UsageError
-from tritune.store.codec import (
-    canonical_json,
-    load_to_dict,
-    measurement_from_row,
-    serving_from_dict,
-    serving_to_dict,
-)
-from tritune.store.codec import load_from_dict as _load_from_dict
+from tritune.store.codec import canonical_json, measurement_from_row, serving_from_dict, serving_to_dict
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_R = TypeVar("_R", bound="DataclassInstance")
 
 SCHEMA_VERSION = 1
 
@@ -154,9 +152,9 @@ class Store:
             return self._run(row), True
         now = time.time()
         cursor = self._db.execute(
-            "INSERT INTO runs(model_name, fingerprint, settings_json, hardware_json, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (model_name, fingerprint, canonical_json(settings), canonical_json(hardware), now, now),
+            "INSERT INTO runs(model_name, fingerprint, settings_json, hardware_json, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (model_name, fingerprint, canonical_json(settings), canonical_json(hardware), RunStatus.RUNNING, now, now),
         )
         return self.run(int(cursor.lastrowid or 0)), False
 
@@ -174,14 +172,12 @@ class Store:
 
     @staticmethod
     def _run(row: sqlite3.Row) -> RunRecord:
-        return RunRecord(
-            id=row["id"],
-            model_name=row["model_name"],
-            fingerprint=row["fingerprint"],
+        return _record(
+            RunRecord,
+            row,
             settings=json.loads(row["settings_json"]),
             hardware=json.loads(row["hardware_json"]),
             status=RunStatus(row["status"]),
-            created_at=row["created_at"],
         )
 
     # -- variants --------------------------------------------------------------------------
@@ -196,11 +192,11 @@ class Store:
     ) -> VariantRecord:
         """The stored variant with these parameters, or a new one named ``name``."""
         key = canonical_json(dict(params))
-        row = self._db.execute("SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)).fetchone()
+        row = self._variant_row(run_id, key)
         if row is None:
             self._db.execute(
-                "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO variants(run_id, name, params_key, params_json, serving_json, is_default, status,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     name,
@@ -208,12 +204,12 @@ class Store:
                     key,
                     canonical_json(serving_to_dict(serving)),
                     int(is_default),
+                    VariantStatus.PENDING,
                     time.time(),
                 ),
             )
-            row = self._db.execute(
-                "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, key)
-            ).fetchone()
+            row = self._variant_row(run_id, key)
+            assert row is not None  # inserted just above, in autocommit
         return self._variant(row)
 
     def set_variant_status(
@@ -233,23 +229,24 @@ class Store:
         return int(self._db.execute(query, (run_id,)).fetchone()[0])
 
     def variant_named_by_params(self, run_id: int, params: Mapping[str, Any]) -> str | None:
-        row = self._db.execute(
-            "SELECT name FROM variants WHERE run_id=? AND params_key=?", (run_id, canonical_json(dict(params)))
-        ).fetchone()
+        row = self._variant_row(run_id, canonical_json(dict(params)))
         return str(row["name"]) if row is not None else None
+
+    def _variant_row(self, run_id: int, params_key: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM variants WHERE run_id = ? AND params_key = ?", (run_id, params_key)
+        ).fetchone()
+        return row
 
     @staticmethod
     def _variant(row: sqlite3.Row) -> VariantRecord:
-        return VariantRecord(
-            id=row["id"],
-            run_id=row["run_id"],
-            name=row["name"],
+        return _record(
+            VariantRecord,
+            row,
             params=json.loads(row["params_json"]),
             serving=serving_from_dict(json.loads(row["serving_json"])),
             is_default=bool(row["is_default"]),
             status=VariantStatus(row["status"]),
-            load_time_s=row["load_time_s"],
-            error=row["error"],
         )
 
     # -- measurements ----------------------------------------------------------------------
@@ -305,21 +302,14 @@ class Store:
 
     @staticmethod
     def _measurement(row: sqlite3.Row) -> MeasurementRecord:
-        load = _load_from_dict({"mode": row["load_mode"], "value": row["load_value"], "batch_size": row["batch_size"]})
-        return MeasurementRecord(
-            id=row["id"],
-            variant_id=row["variant_id"],
-            measurement=measurement_from_row(
-                load,
-                row["status"],
-                row["metrics_json"],
-                row["error"],
-                row["client_bound"],
-                row["warnings_json"],
-            ),
-            duration_s=row["duration_s"],
-            created_at=row["created_at"],
+        load = LoadPoint(LoadMode(row["load_mode"]), float(row["load_value"]), int(row["batch_size"]))
+        measurement = measurement_from_row(
+            load, row["status"], row["metrics_json"], row["error"], row["client_bound"], row["warnings_json"]
         )
+        return _record(MeasurementRecord, row, measurement=measurement)
 
 
-__all__ = ["MeasurementRecord", "RunRecord", "Store", "VariantRecord", "VariantStatus", "load_to_dict"]
+def _record(record: type[_R], row: sqlite3.Row, **decoded: Any) -> _R:
+    """``record`` from a row: the ``decoded`` fields as given, every other one from its same-named column."""
+    plain = {f.name: row[f.name] for f in fields(record) if f.name not in decoded}
+    return record(**plain, **decoded)

@@ -16,10 +16,15 @@ from tritune.triton.server import Endpoints
 PROTOCOLS = ("grpc", "http")
 
 
+def check_protocol(protocol: str) -> None:
+    """Refuse a protocol Triton does not speak (the load generator's requests check it too)."""
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+
+
 class InferClient:
     def __init__(self, endpoints: Endpoints, protocol: str = "grpc", timeout_s: float = 120.0) -> None:
-        if protocol not in PROTOCOLS:
-            raise UsageError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        check_protocol(protocol)
         self.protocol = protocol
         self._module = grpcclient if protocol == "grpc" else httpclient
         self._timeout_s = timeout_s

@@ -102,15 +102,26 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
             f"{serving.max_batch_size}): use max_batch_size 0 or make the batch dimension dynamic "
             "(tritune prepare)"
         )
-    config = mc.ModelConfig(name=name, backend="python", max_batch_size=serving.max_batch_size)
+    config = serving_model_config(name, serving)
     config.input.extend(_config_tensor(t, batched, mc.ModelInput) for t in signature.inputs)
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
+    return config
+
+
+def serving_model_config(name: str, serving: ServingConfig) -> mc.ModelConfig:
+    """The config without inputs and outputs: all that a stored variant knows (reports render it).
+
+    Raises:
+        ValueError: ``serving.instance_kind`` is not a Triton instance kind.
+    """
+    config = mc.ModelConfig(name=name, backend="python", max_batch_size=serving.max_batch_size)
     config.instance_group.append(
         mc.ModelInstanceGroup(
             count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
         )
     )
-    if serving.dynamic_batching is not None and batched:
+    # Triton rejects dynamic batching on a model that does not batch.
+    if serving.dynamic_batching is not None and serving.max_batch_size > 0:
         batching = config.dynamic_batching
         batching.SetInParent()
         batching.max_queue_delay_microseconds = serving.dynamic_batching.max_queue_delay_us

@@ -15,9 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +24,7 @@ from typing import Protocol
 import psutil
 
 from tritune.errors import ServerError
+from tritune.triton.http_api import TritonHttp
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
 
 LOOPBACK = "127.0.0.1"
@@ -58,17 +57,6 @@ class TritonServer(Protocol):
     def log_tail(self, lines: int = 40) -> str: ...
 
     def server_pid(self) -> int | None: ...
-
-
-def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    """A tiny GET used for health checks: (status, body), status 0 when unreachable."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback/user URL
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (urllib.error.URLError, OSError):
-        return 0, b""
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
@@ -269,12 +257,11 @@ class EmbeddedTriton:
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self._startup_timeout_s
-        url = f"{self.endpoints.http_base_url}/v2/health/ready"
+        api = TritonHttp(self.endpoints.http, timeout_s=1.0)
         while time.monotonic() < deadline:
             if not self.is_alive():
                 raise ServerError(self._death_message(), detail=self.log_tail())
-            status, _ = http_get(url, timeout=1.0)
-            if status == 200:
+            if api.is_ready():
                 return
             time.sleep(0.05)
         raise ServerError(
@@ -350,8 +337,7 @@ class RemoteTriton:
         return None
 
     def is_alive(self) -> bool:
-        status, _ = http_get(f"{self._endpoints.http_base_url}/v2/health/live", timeout=2.0)
-        return status == 200
+        return TritonHttp(self._endpoints.http, timeout_s=2.0).is_live()
 
     def server_pid(self) -> None:
         return None
@@ -368,10 +354,3 @@ class RemoteTriton:
 
     def __exit__(self, *exc_info: object) -> None:
         return None
-
-
-@contextlib.contextmanager
-def embedded_triton(model_repository: str | os.PathLike[str], **kwargs: object) -> Iterator[EmbeddedTriton]:
-    server = EmbeddedTriton(model_repository, **kwargs)  # type: ignore[arg-type]
-    with server:
-        yield server

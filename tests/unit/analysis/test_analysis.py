@@ -12,6 +12,8 @@ from tritune.analysis import (
     Constraints,
     Objectives,
     best_per_config,
+    metric_noun,
+    objective_phrase,
     pareto_front,
     rank,
     summary_facts,
@@ -179,6 +181,17 @@ def test_summary_with_several_objectives_says_meeting_the_objectives() -> None:
     facts = summary_facts(configs(), Objectives.of(["perf_throughput", "perf_latency_p99"]))
     assert facts.objective == "meeting the objectives"
     assert facts.gain_percent is not None and math.isfinite(facts.gain_percent)
+
+
+def test_a_single_objective_reads_its_direction_and_name_from_the_metric_table() -> None:
+    metrics = ("perf_throughput", "perf_latency_p99", "gpu_used_memory")
+    phrases = {m: objective_phrase(Objectives.of([m])) for m in metrics}
+    assert phrases == {
+        "perf_throughput": "maximizing throughput",
+        "perf_latency_p99": "minimizing p99 latency",
+        "gpu_used_memory": "minimizing GPU memory",  # an acronym keeps its capitals
+    }
+    assert metric_noun("cpu_used_ram") == "RAM usage" and metric_noun("perf_server_queue") == "Queue"
 
 
 def test_summary_without_any_usable_measurement() -> None:

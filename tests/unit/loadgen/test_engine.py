@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from tritune.loadgen.engine import ClosedLoop, LoadEngine, LoopClock, OpenLoop, RequestResult
-from tritune.loadgen.fakes import FixedLatency, ServerModel, run_virtual
 from tritune.loadgen.schedule import Distribution, Schedule, arrival_offsets
-from tritune.loadgen.stabilize import MeasurementController, Outcome, StabilityCriteria, WindowSpec
+from tritune.loadgen.stabilize import MeasurementController, Stability, StabilityCriteria, WindowSpec
 from tritune.loadgen.stats import WindowStats, summarize
+from tritune.testing.loadgen_fakes import FixedLatency, ServerModel, run_virtual
 
 MS = 1_000_000
 TICK = 100 * MS
@@ -114,7 +114,7 @@ def test_a_saturated_server_stabilizes_at_its_capacity():
     controller = MeasurementController(WindowSpec(window_ns=500 * MS), StabilityCriteria(), 1, TICK)
     engine = _engine(server, ClosedLoop(8))
     run_virtual(lambda: engine.run(controller.add_tick))
-    assert controller.outcome is Outcome.STABLE
+    assert controller.outcome is Stability.STABLE
     summary = summarize(controller.kept_windows(), 1)
     assert summary.throughput == pytest.approx(500, rel=0.01)
     assert summary.latency.avg_ns == pytest.approx(16 * MS, rel=0.01)  # Little's law: 8 / 500

@@ -2,7 +2,7 @@ import pytest
 
 from tritune.loadgen.stabilize import (
     MeasurementController,
-    Outcome,
+    Stability,
     StabilityCriteria,
     WindowMode,
     WindowSpec,
@@ -80,7 +80,7 @@ def test_time_windows_are_built_from_ticks_and_stop_when_stable():
     assert tick == 100 * MS
     controller = MeasurementController(spec, StabilityCriteria(), batch_size=2, tick_ns=tick)
     used = _feed(controller, _ticks([10] * 40, tick))
-    assert used == 15 and controller.outcome is Outcome.STABLE
+    assert used == 15 and controller.outcome is Stability.STABLE
     assert [w.completed for w in controller.windows] == [50, 50, 50]
     assert controller.windows[0].throughput(2) == pytest.approx(200.0)
     assert len(controller.kept_windows()) == 3
@@ -90,7 +90,7 @@ def test_unstable_after_max_windows_keeps_the_last_three():
     spec = WindowSpec(WindowMode.TIME, window_ns=100 * MS)
     controller = MeasurementController(spec, StabilityCriteria(max_windows=5), 1, 100 * MS)
     used = _feed(controller, _ticks([10, 20, 10, 20, 10, 20, 10], 100 * MS))
-    assert used == 5 and controller.outcome is Outcome.UNSTABLE
+    assert used == 5 and controller.outcome is Stability.UNSTABLE
     assert "5 windows" in controller.reason
     assert [w.completed for w in controller.kept_windows()] == [10, 20, 10]
 
@@ -100,7 +100,7 @@ def test_a_window_without_successes_fails_the_measurement_with_its_errors():
     controller = MeasurementController(spec, StabilityCriteria(), 1, 100 * MS)
     ticks = _ticks([10, 10], 100 * MS) + [_window(200 * MS, 100 * MS, 0, MS, failed=7)]
     assert _feed(controller, ticks) == 3
-    assert controller.outcome is Outcome.FAILED
+    assert controller.outcome is Stability.FAILED
     assert "http 500 x7" in controller.reason and "boom" in controller.reason
     assert [w.completed for w in controller.kept_windows()] == [10, 10]  # measured before: kept
 
@@ -110,7 +110,7 @@ def test_count_windows_close_at_the_first_tick_with_enough_requests():
     controller = MeasurementController(spec, StabilityCriteria(), 1, 100 * MS)
     _feed(controller, _ticks([20, 20, 20, 20, 20, 20, 20, 20, 20], 100 * MS))
     assert [w.completed for w in controller.windows] == [60, 60, 60]
-    assert controller.outcome is Outcome.STABLE
+    assert controller.outcome is Stability.STABLE
 
 
 def test_warmup_ticks_are_dropped():

@@ -4,7 +4,6 @@ import pytest
 
 from tritune.errors import UsageError
 from tritune.prepare.options import DEFAULT_TOLERANCES, InputSpec, PrepareOptions, Tolerance, parse_input_option
-from tritune.prepare.pipeline import default_name
 from tritune.prepare.sources import source_kind
 
 
@@ -53,9 +52,3 @@ def test_source_kinds_and_unsupported_inputs(tmp_path: Path):
         source_kind(str(tmp_path))
     with pytest.raises(UsageError, match="does not exist"):
         source_kind(str(tmp_path / "missing.onnx"))
-
-
-def test_default_names():
-    assert default_name("my_pkg.models:build_resnet") == "build_resnet"
-    assert default_name("/models/bert/model.onnx") == "bert"
-    assert default_name("/models/resnet-50.v2.onnx") == "resnet-50_v2"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tritune.report import build_report_data, load_run
 from tritune.report.csv_export import csv_tables, gpu_table, inference_table, server_table, write_csvs
-from tritune.report.sample import GPU_UUID, write_sample_run
+from tritune.testing.sample_run import GPU_UUID, write_sample_run
 
 INFERENCE_HEADER = [
     "Model",

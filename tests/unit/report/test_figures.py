@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from tritune.report import build_report_data, load_run
-from tritune.report.figures import (
+from tritune.report.figures import plot
+from tritune.report.plot_info import (
     Guide,
     breakdown_info,
     detailed_infos,
     memory_latency_info,
     pareto_info,
-    plot,
     resource_infos,
     summary_infos,
     throughput_batch_info,
     throughput_latency_info,
 )
-from tritune.report.sample import write_sample_run
+from tritune.testing.sample_run import write_sample_run
 
 CONSTRAINED = {"objectives": {"perf_throughput": 1}, "constraints": {"perf_latency_p99": {"max": 10}}}
 

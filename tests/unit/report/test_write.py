@@ -11,7 +11,7 @@ from tritune.cli import main
 from tritune.errors import TrituneError, UsageError
 from tritune.report import write_reports
 from tritune.report.pdf import CHROMIUM_ENV
-from tritune.report.sample import write_sample_run
+from tritune.testing.sample_run import write_sample_run
 
 
 def test_layout_like_model_analyzer(tmp_path: Path):

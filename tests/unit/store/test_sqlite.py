@@ -6,8 +6,9 @@ import pytest
 
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
+from tritune.domain.status import VariantStatus
 from tritune.errors import UsageError
-from tritune.store import Store, VariantStatus
+from tritune.store import Store
 
 SERVING = ServingConfig(
     max_batch_size=8,

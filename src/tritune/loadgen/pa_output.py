@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from tritune.loadgen.profiler import PerfResult
+from tritune.loadgen.result import PerfResult
 
 CSV_TAIL = ["p50 latency", "p90 latency", "p95 latency", "p99 latency"]
 # The parts of the average latency, in usec; they add up to it (the plain CSV has no average).

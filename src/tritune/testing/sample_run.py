@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.layout import RunLayout
+from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import DynamicBatching, ServingConfig
-from tritune.store import RunStatus, Store, VariantStatus
+from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
+from tritune.store import Store
+from tritune.triton.model_config import serving_model_config, to_pbtxt
 
 MODEL = "toy"
 GPU_UUID = "GPU-00000000-1111-2222-3333-444444444444"
@@ -125,13 +128,9 @@ def write_sample_run(
                     duration_s=3.0,
                 )
             if with_config_files and name != f"{MODEL}_config_2":
-                path = run_dir / "output_model_repository" / name / "config.pbtxt"
+                path = RunLayout(run_dir).variant_config(name)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                count, kind = serving.instance_count, serving.instance_kind
-                group = f"instance_group {{\n  count: {count}\n  kind: {kind}\n}}\n"
-                path.write_text(
-                    f'name: "{name}"\nbackend: "python"\nmax_batch_size: {serving.max_batch_size}\n' + group
-                )
+                path.write_text(to_pbtxt(serving_model_config(name, serving)))
         if configs is None:
             failed = store.variant_for(
                 run.id, {"index": 98}, ServingConfig(max_batch_size=128, instance_count=5), name=LOAD_FAILED

@@ -1,9 +1,10 @@
-"""The max-batch sweep, after Model Navigator: batch sizes 1, 2, 4, ... up to a cap; a step is
-saturated when its throughput is below the best so far x (1 + threshold); the sweep stops after
-``backoff_limit`` saturated steps in a row, on out-of-memory, or at the cap. The max batch size
-is the last step that still gained (saturated steps are dropped unless throughput recovers).
+"""The max-batch search, after Model Navigator's batch-size sweep: batch sizes 1, 2, 4, ... up
+to a cap; a step is saturated when its throughput is below the best so far x (1 + threshold);
+the search stops after ``backoff_limit`` saturated steps in a row, on out-of-memory, or at the
+cap. The max batch size is the last step that still gained (saturated steps are dropped unless
+throughput recovers). Not called a sweep: in tritune that is the load sweep of one variant.
 
-``sweep_max_batch`` is pure given ``measure``; ``ort_throughput`` measures on ONNX Runtime."""
+``max_batch_search`` is pure given ``measure``; ``ort_throughput`` measures on ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class OutOfMemory(Exception):
 
 
 @dataclass(frozen=True)
-class SweepStep:
+class MaxBatchStep:
     batch_size: int
     status: str  # "kept" | "saturated" | "out_of_memory" | "error"
     throughput: float | None = None  # samples per second
@@ -32,10 +33,10 @@ class SweepStep:
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class MaxBatchResult:
     max_batch_size: int
     stop_reason: str  # "saturated" | "out_of_memory" | "error" | "cap"
-    steps: tuple[SweepStep, ...]
+    steps: tuple[MaxBatchStep, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,12 @@ class SweepResult:
             "stop_reason": self.stop_reason,
             "steps": [asdict(s) for s in self.steps],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MaxBatchResult:
+        """The inverse of ``as_dict``."""
+        steps = tuple(MaxBatchStep(**step) for step in data["steps"])
+        return cls(data["max_batch_size"], data["stop_reason"], steps)
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,14 @@ def batch_sizes(cap: int) -> list[int]:
     return sizes
 
 
-def sweep_max_batch(
+def max_batch_search(
     measure: Callable[[int], Throughput],
     cap: int,
     *,
     threshold: float = THROUGHPUT_THRESHOLD,
     backoff_limit: int = BACKOFF_LIMIT,
-) -> SweepResult:
-    steps: list[SweepStep] = []
+) -> MaxBatchResult:
+    steps: list[MaxBatchStep] = []
     best = 0.0
     kept = 0
     saturated_in_a_row = 0
@@ -74,21 +81,21 @@ def sweep_max_batch(
         try:
             result = measure(size)
         except OutOfMemory as error:
-            steps.append(SweepStep(size, "out_of_memory", note=str(error)))
-            return SweepResult(max(kept, 1), "out_of_memory", tuple(steps))
-        except Exception as error:  # a batch that fails for another reason ends the sweep too
-            steps.append(SweepStep(size, "error", note=f"{type(error).__name__}: {error}"[:300]))
-            return SweepResult(max(kept, 1), "error", tuple(steps))
+            steps.append(MaxBatchStep(size, "out_of_memory", note=str(error)))
+            return MaxBatchResult(max(kept, 1), "out_of_memory", tuple(steps))
+        except Exception as error:  # a batch that fails for another reason ends the search too
+            steps.append(MaxBatchStep(size, "error", note=f"{type(error).__name__}: {error}"[:300]))
+            return MaxBatchResult(max(kept, 1), "error", tuple(steps))
         if kept == 0 or result.samples_per_s >= best * (1 + threshold):
             kept, best, saturated_in_a_row = size, max(best, result.samples_per_s), 0
-            steps.append(SweepStep(size, "kept", result.samples_per_s, result.latency_ms))
+            steps.append(MaxBatchStep(size, "kept", result.samples_per_s, result.latency_ms))
             continue
         saturated_in_a_row += 1
-        steps.append(SweepStep(size, "saturated", result.samples_per_s, result.latency_ms))
+        steps.append(MaxBatchStep(size, "saturated", result.samples_per_s, result.latency_ms))
         # Model Navigator: a limit of 2 stops after 2 saturated steps in a row, 0 at the first.
         if saturated_in_a_row >= max(backoff_limit, 1):
-            return SweepResult(kept, "saturated", tuple(steps))
-    return SweepResult(kept, "cap", tuple(steps))
+            return MaxBatchResult(kept, "saturated", tuple(steps))
+    return MaxBatchResult(kept, "cap", tuple(steps))
 
 
 _OOM_MARKERS = ("failed to allocate", "out of memory", "bad_alloc", "cannot allocate")
@@ -103,7 +110,7 @@ def ort_throughput(
     memory_budget_bytes: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Callable[[int], Throughput]:
-    """A ``measure`` for the sweep: one warm-up run, then runs until both ``min_runs`` and
+    """A ``measure`` for the search: one warm-up run, then runs until both ``min_runs`` and
     ``min_time_s`` are reached; throughput = samples / elapsed, single stream (as Model
     Navigator measures it: no server, no concurrency)."""
 

@@ -6,8 +6,9 @@ import csv
 import io
 
 from tritune.domain.measurement import MeasurementStatus
-from tritune.loadgen.profiler import LoadSpec, PerfResult
-from tritune.loadgen.report import VERBOSE_GPU, to_csv
+from tritune.loadgen.pa_output import VERBOSE_GPU, to_csv
+from tritune.loadgen.result import PerfResult
+from tritune.loadgen.spec import LoadSpec
 from tritune.monitor.metrics import MetricsSummary
 
 

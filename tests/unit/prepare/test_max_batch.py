@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tritune.prepare.sweep import OutOfMemory, Throughput, batch_sizes, ort_throughput, sweep_max_batch
+from tritune.prepare.max_batch import OutOfMemory, Throughput, batch_sizes, max_batch_search, ort_throughput
 
 
 def _curve(points: dict[int, float]):
@@ -21,7 +21,7 @@ def test_batch_sizes_are_powers_of_two_up_to_the_cap():
 
 def test_stops_after_two_saturated_steps_and_keeps_the_last_gain():
     measure, seen = _curve({1: 100, 2: 180, 4: 300, 8: 310, 16: 305, 32: 400, 64: 999})
-    result = sweep_max_batch(measure, cap=64)
+    result = max_batch_search(measure, cap=64)
     # 8 gains 3% (< 5%): saturated; 16 too: stop. 32 is never measured.
     assert seen == [1, 2, 4, 8, 16]
     assert result.max_batch_size == 4 and result.stop_reason == "saturated"
@@ -30,31 +30,31 @@ def test_stops_after_two_saturated_steps_and_keeps_the_last_gain():
 
 def test_throughput_that_recovers_after_one_saturated_step_is_kept():
     measure, _ = _curve({1: 100, 2: 102, 4: 200, 8: 201, 16: 202})
-    result = sweep_max_batch(measure, cap=16)
+    result = max_batch_search(measure, cap=16)
     assert result.max_batch_size == 4 and [s.status for s in result.steps][:3] == ["kept", "saturated", "kept"]
 
 
-def test_out_of_memory_ends_the_sweep_at_the_last_batch_that_fit():
+def test_out_of_memory_ends_the_search_at_the_last_batch_that_fit():
     def measure(batch: int) -> Throughput:
         if batch >= 8:
             raise OutOfMemory("Failed to allocate memory")
         return Throughput(100.0 * batch, 1.0)
 
-    result = sweep_max_batch(measure, cap=64)
+    result = max_batch_search(measure, cap=64)
     assert result.max_batch_size == 4 and result.stop_reason == "out_of_memory"
     assert result.steps[-1].status == "out_of_memory"
 
 
 def test_reaching_the_cap_keeps_the_cap():
     measure, _ = _curve({1: 1, 2: 2, 4: 4})
-    result = sweep_max_batch(measure, cap=4)
+    result = max_batch_search(measure, cap=4)
     assert result.max_batch_size == 4 and result.stop_reason == "cap"
     assert result.as_dict()["steps"][0]["batch_size"] == 1
 
 
 def test_backoff_limit_zero_stops_at_the_first_saturated_step():
     measure, seen = _curve({1: 100, 2: 101, 4: 500})
-    assert sweep_max_batch(measure, cap=4, backoff_limit=0).max_batch_size == 1
+    assert max_batch_search(measure, cap=4, backoff_limit=0).max_batch_size == 1
     assert seen == [1, 2]
 
 

@@ -1,14 +1,16 @@
-"""The report data built from a real store filled with known measurements (tritune.report.sample)."""
+"""The report data built from a real store filled with known measurements (tritune.testing.sample_run)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from tritune.config import parse_profile_config
 from tritune.report import ReportSettings, build_report_data, load_run
-from tritune.report.data import DEFAULT_COLOR
-from tritune.report.sample import ALL_FAILED, LOAD_FAILED, write_sample_run
+from tritune.report.build import DEFAULT_COLOR
+from tritune.testing.sample_run import ALL_FAILED, LOAD_FAILED, write_sample_run
 
 DEFAULT = "toy_config_default"
 P99_MAX_10 = {"objectives": {"perf_throughput": 1}, "constraints": {"perf_latency_p99": {"max": 10}}}
@@ -93,12 +95,10 @@ def test_a_run_still_marked_running_is_partial(tmp_path: Path):
 def test_settings_defaults_nesting_and_overrides():
     assert ReportSettings.from_run_settings({}) == ReportSettings()
     assert ReportSettings().objectives == {"perf_throughput": 10.0} and ReportSettings().top_n == 3
-    nested = ReportSettings.from_run_settings(
-        {"profile": {"mode": "offline", "top_n": 5, "objectives": ["perf_latency_p99"]}}
-    )
-    assert nested.mode == "offline" and nested.top_n == 5 and nested.objectives == {"perf_latency_p99": 1.0}
+    stored = ReportSettings.from_run_settings({"mode": "offline", "top_n": 5, "objectives": {"perf_latency_p99": 1}})
+    assert stored.mode == "offline" and stored.top_n == 5 and stored.objectives == {"perf_latency_p99": 1.0}
     assert ReportSettings.from_run_settings({"top_n": 5}, top_n=1).top_n == 1
-    assert ReportSettings.from_run_settings({"num_configs_per_model": 2}).top_n == 2
+    assert ReportSettings.from_run_settings(_stored_goals({"num_configs_per_model": 2})).top_n == 2
 
 
 def test_top_n_limits_the_detailed_configs(tmp_path: Path):
@@ -155,24 +155,37 @@ def test_cpu_only_run_plots_ram(tmp_path: Path):
     assert data.hardware.gpus == () and data.hardware.describe().endswith("no GPU")
 
 
-def test_settings_from_a_stored_profile_config_use_its_per_model_goals():
-    stored = {
-        "profile_models": {
-            "toy": {"objectives": {"perf_latency_p99": 1}, "constraints": {"gpu_used_memory": {"max": 900}}}
+def _stored_goals(raw: dict, model: str = "toy") -> dict:
+    """The settings a profile run stores for ``model`` (ProfileRun in profile/orchestrator.py)."""
+    config = parse_profile_config({"profile_models": [model], **raw})
+    constraints = config.constraints_for(model)
+    return {
+        "objectives": dict(config.objectives_for(model).weights),
+        "constraints": {
+            b.metric: {k: v for k, v in (("min", b.min), ("max", b.max)) if v is not None} for b in constraints.bounds
         },
-        "objectives": {"perf_throughput": 1},
-        "latency_budget": 10,
-        "mode": "offline",
-        "num_configs_per_model": 2,
-        "fingerprint_extra": "ignored",
+        "mode": config.mode,
+        "top_n": config.num_configs_per_model,
+        "config": json.loads(config.model_dump_json()),
     }
-    settings = ReportSettings.from_run_settings(stored, model="toy")
+
+
+def test_settings_are_the_goals_the_profile_run_resolved_for_its_model():
+    stored = _stored_goals(
+        {
+            "profile_models": {
+                "toy": {"objectives": {"perf_latency_p99": 1}, "constraints": {"gpu_used_memory": {"max": 900}}}
+            },
+            "objectives": {"perf_throughput": 1},
+            "latency_budget": 10,
+            "mode": "offline",
+            "num_configs_per_model": 2,
+        }
+    )
+    settings = ReportSettings.from_run_settings(stored)
     assert settings.objectives == {"perf_latency_p99": 1.0}
-    assert settings.constraints == {
-        "gpu_used_memory": {"min": None, "max": 900.0},
-        "perf_latency_p99": {"min": None, "max": 10.0},
-    }
+    assert settings.constraints == {"gpu_used_memory": {"max": 900.0}, "perf_latency_p99": {"max": 10.0}}
     assert (settings.mode, settings.top_n) == ("offline", 2)
-    # Without the profile config's shape, the plain keys and MA's shortcuts still apply.
-    plain = ReportSettings.from_run_settings({"min_throughput": 50, "latency_budget": 10})
+    # Model Analyzer's shortcuts reach the report through the stored constraints.
+    plain = ReportSettings.from_run_settings(_stored_goals({"min_throughput": 50, "latency_budget": 10}))
     assert plain.constraints == {"perf_throughput": {"min": 50.0}, "perf_latency_p99": {"max": 10.0}}

@@ -1,0 +1,129 @@
+"""Options that more than one command takes, each declared once (hatch's style), so a flag's
+spelling, default, type and help cannot drift between commands.
+
+Each name is a plain click decorator (``@options.tritonserver``); where commands rightly
+differ in a default, a function takes it and returns the decorator
+(``@options.measurement(interval_ms=5000)``). The parameter each one passes to the command is
+named in its comment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# perf_analyzer's default, and tritune's HTTP client costs the load generator less CPU per
+# request than gRPC.
+DEFAULT_PROTOCOL = "http"
+
+# -> tritonserver: str | None
+tritonserver = click.option("--tritonserver", type=click.Path(dir_okay=False), help="Use this tritonserver binary.")
+
+# -> url: str | None
+url = click.option(
+    "-u", "--url", default=None, help="HTTP host:port of a running Triton to use instead of the embedded one."
+)
+
+# -> protocol: str
+protocol = click.option(
+    "-i",
+    "--protocol",
+    type=click.Choice(["http", "grpc"]),
+    default=DEFAULT_PROTOCOL,
+    show_default=True,
+    help="HTTP is perf_analyzer's default and costs the load generator less CPU per request than gRPC.",
+)
+
+# -> shapes: tuple[str, ...] (tritune.inputs.parse_shape_options reads them)
+shapes = click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    metavar="NAME:D1,D2",
+    help="Dims of an input with dynamic dims, the batch dimension left out. Repeatable.",
+)
+
+# -> batch_size: int
+batch_size = click.option(
+    "-b", "--batch-size", default=1, show_default=True, type=click.IntRange(min=1), help="Samples per request."
+)
+
+# -> input_data: str
+input_data = click.option(
+    "--input-data", default="random", show_default=True, help="random, zero, or a .json / .npz file of samples."
+)
+
+# -> max_batch_size: int | None
+max_batch_size = click.option(
+    "--max-batch-size",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Serve the model with this max_batch_size (0: without batching) instead of the one "
+    "tritune picks (prepare measures it; perf takes the model's default).",
+)
+
+# -> server_cpus: int | None (tritune.cpus.server_split checks it, with one-line errors)
+server_cpus = click.option(
+    "--server-cpus",
+    type=int,
+    default=None,
+    help="Pin the embedded server to the first N cores and the load generator to the rest "
+    "(steadier numbers on a small host).",
+)
+
+# -> workers: int | None
+workers = click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Load-generator processes (default: a concurrency slot each, up to the usable cores; "
+    "for a request rate 1, more while it cannot keep up).",
+)
+
+# -> as_json: bool
+as_json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+
+# -> name: str | None (tritune.domain.names: the default and the check)
+model_name = click.option(
+    "--name",
+    default=None,
+    help="Model name (default: the file's stem, its directory's name for <name>/model.onnx, "
+    "a factory's function name).",
+)
+
+# -> inputs: tuple[str, ...] (tritune.prepare.parse_input_option reads them)
+model_inputs = click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME:D1,D2[:DTYPE]",
+    help="For a model that needs preparing: an input's per-sample shape (batch left out), "
+    "and its dtype for PyTorch. Repeatable.",
+)
+
+
+def measurement(*, interval_ms: int, min_interval_ms: int = 1) -> Callable[[F], F]:
+    """perf_analyzer's window and stability flags: ``-p/--measurement-interval`` (-> measurement_interval,
+    ms), ``-s/--stability-percentage`` (-> stability_percentage) and ``-r/--max-trials`` (-> max_trials:
+    windows before a measurement counts as unstable). The window's default is the command's:
+    perf_analyzer's 5 s for perf, shorter for a search that measures many variants."""
+    window, percent = click.IntRange(min=min_interval_ms), click.FloatRange(min=0)
+    table = (
+        (("-p", "--measurement-interval"), interval_ms, window, "Measurement window (ms)."),
+        (("-s", "--stability-percentage"), 10.0, percent, "Stable when the last 3 windows are within this %."),
+        (("-r", "--max-trials"), 10, click.IntRange(min=3), "Windows before a measurement is given up as unstable."),
+    )
+    decorators = [
+        click.option(*flags, default=default, show_default=True, type=kind, help=text)
+        for flags, default, kind, text in table
+    ]
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):  # the first listed shows first in --help
+            command = decorator(command)
+        return command
+
+    return apply

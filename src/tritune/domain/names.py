@@ -1,0 +1,42 @@
+"""Model names: the one rule by which every command names a model the user did not name, and
+the check that a name can be a model repository directory. Pure: callers say what is a
+directory, nothing here looks at the file system."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from tritune.errors import UsageError
+
+# ``package.module:function``: a Python factory that returns the model (what prepare takes).
+_FACTORY_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# Stems that say nothing about the model: its directory names it instead (``bert/model.onnx``).
+_GENERIC_STEMS = ("model", "saved_model")
+
+
+def is_factory_reference(text: str) -> bool:
+    return _FACTORY_REFERENCE.match(text) is not None
+
+
+def default_model_name(model: str | PurePath, *, directory: bool = False) -> str:
+    """A factory's function name; else a file's stem (a directory's whole name), or the parent
+    directory's name when that stem is generic (``<name>/model.onnx``, ``<name>/saved_model``).
+    Characters other than letters, digits, ``_`` and ``-`` become ``_``: the name is a
+    directory of the model repository and part of Triton's URLs."""
+    text = str(model)
+    if is_factory_reference(text):
+        stem = text.rpartition(":")[2]
+    else:
+        path = PurePath(text)
+        stem = path.name if directory else path.stem
+        if stem in _GENERIC_STEMS and path.parent.name:
+            stem = path.parent.name
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
+
+
+def check_model_name(name: str) -> str:
+    """``name`` itself when it can be a directory of the model repository."""
+    if not name or "/" in name or name.startswith(".") or name != name.strip():
+        raise UsageError(f"model name {name!r} is not usable as a directory name: choose a plain name (--name)")
+    return name

@@ -1,0 +1,98 @@
+"""The server side of a measurement: Triton's statistics, its Prometheus metrics and the
+model's memory, snapshotted at window edges and reduced over the windows a result keeps."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, parse_model_stats
+from tritune.monitor.memory import ModelMemory, model_memory
+from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
+from tritune.triton.http_api import TritonHttp, TritonHttpError
+from tritune.triton.server import Endpoints, TritonServer
+
+# A snapshot waits no longer than this for the server: a slow one only loses the breakdown.
+SNAPSHOT_TIMEOUT_S = 2.0
+
+
+def fetch_model_stats(endpoints: Endpoints, model: str, time_ns: int = 0) -> StatsSnapshot | None:
+    """The model's cumulative statistics now; None when the server does not answer (it may
+    have died: the caller reports that) or does not know the model."""
+    try:
+        document = TritonHttp(endpoints.http, timeout_s=SNAPSHOT_TIMEOUT_S).statistics(model)
+    except (TritonHttpError, ValueError):  # ValueError: a body that is not JSON
+        return None
+    return parse_model_stats(document, model, time_ns)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    stats: StatsSnapshot | None
+    metrics: MetricsSample | None
+    memory: ModelMemory | None
+
+
+@dataclass(frozen=True)
+class ServerSide:
+    """What the server did over the kept windows (each part None when not observed)."""
+
+    breakdown: ServerBreakdown | None = None
+    metrics: MetricsSummary | None = None
+    memory: ModelMemory | None = None
+
+
+class ServerObserver:
+    """Takes snapshots on a thread of its own, so the event loop never waits on them."""
+
+    def __init__(
+        self,
+        server: TritonServer,
+        model: str,
+        *,
+        server_stats: bool = True,
+        metrics: bool = True,
+        memory: bool = True,
+    ) -> None:
+        self._server = server
+        self._model = model
+        self._want = (server_stats, metrics, memory)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tritune-observer")
+        self._snapshots: dict[int, Future[_Snapshot]] = {}
+
+    def _take(self) -> _Snapshot:
+        now = time.monotonic_ns()
+        want_stats, want_metrics, want_memory = self._want
+        endpoints = self._server.endpoints
+        stats = fetch_model_stats(endpoints, self._model, now) if want_stats else None
+        metrics = None
+        if want_metrics and endpoints.metrics:
+            metrics = scrape_metrics(endpoints.metrics, now, SNAPSHOT_TIMEOUT_S)
+        memory = model_memory(self._server.server_pid(), self._model) if want_memory else None
+        return _Snapshot(stats, metrics, memory)
+
+    def snapshot(self, edge: int) -> None:
+        """Edge -1 is the start of the first window, edge i the end of window i."""
+        if edge not in self._snapshots:
+            self._snapshots[edge] = self._pool.submit(self._take)
+
+    def collect(self, first_window: int, last_window: int) -> ServerSide:
+        """Reduce the snapshots that bound windows ``first_window..last_window`` and stop
+        observing (an empty range, last < first, only stops)."""
+        snaps: dict[int, _Snapshot] = {}
+        for edge, future in self._snapshots.items():
+            try:
+                snaps[edge] = future.result(timeout=10)
+            except Exception:  # noqa: BLE001 - a failed snapshot only loses the breakdown
+                continue
+        self._pool.shutdown(wait=False)
+        first, last = snaps.get(first_window - 1), snaps.get(last_window)
+        server = None
+        if first and last and first.stats and last.stats:
+            server = breakdown(first.stats, last.stats)
+        span = [snaps[e] for e in range(first_window - 1, last_window + 1) if e in snaps]
+        samples = [s.metrics for s in span if s.metrics is not None]
+        metrics = summarize_metrics(samples) if samples else None
+        memory = ModelMemory.peak([s.memory for s in span if s.memory is not None])
+        return ServerSide(server, metrics, memory)

@@ -1,0 +1,199 @@
+"""What a measurement came to: ``PerfResult`` (client summary, server breakdown, metrics,
+memory) and the verdict on it, a pure function of what was measured.
+
+``judge`` decides the stored status, the reason, whether the load generator rather than the
+server set the pace, and the warnings, from the outputs alone (the stability controller's
+outcome, the client summary, whether the server outlived the run), so every rule is unit-tested
+without a server. ``PerfResult.to_measurement`` writes the names of ``tritune.domain.metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tritune.domain.measurement import Measurement
+from tritune.domain.metrics import metric
+from tritune.domain.status import MeasurementStatus
+from tritune.loadgen.server_stats import ServerBreakdown
+from tritune.loadgen.spec import LoadSpec
+from tritune.loadgen.stabilize import Stability
+from tritune.loadgen.stats import ClientSummary
+from tritune.monitor.memory import ModelMemory
+from tritune.monitor.metrics import MetricsSummary
+
+# The busiest worker's event-loop thread above this share of a core: it, not the server,
+# sets the pace (a Python event loop is single-threaded).
+CLIENT_CPU_BOUND = 0.90
+# perf_analyzer warns when more than 1 % of rate-mode requests are delayed.
+LATE_FRACTION_BOUND = 0.01
+# More failed requests than this share make the measurement FAILED (fewer: a warning).
+FAILED_FRACTION_BOUND = 0.01
+
+
+@dataclass(frozen=True)
+class MeasurementVerdict:
+    status: MeasurementStatus
+    reason: str = ""
+    client_bound: bool = False  # the load generator, not the server, limited the result
+    warnings: tuple[str, ...] = ()
+
+
+def judge(
+    stability: Stability,
+    stability_reason: str,
+    client: ClientSummary | None,
+    *,
+    open_loop: bool,
+    server_alive: bool = True,
+    failure: str = "",
+) -> MeasurementVerdict:
+    """The verdict on one measurement.
+
+    ``stability``/``stability_reason``: where the window controller ended; ``client``: the
+    summary of the kept windows (None when none was kept); ``failure``: why the load itself
+    broke off (a worker died), empty when it ran to the end.
+    """
+    warnings: list[str] = []
+    status = {
+        Stability.STABLE: MeasurementStatus.OK,
+        Stability.UNSTABLE: MeasurementStatus.UNSTABLE,
+    }.get(stability, MeasurementStatus.FAILED)
+    reason = failure or stability_reason
+    if status is MeasurementStatus.OK and stability_reason:
+        warnings.append(stability_reason)  # stable throughput, latency not stabilizing
+        reason = ""
+    if not server_alive:
+        status = MeasurementStatus.FAILED
+        reason = f"the Triton server died during the measurement ({reason or 'no reason given'}): see its log"
+    client_bound = False
+    if client is not None:
+        if client.failed:
+            share = client.failed / (client.failed + client.completed)
+            kinds = ", ".join(f"{k} x{n}" for k, n in sorted(client.errors.items()))
+            example = next(iter(client.error_examples.values()), "")
+            text = f"{client.failed} requests failed ({kinds}): {example}"
+            if share > FAILED_FRACTION_BOUND and status is not MeasurementStatus.FAILED:
+                status, reason = MeasurementStatus.FAILED, text
+            else:
+                warnings.append(text)
+        if client.worker_cpu_fraction_max >= CLIENT_CPU_BOUND:
+            client_bound = True
+            warnings.append(
+                f"the load generator is the bottleneck: its busiest worker used "
+                f"{client.worker_cpu_fraction_max:.0%} of a core; "
+                "use more --workers or a faster client host"
+            )
+        if open_loop and client.late_fraction > LATE_FRACTION_BOUND:
+            client_bound = True
+            warnings.append(
+                f"not able to keep up with the schedule: {client.late} of {client.sent} requests "
+                f"({client.late_fraction:.1%}) were sent late "
+                f"(worst {client.lateness_max_ns / 1e6:.1f} ms)"
+            )
+    return MeasurementVerdict(status, reason, client_bound, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class WindowBrief:
+    throughput: float
+    avg_latency_ns: float
+    completed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class PerfResult:
+    model: str
+    load: LoadSpec
+    status: MeasurementStatus
+    reason: str = ""
+    client: ClientSummary | None = None
+    windows: tuple[WindowBrief, ...] = ()  # every window, in order
+    kept_windows: int = 0  # how many of the last windows were merged into ``client``
+    server: ServerBreakdown | None = None
+    metrics: MetricsSummary | None = None
+    memory: ModelMemory | None = None
+    client_bound: bool = False
+    warnings: tuple[str, ...] = ()
+    workers: int = 1
+    percentile: int | None = None  # the latency stability and the summary line use
+
+    @property
+    def stable(self) -> bool:
+        return self.status is MeasurementStatus.OK
+
+    @property
+    def throughput(self) -> float:
+        return self.client.throughput if self.client else 0.0
+
+    def latency_us(self) -> float:
+        """perf_analyzer's reported latency: the average, or pXX with --percentile."""
+        if self.client is None:
+            return 0.0
+        if self.percentile is None:
+            return self.client.latency.avg_ns / 1000
+        return self.client.latency.percentile_ns(self.percentile) / 1000
+
+    def summary_line(self) -> str:
+        throughput, latency = f"{self.throughput:.6g}", f"{self.latency_us():.0f}"
+        return f"{self.load.label()}, throughput: {throughput} infer/sec, latency {latency} usec"
+
+    def to_measurement(self) -> Measurement:
+        return Measurement(
+            load=self.load.to_point(),
+            status=self.status,
+            metrics=in_table_units(self._base_metrics()),
+            error=self.reason or None,
+            client_bound=self.client_bound,
+            warnings=self.warnings,
+        )
+
+    def _base_metrics(self) -> dict[str, float]:
+        """Each metric under its table name, in base units: ns, bytes, a share of 1."""
+        values: dict[str, float] = {}
+        client, server, memory, gauges = self.client, self.server, self.memory, self.metrics
+        if client is not None and client.completed:
+            latency = client.latency
+            values.update(
+                perf_throughput=client.throughput,
+                perf_latency_avg=latency.avg_ns,
+                perf_latency_std=latency.std_ns,
+                perf_latency_p50=latency.p50_ns,
+                perf_latency_p90=latency.p90_ns,
+                perf_latency_p95=latency.p95_ns,
+                perf_latency_p99=latency.p99_ns,
+                perf_client_send_recv=client.avg_send_ns + client.avg_recv_ns,
+            )
+        if server is not None and server.requests:
+            values.update(
+                perf_server_queue=server.queue_ns,
+                perf_server_compute_input=server.compute_input_ns,
+                perf_server_compute_infer=server.compute_infer_ns,
+                perf_server_compute_output=server.compute_output_ns,
+            )
+        # The stubs' own memory when tritune owns the server; the host-wide gauge otherwise.
+        if memory is not None:
+            values["cpu_used_ram"] = memory.rss_bytes
+            if memory.gpu_bytes is not None:
+                values["gpu_used_memory"] = memory.gpu_bytes
+        elif gauges is not None and gauges.cpu_memory_used_bytes is not None:
+            values["cpu_used_ram"] = gauges.cpu_memory_used_bytes
+        if gauges is not None and gauges.has_gpu:
+            if gauges.gpu_utilization:
+                values["gpu_utilization"] = sum(gauges.gpu_utilization.values()) / len(gauges.gpu_utilization)
+            if gauges.gpu_power_usage:
+                values["gpu_power_usage"] = sum(gauges.gpu_power_usage.values())
+            if "gpu_used_memory" not in values and gauges.gpu_memory_used_bytes:
+                values["gpu_used_memory"] = sum(gauges.gpu_memory_used_bytes.values())
+        return values
+
+
+# Base unit -> the metric table's unit: ns -> ms, bytes -> MB, a share of 1 -> percent.
+_FROM_BASE = {"ms": 1e-6, "MB": 1e-6, "%": 100.0}
+
+
+def in_table_units(values: Mapping[str, float]) -> dict[str, float]:
+    """Convert into each metric's unit in ``tritune.domain.metrics`` (which also refuses a name
+    the table does not know, so loadgen cannot write a metric nobody reads)."""
+    return {name: value * _FROM_BASE.get(metric(name).unit, 1.0) for name, value in values.items()}

@@ -1,0 +1,147 @@
+"""Triton's HTTP API: the one place that knows its endpoints (health, metadata, configuration,
+statistics, model control, the Prometheus text) and the one small HTTP helper they share.
+
+Plain ``urllib``: these calls are few and far between (a load, a statistics snapshot per window),
+so a connection per call costs nothing that matters, and tritonclient's gevent-based client stays
+where it earns its keep (tensors, in ``triton/infer.py``). Inference requests of the load
+generator are written on raw sockets; they take their path from ``infer_path``.
+
+Every failure is a ``TritonHttpError``: ``status`` 0 when nothing answered (refused, reset,
+timed out), the HTTP status otherwise, with the server's own one-line reason.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from tritune.errors import ServerError
+
+# No proxy handler: the server is spoken to directly, as tritonclient does (a proxy configured
+# for the user's web traffic has no business between tritune and a loopback server).
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class TritonHttpError(ServerError):
+    """A call that failed; callers turn it into their own one-line error."""
+
+    def __init__(self, url: str, status: int, reason: str) -> None:
+        answer = f"HTTP {status}" if status else "no answer"
+        super().__init__(f"{url}: {answer}: {reason}")
+        self.status = status  # 0: nothing answered
+        self.reason = reason  # the server's error (first line), or why nothing answered
+
+
+def _first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def _server_reason(body: bytes) -> str:
+    """Triton answers errors with ``{"error": "..."}``; anything else is shown as it came."""
+    text = body.decode(errors="replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return _first_line(text) or "empty response"
+    if isinstance(document, dict) and "error" in document:
+        return _first_line(str(document["error"])) or "empty error"
+    return _first_line(text)
+
+
+def send(url: str, *, body: bytes | None = None, timeout_s: float = 2.0) -> bytes:
+    """GET (or POST when ``body`` is given) ``url``; the body of a 200 answer.
+
+    Raises:
+        TritonHttpError: any other status, or no answer at all.
+    """
+    request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST")  # noqa: S310
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with _OPENER.open(request, timeout=timeout_s) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as error:
+        raise TritonHttpError(url, error.code, _server_reason(error.read())) from None
+    except urllib.error.URLError as error:
+        raise TritonHttpError(url, 0, str(error.reason)) from None
+    except (OSError, http.client.HTTPException) as error:  # a reset or a timeout mid-answer
+        raise TritonHttpError(url, 0, str(error) or type(error).__name__) from None
+
+
+def metrics_text(url: str, timeout_s: float = 2.0) -> str:
+    """The Prometheus exposition text of the metrics endpoint (a full URL, another port)."""
+    return send(url, timeout_s=timeout_s).decode(errors="replace")
+
+
+def infer_path(model: str) -> str:
+    """The KServe v2 inference path of ``model`` (the load generator writes it on raw sockets)."""
+    return f"/v2/models/{quote(model)}/infer"
+
+
+class TritonHttp:
+    """The HTTP API of one server, at ``address`` ("host:port", tritonclient's form)."""
+
+    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+
+    def _url(self, path: str) -> str:
+        return f"http://{self.address}/v2{path}"
+
+    def _json(self, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        reply = send(self._url(path), body=data, timeout_s=self.timeout_s)
+        return json.loads(reply) if reply.strip() else None
+
+    def _answers(self, path: str) -> bool:
+        try:
+            send(self._url(path), timeout_s=self.timeout_s)
+        except TritonHttpError:
+            return False
+        return True
+
+    # -- health ------------------------------------------------------------------------------
+    def is_live(self) -> bool:
+        return self._answers("/health/live")
+
+    def is_ready(self) -> bool:
+        return self._answers("/health/ready")
+
+    def is_model_ready(self, model: str) -> bool:
+        return self._answers(f"/models/{quote(model)}/ready")
+
+    def check_live(self) -> None:
+        """Raises ``TritonHttpError`` with why the server did not answer (``is_live`` says only no)."""
+        send(self._url("/health/live"), timeout_s=self.timeout_s)
+
+    # -- metadata, configuration, statistics -----------------------------------------------
+    def server_metadata(self) -> dict[str, Any]:
+        return dict(self._json(""))
+
+    def model_metadata(self, model: str) -> dict[str, Any]:
+        return dict(self._json(f"/models/{quote(model)}"))
+
+    def model_config(self, model: str) -> dict[str, Any]:
+        return dict(self._json(f"/models/{quote(model)}/config"))
+
+    def statistics(self, model: str = "") -> dict[str, Any]:
+        """Triton's statistics extension: one model, or every model when ``model`` is empty."""
+        path = f"/models/{quote(model)}/stats" if model else "/models/stats"
+        return dict(self._json(path))
+
+    # -- model control (explicit mode) -------------------------------------------------------
+    def repository_index(self) -> list[dict[str, Any]]:
+        return list(self._json("/repository/index", {}) or [])
+
+    def load_model(self, model: str, config_json: str | None = None) -> None:
+        """Load or reload ``model``; a config given overrides its config.pbtxt for this load."""
+        body: dict[str, Any] = {} if config_json is None else {"parameters": {"config": config_json}}
+        self._json(f"/repository/models/{quote(model)}/load", body)
+
+    def unload_model(self, model: str) -> None:
+        self._json(f"/repository/models/{quote(model)}/unload", {"parameters": {"unload_dependents": False}})
