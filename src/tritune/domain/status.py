@@ -24,3 +24,13 @@ class MeasurementStatus(StrEnum):
     OK = "ok"
     UNSTABLE = "unstable"  # measured, but never within the stability threshold
     FAILED = "failed"  # no usable numbers: load failure, server death, every request failed
+
+
+class Stability(StrEnum):
+    """Where a measurement's windows stand: still windowing, or decided (the result maps the
+    decision to a MeasurementStatus)."""
+
+    RUNNING = "running"
+    STABLE = "stable"
+    UNSTABLE = "unstable"
+    FAILED = "failed"

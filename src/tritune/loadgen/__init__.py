@@ -11,7 +11,7 @@ from tritune.loadgen.histogram import LatencyHistogram, LatencySummary, rank_ind
 from tritune.loadgen.result import MeasurementVerdict, PerfResult, WindowBrief, judge
 from tritune.loadgen.schedule import Distribution, Schedule
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
-from tritune.loadgen.stabilize import Stability, StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.workers import WorkerPool
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "PerfResult",
     "RequestResult",
     "Schedule",
-    "Stability",
     "StabilityCriteria",
     "WindowBrief",
     "WindowMode",

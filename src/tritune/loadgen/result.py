@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from tritune.domain.measurement import Measurement
 from tritune.domain.metrics import metric
-from tritune.domain.status import MeasurementStatus
+from tritune.domain.status import MeasurementStatus, Stability
 from tritune.loadgen.server_stats import ServerBreakdown
 from tritune.loadgen.spec import LoadSpec
-from tritune.loadgen.stabilize import Stability
 from tritune.loadgen.stats import ClientSummary
 from tritune.monitor.memory import ModelMemory
 from tritune.monitor.metrics import MetricsSummary

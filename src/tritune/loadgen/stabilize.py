@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from tritune.domain.status import Stability
 from tritune.loadgen.stats import WindowStats
 
 
@@ -38,15 +39,6 @@ class StabilityCriteria:
     percentile: int | None = None  # latency compared: average, or pXX
     # perf_analyzer's async (and rate) mode accepts a stable throughput alone, with a warning.
     latency_optional: bool = False
-
-
-class Stability(StrEnum):
-    """Where a measurement stands: still windowing, or decided (``PerfResult`` maps it to a status)."""
-
-    RUNNING = "running"
-    STABLE = "stable"
-    UNSTABLE = "unstable"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tritune.domain.metrics import METRICS, is_known
-from tritune.domain.status import MeasurementStatus
-from tritune.loadgen import LoadSpec, PerfResult, Stability, judge
+from tritune.domain.status import MeasurementStatus, Stability
+from tritune.loadgen import LoadSpec, PerfResult, judge
 from tritune.loadgen.result import CLIENT_CPU_BOUND
 from tritune.loadgen.server_stats import ServerBreakdown
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize

@@ -1,8 +1,8 @@
 import pytest
 
+from tritune.domain.status import Stability
 from tritune.loadgen.stabilize import (
     MeasurementController,
-    Stability,
     StabilityCriteria,
     WindowMode,
     WindowSpec,
