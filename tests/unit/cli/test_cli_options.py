@@ -21,8 +21,8 @@ def test_a_flag_that_two_commands_share_is_declared_alike():
         for param in command.params:
             if isinstance(param, click.Option):
                 seen[param.name or ""][name] = _signature(param)
-    # profile derives its flags from the config; its shared ones come from the same decorators
-    # once the branches merge, so it is left out here.
+    # profile derives its measurement flags from the config, with "not given" as their default:
+    # its spellings are checked by the next test.
     shared_flags = {
         flag: by_command for flag, by_command in seen.items() if len({c for c in by_command if c != "profile"}) > 1
     }
@@ -48,3 +48,25 @@ def test_measurement_takes_the_commands_window_and_names_max_trials():
     assert [p.name for p in command.params] == ["measurement_interval", "stability_percentage", "max_trials"]
     assert flags["measurement_interval"].default == 1000
     assert "--max-trials" in flags["max_trials"].opts and "-r" in flags["max_trials"].opts
+
+
+def test_profile_spells_every_shared_flag_as_the_other_commands_do():
+    """profile derives its measurement flags from the config (default: not given, so a YAML value
+    stands), so their defaults differ by design; their spellings, short names included, may not."""
+    elsewhere: dict[str, list[str]] = {}
+    for name, command in cli.commands.items():
+        if name != "profile":
+            for param in command.params:
+                if isinstance(param, click.Option):
+                    elsewhere.update({opt: sorted(param.opts) for opt in param.opts if opt.startswith("--")})
+    shared_with_profile = {}
+    for param in cli.commands["profile"].params:
+        for opt in param.opts:
+            if opt in elsewhere:
+                shared_with_profile[opt] = sorted(param.opts)
+    assert {"--protocol", "--measurement-interval", "--stability-percentage", "--max-trials", "--shape"} <= set(
+        shared_with_profile
+    )
+    assert {"--server-cpus", "--url", "--tritonserver", "--json", "--name", "--input"} <= set(shared_with_profile)
+    for opt, opts in shared_with_profile.items():
+        assert opts == elsewhere[opt], opt
