@@ -95,3 +95,28 @@ def test_source_files_stay_small() -> None:
         if (count := len(path.read_text().splitlines())) > MAX_LINES
     )
     assert long_files == []
+
+
+# docs/architecture.md draws these rows: a package imports only from rows below its own.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__main__",),
+    ("cli", "testing"),
+    ("profile",),
+    ("prepare", "report", "search", "loadgen"),
+    ("config", "store", "monitor", "system"),
+    ("triton", "inputs", "cpus"),
+    ("analysis", "runner", "triton_model"),  # the runner imports its own modules as top-level names
+    ("domain",),
+    ("errors",),
+)
+
+
+def test_every_import_points_down_the_layers() -> None:
+    row = {package: index for index, packages in enumerate(LAYERS) for package in packages}
+    graph = _package_graph()
+    unplaced = sorted((set(graph) | {p for targets in graph.values() for p in targets}) - set(row) - {"tritune"})
+    assert unplaced == [], "add these packages to LAYERS and to docs/architecture.md"
+    upward = sorted(
+        f"{source} -> {target}" for source, targets in graph.items() for target in targets if row[target] <= row[source]
+    )
+    assert upward == []
