@@ -110,6 +110,14 @@ def profile(
     if config_flags["max_trials"] is None:
         config_flags["max_trials"] = max_windows
     overrides = _config_overrides(config_flags)
+    # The older flags are the server keys' shortcuts: --url is remote mode, --tritonserver local mode.
+    if url:
+        overrides |= {"triton_launch_mode": "remote", "triton_http_endpoint": url}
+    elif tritonserver:
+        overrides |= {
+            "triton_launch_mode": overrides.get("triton_launch_mode") or "local",
+            "triton_server_path": tritonserver,
+        }
     if objective_flags:
         overrides["objectives"] = _objectives_option(objective_flags)
     if model is not None:
@@ -123,8 +131,6 @@ def profile(
     session = ProfileSession(
         config,
         TerminalNotifier(app),
-        url=url,
-        tritonserver=tritonserver,
         inputs=tuple(parse_input_option(i) for i in inputs),
     )
     conclusions = session.run(run_dir=run_dir, export=export_repo, report=not no_report)
