@@ -28,7 +28,7 @@ def test_launch_modes_use_model_analyzers_keys() -> None:
     remote = parse_profile_config({**MODELS, "triton_http_endpoint": "h:8000", "triton_grpc_endpoint": "h:9001"})
     assert (remote.triton_launch_mode, remote.triton_grpc_endpoint) == ("remote", "h:9001")
     assert parse_profile_config({**MODELS, "triton_server_path": "bin/ts"}).triton_launch_mode == "local"
-    with pytest.raises(UsageError, match="docker is not supported: start the container yourself"):
+    with pytest.raises(UsageError, match="triton_launch_mode: docker is not supported: start the container yourself"):
         parse_profile_config({**MODELS, "triton_launch_mode": "docker"})
     with pytest.raises(UsageError, match="c_api is not supported: use embedded"):
         parse_profile_config({**MODELS, "triton_launch_mode": "c_api"})

@@ -29,9 +29,9 @@ from tritune.triton.launch import LaunchMode
 SearchMode = Literal["default", "brute", "quick", "optuna"]
 # Model Analyzer's other modes, and what to use instead.
 UNSUPPORTED_LAUNCH_MODES = {
-    "docker": "triton_launch_mode docker is not supported: start the container yourself "
+    "docker": "docker is not supported: start the container yourself "
     "(--model-control-mode=explicit) and use triton_launch_mode remote",
-    "c_api": "triton_launch_mode c_api is not supported: use embedded (the default) or local",
+    "c_api": "c_api is not supported: use embedded (the default) or local",
 }
 
 
