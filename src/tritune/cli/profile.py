@@ -16,6 +16,8 @@ from tritune.errors import UsageError
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
 # Keys the command sets itself (the MODEL argument), or that need a structured YAML value.
 _NOT_FLAGS = {"profile_models", "objectives", "constraints"}
+# Choices whose wrong values the config explains better than click ("docker": use remote).
+_VALIDATED_BY_CONFIG = {"triton_launch_mode"}
 # perf_analyzer's short names, as the other commands take them (tritune.cli.options).
 _SHORT = {
     "measurement.protocol": "-i",
@@ -36,6 +38,10 @@ def _config_options(command: Any) -> Any:
         shared: dict[str, Any] = {"help": spec.help, "show_default": spec.default or False}
         if spec.kind == "bool":
             option = click.option(*names, spec.dest, is_flag=True, default=None, **shared)
+        elif spec.kind == "choice" and spec.key in _VALIDATED_BY_CONFIG:
+            # Model Analyzer's values tritune lacks get the config's message (what to use instead).
+            metavar = "[" + "|".join(spec.choices) + "]"
+            option = click.option(*names, spec.dest, type=str, metavar=metavar, **shared)
         elif spec.kind == "choice":
             option = click.option(*names, spec.dest, type=click.Choice(spec.choices), **shared)
         elif spec.kind == "repeatable":
@@ -110,6 +116,14 @@ def profile(
     if config_flags["max_trials"] is None:
         config_flags["max_trials"] = max_windows
     overrides = _config_overrides(config_flags)
+    # The older flags are the server keys' shortcuts: --url is remote mode, --tritonserver local mode.
+    if url:
+        overrides |= {"triton_launch_mode": "remote", "triton_http_endpoint": url}
+    elif tritonserver:
+        overrides |= {
+            "triton_launch_mode": overrides.get("triton_launch_mode") or "local",
+            "triton_server_path": tritonserver,
+        }
     if objective_flags:
         overrides["objectives"] = _objectives_option(objective_flags)
     if model is not None:
@@ -123,8 +137,6 @@ def profile(
     session = ProfileSession(
         config,
         TerminalNotifier(app),
-        url=url,
-        tritonserver=tritonserver,
         inputs=tuple(parse_input_option(i) for i in inputs),
     )
     conclusions = session.run(run_dir=run_dir, export=export_repo, report=not no_report)

@@ -59,7 +59,7 @@ def _flag(key: str, name: str, info: FieldInfo) -> FlagSpec:
         kind = "bool"
     elif annotation in (int, float):
         kind = annotation.__name__
-    elif annotation in (float | None, int | None):
+    elif annotation in (float | None, int | None, str | None):
         kind = annotation.__args__[0].__name__
     elif annotation is Path:
         kind = "path"

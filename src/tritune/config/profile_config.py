@@ -24,8 +24,15 @@ from tritune.config.sections import (
     known_objectives,
     objective_weights,
 )
+from tritune.triton.launch import LaunchMode
 
 SearchMode = Literal["default", "brute", "quick", "optuna"]
+# Model Analyzer's other modes, and what to use instead.
+UNSUPPORTED_LAUNCH_MODES = {
+    "docker": "docker is not supported: start the container yourself "
+    "(--model-control-mode=explicit) and use triton_launch_mode remote",
+    "c_api": "c_api is not supported: use embedded (the default) or local",
+}
 
 
 class ProfileConfig(FrozenSection):
@@ -62,6 +69,28 @@ class ProfileConfig(FrozenSection):
     measurement: MeasurementSettings = Field(
         default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
     )
+    # -- the server (Model Analyzer's keys). Excluded from dumps, so not part of a run's identity:
+    # a rerun against a fixed or moved server resumes the same run (see README, resume).
+    triton_launch_mode: LaunchMode = Field(
+        default="embedded",
+        exclude=True,
+        description="embedded (the bundled server), local (your tritonserver binary) or remote (a server you run)",
+    )
+    triton_server_path: str | None = Field(
+        default=None, exclude=True, description="local mode: the tritonserver binary (a relative path works)"
+    )
+    triton_server_flags: dict[str, Any] = Field(
+        default={}, exclude=True, description="extra tritonserver flags, e.g. {log_verbose: 1} (YAML only)"
+    )
+    triton_http_endpoint: str | None = Field(
+        default=None, exclude=True, description="remote mode: the server's HTTP host:port"
+    )
+    triton_grpc_endpoint: str | None = Field(
+        default=None, exclude=True, description="remote mode: the server's gRPC host:port (default: HTTP port + 1)"
+    )
+    triton_metrics_url: str | None = Field(
+        default=None, exclude=True, description="remote mode: the Prometheus URL (default: HTTP port + 2)"
+    )
 
     _objectives = field_validator("objectives", mode="before")(objective_weights)
     _objective_names = field_validator("objectives")(known_objectives)
@@ -85,6 +114,33 @@ class ProfileConfig(FrozenSection):
             if not value:
                 raise ValueError("no model given: name at least one, e.g. profile_models: [my_model]")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _implied_launch_mode(cls, data: Any) -> Any:
+        """A server path alone means local mode, an HTTP endpoint alone remote mode (what
+        --tritonserver and --url always meant)."""
+        if isinstance(data, Mapping) and not data.get("triton_launch_mode"):
+            if data.get("triton_http_endpoint"):
+                return {**data, "triton_launch_mode": "remote"}
+            if data.get("triton_server_path"):
+                return {**data, "triton_launch_mode": "local"}
+        return data
+
+    @field_validator("triton_launch_mode", mode="before")
+    @classmethod
+    def _launch_mode(cls, value: Any) -> Any:
+        if value in UNSUPPORTED_LAUNCH_MODES:
+            raise ValueError(UNSUPPORTED_LAUNCH_MODES[value])
+        return value
+
+    @model_validator(mode="after")
+    def _server(self) -> ProfileConfig:
+        if self.triton_launch_mode == "remote" and not self.triton_http_endpoint:
+            raise ValueError(
+                "triton_launch_mode remote needs the server's address: add triton_http_endpoint (e.g. localhost:8000)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _bounds(self) -> ProfileConfig:

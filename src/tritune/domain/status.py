@@ -20,6 +20,14 @@ class VariantStatus(StrEnum):
     FAILED = "failed"  # failed to load, or every measurement failed
 
 
+class FailureCause(StrEnum):
+    """Why a variant failed: a resumed run tries a variant the server failed again (the user may
+    have fixed the server since) and keeps the failures the model caused."""
+
+    MODEL = "model"  # the server refused this model or variant (a bad config, a crash in the model)
+    SERVER = "server"  # the server was unreachable, died or is set up so that nothing can load
+
+
 class MeasurementStatus(StrEnum):
     OK = "ok"
     UNSTABLE = "unstable"  # measured, but never within the stability threshold

@@ -3,7 +3,9 @@
 Stored measurements are replayed through the sweep instead of being measured again, so a
 rerun after Ctrl-C or a crash skips what was done (and deploys nothing for a variant that
 is complete). A variant that fails to load, or whose measurements all fail, is stored as
-failed with its reason and the search goes on.
+failed with its reason and the search goes on. A failure is the model's (ModelLoadError: kept
+on resume) or the server's (any other ServerError, e.g. unreachable or not in explicit mode:
+the run stops, and a resumed run tries that variant again).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
-from tritune.domain.status import VariantStatus
+from tritune.domain.status import FailureCause, VariantStatus
 from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.deploy import Deployer
 from tritune.profile.notify import Notifier
@@ -77,10 +79,15 @@ class VariantEvaluator:
         variant = self._store.variant_for(self._run.id, params, serving, name=name, is_default=is_default)
         evaluation = VariantEvaluation(variant)
         self._notifier.variant_started(variant.name, params)
-        if variant.status == VariantStatus.FAILED:
+        if variant.status == VariantStatus.FAILED and variant.failure is not FailureCause.SERVER:
             evaluation.failed = variant.error or "failed earlier"
             self._notifier.variant_done(variant.name, evaluation.failed)
             return evaluation
+        if variant.status == VariantStatus.FAILED:
+            # The server failed it (unreachable, died, misconfigured), not the model: try it again,
+            # re-measuring the load points that failed then.
+            self._store.forget_failed_measurements(variant.id)
+            self._store.set_variant_status(variant.id, VariantStatus.PENDING)
         loaded = False
         try:
             while (load := sweep.ask()) is not None:
@@ -104,7 +111,16 @@ class VariantEvaluator:
                 sweep.tell(load, measurement)
         except ModelLoadError as error:
             evaluation.failed = error.message
-            self._store.set_variant_status(variant.id, VariantStatus.FAILED, error=error.message)
+            self._store.set_variant_status(
+                variant.id, VariantStatus.FAILED, error=error.message, failure=FailureCause.MODEL
+            )
+        except ServerError as error:
+            # No variant can be served now: stored as the server's failure (a resumed run tries
+            # it again) and the run stops with the server's one-line message.
+            self._store.set_variant_status(
+                variant.id, VariantStatus.FAILED, error=error.message, failure=FailureCause.SERVER
+            )
+            raise
         finally:
             if loaded:
                 # A dead server is reported by the next load, with its log.

@@ -18,8 +18,9 @@ from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
 from tritune.triton.control import ModelControl
+from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
-from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
+from tritune.triton.server import TritonServer
 
 if TYPE_CHECKING:
     from tritune.report.write import WrittenReports
@@ -89,22 +90,37 @@ class ProfileSession:
 
         resolve_shapes(model.signature, 1, self.config.measurement.shape, model.signature.batch_is_dynamic)
 
-    def _server(self, layout: RunLayout, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
+    def launch_settings(self) -> LaunchSettings:
+        """The config's server keys; ``url``/``tritonserver`` given to the session (the old API)
+        mean remote and local mode, as ``--url`` and ``--tritonserver`` do."""
+        config = self.config
         if self.url:
-            return RemoteTriton(self.url)  # type: ignore[return-value]
-        return EmbeddedTriton(
+            return LaunchSettings("remote", http_endpoint=self.url)
+        if self.tritonserver:
+            return LaunchSettings("local", server_path=self.tritonserver, flags=config.triton_server_flags)
+        return LaunchSettings(
+            config.triton_launch_mode,
+            server_path=config.triton_server_path,
+            flags=config.triton_server_flags,
+            http_endpoint=config.triton_http_endpoint,
+            grpc_endpoint=config.triton_grpc_endpoint,
+            metrics_url=config.triton_metrics_url,
+        )
+
+    def _server(self, layout: RunLayout, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
+        return open_server(
+            self.launch_settings(),
             layout.output_repository,
-            tritonserver=self.tritonserver,
             log_path=layout.server_log,
             cpus=split.server if split else None,
-        )  # type: ignore[return-value]
+        )
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
         from tritune.loadgen import WorkerPool, make_measure_fn
         from tritune.system import hardware
 
         machine = hardware()
-        split = server_split(self.config.measurement.server_cpus, remote=bool(self.url))
+        split = server_split(self.config.measurement.server_cpus, remote=self.launch_settings().mode == "remote")
         if split is not None:
             self.notifier.info(split.describe())
         conclusions = []
@@ -116,7 +132,9 @@ class ProfileSession:
             with (
                 Store.in_run_dir(layout.root) as store,
                 self._server(layout, split) as server,
-                ModelControl(server) as control,
+                # Given the output repository, a server that reads another one (remote) gets
+                # each variant's files in its load request.
+                ModelControl(server, repository=layout.output_repository) as control,
                 client_side(split),  # before the pool, whose workers inherit the cores
                 WorkerPool() as workers,
             ):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
-from tritune.domain.status import RunStatus, VariantStatus
+from tritune.domain.status import FailureCause, MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
 from tritune.store.codec import canonical_json, measurement_from_row, serving_from_dict, serving_to_dict
 
@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
 _R = TypeVar("_R", bound="DataclassInstance")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What each schema version added to the one before, applied in order to an older store.
+_MIGRATIONS = {
+    # 2: why a variant failed; every failure stored before counts as the model's (kept on resume).
+    2: (
+        "ALTER TABLE variants ADD COLUMN failure TEXT",
+        f"UPDATE variants SET failure = '{FailureCause.MODEL}' WHERE status = '{VariantStatus.FAILED}'",
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +59,7 @@ CREATE TABLE IF NOT EXISTS variants (
     status TEXT NOT NULL DEFAULT 'pending',
     load_time_s REAL,
     error TEXT,
+    failure TEXT,
     created_at REAL NOT NULL,
     UNIQUE (run_id, params_key),
     UNIQUE (run_id, name)
@@ -97,6 +106,7 @@ class VariantRecord:
     status: VariantStatus
     load_time_s: float | None
     error: str | None
+    failure: FailureCause | None  # set for a failed variant only
 
 
 @dataclass(frozen=True)
@@ -118,13 +128,38 @@ class Store:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            existed = self._has_table("variants")
             self._db.executescript(_SCHEMA)
+            self._migrate(existed)
         except sqlite3.DatabaseError as error:
             raise UsageError(
                 f"{self.path} is not a tritune store ({error}): pass another run directory or remove the file"
             ) from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _has_table(self, name: str) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+        return self._db.execute(query, (name,)).fetchone() is not None
+
+    def _migrate(self, existed: bool) -> None:
+        """Bring a store written by an older tritune to SCHEMA_VERSION, in one transaction (two
+        processes opening the same old store migrate it once); a new store is created current."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            # A store from before the meta table had a version is version 1.
+            version = int(row[0]) if row is not None else (1 if existed else SCHEMA_VERSION)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(max(version, SCHEMA_VERSION)),),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def in_run_dir(cls, run_dir: str | Path) -> Store:
@@ -213,12 +248,31 @@ class Store:
         return self._variant(row)
 
     def set_variant_status(
-        self, variant_id: int, status: VariantStatus, *, load_time_s: float | None = None, error: str | None = None
+        self,
+        variant_id: int,
+        status: VariantStatus,
+        *,
+        load_time_s: float | None = None,
+        error: str | None = None,
+        failure: FailureCause | None = None,
     ) -> None:
+        """``failure``: why a FAILED variant failed (the model's fault unless told otherwise)."""
+        if status is VariantStatus.FAILED and failure is None:
+            failure = FailureCause.MODEL
+        elif status is not VariantStatus.FAILED:
+            failure = None
         self._db.execute(
-            "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), error=? WHERE id=?",
-            (status, load_time_s, error, variant_id),
+            "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), error=?, failure=? WHERE id=?",
+            (status, load_time_s, error, failure, variant_id),
         )
+
+    def forget_failed_measurements(self, variant_id: int) -> int:
+        """Drop a variant's FAILED measurements (taken while the server was failing), so a retry
+        measures those load points again; the ones that succeeded stay. Returns how many."""
+        cursor = self._db.execute(
+            "DELETE FROM measurements WHERE variant_id=? AND status=?", (variant_id, MeasurementStatus.FAILED)
+        )
+        return cursor.rowcount
 
     def variants(self, run_id: int) -> list[VariantRecord]:
         rows = self._db.execute("SELECT * FROM variants WHERE run_id = ? ORDER BY id", (run_id,))
@@ -247,6 +301,7 @@ class Store:
             serving=serving_from_dict(json.loads(row["serving_json"])),
             is_default=bool(row["is_default"]),
             status=VariantStatus(row["status"]),
+            failure=FailureCause(row["failure"]) if row["failure"] else None,
         )
 
     # -- measurements ----------------------------------------------------------------------

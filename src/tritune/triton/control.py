@@ -3,23 +3,54 @@ config in use and the statistics, with the one-line errors the rest of tritune s
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune.errors import ModelLoadError, ServerError
 from tritune.triton.http_api import TritonHttp, TritonHttpError
-from tritune.triton.model_config import to_json
+from tritune.triton.model_config import from_pbtxt, to_json
 from tritune.triton.server import TritonServer
+
+# Left out of what is sent: the config goes as the "config" parameter, caches are rebuilt there.
+_NOT_SENT = ("config.pbtxt", "config.pbtxt.tmp")
+
+
+def model_files(model_dir: Path) -> dict[str, bytes]:
+    """Every file of a model directory by its path inside it (``1/model.onnx``), symlinks and
+    hard links followed: the server gets the bytes, not links into a filesystem it cannot see."""
+    if not model_dir.is_dir():
+        raise ServerError(f"no model directory {model_dir} to send to the server: write the variant first")
+    files = {}
+    for root, dirs, names in os.walk(model_dir, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for file_name in sorted(names):
+            path = Path(root) / file_name
+            relative = path.relative_to(model_dir).as_posix()
+            if relative in _NOT_SENT or file_name.endswith(".pyc"):
+                continue
+            files[relative] = path.read_bytes()
+    return files
 
 
 class ModelControl:
     """Load, unload and inspect models on one server (explicit model-control mode)."""
 
-    def __init__(self, server: TritonServer, *, timeout_s: float = 300.0) -> None:
+    def __init__(self, server: TritonServer, *, repository: Path | None = None, timeout_s: float = 300.0) -> None:
+        """``repository``: the local folder variants are written to. When the server reads
+        another one (a remote server, a container), a load sends the model's config and files
+        in the request instead of naming a model the server cannot see."""
         self._server = server
         self._api = TritonHttp(server.endpoints.http, timeout_s=timeout_s)
+        served = server.model_repository
+        self._send_from = (
+            repository
+            if repository is not None and (served is None or served.resolve() != repository.resolve())
+            else None
+        )
 
     def close(self) -> None:
         """Nothing held between calls (a connection per call); kept for the context manager."""
@@ -42,16 +73,32 @@ class ModelControl:
         A config given here overrides the config.pbtxt on disk, so a variant can be tried
         without writing files or restarting the server.
         """
+        files: dict[str, bytes] = {}
+        if self._send_from is not None:
+            model_dir = self._send_from / name
+            files = model_files(model_dir)
+            config = config if config is not None else from_pbtxt((model_dir / "config.pbtxt").read_text())
         started = time.perf_counter()
         try:
-            self._api.load_model(name, to_json(config) if config is not None else None)
+            self._api.load_model(name, to_json(config) if config is not None else None, files)
         except TritonHttpError as error:
             if error.status == 0 or not self._server.is_alive():
                 raise self._server_gone(error.reason) from None
-            raise ModelLoadError(
-                f"model {name!r} failed to load: {error.reason}", detail=self._server.log_tail()
-            ) from None
+            raise self._load_failure(name, error.reason) from None
         return time.perf_counter() - started
+
+    def _load_failure(self, name: str, reason: str) -> ServerError:
+        """The server's refusal, told apart by whom it concerns: a ServerError when the server is
+        set up so that no variant can load (a resumed run tries those again), a ModelLoadError
+        when this model or variant is the problem."""
+        address = self._server.endpoints.http
+        lowered = reason.lower()
+        if "explicit model load" in lowered and "not allowed" in lowered:
+            return ServerError(
+                f"the Triton at {address} is not in explicit model-control mode ({reason}): "
+                "restart it with --model-control-mode=explicit"
+            )
+        return ModelLoadError(f"model {name!r} failed to load: {reason}", detail=self._server.log_tail())
 
     def unload(self, name: str, *, wait_s: float = 60.0) -> None:
         try:

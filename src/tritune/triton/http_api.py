@@ -12,10 +12,12 @@ timed out), the HTTP status otherwise, with the server's own one-line reason.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -138,10 +140,22 @@ class TritonHttp:
     def repository_index(self) -> list[dict[str, Any]]:
         return list(self._json("/repository/index", {}) or [])
 
-    def load_model(self, model: str, config_json: str | None = None) -> None:
-        """Load or reload ``model``; a config given overrides its config.pbtxt for this load."""
-        body: dict[str, Any] = {} if config_json is None else {"parameters": {"config": config_json}}
-        self._json(f"/repository/models/{quote(model)}/load", body)
+    def load_model(self, model: str, config_json: str | None = None, files: Mapping[str, bytes] | None = None) -> None:
+        """Load or reload ``model``; a config given overrides its config.pbtxt for this load.
+
+        ``files`` (path in the model directory -> bytes, e.g. ``1/model.onnx``) replace the
+        server's own model directory: Triton's load API takes them as ``file:<path>`` parameters,
+        base64-encoded, and then requires ``config`` too (docs/protocol/
+        extension_model_repository.md). This is how a server without our files loads a variant.
+        """
+        parameters: dict[str, str] = {}
+        if config_json is not None:
+            parameters["config"] = config_json
+        if files:
+            if config_json is None:
+                raise ValueError("Triton's load API takes model files only together with a config")
+            parameters.update({f"file:{path}": base64.b64encode(data).decode() for path, data in files.items()})
+        self._json(f"/repository/models/{quote(model)}/load", {"parameters": parameters} if parameters else {})
 
     def unload_model(self, model: str) -> None:
         self._json(f"/repository/models/{quote(model)}/unload", {"parameters": {"unload_dependents": False}})

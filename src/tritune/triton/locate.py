@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tritune.errors import ServerError
@@ -64,11 +64,20 @@ def _wheel_install() -> TritonInstall | None:
     )
 
 
+def own_backends(binary: Path) -> Path:
+    """The backends folder an installation keeps next to its binary: /opt/tritonserver/{bin,backends}."""
+    return binary.resolve().parent.parent / "backends"
+
+
 def _install_for_binary(binary: Path, source: str) -> TritonInstall:
     """A user's own Triton: the conventional layout is /opt/tritonserver/{bin,backends}."""
-    backend = binary.resolve().parent.parent / "backends" / "python"
-    stub = backend / "triton_python_backend_stub"
     wheel = _wheel_install()
+    if wheel is not None and binary.resolve() == wheel.binary.resolve():
+        # The wheel's own binary named explicitly keeps the wheel's library folder and stubs
+        # (without them the Python-backend stub cannot load its libraries and a load hangs).
+        return replace(wheel, source=source)
+    backend = own_backends(binary) / "python"
+    stub = backend / "triton_python_backend_stub"
     return TritonInstall(
         binary=binary,
         python_backend=backend if backend.is_dir() else None,
@@ -78,10 +87,18 @@ def _install_for_binary(binary: Path, source: str) -> TritonInstall:
     )
 
 
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    """A path given relative to where the user stands: the server is started from another
+    directory (its log folder), where a relative binary would not be found."""
+    return Path(path).expanduser().absolute()
+
+
 def find_triton(explicit: str | os.PathLike[str] | None = None) -> TritonInstall:
     """Locate a tritonserver binary; raise ServerError naming what was tried and the fix."""
     if explicit is not None:
-        path = Path(explicit)
+        path = _absolute(explicit)
+        bare = shutil.which(str(explicit)) if os.sep not in str(explicit) and not path.exists() else None
+        path = Path(bare) if bare else path  # Model Analyzer's default is the bare name "tritonserver"
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ServerError(
                 f"tritonserver binary not found at {path}: pass the path of an executable "
@@ -90,7 +107,7 @@ def find_triton(explicit: str | os.PathLike[str] | None = None) -> TritonInstall
         return _install_for_binary(path, "explicit")
     from_env = os.environ.get(TRITONSERVER_ENV)
     if from_env:
-        path = Path(from_env)
+        path = _absolute(from_env)
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ServerError(f"{TRITONSERVER_ENV}={from_env} is not an executable file: fix the variable or unset it")
         return _install_for_binary(path, "env")
@@ -145,6 +162,48 @@ def prepare_backend_directory(install: TritonInstall, cache_root: Path | None = 
     except OSError:
         # Another process built it at the same moment; theirs is as good as ours.
         shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _stub_fits(stub: Path) -> bool:
+    """Whether a python-backend stub embeds this interpreter's Python: the runner imports from
+    this environment's site-packages, which another Python version cannot load."""
+    try:
+        return f"libpython{python_version_tag()}".encode() in stub.read_bytes()
+    except OSError:
+        return False
+
+
+def local_backend_directory(install: TritonInstall, own: Path | None = None, cache_root: Path | None = None) -> Path:
+    """The --backend-directory for a user's own Triton: its own backends folder (``own``, or the
+    one next to the binary), with tritune's Python backend beside them only when that folder
+    has none that runs this interpreter. The merge is a folder of symlinks in the cache, so the
+    user's installation is never written to."""
+    folder = _absolute(own) if own is not None else own_backends(install.binary)
+    if not folder.is_dir():
+        raise ServerError(
+            f"no backends folder at {folder} for {install.binary}: pass the right one as "
+            "triton_server_flags: {backend-directory: DIR}"
+        )
+    python = folder / "python"
+    if (python / "libtriton_python.so").is_file() and _stub_fits(python / "triton_python_backend_stub"):
+        return folder
+    ours = prepare_backend_directory(install, cache_root) / "python"
+    entries = sorted(e.name for e in folder.iterdir() if e.is_dir() and e.name != "python")
+    identity = f"{folder.resolve()}:{','.join(entries)}:{ours}"
+    target = (cache_root or _cache_root()) / "backends" / f"merged-{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
+    if (target / "python").exists():
+        return target
+    staging = target.parent / f".{target.name}.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in entries:
+        (staging / name).symlink_to(folder.resolve() / name, target_is_directory=True)
+    (staging / "python").symlink_to(ours, target_is_directory=True)
+    try:
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # built by another process at the same moment
     return target
 
 

@@ -24,7 +24,7 @@ from typing import Protocol
 import psutil
 
 from tritune.errors import ServerError
-from tritune.triton.http_api import TritonHttp
+from tritune.triton.http_api import TritonHttp, TritonHttpError
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
 
 LOOPBACK = "127.0.0.1"
@@ -122,9 +122,14 @@ class EmbeddedTriton:
         extra_args: Sequence[str] = (),
         log_verbose: int = 0,
         cpus: frozenset[int] | None = None,
+        backend_directory: str | os.PathLike[str] | None = None,
     ) -> None:
-        """``cpus``: run the server, and the model stubs it starts, on these cores only."""
+        """``cpus``: run the server, and the model stubs it starts, on these cores only.
+        ``backend_directory``: the backends folder to run with (a user's own Triton keeps its
+        own, see ``locate.local_backend_directory``); by default one holding only the Python
+        backend for this interpreter."""
         self._repository = Path(model_repository).resolve()
+        self._backend_directory = Path(backend_directory) if backend_directory is not None else None
         self._cpus = cpus
         self._install = install
         self._tritonserver = tritonserver
@@ -170,6 +175,11 @@ class EmbeddedTriton:
     def log_file(self) -> Path | None:
         return self._log_file
 
+    @property
+    def backend_directory(self) -> Path | None:
+        """The --backend-directory the server runs with (None before start)."""
+        return self._backend_directory
+
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedTriton:
         self.start()
@@ -186,7 +196,8 @@ class EmbeddedTriton:
                 f"model repository {self._repository} does not exist: create it or pass an existing directory"
             )
         install = self._install or find_triton(self._tritonserver)
-        backend_dir = prepare_backend_directory(install)
+        backend_dir = self._backend_directory or prepare_backend_directory(install)
+        self._backend_directory = backend_dir
         explicit = any(p is not None for p in self._requested_ports)
         for name, port in zip(("http", "grpc", "metrics"), self._requested_ports, strict=True):
             if port is not None and not port_is_free(port):
@@ -346,10 +357,14 @@ class RemoteTriton:
         return ""
 
     def __enter__(self) -> RemoteTriton:
-        if not self.is_alive():
+        try:
+            TritonHttp(self._endpoints.http, timeout_s=2.0).check_live()
+        except TritonHttpError as error:
             raise ServerError(
-                f"cannot reach Triton at {self._endpoints.http_base_url}: start the server or fix the URL"
-            )
+                f"cannot reach Triton at {self._endpoints.http_base_url} ({error.reason}): start it with "
+                "`tritonserver --model-repository=DIR --model-control-mode=explicit` or fix the URL "
+                "(--triton-http-endpoint)"
+            ) from None
         return self
 
     def __exit__(self, *exc_info: object) -> None:

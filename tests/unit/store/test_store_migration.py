@@ -1,0 +1,79 @@
+"""A store written by an older tritune opens, migrates once, and keeps its failures as the model's."""
+
+import sqlite3
+from pathlib import Path
+
+from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.serving import ServingConfig
+from tritune.domain.status import FailureCause, VariantStatus
+from tritune.store import Store
+from tritune.store.sqlite import SCHEMA_VERSION
+
+# The tables as schema version 1 wrote them (before variants knew why they failed).
+V1_TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE,
+    settings_json TEXT NOT NULL, hardware_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'running', created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE variants (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
+    params_key TEXT NOT NULL, params_json TEXT NOT NULL, serving_json TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', load_time_s REAL,
+    error TEXT, created_at REAL NOT NULL, UNIQUE (run_id, params_key), UNIQUE (run_id, name)
+);
+CREATE TABLE measurements (
+    id INTEGER PRIMARY KEY, variant_id INTEGER NOT NULL REFERENCES variants(id), load_mode TEXT NOT NULL,
+    load_value REAL NOT NULL, batch_size INTEGER NOT NULL, status TEXT NOT NULL, error TEXT,
+    client_bound INTEGER NOT NULL DEFAULT 0, perf_throughput REAL, perf_latency_p99 REAL,
+    metrics_json TEXT NOT NULL, warnings_json TEXT NOT NULL DEFAULT '[]', duration_s REAL,
+    created_at REAL NOT NULL, UNIQUE (variant_id, load_mode, load_value, batch_size)
+);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO runs VALUES (1, 'm', 'fp', '{}', '{}', 'interrupted', 0, 0);
+INSERT INTO variants VALUES (1, 1, 'm_config_default', '{}', '{}', '{"max_batch_size": 8}', 1, 'loaded', 1.0, NULL, 0);
+INSERT INTO variants VALUES
+    (2, 1, 'm_config_0', '{"a":1}', '{"a":1}', '{"max_batch_size": 8}', 0, 'failed', NULL, 'failed to poll', 0);
+"""
+
+
+def _schema_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+
+def test_an_old_store_migrates_and_its_failures_stay_the_models(tmp_path: Path) -> None:
+    path = tmp_path / "tritune.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_TABLES)
+    for _ in range(2):  # a second open finds it current and changes nothing
+        with Store(path) as store:
+            loaded, failed = store.variants(1)
+            assert (loaded.status, loaded.failure) == (VariantStatus.LOADED, None)
+            assert (failed.status, failed.failure, failed.error) == (
+                VariantStatus.FAILED,
+                FailureCause.MODEL,
+                "failed to poll",
+            )
+        assert _schema_version(path) == SCHEMA_VERSION == 2
+
+
+def test_a_new_store_is_current_and_records_who_failed(tmp_path: Path) -> None:
+    with Store.in_run_dir(tmp_path) as store:
+        run, _ = store.open_run("m", "fp", {}, {})
+        variant = store.variant_for(run.id, {"a": 1}, ServingConfig(max_batch_size=8), name="m_config_0")
+        store.set_variant_status(variant.id, VariantStatus.FAILED, error="unreachable", failure=FailureCause.SERVER)
+        assert store.variants(run.id)[0].failure is FailureCause.SERVER
+        store.set_variant_status(variant.id, VariantStatus.FAILED, error="bad config")  # the model's by default
+        assert store.variants(run.id)[0].failure is FailureCause.MODEL
+        store.set_variant_status(variant.id, VariantStatus.LOADED)
+        assert store.variants(run.id)[0].failure is None
+
+        point = LoadPoint(LoadMode.CONCURRENCY, 1, 1)
+        store.add_measurement(variant.id, Measurement(point, MeasurementStatus.OK, {"perf_throughput": 1.0}))
+        failed = LoadPoint(LoadMode.CONCURRENCY, 2, 1)
+        store.add_measurement(variant.id, Measurement(failed, MeasurementStatus.FAILED, {}, error="server died"))
+        assert store.forget_failed_measurements(variant.id) == 1
+        assert [r.measurement.load for r in store.measurements(variant.id)] == [point]
+    assert _schema_version(tmp_path / "tritune.db") == SCHEMA_VERSION
