@@ -27,7 +27,7 @@ from tritune.errors import ModelError, UsageError
 from tritune.profile.deploy import Deployer, variant_name
 from tritune.profile.evaluate import MeasureFn, VariantEvaluator
 from tritune.profile.notify import Notifier, QuietNotifier
-from tritune.search.factory import SearchPlan, create_plan
+from tritune.search.factory import SearchPlan, build_space, create_plan
 from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
 from tritune.triton.user_model import UserModel, config_diff
@@ -139,7 +139,7 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
 
 
 def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
-    return create_plan(
+    space = build_space(
         config,
         model.name,
         model.signature,
@@ -147,6 +147,7 @@ def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -
         default=model.default,
         dynamic_batching=model.user.batching_searchable if model.user else True,
     )
+    return create_plan(config, model.name, model.signature, space=space)
 
 
 class ProfileRun:

@@ -240,15 +240,12 @@ def create_plan(
     signature: ModelSignature,
     *,
     gpu_available: bool = False,
-    default: ServingConfig | None = None,
-    dynamic_batching: bool = True,
+    space: SearchSpace | None = None,
 ) -> SearchPlan:
-    """The search plan for one model of a validated config (``default``, ``dynamic_batching``:
-    see :func:`build_space`)."""
+    """The search plan for one model of a validated config, over ``space`` (built by
+    :func:`build_space` when not given: a model file's space)."""
     settings = config.profile_models[model]
-    space = build_space(
-        config, model, signature, gpu_available=gpu_available, default=default, dynamic_batching=dynamic_batching
-    )
+    space = space or build_space(config, model, signature, gpu_available=gpu_available)
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(
         mode,
