@@ -144,7 +144,9 @@ def test_reading_a_user_model_says_what_is_wrong_and_the_fix(tmp_path: Path, set
 def test_entries_link_or_copy_the_users_files_and_never_write_into_them(tmp_path: Path) -> None:
     model = read_user_model(_entry(tmp_path / "repo"), "bert")
     assert model.backend == "onnxruntime" and list(model.version_files()) == ["1/model.onnx"]
+    (tmp_path / "repo" / "bert" / "1" / "assets").mkdir()
     linked = write_entry(tmp_path / "out", "bert_config_0", model, model.config, Placement.LINK)
+    assert (linked.parent / "1" / "assets").is_dir()
     assert (linked.parent / "1" / "model.onnx").is_symlink() and not (linked.parent / "1").is_symlink()
     copied = write_entry(tmp_path / "export", "bert", model, model.config, Placement.COPY)
     assert not (copied.parent / "1" / "model.onnx").is_symlink()

@@ -185,6 +185,10 @@ def write_entry(repository: Path, name: str, model: UserModel, config: mc.ModelC
             f"{entry} is (inside) your model's own directory {model.directory}: export to another "
             "folder (tritune never writes into your repository)"
         )
+    for version in model.versions:  # empty directories too (a SavedModel's assets/)
+        for path in (version, *version.rglob("*")):
+            if path.is_dir() and "__pycache__" not in path.parts:
+                (entry / path.relative_to(model.directory)).mkdir(parents=True, exist_ok=True)
     for relative, source in model.version_files().items():
         destination = entry / relative
         if placement is Placement.LINK:
