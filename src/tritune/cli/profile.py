@@ -14,8 +14,8 @@ from tritune.config import FlagSpec, ProfileConfig, cli_flags, load_profile_conf
 from tritune.errors import UsageError
 
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
-# Keys the command sets itself (the MODEL argument), or that need a structured YAML value.
-_NOT_FLAGS = {"profile_models", "objectives", "constraints"}
+# Keys that need a structured YAML value (--objective takes objectives its own way).
+_NOT_FLAGS = {"objectives", "constraints"}
 # Choices whose wrong values the config explains better than click ("docker": use remote).
 _VALIDATED_BY_CONFIG = {"triton_launch_mode"}
 # perf_analyzer's short names, as the other commands take them (tritune.cli.options).
@@ -109,7 +109,8 @@ def profile(
     """Find the best serving configuration for MODEL by measurement.
 
     MODEL is an .onnx file, a directory made by `tritune prepare`, or anything `tritune prepare`
-    takes (it then runs first)."""
+    takes (it then runs first). With --model-repository DIR, the models --profile-models names
+    (or MODEL, a name) are DIR's entries, each served by its own backend."""
     from tritune.cli.progress import TerminalNotifier
     from tritune.profile.session import ProfileSession
 
@@ -126,11 +127,18 @@ def profile(
         }
     if objective_flags:
         overrides["objectives"] = _objectives_option(objective_flags)
-    if model is not None:
+    if model is not None and overrides["profile_models"] is not None:
+        raise UsageError(f"give MODEL ({model}) or --profile-models, not both")
+    if model is not None and overrides["model_repository"] is not None:
+        overrides["profile_models"] = str(model)  # a model of the repository, by its name
+    elif model is not None:
         model_name = name or _model_name(model)
         overrides["profile_models"] = {model_name: {"model_path": str(model)}}
-    elif config_file is None:
-        raise UsageError("give a MODEL file or a config file with profile_models: tritune profile model.onnx")
+    elif config_file is None and overrides["profile_models"] is None:
+        raise UsageError(
+            "give a MODEL file, --model-repository DIR --profile-models a,b, or a config file with "
+            "profile_models: tritune profile model.onnx"
+        )
     config: ProfileConfig = load_profile_config(config_file, overrides)
     from tritune.prepare import parse_input_option
 

@@ -61,7 +61,7 @@ def _flag(key: str, name: str, info: FieldInfo) -> FlagSpec:
         kind = annotation.__name__
     elif annotation in (float | None, int | None, str | None):
         kind = annotation.__args__[0].__name__
-    elif annotation is Path:
+    elif annotation in (Path, Path | None):
         kind = "path"
     elif getattr(annotation, "__origin__", None) is Literal:
         kind, choices = "choice", tuple(str(a) for a in annotation.__args__)

@@ -1,6 +1,6 @@
 """The profile configuration: every setting of ``tritune profile``, validated once, then frozen.
 
-Keys are Model Analyzer's where it has one (``profile_models``, ``objectives``,
+Keys are Model Analyzer's where it has one (``model_repository``, ``profile_models``, ``objectives``,
 ``constraints``, ``run_config_search_*``, ``latency_budget``, ``min_throughput``,
 ``num_configs_per_model``, ``optuna_*``, ``export_path``), so its users can reuse their files.
 """
@@ -40,6 +40,10 @@ class ProfileConfig(FrozenSection):
 
     profile_models: dict[str, ModelSettings] = Field(
         description="models to profile: a name/path, a comma list, a list, or a map to per-model settings"
+    )
+    model_repository: Path | None = Field(
+        default=None,
+        description="your Triton model repository: profile_models name its models, each served by its own backend",
     )
     objectives: dict[str, float] = Field(
         default=dict(DEFAULT_OBJECTIVES), description="metric -> weight (or a list of metrics)"
@@ -140,6 +144,23 @@ class ProfileConfig(FrozenSection):
             raise ValueError(
                 "triton_launch_mode remote needs the server's address: add triton_http_endpoint (e.g. localhost:8000)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _repository_models(self) -> ProfileConfig:
+        if self.model_repository is None:
+            return self
+        for name, settings in self.profile_models.items():
+            if settings.model_path:
+                raise ValueError(
+                    f"profile_models.{name}.model_path is given with model_repository: a repository's models "
+                    "are its entries, so drop model_path (or model_repository to profile the file)"
+                )
+            if settings.model_config_parameters and settings.model_config_parameters.precision:
+                raise ValueError(
+                    f"profile_models.{name}.model_config_parameters.precision needs a model file tritune "
+                    "prepares: a repository model is served as it is, so drop it"
+                )
         return self
 
     @model_validator(mode="after")

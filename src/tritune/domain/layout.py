@@ -5,6 +5,7 @@
     <root>/prepared/<model>/...                         what ``tritune prepare`` made of the model
     <root>/output_model_repository/<variant>/config.pbtxt   every variant tried
     <root>/best/config.pbtxt (+ BEST_VARIANT, model files)  the winner, ready to deploy
+    <root>/best/config.diff                             a repository model: its config -> the winner
     <root>/reports/summaries/<model>/result_summary.html
     <root>/reports/detailed/<variant>/detailed_report.html
     <root>/reports/report_data.json
@@ -58,6 +59,11 @@ class RunLayout:
     @property
     def best_config(self) -> Path:
         return self.best / "config.pbtxt"
+
+    @property
+    def best_diff(self) -> Path:
+        """What the winner changes in the user's own config.pbtxt (a model of their repository)."""
+        return self.best / "config.diff"
 
     @property
     def best_marker(self) -> Path:

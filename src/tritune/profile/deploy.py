@@ -1,16 +1,26 @@
 """Putting one variant on a server: the :class:`Deployer` seam between what a run does and how a
-variant is served, and :class:`VariantDeployer`, which serves it from Triton (files into the
-output model repository, then a load through the model-control API, never a server restart)."""
+variant is served, and Triton's deployers (files into the output model repository, then a load
+through the model-control API, never a server restart): :class:`VariantDeployer` for a model file
+served by tritune's runner, :class:`UserModelDeployer` for a model of the user's repository."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Protocol
 
+from tritonclient.grpc import model_config_pb2 as mc
+
 from tritune.domain.serving import ServingConfig
-from tritune.errors import ServerError
+from tritune.errors import ModelError, ModelLoadError, ServerError
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
+from tritune.triton.user_model import (
+    Placement,
+    UserModel,
+    served_config,
+    variant_config,
+    write_entry,
+)
 
 
 def variant_name(model: str, index: int | None) -> str:
@@ -36,24 +46,14 @@ class Deployer(Protocol):
         ...
 
 
-class VariantDeployer:
-    """Deploys variants of one model into ``output_repository`` on one running Triton."""
+class _ControlledDeployer:
+    """Variants written into ``output_repository`` and loaded on one running Triton; subclasses
+    say how a variant's entry is written (``export`` into a repository)."""
 
-    def __init__(self, control: ModelControl, output_repository: Path, model_files: dict[str, Path]) -> None:
-        # model_files: precision ("fp32", "fp16", ...) -> the ONNX file for it
+    def __init__(self, control: ModelControl, output_repository: Path) -> None:
         self._control = control
         self._repository = output_repository
-        self._model_files = model_files
         self._loaded: set[str] = set()
-
-    def model_file(self, precision: str) -> Path:
-        """The model file of a precision; ServerError when none was prepared."""
-        try:
-            return self._model_files[precision]
-        except KeyError:
-            raise ServerError(
-                f"no {precision} model file was prepared: choose one of {', '.join(self._model_files)}"
-            ) from None
 
     def write(self, name: str, serving: ServingConfig, precision: str) -> None:
         self.export(self._repository, name, serving, precision)
@@ -70,4 +70,66 @@ class VariantDeployer:
             self._control.unload(name)
 
     def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        raise NotImplementedError
+
+
+class VariantDeployer(_ControlledDeployer):
+    """Deploys variants of one model file, served by tritune's runner."""
+
+    def __init__(self, control: ModelControl, output_repository: Path, model_files: dict[str, Path]) -> None:
+        # model_files: precision ("fp32", "fp16", ...) -> the ONNX file for it
+        super().__init__(control, output_repository)
+        self._model_files = model_files
+
+    def model_file(self, precision: str) -> Path:
+        """The model file of a precision; ServerError when none was prepared."""
+        try:
+            return self._model_files[precision]
+        except KeyError:
+            raise ServerError(
+                f"no {precision} model file was prepared: choose one of {', '.join(self._model_files)}"
+            ) from None
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
         return deploy_onnx(repository, name, self.model_file(precision), serving).config_path
+
+
+class UserModelDeployer(_ControlledDeployer):
+    """Deploys variants of a model of the user's repository, served by its own backend: each is
+    the user's config with the searched fields changed, beside links to the user's files."""
+
+    def __init__(self, control: ModelControl, output_repository: Path, model: UserModel) -> None:
+        super().__init__(control, output_repository)
+        self._model = model
+
+    def completed_config(self) -> mc.ModelConfig:
+        """The config Triton completes from the user's (what a backend's auto-complete adds):
+        the model is loaded once, as written, under its own name, read, and unloaded."""
+        model = self._model
+        as_written = mc.ModelConfig()
+        as_written.CopyFrom(model.config)
+        as_written.name = model.name  # Triton checks the name against the entry's directory
+        write_entry(self._repository, model.name, model, as_written, Placement.LINK)
+        try:
+            self._control.load(model.name)
+        except ModelLoadError as error:
+            raise ModelError(
+                f"{model.name} as written in {model.directory} does not load ({error.message}): fix the model "
+                "so Triton serves it, then profile it",
+                detail=error.detail,
+            ) from None
+        try:
+            return served_config(self._control.config(model.name))
+        finally:
+            self._control.unload(model.name)
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        self._write(self._repository, name, name, serving, Placement.LINK)
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        # Named as the user named it (an unnamed config takes its directory's name in Triton).
+        return self._write(repository, name, self._model.config.name, serving, Placement.COPY)
+
+    def _write(self, repository: Path, entry: str, name: str, serving: ServingConfig, placement: Placement) -> Path:
+        config = variant_config(self._model.config, name, serving)
+        return write_entry(repository, entry, self._model, config, placement)

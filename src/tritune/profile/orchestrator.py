@@ -21,25 +21,37 @@ from tritune.analysis.summary import SummaryFacts, summary_facts, summary_senten
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
+from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.profile.deploy import Deployer, variant_name
 from tritune.profile.evaluate import MeasureFn, VariantEvaluator
 from tritune.profile.notify import Notifier, QuietNotifier
-from tritune.search.factory import SearchPlan, create_plan
+from tritune.search.factory import SearchPlan, build_space, create_plan
 from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
+from tritune.triton.user_model import UserModel, config_diff
 
 START_FAILURES = 2
 
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The prepared model: one ONNX file per precision, and its signature."""
+    """The model to profile: prepared ONNX files (one per precision) served by tritune's runner,
+    or, with ``user``, an entry of the user's model repository served by its own backend."""
 
     name: str
-    files: dict[str, Path]  # "fp32" -> path (always), "fp16" -> path (optional)
+    files: dict[str, Path]  # "fp32" -> path (always), "fp16" -> path (optional); {} for a user model
     signature: ModelSignature
+    user: UserModel | None = None
+    # How the model is served now (a user model: Triton's completed config), the search's
+    # default configuration; None: the untuned default tritune gives a model file.
+    default: ServingConfig | None = None
+
+    @property
+    def batches(self) -> bool:
+        """Whether requests carry a batch dimension (the model's max_batch_size is above 0)."""
+        return self.default.max_batch_size > 0 if self.default else self.signature.batch_is_dynamic
 
 
 @dataclass
@@ -105,19 +117,37 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
     return identity
 
 
+def model_identity(model: ModelFiles) -> dict[str, str]:
+    """The model's part of a run's identity: its files' digests (a user model: its config's text
+    and the digests of its version files, so an edit to either starts a new run)."""
+    if model.user is None:
+        return {k: file_digest(p) for k, p in sorted(model.files.items())}
+    files = {k: file_digest(p) for k, p in model.user.version_files().items()}
+    return {"config.pbtxt": model.user.text, **files}
+
+
 def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
     """Same model bytes + same settings = same run (resumed); anything else starts a new run."""
     identity = {
-        "model": {k: file_digest(p) for k, p in sorted(model.files.items())},
-        # The measurement section has its own part (older runs kept it outside the config).
-        "config": json.loads(config.model_dump_json(exclude={"measurement"})),
+        "model": model_identity(model),
+        # The measurement section has its own part (older runs kept it outside the config); where
+        # the repository lies is not the model's identity (its bytes are).
+        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository"})),
         "measure": measurement_identity(config.measurement),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
-    return create_plan(config, model.name, model.signature, gpu_available=gpu_available)
+    space = build_space(
+        config,
+        model.name,
+        model.signature,
+        gpu_available=gpu_available,
+        default=model.default,
+        dynamic_batching=model.user.batching_searchable if model.user else True,
+    )
+    return create_plan(config, model.name, model.signature, space=space)
 
 
 class ProfileRun:
@@ -244,6 +274,8 @@ class ProfileRun:
         config_path = self._export(self.layout.best, name)
         self.layout.best_marker.write_text(name + "\n")
         shutil.copy2(config_path, self.layout.best_config)
+        if self.model.user is not None:
+            self.layout.best_diff.write_text(config_diff(self.model.user, config_path.read_text()))
         return self.layout.best_config
 
     def _export(self, repository: Path, name: str) -> Path:

@@ -1,5 +1,7 @@
-"""What ``tritune profile`` does around the search: the model files, the server, the store,
-the measurement, the best config and the reports. It reports through a Notifier and draws nothing."""
+"""What ``tritune profile`` does around the search: the model (a file, prepared and served by
+tritune's runner, or an entry of the user's repository served by its own backend), the server, the
+store, the measurement, the best config and the reports. It reports through a Notifier and draws
+nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from tritune.domain.layout import RunLayout
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
-from tritune.profile.deploy import VariantDeployer
+from tritune.profile.deploy import Deployer, UserModelDeployer, VariantDeployer
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
@@ -21,6 +23,7 @@ from tritune.triton.control import ModelControl
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
 from tritune.triton.server import TritonServer
+from tritune.triton.user_model import UserModel, read_user_model, serving_of, signature_of
 
 if TYPE_CHECKING:
     from tritune.report.write import WrittenReports
@@ -84,11 +87,40 @@ class ProfileSession:
         files = {p: f.resolve() for p, f in prepared.model_files.items()}
         return ModelFiles(name=name, files=files, signature=read_signature(files["fp32"]))
 
+    def _user_model(self, user: UserModel, deployer: UserModelDeployer) -> ModelFiles:
+        """A model of the user's repository as Triton serves it: its tensors and its current
+        serving configuration come from the config Triton completes (auto-complete included)."""
+        completed = deployer.completed_config()
+        return ModelFiles(
+            name=user.name, files={}, signature=signature_of(completed), user=user, default=serving_of(completed)
+        )
+
+    def _source(self, name: str, layout: RunLayout) -> ModelFiles | UserModel:
+        """What is checked before a server starts: the entry of the user's repository (its
+        config read), or the model file (prepared, its shapes checked)."""
+        if self.config.model_repository is not None:
+            return read_user_model(self.config.model_repository, name)
+        model = self._model_files(name, layout)
+        self._check_shapes(model)
+        return model
+
+    def _deployer(
+        self, source: ModelFiles | UserModel, control: ModelControl, layout: RunLayout
+    ) -> tuple[ModelFiles, Deployer]:
+        """The model and its deployer: a model file served by tritune's runner, or a repository's
+        entry served by its own backend (its tensors known once Triton has completed its config)."""
+        if isinstance(source, ModelFiles):
+            return source, VariantDeployer(control, layout.output_repository, source.files)
+        deployer = UserModelDeployer(control, layout.output_repository, source)
+        model = self._user_model(source, deployer)
+        self._check_shapes(model)
+        return model, deployer
+
     def _check_shapes(self, model: ModelFiles) -> None:
         """A --shape that does not fit would fail every measurement: refuse it before the search."""
         from tritune.inputs import resolve_shapes
 
-        resolve_shapes(model.signature, 1, self.config.measurement.shape, model.signature.batch_is_dynamic)
+        resolve_shapes(model.signature, 1, self.config.measurement.shape, model.batches)
 
     def launch_settings(self) -> LaunchSettings:
         """The config's server keys; ``url``/``tritonserver`` given to the session (the old API)
@@ -126,8 +158,7 @@ class ProfileSession:
         conclusions = []
         for name in self.config.profile_models:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
-            model = self._model_files(name, layout)
-            self._check_shapes(model)
+            source = self._source(name, layout)
             layout.output_repository.mkdir(parents=True, exist_ok=True)
             with (
                 Store.in_run_dir(layout.root) as store,
@@ -138,12 +169,13 @@ class ProfileSession:
                 client_side(split),  # before the pool, whose workers inherit the cores
                 WorkerPool() as workers,
             ):
+                model, deployer = self._deployer(source, control, layout)
                 run = ProfileRun(
                     config=self.config,
                     model=model,
                     layout=layout,
                     store=store,
-                    deployer=VariantDeployer(control, layout.output_repository, model.files),
+                    deployer=deployer,
                     measure=make_measure_fn(server, measure_options(self.config.measurement), workers),
                     notifier=self.notifier,
                     gpu_available=bool(machine.gpus),

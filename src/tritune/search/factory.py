@@ -26,7 +26,7 @@ from tritune.analysis.ranking import TrialScore
 from tritune.config import ProfileConfig
 from tritune.domain.measurement import LoadMode, Measurement
 from tritune.domain.model import ModelSignature
-from tritune.domain.serving import default_serving_config
+from tritune.domain.serving import ServingConfig, default_serving_config
 from tritune.domain.space import (
     Dim,
     Dimension,
@@ -51,18 +51,31 @@ PROBE_POINTS = 3
 
 
 def build_space(
-    config: ProfileConfig, model: str, signature: ModelSignature, *, gpu_available: bool = False
+    config: ProfileConfig,
+    model: str,
+    signature: ModelSignature,
+    *,
+    gpu_available: bool = False,
+    default: ServingConfig | None = None,
+    dynamic_batching: bool = True,
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
     Automatic ranges follow Model Analyzer: instance counts min..max, max batch sizes the powers
     of two in [min, max], dynamic batching on without delay. With ``run_config_search_disable``
-    only manual lists vary; every other knob stays at the default configuration's value (what an
-    untuned Triton serves the model with).
+    only manual lists vary; every other knob stays at the default configuration's value.
+
+    ``default`` is how the model is served now (a user's own config), measured first and kept
+    where nothing is searched (its instance kind, unless listed); None: what an untuned Triton
+    serves a model file with. A model served with ``max_batch_size: 0`` is never searched for a
+    batch size or dynamic batching, nor is dynamic batching with ``dynamic_batching`` False (the
+    model has a scheduler of its own).
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
-    default = default_serving_config(signature, gpu=gpu)
+    # A user's model that does not batch stays so: Triton would refuse it a batch dimension.
+    batches = default is None or default.max_batch_size > 0
+    default = default or default_serving_config(signature, gpu=gpu)
     manual = settings.model_config_parameters
     batch_sizes = tuple(settings.parameters.batch_sizes or (1,))
     base = point_from_serving(default, client_batch_size=batch_sizes[0])
@@ -81,8 +94,12 @@ def build_space(
     counts = sorted({c for g in groups for c in g.count}) if groups else None
     kinds = list(dict.fromkeys(k for g in groups for k in g.kind)) if groups else None
     batching = manual.dynamic_batching if manual else None
+
+    def fixed(name: str) -> Dimension:
+        return Dimension(name, (base[name],))
+
     dims = (
-        values(Dim.INSTANCE_KIND, kinds, ["KIND_GPU" if gpu else "KIND_CPU"]),
+        values(Dim.INSTANCE_KIND, kinds, [default.instance_kind]),
         values(Dim.PRECISION, manual.precision if manual else None, [base[Dim.PRECISION]]),
         values(
             Dim.EXECUTION_PROVIDERS,
@@ -98,13 +115,19 @@ def build_space(
             Dim.MAX_BATCH_SIZE,
             manual.max_batch_size if manual else None,
             powers_of_two(config.run_config_search_min_model_batch_size, config.run_config_search_max_model_batch_size),
-        ),
-        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, [0]),
+        )
+        if batches
+        else fixed(Dim.MAX_BATCH_SIZE),
+        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, [0])
+        if batches and dynamic_batching
+        else fixed(Dim.DYNAMIC_BATCHING),
         values(
             Dim.PREFERRED_BATCH_SIZES,
             [tuple(p) for p in batching.preferred_batch_size] if batching else None,
             [()],
-        ),
+        )
+        if batches and dynamic_batching
+        else fixed(Dim.PREFERRED_BATCH_SIZES),
         values(Dim.INTRA_OP_THREADS, manual.intra_op_threads if manual else None, [0]),
         values(Dim.INTER_OP_THREADS, manual.inter_op_threads if manual else None, [0]),
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
@@ -212,11 +235,17 @@ class SearchPlan:
 
 
 def create_plan(
-    config: ProfileConfig, model: str, signature: ModelSignature, *, gpu_available: bool = False
+    config: ProfileConfig,
+    model: str,
+    signature: ModelSignature,
+    *,
+    gpu_available: bool = False,
+    space: SearchSpace | None = None,
 ) -> SearchPlan:
-    """The search plan for one model of a validated config."""
+    """The search plan for one model of a validated config, over ``space`` (built by
+    :func:`build_space` when not given: a model file's space)."""
     settings = config.profile_models[model]
-    space = build_space(config, model, signature, gpu_available=gpu_available)
+    space = space or build_space(config, model, signature, gpu_available=gpu_available)
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(
         mode,

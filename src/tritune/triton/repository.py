@@ -39,7 +39,7 @@ def install_runner(version_dir: Path) -> None:
     shutil.copytree(_RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc"))
 
 
-def _place_model_file(source: Path, destination: Path) -> None:
+def place_file(source: Path, destination: Path) -> None:
     """Link when possible (variants of one big model share its bytes), copy otherwise.
     External-data files next to the model travel with it."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +78,9 @@ def deploy_onnx(
     config = build_model_config(name, signature, serving)
     model_dir = Path(repository) / name
     version_dir = model_dir / str(version)
-    _place_model_file(onnx_path, version_dir / serving.runner.model_filename)
+    place_file(onnx_path, version_dir / serving.runner.model_filename)
     for extra in external_data or []:
-        _place_model_file(extra, version_dir / extra.name)
+        place_file(extra, version_dir / extra.name)
     install_runner(version_dir)
     write_config(model_dir, config)
     return DeployedModel(name, model_dir, config)
