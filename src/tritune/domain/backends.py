@@ -99,6 +99,8 @@ def parse_accelerators(value: str) -> list[dict[str, Any]]:
 def _accelerator_parameters(parameters: Any) -> dict[str, str]:
     # map<string, string> in the proto; text format and Model Analyzer YAMLs also write it as a
     # list of {key, value} entries.
+    if isinstance(parameters, Mapping) and set(parameters) == {"key", "value"}:
+        parameters = [parameters]  # one map entry as text format writes it
     if isinstance(parameters, Mapping):
         return {str(k): option_text(v) for k, v in parameters.items()}
     return {str(p["key"]): option_text(p["value"]) for p in parameters}
@@ -112,10 +114,9 @@ def option_text(value: Any) -> str:
 
 def backend_name(backend: str | None, platform: str = "") -> str:
     """The backend a model configuration names: ``backend`` wins, ``platform`` is the older
-    spelling; neither (or ``None``) is tritune's runner."""
-    if backend:
-        return backend
-    return _PLATFORMS.get(platform, platform) if platform else RUNNER
+    spelling (``onnxruntime_onnx`` is the onnxruntime backend); neither is tritune's runner."""
+    name = backend or platform
+    return _PLATFORMS.get(name, name) if name else RUNNER
 
 
 def knobs(backend: str) -> tuple[Knob, ...]:
