@@ -210,3 +210,13 @@ def test_an_accelerator_list_replaces_the_users_and_bad_options_are_refused() ->
         apply_backend_options(base, ServingConfig(backend_options=((CUDA_GRAPHS, "yes"),)))
     with pytest.raises(ValueError, match=MODEL_WARMUP):
         apply_backend_options(base, ServingConfig(backend_options=((MODEL_WARMUP, "ones"),)))
+
+
+def test_the_runners_config_renders_its_manual_backend_knobs() -> None:
+    """tritune's runner takes manual lists too (model_warmup): build_model_config writes them."""
+    serving = ServingConfig(max_batch_size=8, backend_options=((MODEL_WARMUP, "zero_data"),))
+    config = build_model_config("m", SIGNATURE, serving)
+    assert config.backend == "python" and config.parameters["runtime"].string_value == "onnxruntime"
+    assert [w.name for w in config.model_warmup] == [WARMUP_NAME]
+    assert set(config.model_warmup[0].inputs) == {"x", "ids"}
+    assert from_pbtxt(to_pbtxt(config)) == config
