@@ -139,3 +139,14 @@ def test_store_round_trips_backend_options_and_reads_old_rows() -> None:
     assert "backend_options" not in data  # stored exactly as before the field existed
     old_row = json.loads(canonical_json(data))
     assert serving_from_dict(old_row) == plain
+
+
+def test_docs_cite_every_knob_and_its_source() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[3] / "docs" / "backends.md").read_text()
+    for backend in (RUNNER, ONNXRUNTIME, TENSORRT, PYTORCH, OPENVINO, PYTHON):
+        for knob in knobs(backend):
+            assert knob.key.removeprefix("parameters.") in docs, knob.key
+            for source in knob.source.split("; "):
+                assert source.split(" ")[0] in docs and source.split(" ")[1] in docs, source
