@@ -11,8 +11,28 @@ import difflib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from tritune.domain.backends import (
+    CPU_ACCELERATOR,
+    CUDA_GRAPHS,
+    GPU_ACCELERATOR,
+    MODEL_WARMUP,
+    NOT_KNOBS,
+    PARAMETER_PREFIX,
+    UNSET,
+    WARMUP_DATA,
+    accelerators_value,
+    option_text,
+)
 from tritune.domain.metrics import is_known, known_metrics
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
@@ -118,6 +138,53 @@ class DynamicBatchingSpec(FrozenSection):
         return value
 
 
+def _accelerator_alternatives(value: Any) -> Any:
+    """Model Analyzer's rule for a repeated field: ``[{name: tensorrt}]`` is one list of
+    accelerators, ``[[{name: tensorrt}], []]`` two alternatives; each becomes an option value
+    (``[]``, null or "none": no accelerator, the backend's default)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping) or (isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)):
+        value = [value]
+    alternatives = value if isinstance(value, list) else [value]
+    chosen = []
+    for item in alternatives:
+        if item is None or item == [] or (isinstance(item, str) and item.lower() in _OFF):
+            chosen.append(UNSET)
+        else:
+            chosen.append(accelerators_value(item if isinstance(item, list) else [item]))
+    return chosen
+
+
+class ExecutionAcceleratorsSpec(FrozenSection):
+    """``optimization.execution_accelerators`` alternatives (ONNX Runtime's TensorRT, CUDA, OpenVINO)."""
+
+    gpu_execution_accelerator: list[str] | None = None
+    cpu_execution_accelerator: list[str] | None = None
+
+    _alternatives = field_validator("gpu_execution_accelerator", "cpu_execution_accelerator", mode="before")(
+        _accelerator_alternatives
+    )
+
+
+class CudaSpec(FrozenSection):
+    graphs: list[bool] | None = None
+
+    _lists = field_validator("graphs", mode="before")(_as_list)
+
+
+class OptimizationSpec(FrozenSection):
+    """``optimization`` alternatives, in the model configuration's own field names."""
+
+    execution_accelerators: ExecutionAcceleratorsSpec | None = None
+    cuda: CudaSpec | None = None
+
+
+# Keys added after runs were stored: left out of the dump when unset, so a run's fingerprint
+# (a hash of the dumped config) stays what it was for configs that do not use them.
+_NEWER_KEYS = ("parameters", "optimization", "model_warmup")
+
+
 class ModelConfigParameters(FrozenSection):
     """Manual value lists for the served configuration (Model Analyzer's ``model_config_parameters``)."""
 
@@ -128,10 +195,69 @@ class ModelConfigParameters(FrozenSection):
     intra_op_threads: list[int] | None = None
     inter_op_threads: list[int] | None = None
     precision: list[str] | None = None
+    # The model's backend knobs (docs/backends.md): ``parameters: {KEY: [v1, v2]}`` (or MA's
+    # ``{KEY: {string_value: [...]}}``), ``optimization`` and ``model_warmup`` alternatives.
+    parameters: dict[str, list[str]] | None = None
+    optimization: OptimizationSpec | None = None
+    model_warmup: list[str] | None = None
 
     _lists = field_validator("max_batch_size", "intra_op_threads", "inter_op_threads", "precision", mode="before")(
         _as_list
     )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_newer_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _NEWER_KEYS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise ValueError("parameters maps each key to its values, e.g. {intra_op_thread_count: [1, 2]}")
+        lists: dict[str, list[str]] = {}
+        for key, values in value.items():
+            if key in NOT_KNOBS:
+                raise ValueError(f"parameter {key!r} sets where the model runs from, not a serving knob: leave it out")
+            if isinstance(values, Mapping) and "string_value" in values:
+                values = values["string_value"]
+            lists[str(key)] = [option_text(v) for v in _as_list(values) or []]
+        return lists
+
+    @field_validator("model_warmup", mode="before")
+    @classmethod
+    def _warmup(cls, value: Any) -> Any:
+        # off (no warmup) or the data of one batch-1 sample per input: zero_data / random_data.
+        chosen = []
+        for item in _as_list(value) or []:
+            text = "off" if item is False else "zero_data" if item is True else str(item).lower()
+            text = {"zero": "zero_data", "random": "random_data"}.get(text, text)
+            if text not in (*_OFF, *WARMUP_DATA):
+                raise ValueError(f"model_warmup takes off, zero_data or random_data, got {item!r}")
+            chosen.append(UNSET if text in _OFF else text)
+        return chosen or None
+
+    def backend_lists(self) -> dict[str, tuple[str, ...]]:
+        """The manual value lists for backend options, by option key (domain/backends.py)."""
+        lists: dict[str, tuple[str, ...]] = {
+            PARAMETER_PREFIX + key: tuple(values) for key, values in (self.parameters or {}).items() if values
+        }
+        accelerators = self.optimization.execution_accelerators if self.optimization else None
+        if accelerators and accelerators.gpu_execution_accelerator:
+            lists[GPU_ACCELERATOR] = tuple(accelerators.gpu_execution_accelerator)
+        if accelerators and accelerators.cpu_execution_accelerator:
+            lists[CPU_ACCELERATOR] = tuple(accelerators.cpu_execution_accelerator)
+        cuda = self.optimization.cuda if self.optimization else None
+        if cuda and cuda.graphs:
+            lists[CUDA_GRAPHS] = tuple(option_text(v) for v in cuda.graphs)
+        if self.model_warmup:
+            lists[MODEL_WARMUP] = tuple(self.model_warmup)
+        return lists
 
     @field_validator("instance_group", mode="before")
     @classmethod

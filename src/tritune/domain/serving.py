@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tritune.domain.model import ModelSignature
 
@@ -46,6 +46,23 @@ class ServingConfig:
     instance_kind: str = "KIND_CPU"  # or KIND_GPU
     dynamic_batching: DynamicBatching | None = None
     runner: RunnerOptions = field(default_factory=RunnerOptions)
+    # The model's own backend knobs, as (option key, value) pairs (domain/backends.py names the
+    # keys). Sorted, so two configs with the same knobs are equal and hash alike; empty for
+    # tritune's runner, whose knobs are ``runner``.
+    backend_options: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backend_options", tuple(sorted((str(k), str(v)) for k, v in self.backend_options)))
+
+    def __repr__(self) -> str:
+        # The dataclass's repr, naming backend_options only when set: a repr seeds the synthetic
+        # surface's noise (testing/synthetic.py), which must not move for configs without them.
+        shown = [f.name for f in fields(self) if f.name != "backend_options" or self.backend_options]
+        return f"ServingConfig({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
+    def backend_option(self, key: str) -> str | None:
+        """The value a backend knob is set to, or None where the backend's default holds."""
+        return dict(self.backend_options).get(key)
 
 
 def default_serving_config(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from tritune.domain.backends import UNSET, gpu_only
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 
 Value: TypeAlias = int | float | str | None | tuple[Any, ...]
@@ -53,6 +54,27 @@ BASELINE: dict[str, Value] = {
 
 # Dimensions whose values have no natural order: a hill climber may jump between any two.
 UNORDERED: frozenset[str] = frozenset({Dim.INSTANCE_KIND, Dim.EXECUTION_PROVIDERS, Dim.PRECISION})
+
+# A backend knob's dimension is its option key under this prefix ("backend:parameters.X"), so
+# points of models without backend knobs keep exactly the keys (and store keys) they had. A
+# point that leaves one out means the knob is unset (the backend's default).
+BACKEND_DIM_PREFIX = "backend:"
+
+
+def backend_dim(key: str) -> str:
+    """The dimension name of a backend option key (see domain/backends.py)."""
+    return BACKEND_DIM_PREFIX + key
+
+
+def backend_options(point: Point) -> tuple[tuple[str, str], ...]:
+    """The backend options a point sets (its backend dimensions that are not unset)."""
+    return tuple(
+        sorted(
+            (name[len(BACKEND_DIM_PREFIX) :], str(value))
+            for name, value in point.items()
+            if name.startswith(BACKEND_DIM_PREFIX) and value not in (UNSET, None)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,11 @@ class SearchSpace:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.dimensions)
+
+    @property
+    def unordered(self) -> frozenset[str]:
+        """Dimensions a searcher treats as categories: the vocabulary's, and any built unordered."""
+        return frozenset(d.name for d in self.dimensions if d.name in UNORDERED or not d.ordered)
 
     def dimension(self, name: str) -> Dimension:
         for dim in self.dimensions:
@@ -177,6 +204,7 @@ class SearchSpace:
             instance_kind=str(p[Dim.INSTANCE_KIND]),
             dynamic_batching=batching,
             runner=runner,
+            backend_options=backend_options(p),
         )
         return Variant(serving, int(p[Dim.CLIENT_BATCH_SIZE]), str(p[Dim.PRECISION]))  # type: ignore[arg-type]
 
@@ -186,7 +214,7 @@ def point_from_serving(
 ) -> dict[str, Value]:
     """The point for a ServingConfig (e.g. the default configuration the deployer would use)."""
     batching = serving.dynamic_batching
-    return {
+    point: dict[str, Value] = {
         Dim.INSTANCE_COUNT: serving.instance_count,
         Dim.INSTANCE_KIND: serving.instance_kind,
         Dim.MAX_BATCH_SIZE: serving.max_batch_size,
@@ -198,10 +226,13 @@ def point_from_serving(
         Dim.PRECISION: precision,
         Dim.CLIENT_BATCH_SIZE: client_batch_size,
     }
+    point.update((backend_dim(key), value) for key, value in serving.backend_options)
+    return point
 
 
 def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] | None:
-    """Make a proposal legal by changing only the knobs that depend on the max batch size.
+    """Make a proposal legal by changing only the knobs that depend on the max batch size (and
+    GPU-only backend knobs, which are unset on a CPU instance).
 
     Triton rejects dynamic batching without batching, preferred batch sizes above the max batch
     size, and client batches above it. Rather than waste a measurement (or a searcher's draw)
@@ -225,10 +256,21 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
     def client_ok(v: Value) -> bool:
         return int(v) <= limit  # type: ignore[arg-type]
 
+    def device_ok(v: Value) -> bool:
+        # A GPU accelerator or CUDA graphs on a CPU instance changes nothing: measure it once.
+        return v in (UNSET, None) or p.get(Dim.INSTANCE_KIND) != "KIND_CPU"
+
+    def foldable(name: str) -> bool:
+        # Only where the dimension can be unset (a manual list without "" keeps its values).
+        return gpu_only(name[len(BACKEND_DIM_PREFIX) :]) and (
+            space is None or name not in space.names or UNSET in space.dimension(name).values
+        )
+
     rules = (
         (Dim.DYNAMIC_BATCHING, batching_ok, None),
         (Dim.PREFERRED_BATCH_SIZES, preferred_ok, ()),
         (Dim.CLIENT_BATCH_SIZE, client_ok, 1),
+        *((name, device_ok, UNSET) for name in sorted(p) if name.startswith(BACKEND_DIM_PREFIX) and foldable(name)),
     )
     for name, ok, fallback in rules:
         if name not in p or ok(p[name]):

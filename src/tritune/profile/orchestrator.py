@@ -47,6 +47,9 @@ class ModelFiles:
     # How the model is served now (a user model: Triton's completed config), the search's
     # default configuration; None: the untuned default tritune gives a model file.
     default: ServingConfig | None = None
+    # The backend that serves it (a user model: as Triton completed it, so an inferred backend
+    # counts); None: tritune's runner. Its knobs join the search space.
+    backend: str | None = None
 
     @property
     def batches(self) -> bool:
@@ -146,6 +149,7 @@ def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -
         gpu_available=gpu_available,
         default=model.default,
         dynamic_batching=model.user.batching_searchable if model.user else True,
+        backend=model.backend,
     )
     return create_plan(config, model.name, model.signature, space=space)
 

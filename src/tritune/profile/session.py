@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_split
+from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
@@ -92,7 +93,12 @@ class ProfileSession:
         serving configuration come from the config Triton completes (auto-complete included)."""
         completed = deployer.completed_config()
         return ModelFiles(
-            name=user.name, files={}, signature=signature_of(completed), user=user, default=serving_of(completed)
+            name=user.name,
+            files={},
+            signature=signature_of(completed),
+            user=user,
+            default=serving_of(completed),
+            backend=backend_name(completed.backend, completed.platform),
         )
 
     def _source(self, name: str, layout: RunLayout) -> ModelFiles | UserModel:

@@ -18,7 +18,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from optuna.trial import FrozenTrial, TrialState
 
 from tritune.analysis.ranking import TrialScore
-from tritune.domain.space import UNORDERED, Point, SearchSpace, Value
+from tritune.domain.space import Point, SearchSpace, Value
 from tritune.search.base import BaseSearcher
 from tritune.search.trial import LoadSweepKind, Trial
 
@@ -80,7 +80,7 @@ class BayesSearcher(BaseSearcher):
         self._dims = [d for d in space.dimensions if len(d) > 1]
         self._distributions: dict[str, BaseDistribution] = {
             d.name: CategoricalDistribution(tuple(range(len(d))))
-            if d.name in UNORDERED
+            if d.name in space.unordered
             else IntDistribution(0, len(d) - 1)
             for d in self._dims
         }

@@ -23,7 +23,8 @@ from tritune.analysis.configs import config_score
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.analysis.ranking import TrialScore
-from tritune.config import ProfileConfig
+from tritune.config import ModelConfigParameters, ProfileConfig
+from tritune.domain.backends import UNSET, automatic_knobs, backend_name, knobs
 from tritune.domain.measurement import LoadMode, Measurement
 from tritune.domain.model import ModelSignature
 from tritune.domain.serving import ServingConfig, default_serving_config
@@ -33,6 +34,7 @@ from tritune.domain.space import (
     SearchSpace,
     Value,
     Variant,
+    backend_dim,
     point_from_serving,
     powers_of_two,
 )
@@ -58,6 +60,7 @@ def build_space(
     gpu_available: bool = False,
     default: ServingConfig | None = None,
     dynamic_batching: bool = True,
+    backend: str | None = None,
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
@@ -69,7 +72,8 @@ def build_space(
     where nothing is searched (its instance kind, unless listed); None: what an untuned Triton
     serves a model file with. A model served with ``max_batch_size: 0`` is never searched for a
     batch size or dynamic batching, nor is dynamic batching with ``dynamic_batching`` False (the
-    model has a scheduler of its own).
+    model has a scheduler of its own). ``backend`` is the backend the model is served with
+    (None: tritune's runner); its knobs join the grid (see :func:`backend_dimensions`).
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
@@ -80,6 +84,8 @@ def build_space(
     batch_sizes = tuple(settings.parameters.batch_sizes or (1,))
     base = point_from_serving(default, client_batch_size=batch_sizes[0])
     auto = not config.run_config_search_disable
+    knob_dims = backend_dimensions(backend_name(backend), manual, gpu=gpu, auto=auto)
+    base.update({d.name: UNSET for d in knob_dims})  # the untuned default leaves every knob unset
 
     def values(name: str, given: Sequence[Value] | None, automatic: Sequence[Value]) -> Dimension:
         if given:
@@ -130,9 +136,27 @@ def build_space(
         else fixed(Dim.PREFERRED_BATCH_SIZES),
         values(Dim.INTRA_OP_THREADS, manual.intra_op_threads if manual else None, [0]),
         values(Dim.INTER_OP_THREADS, manual.inter_op_threads if manual else None, [0]),
+        *knob_dims,
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
     )
     return SearchSpace(dims, default=base, runner=default.runner)
+
+
+def backend_dimensions(
+    backend: str, manual: ModelConfigParameters | None, *, gpu: bool, auto: bool
+) -> tuple[Dimension, ...]:
+    """The backend's knobs as dimensions: a manual list where the config gives one, else the
+    knob's automatic values where it is searched automatically on this hardware (none for
+    tritune's runner, so its space is what it always was). The first automatic value is the
+    backend's default, which the default configuration keeps."""
+    given = manual.backend_lists() if manual else {}
+    documented = {k.key: k for k in knobs(backend)}
+    automatic = [k for k in automatic_knobs(backend, gpu=gpu) if k.key not in given] if auto else []
+    dims = [Dimension(backend_dim(k.key), k.automatic, ordered=k.ordered) for k in automatic]
+    for key, chosen in given.items():
+        knob = documented.get(key)
+        dims.append(Dimension(backend_dim(key), tuple(dict.fromkeys(chosen)), ordered=knob.ordered if knob else True))
+    return tuple(dims)
 
 
 _UNORDERED_NAMES = {Dim.INSTANCE_KIND, Dim.PRECISION, Dim.EXECUTION_PROVIDERS}
@@ -241,11 +265,12 @@ def create_plan(
     *,
     gpu_available: bool = False,
     space: SearchSpace | None = None,
+    backend: str | None = None,
 ) -> SearchPlan:
     """The search plan for one model of a validated config, over ``space`` (built by
-    :func:`build_space` when not given: a model file's space)."""
+    :func:`build_space` when not given, with ``backend``'s knobs; None: tritune's runner)."""
     settings = config.profile_models[model]
-    space = space or build_space(config, model, signature, gpu_available=gpu_available)
+    space = space or build_space(config, model, signature, gpu_available=gpu_available, backend=backend)
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(
         mode,

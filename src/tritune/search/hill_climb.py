@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from tritune.analysis.ranking import TrialScore
-from tritune.domain.space import UNORDERED, Point, SearchSpace, Value, normalize_point, point_key
+from tritune.domain.space import Point, SearchSpace, Value, normalize_point, point_key
 from tritune.search.base import BaseSearcher
 from tritune.search.trial import LoadSweepKind, Trial
 
@@ -118,7 +118,7 @@ class HillClimbSearcher(BaseSearcher):
         self._last_move = {
             name: self._index(point, name) - self._index(self._home, name)
             for name in self.dims
-            if name not in UNORDERED
+            if name not in self.space.unordered
         }
         self._home, self._home_result = point, result
         self._radius = 1
@@ -175,10 +175,10 @@ class HillClimbSearcher(BaseSearcher):
         Radius 2: two steps in one ordered dimension, or one step in each of two: the moves that
         cross interactions (more queue delay pays only with a larger max batch size)."""
         found: list[dict[str, Value]] = []
-        ordered = [name for name in self.dims if name not in UNORDERED]
+        ordered = [name for name in self.dims if name not in self.space.unordered]
         if radius == 1:
             for name in self.dims:
-                if name in UNORDERED:
+                if name in self.space.unordered:
                     values = self.space.dimension(name).values
                     found += [p for v in values if v != point[name] and (p := self.space.legal({**point, name: v}))]
                     continue

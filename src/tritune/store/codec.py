@@ -11,7 +11,11 @@ from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 
 
 def serving_to_dict(serving: ServingConfig) -> dict[str, Any]:
-    return dataclasses.asdict(serving)
+    data = dataclasses.asdict(serving)
+    # Written only when set, so a variant without backend knobs is stored as it always was.
+    if not serving.backend_options:
+        del data["backend_options"]
+    return data
 
 
 def serving_from_dict(data: dict[str, Any]) -> ServingConfig:
@@ -30,6 +34,8 @@ def serving_from_dict(data: dict[str, Any]) -> ServingConfig:
             if batching is not None
             else None,
             "runner": RunnerOptions(**runner),
+            # Absent in stores written before backend knobs: none set.
+            "backend_options": tuple((str(k), str(v)) for k, v in data.get("backend_options") or ()),
         }
     )
 

@@ -11,6 +11,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelError
+from tritune.triton.backends import apply_backend_options
 
 _ONNX_TO_TRITON: dict[int, str] = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
@@ -105,7 +106,7 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
     config = serving_model_config(name, serving)
     config.input.extend(_config_tensor(t, batched, mc.ModelInput) for t in signature.inputs)
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
-    return config
+    return apply_backend_options(config, serving)  # after the inputs: a warmup sample needs them
 
 
 def serving_model_config(name: str, serving: ServingConfig) -> mc.ModelConfig:

@@ -21,6 +21,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import ModelError, UsageError
+from tritune.triton.backends import apply_backend_options
 from tritune.triton.model_config import to_pbtxt
 from tritune.triton.repository import place_file, write_config
 
@@ -137,20 +138,25 @@ def variant_config(base: mc.ModelConfig, name: str, serving: ServingConfig) -> m
     config.name = name
     _set_instances(config, serving.instance_count, serving.instance_kind)
     config.max_batch_size = serving.max_batch_size
+    _set_batching(config, serving)
+    # The backend's own knobs (parameters, accelerators, warmup) the variant searched, if any.
+    return apply_backend_options(config, serving)
+
+
+def _set_batching(config: mc.ModelConfig, serving: ServingConfig) -> None:
     batching = serving.dynamic_batching if serving.max_batch_size > 0 else None
     scheduler = config.WhichOneof("scheduling_choice")
     if batching is None:
         if scheduler == "dynamic_batching":
             config.ClearField("dynamic_batching")
-        return config
+        return
     if scheduler in _OWN_SCHEDULERS:
-        raise ValueError(f"model {name!r} uses {scheduler}, which dynamic batching would replace")
+        raise ValueError(f"model {config.name!r} uses {scheduler}, which dynamic batching would replace")
     dynamic = config.dynamic_batching
     dynamic.SetInParent()
     dynamic.max_queue_delay_microseconds = batching.max_queue_delay_us
     del dynamic.preferred_batch_size[:]
     dynamic.preferred_batch_size.extend(batching.preferred_batch_sizes)
-    return config
 
 
 def _set_instances(config: mc.ModelConfig, count: int, kind: str) -> None:
