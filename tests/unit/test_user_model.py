@@ -213,3 +213,32 @@ def test_repository_settings_in_yaml_and_their_one_line_errors() -> None:
     assert mapped.profile_models["a"].parameters.concurrency == [4]
     with pytest.raises(UsageError, match="drop model_path"):
         parse_profile_config({"model_repository": "/m", "profile_models": {"a": {"model_path": "a.onnx"}}})
+
+
+def test_a_variant_writes_the_backend_knobs_it_searched_and_keeps_the_rest() -> None:
+    base = _config()
+    knobs = (("parameters.intra_op_thread_count", "2"),)
+    variant = variant_config(base, "bert_config_2", ServingConfig(max_batch_size=16, backend_options=knobs))
+    assert variant.parameters["intra_op_thread_count"].string_value == "2"
+    # What no knob names stays the user's: their TensorRT accelerator, their warmup.
+    assert [a.name for a in variant.optimization.execution_accelerators.gpu_execution_accelerator] == ["tensorrt"]
+    assert [w.name for w in variant.model_warmup] == ["w"]
+    untouched = variant_config(base, "bert_config_3", ServingConfig(max_batch_size=16))
+    assert untouched.parameters["intra_op_thread_count"].string_value == "4"
+
+
+def test_a_user_models_search_gets_its_backends_knobs() -> None:
+    """On a GPU host an onnxruntime model's accelerators are searched without a manual list;
+    tritune's runner (backend None) has no such knob."""
+    from tritune.profile.orchestrator import plan_for
+
+    config = parse_profile_config({"profile_models": "bert", "model_repository": "/models"})
+    served = _config()
+
+    def knob_dims(backend: str | None) -> list[str]:
+        model = ModelFiles("bert", {}, signature_of(served), default=serving_of(served), backend=backend)
+        space = plan_for(config, model, gpu_available=True).space
+        return [d.name for d in space.dimensions if d.name.endswith("gpu_execution_accelerator")]
+
+    assert len(knob_dims("onnxruntime")) == 1
+    assert knob_dims(None) == []
