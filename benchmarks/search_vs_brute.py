@@ -12,13 +12,20 @@ the client's own CPU use swing the server's throughput by half from one measurem
 next (a CNN at concurrency 32: 56 % spread shared, 15 % with one core each), but one core
 leaves MiniLM's configurations all at one throughput, a flat surface the search wanders on;
 so the default is no pinning there, and on a bigger host give the server a few cores.
+
+Cases: ``cnn`` (a small CNN) and ``minilm`` (a BERT-like model) are model files served by
+tritune's runner; ``repo`` is an entry of a user's own model repository (``--model-repository``
+mode): a Python-backend ``model.py`` running the same CNN through ONNX Runtime with its own
+``parameters``, served by its own backend, each variant its config.pbtxt with only the searched
+fields changed. The grid is the same for all three.
+
 Prints, per model:
 
     objective ratio = default's winner / brute's winner (throughput, re-measured)   target >= 0.98
     time ratio      = default's measurement time / brute's (sums of measurement durations)   target <= 0.2
                       (the wall-clock ratio, variant loads included, is printed beside it)
 
-Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm] [--server-cpus 0]
+Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm,repo] [--server-cpus 0]
 """
 
 from __future__ import annotations
@@ -28,22 +35,26 @@ import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tritune.config import ProfileConfig, parse_profile_config
 from tritune.cpus import CpuSplit, client_side, server_split
 from tritune.domain.measurement import LoadPoint
+from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.profile.notify import QuietNotifier
 from tritune.profile.orchestrator import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
 from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path
+from tritune.testing.user_repository import write_onnx_python_model
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
+from tritune.triton.user_model import Placement, read_user_model, variant_config, write_entry
 
 GRID: dict[str, Any] = {  # 3 x 3 x 3 = 27 configurations
     "max_batch_size": [1, 4, 16],
@@ -51,12 +62,46 @@ GRID: dict[str, Any] = {  # 3 x 3 x 3 = 27 configurations
     "dynamic_batching": {"max_queue_delay_microseconds": ["off", 0, 2000]},
 }
 SHAPES = {"minilm": {name: [32] for name in MINILM_INPUT_NAMES}}
+# Writes a configuration of the case's model as an entry ``<repository>/<name>``.
+Deploy = Callable[[Path, str, ServingConfig], object]
 
 
-def settings(name: str, path: Path, mode: str, window_ms: int, server_cpus: int | None) -> ProfileConfig:
+@dataclass(frozen=True)
+class Case:
+    model: dict[str, Any]  # the model's keys of the profile config (profile_models, model_repository)
+    deploy: Deploy
+
+
+def file_case(name: str, path: Path) -> Case:
+    """A model file, served by tritune's runner."""
+    return Case(
+        {"profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}}},
+        lambda repository, entry, serving: deploy_onnx(repository, entry, path, serving),
+    )
+
+
+def repository_case(name: str, work: Path) -> Case:
+    """An entry of the user's own repository: their model.py running the CNN through ONNX Runtime
+    (their parameters: an output scale, one ONNX Runtime thread), served by Triton's Python backend."""
+    repository = work / "user_models"
+    if not (repository / name).is_dir():
+        onnx_file = cnn_model(work / "repo_cnn" / "cnn.onnx")
+        write_onnx_python_model(
+            repository, name, onnx_file, (("x", (3, 32, 32)), ("logits", (10,))), max_batch_size=8, scale=0.5
+        )
+    user = read_user_model(repository, name)
+    return Case(
+        {"model_repository": str(repository), "profile_models": {name: {"model_config_parameters": GRID}}},
+        lambda to, entry, serving: write_entry(
+            to, entry, user, variant_config(user.config, entry, serving), Placement.LINK
+        ),
+    )
+
+
+def settings(name: str, case: Case, mode: str, window_ms: int, server_cpus: int | None) -> ProfileConfig:
     return parse_profile_config(
         {
-            "profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}},
+            **case.model,
             "run_config_search_mode": mode,
             "run_config_search_max_concurrency": 32,
             "objectives": {"perf_throughput": 1},
@@ -112,12 +157,12 @@ def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConcl
 
 
 def side_by_side(
-    config: ProfileConfig, path: Path, work: Path, winners: dict[str, tuple[Any, LoadPoint]], rounds: int = 5
+    config: ProfileConfig, deploy: Deploy, work: Path, winners: dict[str, tuple[Any, LoadPoint]], rounds: int = 5
 ) -> dict[str, list[float]]:
     """Both winners on one server, measured alternately so drift hits both alike."""
     repo = work / "side_by_side"
     for name, (serving, _) in winners.items():
-        deploy_onnx(repo, name, path, serving)
+        deploy(repo, name, serving)
     results: dict[str, list[float]] = {name: [] for name in winners}
     split: CpuSplit | None = server_split(config.measurement.server_cpus)
     with (
@@ -138,7 +183,7 @@ def side_by_side(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-ms", type=int, default=300)
-    parser.add_argument("--models", default="cnn,minilm")
+    parser.add_argument("--models", default="cnn,minilm", help="of cnn, minilm, repo (a user's model.py)")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     parser.add_argument(
         "--server-cpus",
@@ -154,16 +199,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         # Built or looked up only when asked for: a host may lack MiniLM.
-        paths = {"cnn": lambda: cnn_model(work / "cnn.onnx"), "minilm": minilm_path}
+        cases: dict[str, Callable[[], Case]] = {
+            "cnn": lambda: file_case("cnn", cnn_model(work / "cnn.onnx")),
+            "minilm": lambda: file_case("minilm", minilm_path()),
+            "repo": lambda: repository_case("repo", work),
+        }
         for name in args.models.split(","):
-            path = paths[name]()
-            brute_config = settings(name, path, "brute", args.window_ms, server_cpus)
+            case = cases[name]()
+            brute_config = settings(name, case, "brute", args.window_ms, server_cpus)
             brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(brute_config, work / name / "brute")
-            fast_config = settings(name, path, "default", args.window_ms, server_cpus)
+            fast_config = settings(name, case, "default", args.window_ms, server_cpus)
             fast_s, fast_measuring_s, fast, fast_winner, fast_load = search(fast_config, work / name / "default")
             checked = side_by_side(
                 brute_config,
-                path,
+                case.deploy,
                 work / name,
                 {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
             )

@@ -14,8 +14,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from tritune.testing.models import mlp_model
 from tritune.testing.processes import wait_until_gone
+from tritune.testing.user_repository import write_user_repository
 from tritune.triton.control import ModelControl
 from tritune.triton.infer import InferClient
 from tritune.triton.model_config import from_pbtxt
@@ -23,91 +23,6 @@ from tritune.triton.server import EmbeddedTriton
 
 pytestmark = pytest.mark.triton
 
-# The user's model.py: ONNX Runtime inside, settings read from the config's own parameters.
-SCALED_PY = """
-import json, os
-import numpy as np
-import onnxruntime as ort
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        params = {k: v["string_value"] for k, v in config["parameters"].items()}
-        self.scale = np.float32(params["scale"])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(params["intra_op_threads"])
-        here = os.path.dirname(os.path.abspath(__file__))
-        self.session = ort.InferenceSession(os.path.join(here, "mlp.onnx"), options, providers=["CPUExecutionProvider"])
-
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            x = pb_utils.get_input_tensor_by_name(request, "x").as_numpy()
-            (y,) = self.session.run(["y"], {"x": x})
-            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("y", (y * self.scale).astype(np.float32))]))
-        return responses
-"""
-SCALED_PBTXT = """name: "scaled"
-backend: "python"
-max_batch_size: 8
-input [ { name: "x", data_type: TYPE_FP32, dims: [ 8 ] } ]
-output [ { name: "y", data_type: TYPE_FP32, dims: [ 8 ] } ]
-instance_group [ { count: 1, kind: KIND_CPU } ]
-parameters { key: "scale" value { string_value: "2.0" } }
-parameters { key: "intra_op_threads" value { string_value: "1" } }
-"""
-# Tensors from auto_complete_config, not from the file (Triton's completed config fills them in).
-OFFSET_PY = """
-import json
-import numpy as np
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    @staticmethod
-    def auto_complete_config(config):
-        if not config.as_dict()["input"]:
-            config.add_input({"name": "a", "data_type": "TYPE_FP32", "dims": [4]})
-            config.add_output({"name": "b", "data_type": "TYPE_FP32", "dims": [4]})
-        return config
-
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        self.offset = np.float32(config["parameters"]["offset"]["string_value"])
-
-    def execute(self, requests):
-        return [
-            pb_utils.InferenceResponse(
-                [pb_utils.Tensor("b", pb_utils.get_input_tensor_by_name(r, "a").as_numpy() + self.offset)]
-            )
-            for r in requests
-        ]
-"""
-OFFSET_PBTXT = """# The team's own comment: tritune reads it, never rewrites it.
-backend: "python"
-max_batch_size: 4
-dynamic_batching { max_queue_delay_microseconds: 100 }
-parameters { key: "offset" value { string_value: "1.5" } }
-"""
-FIXED_PY = """
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        return [
-            pb_utils.InferenceResponse([pb_utils.Tensor("w", pb_utils.get_input_tensor_by_name(r, "v").as_numpy() * 3)])
-            for r in requests
-        ]
-"""
-FIXED_PBTXT = """name: "fixed"
-backend: "python"
-max_batch_size: 0
-input [ { name: "v", data_type: TYPE_FP32, dims: [ 3 ] } ]
-output [ { name: "w", data_type: TYPE_FP32, dims: [ 3 ] } ]
-"""
 FAST = [
     "--measurement-interval",
     "150",
@@ -135,25 +50,12 @@ SEARCHED = re.compile(
 )
 
 
-def _user_repository(root: Path) -> Path:
-    for name, code, config in (
-        ("scaled", SCALED_PY, SCALED_PBTXT),
-        ("offset", OFFSET_PY, OFFSET_PBTXT),
-        ("fixed", FIXED_PY, FIXED_PBTXT),
-    ):
-        (root / name / "1").mkdir(parents=True)
-        (root / name / "1" / "model.py").write_text(code)
-        (root / name / "config.pbtxt").write_text(config)
-    mlp_model(root / "scaled" / "1" / "mlp.onnx", width=8, depth=2)
-    return root
-
-
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_repository_models_are_profiled_with_their_own_backend(tmp_path: Path) -> None:
-    repository = _user_repository(tmp_path / "models")
+    repository = write_user_repository(tmp_path / "models")
     before = _snapshot(repository)
     out, export = tmp_path / "out", tmp_path / "exported"
     result = subprocess.run(
