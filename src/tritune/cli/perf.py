@@ -27,6 +27,7 @@ from tritune.inputs import parse_shape_options
 from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.pa_output import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
+from tritune.loadgen.warmup import warm_up
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
@@ -158,7 +159,21 @@ def _table(results: list[PerfResult]) -> Table:
     default=None,
     help="Judge stability and report latency at this percentile instead of the average.",
 )
-@click.option("--warmup-ms", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--warmup/--no-warmup",
+    default=True,
+    show_default=True,
+    help="Warm-up, part one: before the first measurement, send one request of each batch size the "
+    "server can form for the model, once per instance (runtimes pick algorithms per new shape); "
+    "its time is printed, what a deployment pays on start. --no-warmup measures a cold model.",
+)
+@click.option(
+    "--warmup-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Warm-up, part two: at the start of every measurement, run its load this long before the first window counts.",
+)
 @options.workers
 @options.max_batch_size
 @click.option("--no-dynamic-batching", is_flag=True, help="For an .onnx MODEL: deploy without the dynamic batcher.")
@@ -192,6 +207,7 @@ def perf(
     stability_percentage: float,
     max_trials: int,
     percentile: int | None,
+    warmup: bool,
     warmup_ms: int,
     workers: int | None,
     max_batch_size: int | None,
@@ -235,6 +251,9 @@ def perf(
         _serve(app, model, url, serving, tritonserver, server_cpus) as (server, name),
         LoadDriver(server, name, options) as profiler,
     ):
+        if warmup:
+            warmed = warm_up(server, name, batch_size, options)
+            (app.warn if warmed.error else app.info)(warmed.describe())
         for load in loads:
             mode = "Request rate" if load.mode is LoadMode.REQUEST_RATE else "Request concurrency"
             app.info(f"{mode}: {load.value:g} ...")

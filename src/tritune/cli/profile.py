@@ -37,6 +37,8 @@ def _config_options(command: Any) -> Any:
         names = [n for n in (_SHORT.get(spec.key), spec.flag) if n]
         shared: dict[str, Any] = {"help": spec.help, "show_default": spec.default or False}
         if spec.kind == "bool":
+            if spec.default == "on":
+                names[-1] = f"{spec.flag}/--no-{spec.flag[2:]}"
             option = click.option(*names, spec.dest, is_flag=True, default=None, **shared)
         elif spec.kind == "choice" and spec.key in _VALIDATED_BY_CONFIG:
             # Model Analyzer's values tritune lacks get the config's message (what to use instead).

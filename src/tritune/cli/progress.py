@@ -68,6 +68,11 @@ class RichProgress:
         self._current = f"{name} ({describe_params(params)})"
         self._progress.update(self._task, description=f"measuring {self._current}")
 
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
+        # Printed above the measurements it precedes: a first measurement's numbers read with it.
+        ready = f"loaded in {load_time_s:.2f} s, " + (warmup or "no warm-up")
+        self._progress.console.print(f"  {name}: {ready}", highlight=False, markup=False, style="dim")
+
     def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
         if not replayed:
             self._measured += 1
@@ -118,6 +123,10 @@ class TerminalNotifier:
     def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
         if self._bar is not None:
             self._bar.variant_started(name, params)
+
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
+        if self._bar is not None:
+            self._bar.variant_ready(name, load_time_s, warmup)
 
     def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
         if self._bar is not None:

@@ -70,11 +70,7 @@ def _flag(key: str, name: str, info: FieldInfo) -> FlagSpec:
     else:
         kind = "mapping"  # objectives, constraints: YAML only, or "a,b" for objectives
     default = info.default if isinstance(info.default, int | float | str | Path) else None
-    return FlagSpec(
-        "--" + name.replace("_", "-"),
-        key,
-        info.description or "",
-        kind,
-        choices,
-        None if default is None or kind == "bool" else str(default),
-    )
+    shown = None if default is None or kind == "bool" else str(default)
+    if kind == "bool" and default is True:
+        shown = "on"  # a setting on by default: its flag comes with a --no- form to switch it off
+    return FlagSpec("--" + name.replace("_", "-"), key, info.description or "", kind, choices, shown)

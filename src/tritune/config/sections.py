@@ -343,6 +343,11 @@ class MeasurementSettings(FrozenSection):
         description="pin the embedded server to the first N cores and the load generator to the rest "
         "(steadier numbers on a small host; part of the run's identity)",
     )
+    warmup: bool = Field(
+        default=True,
+        description="send each loaded variant one request of each batch size it can form before its "
+        "first measurement (timed and reported: what a deployment pays on start); off measures a cold model",
+    )
 
     @field_validator("shape", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 Public API: ``LoadDriver`` / ``measure`` / ``make_measure_fn`` with ``LoadSpec`` and
 ``MeasureOptions``, returning ``PerfResult`` (``.to_measurement()``); ``judge`` is the verdict
-rule set on a measurement's outputs.
+rule set on a measurement's outputs; ``warm_up`` / ``make_warmup_fn`` send a loaded model each
+batch size it can form before its first measurement.
 """
 
 from tritune.loadgen.driver import LoadDriver, make_measure_fn, measure
@@ -12,6 +13,8 @@ from tritune.loadgen.result import MeasurementVerdict, PerfResult, WindowBrief, 
 from tritune.loadgen.schedule import Distribution, Schedule
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
 from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
+from tritune.loadgen.warmup import Warmup, WarmupFn, make_warmup_fn, warm_up
+from tritune.loadgen.warmup_plan import WarmupPlan
 from tritune.loadgen.workers import WorkerPool
 
 __all__ = [
@@ -29,12 +32,17 @@ __all__ = [
     "RequestResult",
     "Schedule",
     "StabilityCriteria",
+    "Warmup",
+    "WarmupFn",
+    "WarmupPlan",
     "WindowBrief",
     "WindowMode",
     "WindowSpec",
     "WorkerPool",
     "judge",
     "make_measure_fn",
+    "make_warmup_fn",
     "measure",
     "rank_index",
+    "warm_up",
 ]

@@ -82,6 +82,7 @@ class LoadDriver:
         self.options = options or MeasureOptions()
         self.info: ModelInfo = inspect_model(server.endpoints, model)
         self._targets: dict[int, RequestTarget] = {}
+        self._shapes: dict[int, str] = {}  # batch size -> its inputs' shapes, for error messages
         self._samples: list[dict[str, np.ndarray]] | None = None
         self._pool = pool
         self._owns_pool = pool is None
@@ -107,6 +108,15 @@ class LoadDriver:
         """The prebuilt requests for ``batch_size``, checked once against the server."""
         if batch_size in self._targets:
             return self._targets[batch_size]
+        target = self.build_target(batch_size)
+        result = _run_coroutine(lambda: probe(target))
+        if result.error is not None:
+            raise self.rejected(batch_size, result.error, result.message)
+        self._targets[batch_size] = target
+        return target
+
+    def build_target(self, batch_size: int) -> RequestTarget:
+        """The requests for ``batch_size`` (inputs as the options say), built but not sent."""
         info, options = self.info, self.options
         if info.batched and batch_size > info.max_batch_size:
             raise UsageError(
@@ -121,17 +131,15 @@ class LoadDriver:
             if self._samples is None:
                 self._samples = load_input_file(options.input_data, info.signature, info.batched, options.shapes)
             feeds = batch_samples(self._samples, batch_size, info.batched)
-        target = RequestTarget.build(self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s)
-        result = _run_coroutine(lambda: probe(target))
-        if result.error is not None:
-            shapes_text = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
-            raise InferenceError(
-                f"model {self.model!r} rejected the request ({shapes_text}): "
-                f"{result.error}: {result.message}; "
-                "check --shape and --input-data against the model's inputs"
-            )
-        self._targets[batch_size] = target
-        return target
+        self._shapes[batch_size] = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
+        return RequestTarget.build(self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s)
+
+    def rejected(self, batch_size: int, error: str, message: str) -> InferenceError:
+        """The server refused a request of ``batch_size`` (built here): the error names its shapes."""
+        return InferenceError(
+            f"model {self.model!r} rejected the request ({self._shapes.get(batch_size, '?')}): "
+            f"{error}: {message}; check --shape and --input-data against the model's inputs"
+        )
 
     # -- measuring -------------------------------------------------------------------------
     def _plans(self, load: LoadSpec, target: RequestTarget, workers: int, tick_ns: int) -> list[WorkerPlan]:

@@ -6,6 +6,10 @@ is complete). A variant that fails to load, or whose measurements all fail, is s
 failed with its reason and the search goes on. A failure is the model's (ModelLoadError: kept
 on resume) or the server's (any other ServerError, e.g. unreachable or not in explicit mode:
 the run stops, and a resumed run tries that variant again).
+
+A loaded variant is warmed up (``WarmupFn``: each batch size it can form) before its first
+measurement, so that measurement sees the model serving, not starting; the warm-up's time is
+stored beside the load time, and a warm-up that failed is a one-line reason on the variant.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
@@ -23,6 +27,9 @@ from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.deploy import Deployer
 from tritune.profile.notify import Notifier
 from tritune.store import RunRecord, Store, VariantRecord
+
+if TYPE_CHECKING:  # the load generator is imported by whoever builds the functions, not here
+    from tritune.loadgen.warmup import WarmupFn
 
 
 class LoadSweepLike(Protocol):
@@ -59,12 +66,15 @@ class VariantEvaluator:
         deployer: Deployer,
         measure: MeasureFn,
         notifier: Notifier,
+        warm_up: WarmupFn | None = None,
     ) -> None:
+        """``warm_up``: None measures each variant right after its load (warm-up off)."""
         self._store = store
         self._run = run
         self._deployer = deployer
         self._measure = measure
         self._notifier = notifier
+        self._warm_up = warm_up
 
     def evaluate(
         self,
@@ -97,10 +107,7 @@ class VariantEvaluator:
                     self._notifier.measurement_done(variant.name, measurement, replayed=True)
                 else:
                     if not loaded:
-                        # The files are (re)written even on resume: the output repository
-                        # must hold every variant whether or not this process measured it.
-                        load_time_s = self._deployer.load(variant.name, serving, precision)
-                        self._store.set_variant_status(variant.id, VariantStatus.LOADED, load_time_s=load_time_s)
+                        self._load(variant, serving, precision, load.batch_size)
                         loaded = True
                     started = time.monotonic()
                     measurement = self._measure(variant.name, load)
@@ -139,3 +146,19 @@ class VariantEvaluator:
             self._deployer.write(variant.name, serving, precision)
         self._notifier.variant_done(variant.name, evaluation.failed)
         return evaluation
+
+    def _load(self, variant: VariantRecord, serving: ServingConfig, precision: str, client_batch_size: int) -> None:
+        """Load the variant and warm it up. The files are (re)written even on resume: the output
+        repository must hold every variant whether or not this process measured it."""
+        load_time_s = self._deployer.load(variant.name, serving, precision)
+        warmup = self._warm_up(variant.name, client_batch_size) if self._warm_up is not None else None
+        self._store.set_variant_status(
+            variant.id,
+            VariantStatus.LOADED,
+            load_time_s=load_time_s,
+            warmup_s=warmup.seconds if warmup is not None else None,
+            # A failed warm-up does not stop the variant: its first measurement fails with the
+            # same reason if the model cannot serve, and a size it never forms costs nothing.
+            error=warmup.error if warmup is not None else None,
+        )
+        self._notifier.variant_ready(variant.name, load_time_s, warmup.describe() if warmup is not None else None)

@@ -28,6 +28,10 @@ class Notifier(Protocol):
 
     def variant_started(self, name: str, params: Mapping[str, Any]) -> None: ...
 
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
+        """Loaded in ``load_time_s`` and warmed up (``warmup`` says how; None: not warmed up)."""
+        ...
+
     def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None: ...
 
     def variant_done(self, name: str, failed: str | None) -> None: ...
@@ -50,6 +54,9 @@ class QuietNotifier:
         return contextlib.nullcontext()
 
     def variant_started(self, name: str, params: Mapping[str, Any]) -> None:
+        return None
+
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
         return None
 
     def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
@@ -31,6 +31,9 @@ from tritune.search.factory import SearchPlan, build_space, create_plan
 from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
 from tritune.triton.user_model import UserModel, config_diff
+
+if TYPE_CHECKING:  # the caller builds it; the run only calls it
+    from tritune.loadgen.warmup import WarmupFn
 
 START_FAILURES = 2
 
@@ -117,6 +120,10 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
         # Pinning changes the numbers, so it is part of the run's identity; left out when
         # unset, so runs stored before the option existed still resume.
         identity["server_cpus"] = settings.server_cpus
+    if not settings.warmup:
+        # A cold first measurement is another measurement; on (the default) it is left out, so
+        # runs stored before the warm-up existed still resume.
+        identity["warmup"] = False
     return identity
 
 
@@ -169,7 +176,9 @@ class ProfileRun:
         notifier: Notifier | None = None,
         gpu_available: bool = False,
         hardware: dict[str, Any] | None = None,
+        warm_up: WarmupFn | None = None,
     ) -> None:
+        """``warm_up``: sent to each variant after its load (None: no warm-up)."""
         if model.name not in config.profile_models:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
@@ -196,7 +205,7 @@ class ProfileRun:
             hardware or {},
         )
         self.deployer = deployer
-        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, notifier or QuietNotifier())
+        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, notifier or QuietNotifier(), warm_up)
         self.measured_now = 0
         self.replayed = 0
 

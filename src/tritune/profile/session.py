@@ -154,7 +154,7 @@ class ProfileSession:
         )
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
-        from tritune.loadgen import WorkerPool, make_measure_fn
+        from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
         from tritune.system import hardware
 
         machine = hardware()
@@ -183,6 +183,9 @@ class ProfileSession:
                     store=store,
                     deployer=deployer,
                     measure=make_measure_fn(server, measure_options(self.config.measurement), workers),
+                    warm_up=make_warmup_fn(server, measure_options(self.config.measurement))
+                    if self.config.measurement.warmup
+                    else None,
                     notifier=self.notifier,
                     gpu_available=bool(machine.gpus),
                     hardware=machine.to_dict(),

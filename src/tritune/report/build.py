@@ -212,6 +212,8 @@ def _config_summary(
         feasible=feasible and best_point is not None,
         config_pbtxt=text,
         config_pbtxt_source=source,
+        load_time_s=variant.load_time_s,
+        warmup_s=variant.warmup_s,
     )
 
 

@@ -157,6 +157,9 @@ class ConfigSummary:
     feasible: bool  # its best point meets the constraints
     config_pbtxt: str
     config_pbtxt_source: str  # "output model repository", "rendered from the store" or "unavailable"
+    # What starting it cost: the load, then the warm-up requests (None: not loaded / not warmed up).
+    load_time_s: float | None = None
+    warmup_s: float | None = None
 
     @property
     def batching_text(self) -> str:

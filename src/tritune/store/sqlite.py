@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 _R = TypeVar("_R", bound="DataclassInstance")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # What each schema version added to the one before, applied in order to an older store.
 _MIGRATIONS = {
     # 2: why a variant failed; every failure stored before counts as the model's (kept on resume).
@@ -34,6 +34,8 @@ _MIGRATIONS = {
         "ALTER TABLE variants ADD COLUMN failure TEXT",
         f"UPDATE variants SET failure = '{FailureCause.MODEL}' WHERE status = '{VariantStatus.FAILED}'",
     ),
+    # 3: how long a variant's warm-up took (none for variants stored before warm-ups).
+    3: ("ALTER TABLE variants ADD COLUMN warmup_s REAL",),
 }
 
 _SCHEMA = """
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS variants (
     load_time_s REAL,
     error TEXT,
     failure TEXT,
+    warmup_s REAL,
     created_at REAL NOT NULL,
     UNIQUE (run_id, params_key),
     UNIQUE (run_id, name)
@@ -107,6 +110,7 @@ class VariantRecord:
     load_time_s: float | None
     error: str | None
     failure: FailureCause | None  # set for a failed variant only
+    warmup_s: float | None = None  # its warm-up requests after the load; None: not warmed up
 
 
 @dataclass(frozen=True)
@@ -253,17 +257,20 @@ class Store:
         status: VariantStatus,
         *,
         load_time_s: float | None = None,
+        warmup_s: float | None = None,
         error: str | None = None,
         failure: FailureCause | None = None,
     ) -> None:
-        """``failure``: why a FAILED variant failed (the model's fault unless told otherwise)."""
+        """``failure``: why a FAILED variant failed (the model's fault unless told otherwise);
+        ``load_time_s``/``warmup_s`` left out keep what was stored."""
         if status is VariantStatus.FAILED and failure is None:
             failure = FailureCause.MODEL
         elif status is not VariantStatus.FAILED:
             failure = None
         self._db.execute(
-            "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), error=?, failure=? WHERE id=?",
-            (status, load_time_s, error, failure, variant_id),
+            "UPDATE variants SET status=?, load_time_s=COALESCE(?, load_time_s), warmup_s=COALESCE(?, warmup_s),"
+            " error=?, failure=? WHERE id=?",
+            (status, load_time_s, warmup_s, error, failure, variant_id),
         )
 
     def forget_failed_measurements(self, variant_id: int) -> int:

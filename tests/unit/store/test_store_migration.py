@@ -56,7 +56,7 @@ def test_an_old_store_migrates_and_its_failures_stay_the_models(tmp_path: Path) 
                 FailureCause.MODEL,
                 "failed to poll",
             )
-        assert _schema_version(path) == SCHEMA_VERSION == 2
+        assert _schema_version(path) == SCHEMA_VERSION == 3
 
 
 def test_a_new_store_is_current_and_records_who_failed(tmp_path: Path) -> None:
@@ -77,3 +77,24 @@ def test_a_new_store_is_current_and_records_who_failed(tmp_path: Path) -> None:
         assert store.forget_failed_measurements(variant.id) == 1
         assert [r.measurement.load for r in store.measurements(variant.id)] == [point]
     assert _schema_version(tmp_path / "tritune.db") == SCHEMA_VERSION
+
+
+# Written by tritune at schema version 2 (before warm-ups), through its own Store: a run with a
+# loaded variant (load 1.5 s, one measurement) and one the server failed.
+V2_STORE = Path(__file__).with_name("store_v2.db")
+
+
+def test_a_v2_store_migrates_and_its_variants_have_no_warmup(tmp_path: Path) -> None:
+    path = tmp_path / "tritune.db"
+    path.write_bytes(V2_STORE.read_bytes())
+    assert _schema_version(path) == 2
+    with Store(path) as store:
+        (run,) = store.runs()
+        loaded, failed = store.variants(run.id)
+        assert (loaded.load_time_s, loaded.warmup_s) == (1.5, None)
+        assert (failed.failure, failed.error) == (FailureCause.SERVER, "unreachable")
+        assert len(store.measurements(loaded.id)) == 1
+        store.set_variant_status(loaded.id, VariantStatus.LOADED, load_time_s=1.25, warmup_s=0.5)
+        store.set_variant_status(loaded.id, VariantStatus.LOADED)  # left out: kept
+        assert (store.variants(run.id)[0].load_time_s, store.variants(run.id)[0].warmup_s) == (1.25, 0.5)
+    assert _schema_version(path) == SCHEMA_VERSION == 3

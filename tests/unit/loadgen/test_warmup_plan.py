@@ -1,0 +1,52 @@
+"""The warm-up plan: every batch size the server can form for a variant, once per instance."""
+
+import pytest
+
+from tritune.loadgen.warmup_plan import WarmupPlan, instance_total, plan_from_config, warmup_batch_sizes
+
+
+@pytest.mark.parametrize(
+    ("max_batch", "batching", "client", "preferred", "sizes"),
+    [
+        (0, True, 1, (), (1,)),  # no batch dimension: one request
+        (0, False, 4, (), (1,)),
+        (8, False, 1, (), (1,)),  # no batcher: only what the client sends
+        (8, False, 4, (), (4,)),
+        (8, False, 16, (), (8,)),  # a client batch over the max is capped (its measurement fails anyway)
+        (8, True, 1, (), (1, 2, 4, 8)),
+        (12, True, 1, (), (1, 2, 4, 8, 12)),  # the max itself, what a saturated batcher forms
+        (16, True, 3, (), (3, 6, 12, 15)),  # multiples of the client batch
+        (32, True, 1, (6, 64), (1, 2, 4, 6, 8, 16, 32)),  # preferred sizes it can form
+        (1, True, 1, (), (1,)),
+    ],
+)
+def test_batch_sizes(
+    max_batch: int, batching: bool, client: int, preferred: tuple[int, ...], sizes: tuple[int, ...]
+) -> None:
+    assert (
+        warmup_batch_sizes(max_batch, dynamic_batching=batching, client_batch_size=client, preferred=preferred) == sizes
+    )
+
+
+def test_the_count_stays_logarithmic_in_the_max() -> None:
+    assert len(warmup_batch_sizes(1024, dynamic_batching=True)) == 11
+    assert len(warmup_batch_sizes(1000, dynamic_batching=True)) == 11  # 1..512 and 1000
+
+
+def test_instances_count_each_gpu_of_a_group() -> None:
+    assert instance_total({}) == 1
+    assert instance_total({"instance_group": [{"count": 3, "kind": "KIND_CPU"}]}) == 3
+    groups = [{"count": 2, "kind": "KIND_GPU", "gpus": [0, 1]}, {"count": 1, "kind": "KIND_CPU"}]
+    assert instance_total({"instance_group": groups}) == 5
+
+
+def test_plan_from_the_servers_config() -> None:
+    config = {
+        "max_batch_size": 8,
+        "dynamic_batching": {"preferred_batch_size": [3], "max_queue_delay_microseconds": 0},
+        "instance_group": [{"count": 2, "kind": "KIND_CPU"}],
+    }
+    plan = plan_from_config(config, client_batch_size=1)
+    assert plan == WarmupPlan((1, 2, 3, 4, 8), repeats=2) and plan.requests == 10
+    assert plan_from_config({**config, "dynamic_batching": None}, 2) == WarmupPlan((2,), 2)
+    assert plan_from_config({"max_batch_size": 0}) == WarmupPlan((1,), 1)
