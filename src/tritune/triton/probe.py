@@ -41,6 +41,7 @@ def describe_python() -> dict[str, Any]:
     source into the probe model, in the server's stub: keep it self-contained (imports inside)."""
     import importlib
     import importlib.metadata
+    import os
     import sys
 
     report: dict[str, Any] = {"executable": sys.executable, "prefix": sys.prefix, "version": sys.version.split()[0]}
@@ -55,10 +56,17 @@ def describe_python() -> dict[str, Any]:
         if name == "onnxruntime":
             entry["providers"] = list(module.get_available_providers())
         report[name] = entry
-    # onnxruntime and onnxruntime-gpu both install the module `onnxruntime`: both present means
-    # one overwrote the other's files, and uninstalling either breaks the survivor.
-    names = {str(d.metadata["Name"] or "").lower() for d in importlib.metadata.distributions()}
-    report["distributions"] = sorted(n for n in names if n.startswith("onnxruntime"))
+    # onnxruntime and onnxruntime-gpu both install the module `onnxruntime`: both in the folder
+    # it is imported from means one overwrote the other's files (uninstalling either breaks the
+    # survivor). Copies in other folders overwrite nothing; the import order tells which wins.
+    site = os.path.dirname(os.path.dirname(report["onnxruntime"].get("file") or ""))
+    report["distributions"] = sorted(
+        {
+            str(d.metadata["Name"] or "").lower()
+            for d in importlib.metadata.distributions(path=[site] if site else [])
+            if str(d.metadata["Name"] or "").lower().startswith("onnxruntime")
+        }
+    )
     return report
 
 
@@ -218,7 +226,10 @@ def gpu_step_missing(gpus: bool, here: ServerPython, server: ServerPython | None
     if not gpus:
         return None
     if {"onnxruntime", "onnxruntime-gpu"} <= set(here.distributions):
-        return f"both onnxruntime and onnxruntime-gpu are installed (one overwrote the other): {_SWAP}"
+        return (
+            "both onnxruntime and onnxruntime-gpu are installed (one overwrote the other): "
+            "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
+        )
     if CUDA not in here.providers:
         return f"a GPU is present but onnxruntime {here.onnxruntime_version} has no {CUDA}: {_SWAP}"
     if server is not None and CUDA not in server.providers:
