@@ -6,8 +6,18 @@
 #                  libs, with only the Python 3.12 stub (that host's python3) and without the
 #                  bundled libpython (the host has its own);
 #                  tools/: perf_analyzer and its CUDA runtime (scripts/get_perf_analyzer.sh)
-#   *.whl          cp312 wheels of tritune's dependencies that host lacks (its image already
-#                  holds numpy, onnx, onnxruntime, psutil, rich, click, ...)
+#                  site/ also holds plotly (the reports; a device run crashed at the report
+#                  step without it): xz takes its 9.7 MB wheel to about 2 MB once the Jupyter
+#                  widget files tritune never uses are left out
+#   *.whl          cp312 wheels of tritune's dependencies that host lacks
+#
+# pyproject's dependencies against that host (a torch venv on Python 3.12; what earlier device
+# runs imported there): numpy, onnx, onnxruntime (CPU), protobuf, grpcio, psutil, rich, click,
+# pyyaml, packaging, prometheus-client, nvidia-ml-py and sympy (torch's) are in its image;
+# nvidia-pytriton, tritonclient, pydantic, hdrhistogram, optuna (in-memory storage: no
+# sqlalchemy/alembic imported), plotly and narwhals (plotly 6+) travel. jinja2 and markupsafe
+# are torch's dependencies too, yet travel (150 kB): the plotly crash came first in the report's
+# imports, so no run has shown them importing there; onnxconverter-common (prepare's fp16) the same.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -20,7 +30,8 @@ version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 
 # The wheels, at the versions this checkout's venv runs, built for CPython 3.12.
 WHEELS=(tritonclient geventhttpclient gevent greenlet zope.event zope.interface brotli python-rapidjson
-    hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection optuna colorlog tqdm)
+    hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection optuna colorlog tqdm
+    narwhals jinja2 markupsafe onnxconverter-common)
 specs=()
 for name in "${WHEELS[@]}"; do specs+=("$name==$(version "$name")"); done
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -35,6 +46,10 @@ unzip -q "$WORK"/wheel/nvidia_pytriton-*.whl -d "$WORK/bundle/site"  # unzip kee
 find "$WORK/bundle/site" -name 'triton_python_backend_stub' -path '*python*' | grep -v '3\.12' | xargs -r rm -f
 rm -f "$WORK"/bundle/site/nvidia_pytriton.libs/libpython*
 rm -rf "$WORK"/bundle/site/*.dist-info
+"$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$WORK/plotly" "plotly==$(version plotly)"
+unzip -q "$WORK"/plotly/plotly-*.whl -d "$WORK/bundle/site"  # its dist-info stays: plotly reads its version there
+rm -rf "$WORK"/bundle/site/plotly-*.data "$WORK"/bundle/site/plotly/labextension \
+    "$WORK"/bundle/site/plotly/package_data/widgetbundle.js  # Jupyter's widget, not the HTML reports
 cp -a "$ROOT/.tools" "$WORK/bundle/tools"
 rm -rf "$WORK/bundle/tools/wheels"
 tar -cJf "$OUTDIR/bundle.tar.xz" -C "$WORK/bundle" site tools

@@ -9,7 +9,12 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|bench|search|tests scripts/device_gpu_check.sh
+# STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
+# onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
+# (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
+# /tmp/site first, ahead of the host's CPU onnxruntime for tritune (PYTHONPATH): doctor then shows
+# whether the server's Python imports it too.
 set -euo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/lib /tmp/bin
@@ -31,7 +36,7 @@ case "${STEP:-check}" in
 check)
     nvidia-smi -L
     python3 -c 'import sys, numpy, onnxruntime as o; print(sys.version.split()[0], "numpy", numpy.__version__, "ort", o.__version__, o.get_available_providers())'
-    python3 -m tritune doctor
+    python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"  # the rest still runs
     python3 - <<'EOF'
 # NVML per-process memory, the path tritune's per-model GPU memory takes, on a process known to hold memory.
 import os, torch
@@ -51,6 +56,13 @@ for r in json.load(open(sys.argv[1])):
     print(r["load"]["value"], r["status"], metrics, "server metrics:", r["server_metrics"], "memory:", r["memory"])
 EOF
     cat "$OUT/perf.csv"
+    ;;
+doctor)
+    if [ -n "${ORT_WHEEL:-}" ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$ORT_WHEEL"
+    fi
+    python3 -c 'import onnxruntime as o; print("tritune imports onnxruntime", o.__version__, o.__file__, o.get_available_providers())'
+    python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
     ;;
 bench)
     python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}

@@ -6,13 +6,10 @@ import contextlib
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
-
-from tritune.errors import ServerError
 
 
 @dataclass(frozen=True)
@@ -81,21 +78,6 @@ def hardware() -> Hardware:
         memory_total_bytes=int(psutil.virtual_memory().total),
         gpus=list_gpus(),
     )
-
-
-def triton_version(tritonserver: str | None = None) -> str:
-    """Start the server on an empty repository for a moment and ask its version."""
-    from tritune.triton.http_api import TritonHttp, TritonHttpError
-    from tritune.triton.server import EmbeddedTriton
-
-    with (
-        tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
-        EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
-    ):
-        try:
-            return str(TritonHttp(server.endpoints.http).server_metadata().get("version", "unknown"))
-        except TritonHttpError as error:
-            raise ServerError(f"tritonserver answered {error.status} to /v2") from None
 
 
 PERF_ANALYZER_ENV = "PERF_ANALYZER"

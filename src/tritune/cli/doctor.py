@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import platform
 import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,17 +15,50 @@ from tritune.cli.app import App
 from tritune.errors import TrituneError
 from tritune.triton.locate import find_triton, python_version_tag
 
+if TYPE_CHECKING:  # the probe imports numpy and tritonclient: only when doctor runs
+    from tritune.triton.probe import ServerPython
+
+Row = tuple[str, str, bool]  # name, value, ok (a failing row makes doctor exit 1)
+
+
+def _server_rows(tritonserver: str | None, here: ServerPython) -> tuple[list[Row], ServerPython | None]:
+    """One embedded server for a moment: its version, and what its Python imports (the probe)."""
+    from tritune.triton import EmbeddedTriton, ModelControl
+    from tritune.triton.http_api import TritonHttp
+    from tritune.triton.probe import probe_server_python, server_mismatch
+
+    rows: list[Row] = []
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
+            EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
+            ModelControl(server) as control,
+        ):
+            version = str(TritonHttp(server.endpoints.http).server_metadata().get("version", "unknown"))
+            rows.append(("Triton version", version, True))
+            served = probe_server_python(control, server.endpoints, Path(repo))
+    except TrituneError as error:
+        if not rows:
+            return [("Triton version", f"server did not start: {error.message}", False)], None
+        # The stub could not run the probe, so it cannot run tritune's runner either.
+        return [*rows, ("server's Python", f"cannot run tritune's runner: {error.message}", False)], None
+    mismatch = server_mismatch(here, served)
+    rows.append(("server's Python", f"{served.python_version} ({served.prefix})", True))
+    rows.append(("server's onnxruntime", mismatch or served.describe(), mismatch is None))
+    return rows, served
+
 
 @click.command()
 @options.tritonserver
 @click.pass_obj
 def doctor(app: App, tritonserver: str | None) -> None:
-    """Report Python, Triton, ONNX Runtime, GPUs and perf_analyzer as tritune sees them."""
-    import onnxruntime
+    """Report Python, Triton, the server's Python, ONNX Runtime, GPUs and perf_analyzer."""
+    from tritune.system import find_perf_analyzer, list_gpus
+    from tritune.triton.probe import gpu_step_missing, this_python
 
-    from tritune.system import find_perf_analyzer, list_gpus, triton_version
-
-    rows: list[tuple[str, str, bool]] = []
+    here = this_python()
+    served: ServerPython | None = None
+    rows: list[Row] = []
     rows.append(("Python", f"{platform.python_version()} ({sys.executable})", True))
     try:
         install = find_triton(tritonserver)
@@ -35,16 +71,17 @@ def doctor(app: App, tritonserver: str | None) -> None:
                 stub_ok,
             )
         )
-        try:
-            rows.append(("Triton version", triton_version(tritonserver), True))
-        except TrituneError as error:
-            rows.append(("Triton version", f"server did not start: {error.message}", False))
+        server_rows, served = _server_rows(tritonserver, here)
+        rows += server_rows
     except TrituneError as error:
         rows.append(("tritonserver", error.message, False))
-    rows.append(("onnxruntime", onnxruntime.__version__, True))
-    rows.append(("execution providers", ", ".join(onnxruntime.get_available_providers()), True))
+    rows.append(("onnxruntime", f"{here.onnxruntime_version} ({here.site})", True))
+    rows.append(("execution providers", ", ".join(here.providers), True))
     gpus = list_gpus()
     rows.append(("GPUs", "; ".join(f"{g.index}: {g.name}" for g in gpus) if gpus else "none", True))
+    if gpus:  # README's GPU install: the step not taken yet, or that all are
+        missing = gpu_step_missing(True, here, served)
+        rows.append(("GPU setup", missing or "CUDAExecutionProvider here and in the server", missing is None))
     perf_analyzer = find_perf_analyzer()
     rows.append(
         (
@@ -55,5 +92,8 @@ def doctor(app: App, tritonserver: str | None) -> None:
     )
     for name, value, ok in rows:
         app.out.print(f"{name}: {value}", style=None if ok else "red", highlight=False, markup=False)
-    if not all(ok for _, _, ok in rows):
-        raise click.exceptions.Exit(1)
+    failed = [name for name, _, ok in rows if not ok]
+    if failed:
+        # An error, not click's Exit: run_cli calls click with standalone_mode=False, where an
+        # Exit becomes a return value it drops, and doctor exited 0 with failing rows.
+        raise TrituneError(f"doctor found a problem in: {', '.join(failed)}; each red row above names its fix")

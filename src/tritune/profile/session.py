@@ -23,6 +23,7 @@ from tritune.store import Store
 from tritune.triton.control import ModelControl
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
+from tritune.triton.probe import check_gpu_runtime
 from tritune.triton.server import TritonServer
 from tritune.triton.user_model import UserModel, read_user_model, serving_of, signature_of
 
@@ -189,6 +190,15 @@ class ProfileSession:
                     notifier=self.notifier,
                     gpu_available=bool(machine.gpus),
                     hardware=machine.to_dict(),
+                )
+                # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
+                check_gpu_runtime(
+                    run.plan.space,
+                    control,
+                    server.endpoints,
+                    layout.output_repository,
+                    gpus=bool(machine.gpus),
+                    own_backend=model.user is not None,
                 )
                 verb = "resuming" if run.resumed else "starting"
                 self.notifier.info(
