@@ -64,5 +64,20 @@ def test_doctor_fails_when_the_server_lacks_a_provider_tritune_has(tmp_path: Pat
     result = _doctor(env)
     assert result.returncode == 1, result.stdout + result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("server's onnxruntime: "))
-    assert "without CUDAExecutionProvider: " in row and row.endswith("install onnxruntime-gpu")
+    # The stub now imports the same copy as tritune (PYTHONPATH first), so the fix names that copy.
+    assert "without CUDAExecutionProvider" in row and "pip install" in row and "onnxruntime-gpu" in row, row
     assert "error: doctor found a problem in: server's onnxruntime" in result.stderr
+
+
+def test_the_stub_imports_what_pythonpath_puts_first_as_tritune_does(tmp_path: Path) -> None:
+    """An onnxruntime given on PYTHONPATH (say onnxruntime-gpu installed with --target) wins
+    over the venv's in the server too: the entry model puts PYTHONPATH before site-packages."""
+    (tmp_path / "onnxruntime").mkdir()
+    (tmp_path / "onnxruntime" / "__init__.py").write_text(
+        '__version__ = "9.9.9"\ndef get_available_providers():\n    return ["CPUExecutionProvider"]\n'
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    result = _doctor(env)
+    row = next(line for line in result.stdout.splitlines() if line.startswith("server's onnxruntime: "))
+    assert f"onnxruntime 9.9.9 from {tmp_path}" in row, result.stdout + result.stderr
