@@ -85,9 +85,10 @@ class BoundRunner:
         elif isinstance(value, DeviceFeed) and isinstance(value.value, ort.OrtValue):
             binding.bind_ortvalue_input(name, value.value)
         elif isinstance(value, DeviceFeed):  # a torch tensor: bound by its address, no copy
-            tensor = value.value.contiguous()
-            device_id = tensor.device.index if tensor.device.index is not None else self._device_id
-            binding.bind_input(name, "cuda", device_id, value.dtype.type, list(value.shape), tensor.data_ptr())
+            tensor = value.value = value.value.contiguous()  # kept by the feed until the run ends
+            device, index = tensor.device.type, tensor.device.index  # "cuda" on a GPU host
+            device_id = index if index is not None else self._device_id
+            binding.bind_input(name, device, device_id, value.dtype.type, list(value.shape), tensor.data_ptr())
         else:
             binding.bind_ortvalue_input(name, value)
 
