@@ -260,7 +260,7 @@ def perf_analyzer(binary: Path, url: str, load: LoadPoint, args: argparse.Namesp
         return 0.0  # no stable window: counted as a failed round, visible in the spread
     with out.open() as handle:
         header, row = handle.readline().split(","), handle.readline().split(",")
-    return float(dict(zip(header, row, strict=False))["Inferences/Second"]) * load.batch_size
+    return float(dict(zip(header, row, strict=False))["Inferences/Second"])  # samples/s: batch counted
 
 
 def report(
