@@ -25,6 +25,22 @@ class RunnerOptions:
     inter_op_threads: int = 0
     graph_optimization_level: str = "all"
     model_filename: str = "model.onnx"
+    # GPU knobs (runner/runtimes/ort_options.py reads them). Written as parameters, and named in
+    # the repr, only when set: a variant without them keeps its config text and its repr (which
+    # seeds the synthetic surface's noise) as they were before these knobs existed.
+    cuda_graph: bool = False  # CUDA graphs, one per input shape (IO binding)
+    io_binding: str = ""  # "": the runner's default (auto); "device", "host" or "off"
+    trt_fp16: bool = False  # TensorRT EP: let TensorRT pick fp16 kernels
+    trt_cache_dir: str = ""  # TensorRT EP: engine cache folder (e.g. <run>/trt_cache)
+
+    def _gpu_parameters(self) -> dict[str, str]:
+        gpu = {
+            "enable_cuda_graph": "1" if self.cuda_graph else "",
+            "io_binding": self.io_binding,
+            "trt_fp16": "1" if self.trt_fp16 else "",
+            "trt_cache_dir": self.trt_cache_dir,
+        }
+        return {key: value for key, value in gpu.items() if value}
 
     def as_parameters(self) -> dict[str, str]:
         return {
@@ -34,7 +50,15 @@ class RunnerOptions:
             "inter_op_threads": str(self.inter_op_threads),
             "graph_optimization_level": self.graph_optimization_level,
             "model_filename": self.model_filename,
+            **self._gpu_parameters(),
         }
+
+    def __repr__(self) -> str:
+        shown = [f.name for f in fields(self) if f.name not in _GPU_FIELDS or getattr(self, f.name) != f.default]
+        return f"RunnerOptions({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
+
+_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir"})
 
 
 @dataclass(frozen=True)

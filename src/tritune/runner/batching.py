@@ -7,12 +7,14 @@ axis 0, and the outputs are split back by each request's batch size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-Feeds = Mapping[str, np.ndarray]
+# numpy arrays, or device tensors with the same .shape and .dtype (runner/device.py)
+Feeds = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,19 @@ def group_requests(requests: Sequence[Feeds]) -> list[BatchGroup]:
     return result
 
 
-def merge_feeds(requests: Sequence[Feeds], group: BatchGroup) -> dict[str, np.ndarray]:
+def _host_concatenate(parts: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts, axis=0)
+
+
+def merge_feeds(
+    requests: Sequence[Feeds], group: BatchGroup, concatenate: Callable[[Sequence[Any]], Any] = _host_concatenate
+) -> dict[str, Any]:
+    """One feed per input for the group; ``concatenate`` joins along axis 0 (the runner passes
+    one that keeps GPU inputs on the GPU)."""
     members = [requests[i] for i in group.request_indices]
     if len(members) == 1:
         return dict(members[0])
-    return {name: np.concatenate([m[name] for m in members], axis=0) for name in members[0]}
+    return {name: concatenate([m[name] for m in members]) for name in members[0]}
 
 
 def split_outputs(outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int]) -> list[dict[str, np.ndarray]]:

@@ -15,6 +15,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the Python-backend stub
 
 from .batching import BatchGroup, group_requests, merge_feeds, split_outputs
+from .device import as_host, concatenate, feed_from_dlpack, output_dtype, split_device
 from .dtypes import numpy_dtype
 from .runtimes import Device, create_runtime
 
@@ -24,13 +25,28 @@ def _parameters(model_config: dict[str, Any]) -> dict[str, str]:
     return {key: str(value.get("string_value", "")) for key, value in raw.items()}
 
 
+def _shape_options(config: dict[str, Any]) -> dict[str, str]:
+    """The batch range and inner dims a runtime may plan for (TensorRT's optimization profile)."""
+    dims = ";".join(f"{t['name']}:{'x'.join(str(d) for d in t.get('dims', []))}" for t in config.get("input", []))
+    return {"max_batch_size": str(config.get("max_batch_size", 0)), "input_dims": dims}
+
+
+def _log(message: str) -> None:
+    """To the server log: pb_utils.Logger where this Triton has it, else the stub's stdout."""
+    logger = getattr(pb_utils, "Logger", None)
+    if logger is not None:
+        logger.log_info(message)
+    else:
+        print(message, flush=True)
+
+
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         self.max_batch_size = int(config.get("max_batch_size", 0))
         self.inputs = {t["name"]: numpy_dtype(t["data_type"]) for t in config.get("input", [])}
         self.outputs = {t["name"]: numpy_dtype(t["data_type"]) for t in config.get("output", [])}
-        options = _parameters(config)
+        options = _shape_options(config) | _parameters(config)
         version_dir = os.path.join(args["model_repository"], args["model_version"])
         model_path = os.path.join(version_dir, options.get("model_filename") or "model.onnx")
         if not os.path.isfile(model_path):
@@ -50,6 +66,15 @@ class TritonPythonModel:
                     f"config.pbtxt {role}(s) {', '.join(unknown)} not in {os.path.basename(model_path)}, whose "
                     f"{role}s are {', '.join(actual)}: fix the names in config.pbtxt"
                 )
+        self.device_outputs = bool(getattr(self.runtime, "outputs_on_device", False))
+        self._said: set[str] = set()
+        describe = getattr(self.runtime, "describe", None)
+        self._once(f"tritune runner {args.get('model_name', '')}: {describe() if describe else 'numpy in and out'}")
+
+    def _once(self, message: str) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            _log(message)
 
     def _read(self, request: Any) -> dict[str, np.ndarray]:
         feeds = {}
@@ -57,8 +82,18 @@ class TritonPythonModel:
             tensor = pb_utils.get_input_tensor_by_name(request, name)
             if tensor is None:
                 raise ValueError(f"request has no input {name!r}")
-            feeds[name] = tensor.as_numpy()
+            feeds[name] = self._take(tensor)
         return feeds
+
+    def _take(self, tensor: Any) -> Any:
+        """A host input as numpy (no copy); a GPU input by DLPack, copied to the host only where
+        neither ONNX Runtime nor torch can take it (as_numpy() refuses GPU tensors)."""
+        if getattr(tensor, "is_cpu", lambda: True)():
+            return tensor.as_numpy()
+        feed = feed_from_dlpack(tensor.to_dlpack)
+        if feed is None:
+            raise ValueError("a GPU input arrived but neither onnxruntime nor torch can import DLPack here")
+        return feed
 
     def execute(self, requests: list[Any]) -> list[Any]:
         responses: list[Any] = [None] * len(requests)
@@ -77,13 +112,9 @@ class TritonPythonModel:
         for group in groups:
             originals = [readable[i] for i in group.request_indices]
             try:
-                outputs = self.runtime.run(merge_feeds(feeds, group))
-                per_request = split_outputs(outputs, group.batch_sizes) if self.max_batch_size > 0 else [outputs]
-                for original, result in zip(originals, per_request, strict=True):
-                    tensors = [
-                        pb_utils.Tensor(name, np.ascontiguousarray(result[name], dtype=dtype))
-                        for name, dtype in self.outputs.items()
-                    ]
+                merged = merge_feeds(feeds, group, concatenate)
+                sizes = group.batch_sizes if self.max_batch_size > 0 else (1,)
+                for original, tensors in zip(originals, self._run(merged, sizes), strict=True):
                     responses[original] = pb_utils.InferenceResponse(output_tensors=tensors)
             except Exception as error:  # noqa: BLE001 - each request gets the error
                 for original in originals:
@@ -91,6 +122,28 @@ class TritonPythonModel:
                         error=pb_utils.TritonError(f"{type(error).__name__}: {error}")
                     )
         return responses
+
+    def _run(self, merged: dict[str, Any], sizes: tuple[int, ...]) -> list[list[Any]]:
+        """Each request's output tensors: from the device by DLPack where the runtime leaves
+        them there and the declared types match, else from numpy as before."""
+        if self.device_outputs:
+            outputs = self.runtime.run_values(merged)  # type: ignore[attr-defined]
+            mismatched = [n for n, dtype in self.outputs.items() if output_dtype(outputs[n]) != dtype]
+            pieces = None if mismatched else split_device(outputs, sizes)
+            if pieces is not None:
+                return [[pb_utils.Tensor.from_dlpack(n, piece[n]) for n in self.outputs] for piece in pieces]
+            self._once("tritune runner: outputs copied to the host to split (torch not importable, or types differ)")
+            host = {name: as_host(value) for name, value in outputs.items()}
+        else:
+            host = self.runtime.run(merged)
+        graph_error = getattr(self.runtime, "graph_error", None)
+        if graph_error:
+            self._once(f"tritune runner: CUDA graphs given up, running uncaptured ({graph_error})")
+        per_request = split_outputs(host, sizes) if self.max_batch_size > 0 else [host]
+        return [
+            [pb_utils.Tensor(n, np.ascontiguousarray(result[n], dtype=dtype)) for n, dtype in self.outputs.items()]
+            for result in per_request
+        ]
 
     def finalize(self) -> None:
         runtime = getattr(self, "runtime", None)

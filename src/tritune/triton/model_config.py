@@ -104,6 +104,10 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
             "(tritune prepare)"
         )
     config = serving_model_config(name, serving)
+    if serving.instance_kind == "KIND_GPU":
+        # The Python backend copies every input to the host unless told otherwise; "no" hands the
+        # runner GPU-resident inputs (ensembles, CUDA shared memory) as they are, for DLPack.
+        config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
     config.input.extend(_config_tensor(t, batched, mc.ModelInput) for t in signature.inputs)
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
     return apply_backend_options(config, serving)  # after the inputs: a warmup sample needs them

@@ -1,0 +1,332 @@
+"""What tritune serves on a GPU against what the same runtime does in-process, and against PyTorch.
+
+Per network (ResNet-50 from torchvision with random weights, and tritune's MLP), each prepared by
+tritune (fp32 and, where it validates, fp16):
+
+    raw    = the best in-process ONNX Runtime throughput on the GPU: IO binding, data already on
+             the device, batches 1..256, fp32 and fp16 (and the TensorRT EP where TensorRT loads)
+    anchor = the same network in PyTorch in-process: fp16, channels-last, data on the GPU, eager
+             (and torch.compile where it finishes within --compile-timeout), at its best batch
+    served = tritune's recommendation (a ``tritune profile`` run on the embedded Triton, its
+             default search, or --grid gpu), re-measured by tritune's load generator and by
+             perf_analyzer when found ($PERF_ANALYZER / PATH)
+
+Printed: served/raw (target >= 0.9) and served/anchor (target >= 0.8), each with the spread
+((max - min) / median) over --rounds rounds. Nothing is downloaded: weights are random.
+
+Usage (GPU host): python benchmarks/gpu_served_vs_raw.py [--models resnet50,mlp] [--grid default|gpu]
+Smoke run anywhere (CPU, tiny sizes): python benchmarks/gpu_served_vs_raw.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from tritune.config import parse_profile_config
+from tritune.domain.measurement import LoadPoint
+from tritune.loadgen import WorkerPool, make_measure_fn
+from tritune.prepare.options import InputSpec, PrepareOptions
+from tritune.prepare.pipeline import prepare_model
+from tritune.profile.notify import QuietNotifier
+from tritune.profile.session import ProfileSession, measure_options
+from tritune.runner.runtimes.ort_options import provider_options, tensorrt_usable
+from tritune.store import Store
+from tritune.system import find_perf_analyzer
+from tritune.testing.models import mlp_model
+from tritune.triton.control import ModelControl
+from tritune.triton.model_config import read_signature
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton
+
+GPU_GRID: dict[str, Any] = {  # --grid gpu: 3 x 3 x 2 configurations
+    "max_batch_size": [32, 64, 128],
+    "instance_group": [{"count": [1, 2, 4], "kind": ["KIND_GPU"]}],
+    "dynamic_batching": {"max_queue_delay_microseconds": [0, 500]},
+}
+QUICK_GRID: dict[str, Any] = {"max_batch_size": [8], "instance_group": [{"count": [1, 2], "kind": ["KIND_CPU"]}]}
+
+
+@dataclass
+class Net:
+    name: str
+    files: dict[str, Path]  # precision -> prepared ONNX file
+    torch_module: Callable[[], Any]  # the same network in PyTorch, random weights
+    sample: tuple[int, ...]  # one sample's shape (batch left out)
+
+
+@dataclass
+class Best:
+    label: str
+    batch: int
+    rounds: list[float]  # samples/s at that batch, one per round
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rounds) if self.rounds else 0.0
+
+
+def spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / statistics.median(values) if values and statistics.median(values) else 0.0
+
+
+def prepared(source: str, work: Path, name: str, sample: tuple[int, ...], quick: bool) -> dict[str, Path]:
+    """tritune prepare's variants that validated (fp16 is kept only where it passed)."""
+    options = PrepareOptions(
+        inputs=(InputSpec("x", sample, "float32"),),
+        precisions=("fp32", "fp16"),
+        max_batch_size=8 if quick else None,  # quick: skip the sweep; else prepare picks
+        max_batch_cap=256,
+        force=True,  # write fp32 even where fp16 fails its check
+    )
+    model = prepare_model(source, work / "prepared", name, options, log=lambda line: print(f"  [prepare] {line}"))
+    return {p: model.directory / v.file for p, v in model.report.variants.items() if v.usable}
+
+
+def resnet(work: Path, quick: bool, prepare: bool = True) -> Net:
+    import torchvision  # noqa: F401 - fail here, before preparing, where it is missing
+
+    arch, sample = ("resnet18", (3, 32, 32)) if quick else ("resnet50", (3, 224, 224))
+
+    def module() -> Any:
+        return getattr(torchvision.models, arch)(weights=None)
+
+    files = prepared(f"torchvision.models:{arch}", work, arch, sample, quick) if prepare else {}
+    return Net(arch, files, module, sample)
+
+
+def mlp(work: Path, quick: bool, prepare: bool = True) -> Net:
+    width, depth = (64, 2) if quick else (1024, 4)
+
+    def module() -> Any:
+        import torch
+
+        layers = [m for _ in range(depth) for m in (torch.nn.Linear(width, width, bias=False), torch.nn.Tanh())]
+        return torch.nn.Sequential(*layers)
+
+    if not prepare:  # the torch.compile child needs the module only
+        return Net("mlp", {}, module, (width,))
+    onnx_file = mlp_model(work / "mlp_src" / "mlp.onnx", width=width, depth=depth)
+    return Net("mlp", prepared(str(onnx_file), work, "mlp", (width,), quick), module, (width,))
+
+
+def timed(step: Callable[[], None], seconds: float, sync: Callable[[], None] = lambda: None) -> float:
+    """Calls per second of ``step`` over about ``seconds`` (after three warm-up calls)."""
+    for _ in range(3):
+        step()
+    sync()
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        step()
+        calls += 1
+    sync()
+    return calls / (time.perf_counter() - started)
+
+
+def best_of(label: str, rate: Callable[[int], float], batches: list[int], rounds: int) -> Best:
+    """Sweep the batches once, then measure the best one ``rounds`` times."""
+    sweep = {b: b * rate(b) for b in batches}
+    print(f"  {label}: " + ", ".join(f"b{b} {v:,.0f}/s" for b, v in sweep.items()), flush=True)
+    batch = max(sweep, key=lambda b: sweep[b])
+    return Best(label, batch, [batch * rate(batch) for _ in range(rounds)])
+
+
+def raw_ort(path: Path, provider: str, batches: list[int], seconds: float, rounds: int, trt_cache: Path) -> Best:
+    (spec,) = read_signature(path).inputs
+    dims = "x".join(str(d) for d in spec.shape[1:])  # one TensorRT profile for every batch, not one per shape
+    options = {"trt_fp16": "1", "trt_cache_dir": str(trt_cache), "max_batch_size": str(max(batches))}
+    options["input_dims"] = f"{spec.name}:{dims}"
+    first = (provider, provider_options(provider, options, 0))
+    providers = [first, "CUDAExecutionProvider", "CPUExecutionProvider"] if provider != "CPUExecutionProvider" else []
+    session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+    device = "cpu" if session.get_providers()[0] == "CPUExecutionProvider" else "cuda"
+    (feed,) = session.get_inputs()
+    dtype = np.float16 if feed.type == "tensor(float16)" else np.float32
+    outputs = [o.name for o in session.get_outputs()]
+
+    def rate(batch: int) -> float:
+        x = np.random.default_rng(0).standard_normal((batch, *feed.shape[1:])).astype(dtype)
+        binding = session.io_binding()
+        binding.bind_ortvalue_input(feed.name, ort.OrtValue.ortvalue_from_numpy(x, device, 0))
+        for name in outputs:
+            binding.bind_output(name, device, 0)
+        return timed(lambda: session.run_with_iobinding(binding), seconds)
+
+    return best_of(f"raw ORT {path.parent.name} {session.get_providers()[0]}", rate, batches, rounds)
+
+
+def anchor(net: Net, batches: list[int], seconds: float, rounds: int, compiled: bool, quick: bool) -> Best:
+    import torch
+
+    gpu = torch.cuda.is_available() and not quick
+    dtype, device = (torch.float16, "cuda") if gpu else (torch.float32, "cpu")
+    layout = torch.channels_last if len(net.sample) == 3 else torch.contiguous_format
+    module = net.torch_module().eval().to(device=device, dtype=dtype, memory_format=layout)
+    if compiled:
+        module = torch.compile(module)
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+
+    def rate(batch: int) -> float:
+        x = torch.randn(batch, *net.sample, device=device, dtype=dtype).contiguous(memory_format=layout)
+        with torch.inference_mode():
+            return timed(lambda: module(x), seconds, sync)
+
+    return best_of(f"torch {'compile' if compiled else 'eager'} {dtype}", rate, batches, rounds)
+
+
+def anchor_compiled(net_name: str, args: argparse.Namespace) -> Best | None:
+    """torch.compile in a child process, so a compile that does not finish is cut off."""
+    command = [sys.executable, __file__, "--compiled-anchor", net_name, "--work-dir", str(args.work_dir)]
+    command += ["--quick"] if args.quick else []
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.compile_timeout, check=True)
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as error:
+        print(f"  torch.compile anchor skipped: {type(error).__name__}")
+        return None
+    return Best(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[Best, Best | None, str]:
+    """``tritune profile`` on one prepared file, then its winner re-measured by both clients."""
+    grid = QUICK_GRID if args.quick else GPU_GRID if args.grid == "gpu" else None
+    model: dict[str, Any] = {"model_path": str(net.files[precision])}
+    if grid:
+        model["model_config_parameters"] = grid
+    config = parse_profile_config(
+        {
+            "profile_models": {net.name: model},
+            "run_config_search_mode": "brute" if grid else "default",
+            "run_config_search_max_concurrency": 8 if args.quick else 1024,
+            "objectives": {"perf_throughput": 1},
+            "measurement": {"protocol": "grpc", "measurement_interval": args.window_ms, "max_trials": 6},
+        }
+    )
+    run_dir = args.work_dir / f"profile_{net.name}_{precision}"
+    started = time.monotonic()
+    (conclusion,) = ProfileSession(config, QuietNotifier()).run(run_dir=run_dir, export=None, report=False)
+    took = time.monotonic() - started
+    if conclusion.best_name is None:
+        raise SystemExit(f"the profile found no usable configuration: see {run_dir}")
+    with Store.in_run_dir(run_dir) as store:
+        winner = next(v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name)
+    load = next(
+        m.load
+        for c in conclusion.configs
+        if c.name == winner.name
+        for m in c.measurements
+        if m.metrics.get("perf_throughput") == conclusion.facts.throughput
+    )
+    note = f"winner {dict(winner.params)} at concurrency {load.value:g}, found in {took:.0f} s"
+    repo = args.work_dir / f"check_{net.name}_{precision}"
+    deploy_onnx(repo, "winner", net.files[precision], winner.serving)
+    return *remeasure(repo, config, load, args), note
+
+
+def remeasure(repo: Path, config: Any, load: LoadPoint, args: argparse.Namespace) -> tuple[Best, Best | None]:
+    ours: list[float] = []
+    theirs: list[float] = []
+    binary = find_perf_analyzer()
+    with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as workers:
+        control.load("winner")
+        measure = make_measure_fn(server, measure_options(config.measurement), workers)
+        for _ in range(args.rounds):
+            ours.append(measure("winner", load).metrics.get("perf_throughput", 0.0))
+            if binary is not None:
+                theirs.append(perf_analyzer(binary, server.endpoints.grpc, load, args))
+    pa = Best("served (perf_analyzer, grpc)", load.batch_size, theirs) if theirs else None
+    return Best("served (tritune load generator)", load.batch_size, ours), pa
+
+
+def perf_analyzer(binary: Path, url: str, load: LoadPoint, args: argparse.Namespace) -> float:
+    out = args.work_dir / "pa.csv"
+    out.unlink(missing_ok=True)
+    concurrency = f"{int(load.value)}:{int(load.value)}"
+    command = [str(binary), "-m", "winner", "-u", url, "-i", "grpc", "-b", str(load.batch_size)]
+    command += ["-p", str(max(args.window_ms, 1000)), "--concurrency-range", concurrency, "-f", str(out)]
+    subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if not out.exists():
+        return 0.0  # no stable window: counted as a failed round, visible in the spread
+    with out.open() as handle:
+        header, row = handle.readline().split(","), handle.readline().split(",")
+    return float(dict(zip(header, row, strict=False))["Inferences/Second"])  # samples/s: batch counted
+
+
+def report(
+    net: Net, raws: list[Best], anchors: list[Best], served_rows: list[tuple[str, Best, Best | None, str]]
+) -> None:
+    def show(best: Best) -> str:
+        return f"{best.median:10,.0f} /s at batch {best.batch:3d} (spread {spread(best.rounds):.0%})"
+
+    print(f"\n== {net.name}")
+    for best in raws + anchors:
+        print(f"  {best.label:48s} {show(best)}")
+    raw = max(raws, key=lambda b: b.median)
+    top = max(anchors, key=lambda b: b.median) if anchors else None
+    for precision, ours, theirs, note in served_rows:
+        for best in filter(None, (ours, theirs)):
+            ratios = f"served/raw {best.median / raw.median:.3f} (target >= 0.9)"
+            if top is not None:
+                ratios += f"  served/anchor {best.median / top.median:.3f} (target >= 0.8)"
+            print(f"  {precision} {best.label:42s} {show(best)}  {ratios}")
+        print(f"      {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resnet50,mlp")
+    parser.add_argument("--quick", action="store_true", help="CPU smoke run: tiny networks, short windows")
+    parser.add_argument("--grid", choices=["default", "gpu"], default="default", help="tritune's search or GPU_GRID")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0, help="per in-process measurement")
+    parser.add_argument("--window-ms", type=int, default=1000)
+    parser.add_argument("--compile-timeout", type=float, default=600.0)
+    parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temporary directory)")
+    parser.add_argument("--compiled-anchor", help=argparse.SUPPRESS)  # the child process of anchor_compiled
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.window_ms, args.compile_timeout = 2, 0.3, 300, 120.0
+    with tempfile.TemporaryDirectory(prefix="tritune-gpu-bench-") as tmp:
+        args.work_dir = args.work_dir or Path(tmp)
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    batches = [1, 2, 8] if args.quick else [1, 8, 32, 64, 128, 256]
+    builders = {"resnet50": resnet, "mlp": mlp}
+    if args.compiled_anchor:  # child: the net's torch module only (its ONNX files are not needed)
+        net = builders[args.compiled_anchor](args.work_dir / "child", args.quick, False)
+        best = anchor(net, batches, args.seconds, args.rounds, compiled=True, quick=args.quick)
+        print(json.dumps({"label": best.label, "batch": best.batch, "rounds": best.rounds}))
+        return
+    gpu = "CUDAExecutionProvider" in ort.get_available_providers() and not args.quick
+    providers = ["CUDAExecutionProvider"] if gpu else ["CPUExecutionProvider"]
+    if gpu and tensorrt_usable():
+        providers.append("TensorrtExecutionProvider")
+    print(f"onnxruntime {ort.__version__}; raw providers {providers}; perf_analyzer {find_perf_analyzer()}")
+    for name in args.models.split(","):
+        net = builders[name](args.work_dir / name, args.quick)
+        print(f"\n{name}: prepared {', '.join(net.files)}", flush=True)
+        trt_cache = args.work_dir / "trt_cache"
+        raws = [
+            raw_ort(f, p, batches, args.seconds, args.rounds, trt_cache) for f in net.files.values() for p in providers
+        ]
+        anchors = [anchor(net, batches, args.seconds, args.rounds, compiled=False, quick=args.quick)]
+        anchors += filter(None, [anchor_compiled(name, args)])
+        rows = [(precision, *served(net, precision, args)) for precision in net.files]
+        report(net, raws, anchors, rows)
+
+
+if __name__ == "__main__":
+    main()
