@@ -80,6 +80,14 @@ def hardware() -> Hardware:
     )
 
 
+def runtime_providers() -> tuple[str, ...]:
+    """The execution providers ONNX Runtime offers in this process: the one place tritune asks,
+    so a probe of the server's own runtime can take its place where that is what matters."""
+    import onnxruntime as ort
+
+    return tuple(ort.get_available_providers())
+
+
 PERF_ANALYZER_ENV = "PERF_ANALYZER"
 # Where scripts/get_perf_analyzer.sh puts its wrapper, relative to the directory tritune runs in
 # (the benchmarks run from the repository root); an installed wheel has no source checkout to

@@ -12,6 +12,7 @@ from tritune.cli import options
 from tritune.cli.app import App
 from tritune.errors import ModelError, UsageError
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
+from tritune.prepare.device import DEVICES
 from tritune.prepare.options import OPTIMIZATION_LEVELS
 from tritune.prepare.validate import format_3g
 
@@ -125,6 +126,14 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
 )
 @click.option("--validation-batch", type=click.IntRange(min=2), default=3, show_default=True)
 @click.option("--opset", type=click.IntRange(min=7), default=18, show_default=True, help="For PyTorch/TF exports.")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="Where the max-batch search runs and the config serves (KIND_GPU or KIND_CPU); auto: the GPU "
+    "where ONNX Runtime has CUDAExecutionProvider and a GPU is visible.",
+)
 @click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
 @options.as_json
 @click.pass_obj
@@ -144,6 +153,7 @@ def prepare(
     max_batch_cap: int,
     validation_batch: int,
     opset: int,
+    device: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -165,6 +175,7 @@ def prepare(
         max_batch_cap=max_batch_cap,
         opset=opset,
         force=force,
+        device=device,
     )
     prepared = prepare_model(model, out_dir, name, options, log=app.info)
     if as_json:

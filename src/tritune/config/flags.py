@@ -65,8 +65,8 @@ def _flag(key: str, name: str, info: FieldInfo) -> FlagSpec:
         kind = "path"
     elif getattr(annotation, "__origin__", None) is Literal:
         kind, choices = "choice", tuple(str(a) for a in annotation.__args__)
-    elif name == "profile_models":
-        kind = "str"  # a comma list of names or paths
+    elif name == "profile_models" or extra.get("comma_list"):
+        kind = "str"  # a comma list (of names or paths, of GPU indices), which the config parses
     else:
         kind = "mapping"  # objectives, constraints: YAML only, or "a,b" for objectives
     default = info.default if isinstance(info.default, int | float | str | Path) else None

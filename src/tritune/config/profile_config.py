@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
@@ -70,6 +70,11 @@ class ProfileConfig(FrozenSection):
     num_configs_per_model: int = Field(default=3, ge=0, description="top configurations to refine and report")
     export_path: Path = Field(default=Path("."), description="where results and reports go")
     seed: int = Field(default=0, description="seed of every randomized searcher (stored for resume)")
+    gpus: list[int] | None = Field(
+        default=None,
+        description="GPUs to serve on and measure, by index, e.g. 0,1 (Model Analyzer's gpus; default: all visible)",
+        json_schema_extra={"comma_list": True},
+    )
     measurement: MeasurementSettings = Field(
         default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
     )
@@ -99,6 +104,39 @@ class ProfileConfig(FrozenSection):
     _objectives = field_validator("objectives", mode="before")(objective_weights)
     _objective_names = field_validator("objectives")(known_objectives)
     _constraint_names = field_validator("constraints")(known_constraints)
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpus(cls, value: Any) -> Any:
+        # "0,1" from the flag, a YAML list, or Model Analyzer's "all" (every visible GPU).
+        if isinstance(value, int):
+            value = [value]
+        if isinstance(value, str):
+            if value.strip().lower() == "all":
+                return None
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            if value and all(isinstance(v, str) and not v.strip().isdigit() for v in value):
+                raise ValueError(f"gpus {value} are not GPU indices: give indices such as 0,1 (nvidia-smi lists them)")
+            if len(set(map(str, value))) != len(value):
+                raise ValueError(f"gpus {value} repeat a GPU: list each once")
+        return value
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_indices(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or min(value) < 0):
+            raise ValueError(f"gpus {value} must be GPU indices (0 or more), e.g. 0,1")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_gpus(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Added after runs were stored: left out when unset, so a run's fingerprint (a hash of
+        # the dump) is what it was; set, a GPU selection is part of the run's identity.
+        data: dict[str, Any] = handler(self)
+        if data.get("gpus", 0) is None:
+            data.pop("gpus")
+        return data
 
     @field_validator("profile_models", mode="before")
     @classmethod

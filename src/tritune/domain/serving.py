@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from tritune.domain.model import ModelSignature
 
 DEFAULT_MAX_BATCH_SIZE = 8
+_SHOWN_WHEN_SET = ("backend_options", "gpus")
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,17 @@ class ServingConfig:
     # keys). Sorted, so two configs with the same knobs are equal and hash alike; empty for
     # tritune's runner, whose knobs are ``runner``.
     backend_options: tuple[tuple[str, str], ...] = ()
+    # The GPUs a KIND_GPU instance group is placed on (Triton's ``gpus``); empty: every GPU.
+    gpus: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backend_options", tuple(sorted((str(k), str(v)) for k, v in self.backend_options)))
+        object.__setattr__(self, "gpus", tuple(int(g) for g in self.gpus))
 
     def __repr__(self) -> str:
-        # The dataclass's repr, naming backend_options only when set: a repr seeds the synthetic
+        # The dataclass's repr, naming the later fields only when set: a repr seeds the synthetic
         # surface's noise (testing/synthetic.py), which must not move for configs without them.
-        shown = [f.name for f in fields(self) if f.name != "backend_options" or self.backend_options]
+        shown = [f.name for f in fields(self) if f.name not in _SHOWN_WHEN_SET or getattr(self, f.name)]
         return f"ServingConfig({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
     def backend_option(self, key: str) -> str | None:

@@ -117,11 +117,14 @@ class SearchSpace:
         dimensions: the searched knobs, in the order grids enumerate them (last varies fastest).
         default: the untuned configuration every search measures first (it may lie off the grid).
         runner: runner options a point does not set (runtime, model file name, ...).
+        gpus: the GPUs every KIND_GPU variant is placed on (empty: all); not a dimension, so
+            points and their store keys stay what they are.
     """
 
     dimensions: tuple[Dimension, ...]
     default: Mapping[str, Value] = field(default_factory=dict)
     runner: RunnerOptions = field(default_factory=RunnerOptions)
+    gpus: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.dimensions]
@@ -205,6 +208,7 @@ class SearchSpace:
             dynamic_batching=batching,
             runner=runner,
             backend_options=backend_options(p),
+            gpus=self.gpus if p[Dim.INSTANCE_KIND] == "KIND_GPU" else (),
         )
         return Variant(serving, int(p[Dim.CLIENT_BATCH_SIZE]), str(p[Dim.PRECISION]))  # type: ignore[arg-type]
 

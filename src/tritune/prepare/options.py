@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tritune.errors import UsageError
+from tritune.prepare.device import DEVICES
 
 PRECISIONS = ("fp32", "fp16")
 OPTIMIZATION_LEVELS = ("none", "basic", "extended")
@@ -61,6 +62,10 @@ class PrepareOptions:
         opset: the ONNX opset for exports from PyTorch and TensorFlow.
         force: write a serving repository even when a check failed.
         seed: for generated inputs.
+        device: where the max-batch search runs and the config serves: "auto" (the GPU where
+            ONNX Runtime has CUDA and a GPU is visible, else the CPU), "cpu" or "gpu".
+        optional_precisions: precisions tried but not required: one that cannot be made or
+            fails validation is left out with a note, not a problem (profile's automatic fp16).
     """
 
     inputs: tuple[InputSpec, ...] = ()
@@ -77,6 +82,8 @@ class PrepareOptions:
     opset: int = 18
     force: bool = False
     seed: int = 0
+    device: str = "auto"
+    optional_precisions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.precisions:
@@ -94,6 +101,10 @@ class PrepareOptions:
             raise UsageError(f"max batch size {self.max_batch_size} is negative: use 0 (no batching) or more")
         if self.max_batch_cap < 1:
             raise UsageError(f"max batch cap {self.max_batch_cap} is below 1: use a power of 2 such as 64")
+        if self.device not in DEVICES:
+            raise UsageError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.precisions[0] in self.optional_precisions:
+            raise UsageError(f"precision {self.precisions[0]!r} is the one served, so it cannot be optional")
         names = [i.name for i in self.inputs]
         if len(set(names)) != len(names):
             raise UsageError(f"inputs {names} name one input twice: give each --input once")

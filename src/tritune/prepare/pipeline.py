@@ -17,6 +17,7 @@ from tritune import __version__
 from tritune.domain.names import check_model_name, default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
+from tritune.prepare.device import Device, choose_device
 from tritune.prepare.max_batch import MaxBatchResult
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.record import (
@@ -48,6 +49,15 @@ from tritune.triton.model_config import load_onnx
 from tritune.triton.repository import deploy_onnx
 
 MODEL_FILE = "model.onnx"
+
+
+def host_device(requested: str) -> Device:
+    """The device ``requested`` stands for on this host (see ``choose_device``)."""
+    from tritune.system import list_gpus, runtime_providers
+
+    if requested == "cpu":
+        return choose_device(requested, (), 0)  # no need to ask NVML or ONNX Runtime
+    return choose_device(requested, runtime_providers(), len(list_gpus()))
 
 
 def _claim(model_dir: Path) -> None:
@@ -125,6 +135,7 @@ def prepare_model(
     repository = Path(out_dir)
     model_dir = repository / name
     found = Findings()
+    device = host_device(options.device)  # before any work: --device gpu without CUDA fails here
     with tempfile.TemporaryDirectory(prefix="tritune-prepare-") as tmp:
         work = Path(tmp)
         imported = import_step(model_arg, work, options, found, say)
@@ -132,7 +143,7 @@ def prepare_model(
         say("running the source model for reference outputs ...")
         reference = reference_outputs(imported.source, outcome.feeds, outcome.batched)
         precisions = precision_step(imported.source, outcome, reference, work, options, found, say)
-        max_batch = max_batch_step(outcome, precisions.variants, options, found, say)
+        max_batch, device = max_batch_step(outcome, precisions.variants, options, found, say, device)
         _claim(model_dir)
         files = {p: _copy_variant(path, model_dir / VARIANTS_DIR / p) for p, path in precisions.variants.items()}
     variants = {
@@ -143,7 +154,12 @@ def prepare_model(
     primary = options.precisions[0]
     if (not found.problems or options.force) and primary in files:
         size = max_batch[0]
-        serving = ServingConfig(max_batch_size=size, dynamic_batching=DynamicBatching() if size > 0 else None)
+        # One instance of the device's kind: on KIND_GPU Triton reads count 1 as one per GPU.
+        serving = ServingConfig(
+            max_batch_size=size,
+            instance_kind=device.instance_kind,
+            dynamic_batching=DynamicBatching() if size > 0 else None,
+        )
         deployed = deploy_onnx(repository, name, files[primary], serving, external_data=external_files(files[primary]))
         config = deployed.config
     report = _report(

@@ -6,6 +6,7 @@ torch.export ExportedProgram (.pt2), a Python factory ``package.module:function`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +63,12 @@ def source_kind(model: str) -> str:
     raise UsageError(f"{model} does not exist and is not a package.module:function factory: pass {SUPPORTED}")
 
 
-def onnx_session(path: Path) -> ort.InferenceSession:
+def onnx_session(path: Path, providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # Warnings (unused initializers) are noise here, and run errors come back as exceptions.
     options.log_severity_level = 4
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as error:
         lines = str(error).strip().splitlines()
         raise ModelError(
@@ -77,13 +78,21 @@ def onnx_session(path: Path) -> ort.InferenceSession:
 
 
 def onnx_runner(path: Path) -> Runner:
-    session = onnx_session(path)
+    return onnx_device_runner(path)[0]
+
+
+def onnx_device_runner(
+    path: Path, providers: Sequence[str] = ("CPUExecutionProvider",)
+) -> tuple[Runner, tuple[str, ...]]:
+    """A runner on ``providers`` (numpy in and out), and the providers the session really got:
+    ONNX Runtime leaves out one it cannot start rather than fail."""
+    session = onnx_session(path, providers)
     names = [o.name for o in session.get_outputs()]
 
     def run(feeds: object) -> dict:  # type: ignore[type-arg]
         return dict(zip(names, session.run(names, dict(feeds)), strict=True))  # type: ignore[call-overload]
 
-    return run
+    return run, tuple(session.get_providers())
 
 
 def onnx_source(kind: str, path: Path, label: str, notes: list[str] | None = None) -> Source:

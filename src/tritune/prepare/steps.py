@@ -14,12 +14,13 @@ import onnx
 import psutil
 
 from tritune.domain.model import ModelSignature
-from tritune.errors import ModelError
+from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import BatchInfo, detect_batch, link_output_batch, make_batch_dynamic, reshape_suspects
+from tritune.prepare.device import CUDA_PROVIDER, INSTALL_GPU, Device
 from tritune.prepare.feeds import random_feeds, validation_feeds
 from tritune.prepare.max_batch import MaxBatchResult, max_batch_search, ort_throughput
 from tritune.prepare.options import PrepareOptions
-from tritune.prepare.sources import Source, import_source, onnx_runner
+from tritune.prepare.sources import Source, import_source, onnx_device_runner, onnx_runner
 from tritune.prepare.transforms import (
     convert_fp16,
     drop_initializer_inputs,
@@ -31,6 +32,11 @@ from tritune.prepare.validate import Comparison, compare_outputs, error_text, ru
 from tritune.triton.model_config import load_onnx, signature_from_onnx
 
 Log = Callable[[str], None]
+
+CPU = Device("cpu")
+
+# The note that names a precision tried but left out (profile reads it back to say why).
+OPTIONAL_LEFT_OUT = "{precision} left out"
 
 
 @dataclass
@@ -210,39 +216,63 @@ def precision_step(
         comparisons.append(_validate(label, path, reference, outcome.feeds, options, precision))
         variants[precision] = path
         verdicts[precision] = comparisons[-1].passed
-    found.problems.extend(f"numeric validation failed: {c.summary()}" for c in comparisons if not c.passed)
+    for precision, comparison in zip(options.precisions, comparisons, strict=True):
+        if comparison.passed:
+            continue
+        if precision in options.optional_precisions:
+            # Tried because it may pay, not asked for: the run goes on without it, and says why.
+            found.notes.append(f"{OPTIONAL_LEFT_OUT.format(precision=precision)}: {comparison.summary()}")
+            variants.pop(precision, None)
+            verdicts.pop(precision, None)
+        else:
+            found.problems.append(f"numeric validation failed: {comparison.summary()}")
     return Precisions(variants, verdicts, comparisons)
 
 
-def _search_max_batch(path: Path, signature: ModelSignature, options: PrepareOptions) -> MaxBatchResult:
-    run = onnx_runner(path)
+def _search_max_batch(
+    path: Path, signature: ModelSignature, options: PrepareOptions, device: Device, found: Findings
+) -> tuple[MaxBatchResult, Device]:
+    run, providers = onnx_device_runner(path, device.providers)
+    if device.gpu and CUDA_PROVIDER not in providers:
+        # ONNX Runtime drops a provider it cannot start (CUDA libraries missing) without failing.
+        reason = f"ONNX Runtime could not start {CUDA_PROVIDER} (session providers: {', '.join(providers)})"
+        if device.forced:
+            raise UsageError(f"--device gpu: {reason}: {INSTALL_GPU} with the CUDA libraries it needs")
+        found.notes.append(f"{reason}: the max-batch search ran on the CPU, and the config serves there")
+        device = CPU
+    elif device.gpu:
+        found.notes.append(f"the max-batch search ran on the GPU ({CUDA_PROVIDER})")
     rng = np.random.default_rng(options.seed)
 
     def make_feeds(batch: int) -> dict[str, np.ndarray]:
         return random_feeds(signature, batch, options, True, rng)
 
+    # Host memory bounds the inputs either way (they are made there); a GPU's own limit shows as
+    # an allocation failure, which the search reads as out of memory.
     budget = psutil.virtual_memory().available // 2
     measure = ort_throughput(run, make_feeds, min_time_s=options.max_batch_min_time_s, memory_budget_bytes=budget)
-    return max_batch_search(measure, options.max_batch_cap)
+    return max_batch_search(measure, options.max_batch_cap), device
 
 
 def max_batch_step(
-    outcome: BatchOutcome, variants: Mapping[str, Path], options: PrepareOptions, found: Findings, say: Log
-) -> tuple[int, MaxBatchResult | None]:
+    outcome: BatchOutcome, variants: Mapping[str, Path], options: PrepareOptions, found: Findings, say: Log,
+    device: Device = CPU,
+) -> tuple[tuple[int, MaxBatchResult | None], Device]:  # fmt: skip
     """The max batch size to serve: 0 for a model that cannot batch, the one asked for, or the
-    one measured on the primary precision (with the search that found it)."""
+    one measured on the primary precision on ``device`` (with the search that found it); and
+    the device to serve on (the CPU where the GPU could not start)."""
     if not outcome.batched:
         if options.max_batch_size:
             found.problems.append(
                 f"max batch size {options.max_batch_size} was asked for, but the model cannot batch: "
                 "drop --max-batch-size or fix the batch dimension"
             )
-        return 0, None
+        return (0, None), device
     if options.max_batch_size is not None:
-        return options.max_batch_size, None
+        return (options.max_batch_size, None), device
     primary = options.precisions[0]
     if primary not in variants:
-        return 0, None
-    say(f"searching the max batch size up to {options.max_batch_cap} ...")
-    search = _search_max_batch(variants[primary], outcome.signature, options)
-    return search.max_batch_size, search
+        return (0, None), device
+    say(f"searching the max batch size up to {options.max_batch_cap} on the {device.kind.upper()} ...")
+    search, device = _search_max_batch(variants[primary], outcome.signature, options, device, found)
+    return (search.max_batch_size, search), device

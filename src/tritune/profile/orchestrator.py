@@ -148,7 +148,10 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -> SearchPlan:
+def plan_for(
+    config: ProfileConfig, model: ModelFiles, *, gpu_available: bool, providers: tuple[str, ...] = ()
+) -> SearchPlan:
+    """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space)."""
     space = build_space(
         config,
         model.name,
@@ -157,6 +160,8 @@ def plan_for(config: ProfileConfig, model: ModelFiles, *, gpu_available: bool) -
         default=model.default,
         dynamic_batching=model.user.batching_searchable if model.user else True,
         backend=model.backend,
+        precisions=tuple(model.files),
+        providers=providers,
     )
     return create_plan(config, model.name, model.signature, space=space)
 
@@ -177,6 +182,7 @@ class ProfileRun:
         gpu_available: bool = False,
         hardware: dict[str, Any] | None = None,
         warm_up: WarmupFn | None = None,
+        providers: tuple[str, ...] = (),
     ) -> None:
         """``warm_up``: sent to each variant after its load (None: no warm-up)."""
         if model.name not in config.profile_models:
@@ -185,7 +191,7 @@ class ProfileRun:
         self.model = model
         self.layout = layout
         self.store = store
-        self.plan = plan_for(config, model, gpu_available=gpu_available)
+        self.plan = plan_for(config, model, gpu_available=gpu_available, providers=providers)
         settings = {
             "model": model.name,
             "objectives": dict(self.plan.objectives.weights),

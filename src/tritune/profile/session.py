@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from tritune.triton.user_model import UserModel, read_user_model, serving_of, si
 
 if TYPE_CHECKING:
     from tritune.report.write import WrittenReports
+    from tritune.system import GpuInfo
 
 
 def measure_options(settings: MeasurementSettings) -> MeasureOptions:
@@ -39,6 +41,57 @@ def measure_options(settings: MeasurementSettings) -> MeasureOptions:
         stability=StabilityCriteria(threshold=settings.stability_percentage / 100, max_windows=settings.max_trials),
         shapes=dict(settings.shape),
     )
+
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+def serving_device(
+    gpus: Sequence[GpuInfo], providers: Sequence[str], selected: Sequence[int] | None, *, runner: bool
+) -> tuple[bool, str | None]:
+    """Whether the search serves on the GPU, and the one line that says why not where a GPU is
+    there but unusable. A pure function of the host's facts: NVML's GPUs, the execution providers
+    tritune's runner would get (unused for a repository's model, served by its own backend) and
+    the ``gpus`` selection, which must name visible GPUs.
+
+    Raises:
+        UsageError: ``selected`` names a GPU this host does not show.
+    """
+    visible = [g.index for g in gpus]
+    missing = [g for g in selected or () if g not in visible]
+    if missing:
+        shown = ", ".join(map(str, visible)) if visible else "none (NVML sees no GPU)"
+        raise UsageError(f"gpus {missing} are not visible here (GPUs: {shown}): choose from them or drop --gpus")
+    if not gpus:
+        return False, None
+    if runner and CUDA_PROVIDER not in providers:
+        return False, (
+            f"{len(gpus)} GPU(s) found, but ONNX Runtime offers no {CUDA_PROVIDER}, so the search serves on the "
+            "CPU: install onnxruntime-gpu (pip install onnxruntime-gpu, in place of onnxruntime)"
+        )
+    return True, None
+
+
+def automatic_precisions(config: ProfileConfig, name: str, *, gpu: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The precisions to prepare and which of them are optional: the manual list (FP32 always
+    first, the reference), or on a GPU with the automatic search FP32 and an optional FP16."""
+    settings = config.profile_models[name]
+    parameters = settings.model_config_parameters
+    if parameters and parameters.precision:
+        given = tuple(parameters.precision)
+        return (given if "fp32" in given else ("fp32", *given)), ()
+    if gpu and not settings.cpu_only and not config.run_config_search_disable:
+        return ("fp32", "fp16"), ("fp16",)
+    return ("fp32",), ()
+
+
+def left_out_reason(notes: Sequence[str], precision: str) -> str:
+    """Why prepare left an optional precision out (its note), for the run's one line."""
+    from tritune.prepare.steps import OPTIONAL_LEFT_OUT
+
+    prefix = OPTIONAL_LEFT_OUT.format(precision=precision) + ": "
+    found = [n.removeprefix(prefix) for n in notes if n.startswith(prefix)]
+    return found[0] if found else "prepare could not make it (see its report)"
 
 
 class ProfileSession:
@@ -57,9 +110,11 @@ class ProfileSession:
         self.url = url
         self.tritonserver = tritonserver
 
-    def _model_files(self, name: str, layout: RunLayout) -> ModelFiles:
+    def _model_files(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles:
         """A dynamic-batch ONNX file is served as it is; anything else (another format, a fixed
-        batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory."""
+        batch, FP16 asked for) goes through ``tritune prepare`` first, once per run directory.
+        On a GPU (``gpu``) the automatic search tries FP16 too: prepare makes and validates it,
+        and where it fails the search keeps FP32 and the run says why."""
         from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
         from tritune.prepare.record import REPORT_FILE
 
@@ -67,10 +122,7 @@ class ProfileSession:
         path = Path(settings.model_path) if settings.model_path else Path(name)
         if ":" not in str(path) and not path.exists():
             raise UsageError(f"model {path} does not exist: check the path (profile_models.{name}.model_path)")
-        parameters = settings.model_config_parameters
-        precisions = tuple(parameters.precision) if parameters and parameters.precision else ("fp32",)
-        if "fp32" not in precisions:
-            precisions = ("fp32", *precisions)
+        precisions, optional = automatic_precisions(self.config, name, gpu=gpu)
         plain_onnx = path.is_file() and path.suffix == ".onnx"
         if plain_onnx and precisions == ("fp32",) and read_signature(path).batch_is_dynamic:
             return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
@@ -78,14 +130,16 @@ class ProfileSession:
             prepared = load_prepared(layout.prepared / name)
         else:
             self.notifier.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
-            prepared = ensure_prepared(
-                path, layout.prepared, name, PrepareOptions(inputs=self.inputs, precisions=precisions)
-            )
+            options = PrepareOptions(inputs=self.inputs, precisions=precisions, optional_precisions=optional)
+            prepared = ensure_prepared(path, layout.prepared, name, options)
         if not prepared.passed:
             raise ModelError(
                 f"preparing {path} failed: {prepared.problems[0] if prepared.problems else 'see the report'} "
                 f"(report: {prepared.report_path}); fix the model or run `tritune prepare --force`"
             )
+        for precision in optional:
+            if precision not in prepared.model_files:
+                self.notifier.warn(f"{precision} is not searched: {left_out_reason(prepared.report.notes, precision)}")
         files = {p: f.resolve() for p, f in prepared.model_files.items()}
         return ModelFiles(name=name, files=files, signature=read_signature(files["fp32"]))
 
@@ -102,12 +156,12 @@ class ProfileSession:
             backend=backend_name(completed.backend, completed.platform),
         )
 
-    def _source(self, name: str, layout: RunLayout) -> ModelFiles | UserModel:
+    def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles | UserModel:
         """What is checked before a server starts: the entry of the user's repository (its
         config read), or the model file (prepared, its shapes checked)."""
         if self.config.model_repository is not None:
             return read_user_model(self.config.model_repository, name)
-        model = self._model_files(name, layout)
+        model = self._model_files(name, layout, gpu)
         self._check_shapes(model)
         return model
 
@@ -156,16 +210,23 @@ class ProfileSession:
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
         from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
-        from tritune.system import hardware
+        from tritune.system import hardware, runtime_providers
 
         machine = hardware()
+        # The runner's providers matter only where there is a GPU to use them on.
+        providers = runtime_providers() if machine.gpus else ()
+        gpu, why_not = serving_device(
+            machine.gpus, providers, self.config.gpus, runner=self.config.model_repository is None
+        )
+        if why_not:
+            self.notifier.warn(why_not)
         split = server_split(self.config.measurement.server_cpus, remote=self.launch_settings().mode == "remote")
         if split is not None:
             self.notifier.info(split.describe())
         conclusions = []
         for name in self.config.profile_models:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
-            source = self._source(name, layout)
+            source = self._source(name, layout, gpu)
             layout.output_repository.mkdir(parents=True, exist_ok=True)
             with (
                 Store.in_run_dir(layout.root) as store,
@@ -188,8 +249,9 @@ class ProfileSession:
                     if self.config.measurement.warmup
                     else None,
                     notifier=self.notifier,
-                    gpu_available=bool(machine.gpus),
+                    gpu_available=gpu,
                     hardware=machine.to_dict(),
+                    providers=providers,
                 )
                 # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
                 check_gpu_runtime(

@@ -61,6 +61,8 @@ def build_space(
     default: ServingConfig | None = None,
     dynamic_batching: bool = True,
     backend: str | None = None,
+    precisions: Sequence[str] = (),
+    providers: Sequence[str] = (),
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
@@ -74,6 +76,11 @@ def build_space(
     batch size or dynamic batching, nor is dynamic batching with ``dynamic_batching`` False (the
     model has a scheduler of its own). ``backend`` is the backend the model is served with
     (None: tritune's runner); its knobs join the grid (see :func:`backend_dimensions`).
+
+    On a GPU (``gpu_available`` and not ``cpu_only``) the automatic space adds what pays there
+    (see :func:`gpu_automatic`): the queue delays, and for tritune's runner the validated
+    ``precisions`` the model has and the ``providers`` ONNX Runtime offers (TensorRT); every
+    KIND_GPU variant is placed on the config's ``gpus``. Without a GPU the space is as it was.
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
@@ -104,13 +111,14 @@ def build_space(
     def fixed(name: str) -> Dimension:
         return Dimension(name, (base[name],))
 
+    on_gpu = gpu_automatic(gpu=gpu, runner=backend is None, precisions=precisions, providers=providers)
     dims = (
         values(Dim.INSTANCE_KIND, kinds, [default.instance_kind]),
-        values(Dim.PRECISION, manual.precision if manual else None, [base[Dim.PRECISION]]),
+        values(Dim.PRECISION, manual.precision if manual else None, on_gpu.precisions or [base[Dim.PRECISION]]),
         values(
             Dim.EXECUTION_PROVIDERS,
             [tuple(p) for p in manual.execution_providers] if manual and manual.execution_providers else None,
-            [()],
+            on_gpu.providers,
         ),
         values(
             Dim.INSTANCE_COUNT,
@@ -124,7 +132,7 @@ def build_space(
         )
         if batches
         else fixed(Dim.MAX_BATCH_SIZE),
-        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, [0])
+        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, on_gpu.delays)
         if batches and dynamic_batching
         else fixed(Dim.DYNAMIC_BATCHING),
         values(
@@ -139,7 +147,39 @@ def build_space(
         *knob_dims,
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
     )
-    return SearchSpace(dims, default=base, runner=default.runner)
+    return SearchSpace(dims, default=base, runner=default.runner, gpus=tuple(config.gpus or ()))
+
+
+# Queue delays a GPU is searched with (us): a GPU's batch costs little more than one request, so
+# waiting a little to fill it may pay; three values keep the climb's neighbourhood small.
+GPU_QUEUE_DELAYS_US: tuple[int, ...] = (0, 100, 500)
+TENSORRT_PROVIDER = "TensorrtExecutionProvider"
+# TensorRT first, CUDA for the nodes it does not take, the CPU for the rest.
+TENSORRT_PROVIDERS = (TENSORRT_PROVIDER, "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+@dataclass(frozen=True)
+class AutomaticValues:
+    """The automatic values of the dimensions the hardware decides (first: the default's)."""
+
+    precisions: tuple[str, ...] = ()  # empty: the default configuration's precision alone
+    providers: tuple[tuple[str, ...], ...] = ((),)
+    delays: tuple[int, ...] = (0,)
+
+
+def gpu_automatic(*, gpu: bool, runner: bool, precisions: Sequence[str], providers: Sequence[str]) -> AutomaticValues:
+    """What a GPU adds to the automatic space, a pure function of the facts: queue delays for any
+    backend; for tritune's runner, the model's validated precisions (fp32 first) and TensorRT
+    where ONNX Runtime offers it (the runner's default, (), is CUDA on a GPU instance)."""
+    if not gpu:
+        return AutomaticValues()
+    if not runner:
+        return AutomaticValues(delays=GPU_QUEUE_DELAYS_US)
+    chosen: list[tuple[str, ...]] = [()]
+    if TENSORRT_PROVIDER in providers:
+        chosen.append(TENSORRT_PROVIDERS)
+    ordered = tuple(sorted(precisions, key=lambda p: p != "fp32"))
+    return AutomaticValues(ordered, tuple(chosen), GPU_QUEUE_DELAYS_US)
 
 
 def backend_dimensions(
@@ -266,11 +306,21 @@ def create_plan(
     gpu_available: bool = False,
     space: SearchSpace | None = None,
     backend: str | None = None,
+    precisions: Sequence[str] = (),
+    providers: Sequence[str] = (),
 ) -> SearchPlan:
     """The search plan for one model of a validated config, over ``space`` (built by
     :func:`build_space` when not given, with ``backend``'s knobs; None: tritune's runner)."""
     settings = config.profile_models[model]
-    space = space or build_space(config, model, signature, gpu_available=gpu_available, backend=backend)
+    space = space or build_space(
+        config,
+        model,
+        signature,
+        gpu_available=gpu_available,
+        backend=backend,
+        precisions=precisions,
+        providers=providers,
+    )
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(
         mode,

@@ -12,9 +12,10 @@ from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 
 def serving_to_dict(serving: ServingConfig) -> dict[str, Any]:
     data = dataclasses.asdict(serving)
-    # Written only when set, so a variant without backend knobs is stored as it always was.
-    if not serving.backend_options:
-        del data["backend_options"]
+    # Written only when set, so a variant without backend knobs is stored as it always was,
+    for later in ("backend_options", "gpus"):  # as the GPU selection (--gpus) is
+        if not data[later]:
+            del data[later]
     return data
 
 

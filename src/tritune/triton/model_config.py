@@ -120,11 +120,12 @@ def serving_model_config(name: str, serving: ServingConfig) -> mc.ModelConfig:
         ValueError: ``serving.instance_kind`` is not a Triton instance kind.
     """
     config = mc.ModelConfig(name=name, backend="python", max_batch_size=serving.max_batch_size)
-    config.instance_group.append(
-        mc.ModelInstanceGroup(
-            count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
-        )
+    group = mc.ModelInstanceGroup(
+        count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
     )
+    if serving.instance_kind == "KIND_GPU":
+        group.gpus.extend(serving.gpus)  # none: Triton places the count on every GPU
+    config.instance_group.append(group)
     # Triton rejects dynamic batching on a model that does not batch.
     if serving.dynamic_batching is not None and serving.max_batch_size > 0:
         batching = config.dynamic_batching

@@ -137,6 +137,10 @@ def variant_config(base: mc.ModelConfig, name: str, serving: ServingConfig) -> m
     config.CopyFrom(base)
     config.name = name
     _set_instances(config, serving.instance_count, serving.instance_kind)
+    for group in config.instance_group if serving.gpus else ():  # --gpus wins over the file's
+        if group.kind == mc.ModelInstanceGroup.Kind.KIND_GPU:
+            del group.gpus[:]
+            group.gpus.extend(serving.gpus)
     config.max_batch_size = serving.max_batch_size
     _set_batching(config, serving)
     # The backend's own knobs (parameters, accelerators, warmup) the variant searched, if any.
