@@ -9,7 +9,7 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|doctor|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|gpu|gpubench|bench|search|tests scripts/device_gpu_check.sh
 # STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
 # onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
 # (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
@@ -31,6 +31,13 @@ exec /tmp/tools/perf_analyzer/perf_analyzer "\$@"
 EOF
 chmod +x /tmp/bin/perf_analyzer
 export PERF_ANALYZER=/tmp/bin/perf_analyzer PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
+# onnxruntime-gpu (ORT_WHEEL, installed into /tmp/site) loads the CUDA 13 libraries of the host's
+# torch venv: put their folders on the library path, for tritune and the server it starts.
+NVLIBS=$(python3 -c 'import glob, os, site; print(":".join(sorted(glob.glob(os.path.join(site.getsitepackages()[0], "nvidia", "*", "lib")))))')
+export LD_LIBRARY_PATH=${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+if [ -n "${ORT_WHEEL:-}" ] && ! ls -d /tmp/site/onnxruntime_gpu-*.dist-info >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$ORT_WHEEL"
+fi
 
 case "${STEP:-check}" in
 check)
@@ -58,11 +65,27 @@ EOF
     cat "$OUT/perf.csv"
     ;;
 doctor)
-    if [ -n "${ORT_WHEEL:-}" ]; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$ORT_WHEEL"
-    fi
     python3 -c 'import onnxruntime as o; print("tritune imports onnxruntime", o.__version__, o.__file__, o.get_available_providers())'
     python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
+    ;;
+gpu)
+    # The GPU path end to end on ResNet-50: prepare on the GPU (fp32 + fp16), a bounded default
+    # search, and the first measurement of a freshly loaded GPU variant with and without warm-up.
+    python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
+    python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
+    grep -A3 instance_group /tmp/repo/resnet50/config.pbtxt; grep max_batch_size /tmp/repo/resnet50/config.pbtxt
+    for w in --no-warmup --warmup; do
+        echo "== tritune perf $w (a fresh server, the first load levels)"
+        python3 -m tritune perf /tmp/repo/resnet50/variants/fp32/model.onnx --concurrency-range 16:64:16 -p 500 $w || true
+    done
+    timeout "${PROFILE_TIMEOUT:-420}" python3 -m tritune profile /tmp/repo/resnet50 --run-dir /tmp/run_gpu \
+        -p 500 --run-config-search-max-instance-count 3 --run-config-search-max-model-batch-size 64 \
+        --run-config-search-max-concurrency 256 --json >"$OUT/profile.json" || echo "(profile stopped: $?)"
+    grep -h -A3 "instance_group" /tmp/run_gpu/best/config.pbtxt || true
+    python3 -m tritune report /tmp/run_gpu -o "$OUT/report" --no-pdf >/dev/null 2>&1 || true
+    ;;
+gpubench)
+    python3 benchmarks/gpu_served_vs_raw.py --models "${MODELS:-resnet50}" --rounds "${ROUNDS:-2}" --work-dir /tmp/gpubench ${BENCH_ARGS:-}
     ;;
 bench)
     python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}
