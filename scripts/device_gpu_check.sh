@@ -9,7 +9,7 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|doctor|gpu|gpubench|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|gpu|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
 # STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
 # onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
 # (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
@@ -69,8 +69,8 @@ doctor)
     python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
     ;;
 gpu)
-    # The GPU path end to end on ResNet-50: prepare on the GPU (fp32 + fp16), a bounded default
-    # search, and the first measurement of a freshly loaded GPU variant with and without warm-up.
+    # The GPU path on ResNet-50: prepare on the GPU (fp32 + fp16), then the first measurements of
+    # a freshly loaded GPU variant with and without warm-up; STEP=gpuprofile: a bounded search.
     python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
     python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
     grep -A3 instance_group /tmp/repo/resnet50/config.pbtxt; grep max_batch_size /tmp/repo/resnet50/config.pbtxt
@@ -78,6 +78,8 @@ gpu)
         echo "== tritune perf $w (a fresh server, the first load levels)"
         python3 -m tritune perf /tmp/repo/resnet50/variants/fp32/model.onnx --concurrency-range 16:64:16 -p 500 $w || true
     done
+    ;;
+gpuprofile)
     timeout "${PROFILE_TIMEOUT:-420}" python3 -m tritune profile /tmp/repo/resnet50 --run-dir /tmp/run_gpu \
         -p 500 --run-config-search-max-instance-count 3 --run-config-search-max-model-batch-size 64 \
         --run-config-search-max-concurrency 256 --json >"$OUT/profile.json" || echo "(profile stopped: $?)"
