@@ -34,6 +34,17 @@ from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
 
 
+def default_serving(path: Path, max_batch_size: int | None = None) -> ServingConfig:
+    """What an untuned Triton serves the file with on this host: on the GPU where there is one
+    and the runner's ONNX Runtime can use it (as a profile run's default), else on the CPU."""
+    from tritune.profile.session import serving_device
+    from tritune.system import hardware, runtime_providers
+
+    gpus = hardware().gpus
+    gpu, _ = serving_device(gpus, runtime_providers() if gpus else (), None, runner=True)
+    return default_serving_config(read_signature(path), max_batch_size, gpu=gpu)
+
+
 @contextlib.contextmanager
 def _serve(
     app: App,
@@ -53,8 +64,7 @@ def _serve(
         raise UsageError(f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT")
     name = default_model_name(path)
     with tempfile.TemporaryDirectory(prefix="tritune-perf-") as repo:
-        signature = read_signature(path)
-        deploy_onnx(repo, name, path, serving or default_serving_config(signature))
+        deploy_onnx(repo, name, path, serving or default_serving(path))
         app.info(f"starting the embedded Triton and loading {name!r} ...")
         if split is not None:
             app.info(split.describe())
@@ -240,9 +250,10 @@ def perf(
     )
     serving = None
     if url is None and (max_batch_size is not None or no_dynamic_batching) and Path(model).is_file():
-        base = default_serving_config(read_signature(Path(model)), max_batch_size or None)
+        base = default_serving(Path(model), max_batch_size or None)
         serving = ServingConfig(
             max_batch_size=base.max_batch_size if max_batch_size is None else max_batch_size,
+            instance_kind=base.instance_kind,
             dynamic_batching=None if no_dynamic_batching or max_batch_size == 0 else DynamicBatching(),
         )
     say = app.info if as_json else (lambda line: app.out.print(line, markup=False, highlight=False))

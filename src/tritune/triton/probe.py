@@ -82,7 +82,10 @@ import triton_python_backend_utils as pb_utils
 
 class TritonPythonModel:
     def execute(self, requests):
-        report = np.array([json.dumps(describe_python()).encode()], dtype=np.object_)
+        # The JSON as raw bytes (UINT8): a STRING tensor goes through numpy's object arrays,
+        # whose handling differs between the numpy versions a stub and a client may have (on a
+        # numpy 2.5 host the client read an empty one).
+        report = np.frombuffer(json.dumps(describe_python()).encode(), dtype=np.uint8)
         return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("REPORT", report)]) for _ in requests]
 '''
 
@@ -90,7 +93,7 @@ _PROBE_CONFIG = """name: "{name}"
 backend: "python"
 max_batch_size: 0
 input [ {{ name: "IN" data_type: TYPE_INT32 dims: [ 1 ] }} ]
-output [ {{ name: "REPORT" data_type: TYPE_STRING dims: [ 1 ] }} ]
+output [ {{ name: "REPORT" data_type: TYPE_UINT8 dims: [ -1 ] }} ]
 instance_group [ {{ kind: KIND_CPU count: 1 }} ]
 """
 
@@ -180,7 +183,7 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
         with contextlib.suppress(ServerError):  # a probe that never loaded has nothing to unload
             control.unload(PROBE_MODEL)
         shutil.rmtree(model_dir, ignore_errors=True)
-    return parse_server_python(answer.reshape(-1)[0])
+    return parse_server_python(answer.astype(np.uint8).tobytes())
 
 
 # -- what the reports mean ------------------------------------------------------------------
