@@ -177,7 +177,9 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
     model_dir = write_probe_model(repository)
     try:
         control.load(PROBE_MODEL)
-        with InferClient(endpoints, "http") as client:
+        # gRPC: on an H200 host (numpy 2.5) tritonclient's HTTP result read the binary output
+        # back empty; the gRPC result carries it as protobuf bytes.
+        with InferClient(endpoints, "grpc") as client:
             answer = client.infer(PROBE_MODEL, {"IN": np.zeros(1, dtype=np.int32)})["REPORT"]
     finally:
         with contextlib.suppress(ServerError):  # a probe that never loaded has nothing to unload

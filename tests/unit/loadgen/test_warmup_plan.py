@@ -50,3 +50,15 @@ def test_plan_from_the_servers_config() -> None:
     assert plan == WarmupPlan((1, 2, 3, 4, 8), repeats=2) and plan.requests == 10
     assert plan_from_config({**config, "dynamic_batching": None}, 2) == WarmupPlan((2,), 2)
     assert plan_from_config({"max_batch_size": 0}) == WarmupPlan((1,), 1)
+
+
+def test_gpu_instances_warm_every_batch_size_the_batcher_can_form() -> None:
+    """cuDNN tunes per exact input shape: on a GPU the powers of two are not enough."""
+    config = {
+        "max_batch_size": 8,
+        "dynamic_batching": {"max_queue_delay_microseconds": 0},
+        "instance_group": [{"count": 1, "kind": "KIND_GPU"}],
+    }
+    assert plan_from_config(config).batch_sizes == (1, 2, 3, 4, 5, 6, 7, 8)
+    assert plan_from_config(config, client_batch_size=2).batch_sizes == (2, 4, 6, 8)
+    assert plan_from_config({**config, "dynamic_batching": None}).batch_sizes == (1,)
