@@ -72,7 +72,8 @@ gpu)
     # The GPU path on ResNet-50: prepare on the GPU (fp32 + fp16), then the first measurements of
     # a freshly loaded GPU variant with and without warm-up; STEP=gpuprofile: a bounded search.
     python3 -m tritune doctor || echo "(doctor exited 1: a row above is red)"
-    python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
+    [ -f /tmp/repo/resnet50/config.pbtxt ] ||  # prepared once per machine
+        python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
     grep -A3 instance_group /tmp/repo/resnet50/config.pbtxt; grep max_batch_size /tmp/repo/resnet50/config.pbtxt
     for w in --no-warmup --warmup; do
         echo "== tritune perf $w (a fresh server, the first load levels)"
