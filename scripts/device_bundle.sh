@@ -18,6 +18,10 @@
 # sqlalchemy/alembic imported), plotly and narwhals (plotly 6+) travel. jinja2 and markupsafe
 # are torch's dependencies too, yet travel (150 kB): the plotly crash came first in the report's
 # imports, so no run has shown them importing there; onnxconverter-common (prepare's fp16) the same.
+# numpy travels too although the host has one: the host's is numpy 2.5, and the Python-backend
+# stub of nvidia-pytriton (built for numpy 1.x, which tritune pins) sent every tensor empty with
+# it on the H200 (shape without data); with the venv's numpy 1.26 on PYTHONPATH it answers. The
+# bundle is then about 62 MB: carry .whl in a call of its own.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -31,7 +35,7 @@ version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 # The wheels, at the versions this checkout's venv runs, built for CPython 3.12.
 WHEELS=(tritonclient geventhttpclient gevent greenlet zope.event zope.interface brotli python-rapidjson
     hdrhistogram pbr pydantic pydantic-core annotated-types typing-inspection optuna colorlog tqdm
-    narwhals jinja2 markupsafe onnxconverter-common)
+    narwhals jinja2 markupsafe onnxconverter-common numpy)
 specs=()
 for name in "${WHEELS[@]}"; do specs+=("$name==$(version "$name")"); done
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

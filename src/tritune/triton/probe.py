@@ -180,11 +180,21 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
         # gRPC: on an H200 host (numpy 2.5) tritonclient's HTTP result read the binary output
         # back empty; the gRPC result carries it as protobuf bytes.
         with InferClient(endpoints, "grpc") as client:
-            answer = client.infer(PROBE_MODEL, {"IN": np.zeros(1, dtype=np.int32)})["REPORT"]
+            try:
+                answer = client.infer(PROBE_MODEL, {"IN": np.zeros(1, dtype=np.int32)})["REPORT"]
+            except ValueError:  # the client could not shape the data it got: none came
+                answer = np.zeros(0, dtype=np.uint8)
     finally:
         with contextlib.suppress(ServerError):  # a probe that never loaded has nothing to unload
             control.unload(PROBE_MODEL)
         shutil.rmtree(model_dir, ignore_errors=True)
+    if answer.size == 0:
+        # Seen on an H200 host whose Python had numpy 2.5: the stub (built for numpy 1.x, which
+        # tritune pins) sent every tensor's shape without its data; with numpy 1.26 it answered.
+        raise ServerError(
+            "the server's Python backend sent tritune's probe an empty tensor, so it would send every "
+            "model's outputs empty too: install numpy<2 in the server's Python (pip install 'numpy<2')"
+        )
     return parse_server_python(answer.astype(np.uint8).tobytes())
 
 
