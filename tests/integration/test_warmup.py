@@ -22,6 +22,7 @@ from tritune.profile.evaluate import VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.report import build_report_data, load_run
 from tritune.store import Store
+from tritune.testing.deployer import FixedLoadSweep
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
 from tritune.triton.http_api import TritonHttp
@@ -34,17 +35,6 @@ FAST = MeasureOptions(
 )
 SERVING = ServingConfig(max_batch_size=8, instance_count=2, dynamic_batching=DynamicBatching())
 POINTS = [LoadPoint(LoadMode.CONCURRENCY, c, 1) for c in (1, 2)]
-
-
-class Sweep:
-    def __init__(self) -> None:
-        self._left = list(POINTS)
-
-    def ask(self) -> LoadPoint | None:
-        return self._left.pop(0) if self._left else None
-
-    def tell(self, load: LoadPoint, measurement: Measurement) -> None:
-        pass
 
 
 def _batch_executions(api: TritonHttp, model: str, expected: int) -> dict[int, int]:
@@ -88,7 +78,7 @@ def test_each_planned_batch_size_runs_before_the_first_measurement(
             QuietNotifier(),
             make_warmup_fn(triton_server, FAST),
         )
-        evaluation = evaluator.evaluate(name, {"i": 0}, SERVING, Sweep())
+        evaluation = evaluator.evaluate(name, {"i": 0}, SERVING, FixedLoadSweep(POINTS))
         assert evaluation.failed is None and evaluation.measured_now == len(POINTS)
         (variant,) = store.variants(run.id)
         assert variant.error is None and variant.warmup_s is not None and variant.warmup_s > 0

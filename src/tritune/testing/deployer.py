@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tritune.domain.measurement import LoadPoint, Measurement
@@ -49,3 +49,17 @@ def measured_by(
 ) -> Callable[[str, LoadPoint], Measurement]:
     """A MeasureFn for the run: the loaded variant, looked up by name, measured by ``measure``."""
     return lambda name, load: measure(deployer.variant(name, load.batch_size), load)
+
+
+class FixedLoadSweep:
+    """A load sweep that asks each of ``points`` once, whatever it is told: for tests of the
+    evaluator, where the sweep's own decisions are not what is tested."""
+
+    def __init__(self, points: Sequence[LoadPoint]) -> None:
+        self._left = list(points)
+
+    def ask(self) -> LoadPoint | None:
+        return self._left.pop(0) if self._left else None
+
+    def tell(self, load: LoadPoint, measurement: Measurement) -> None:
+        return None

@@ -12,23 +12,10 @@ from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.evaluate import VariantEvaluation, VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.store import Store
-from tritune.testing.deployer import InMemoryDeployer
+from tritune.testing.deployer import FixedLoadSweep, InMemoryDeployer
 
 SERVING = ServingConfig(max_batch_size=8)
 POINTS = [LoadPoint(LoadMode.CONCURRENCY, c, 1) for c in (1, 2)]
-
-
-class Sweep:
-    """Asks each load point once."""
-
-    def __init__(self) -> None:
-        self._left = list(POINTS)
-
-    def ask(self) -> LoadPoint | None:
-        return self._left.pop(0) if self._left else None
-
-    def tell(self, load: LoadPoint, measurement: Measurement) -> None:
-        pass
 
 
 class FailingDeployer(InMemoryDeployer):
@@ -51,7 +38,7 @@ def _measure(name: str, load: LoadPoint) -> Measurement:
 def _evaluate(store: Store, deployer: FailingDeployer, params: dict[str, int]) -> VariantEvaluation:
     run, _ = store.open_run("m", "fp", {}, {})
     evaluator = VariantEvaluator(store, run, deployer, _measure, QuietNotifier())
-    return evaluator.evaluate(f"m_config_{params['i']}", params, SERVING, Sweep())
+    return evaluator.evaluate(f"m_config_{params['i']}", params, SERVING, FixedLoadSweep(POINTS))
 
 
 def test_a_server_failure_stops_the_run_and_is_retried_on_resume(tmp_path: Path) -> None:

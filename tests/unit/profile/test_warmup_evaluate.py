@@ -11,20 +11,9 @@ from tritune.loadgen.warmup_plan import WarmupPlan
 from tritune.profile.evaluate import VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.store import Store
-from tritune.testing.deployer import InMemoryDeployer
+from tritune.testing.deployer import FixedLoadSweep, InMemoryDeployer
 
 POINTS = [LoadPoint(LoadMode.CONCURRENCY, c, 2) for c in (1, 2, 4)]
-
-
-class Sweep:
-    def __init__(self) -> None:
-        self._left = list(POINTS)
-
-    def ask(self) -> LoadPoint | None:
-        return self._left.pop(0) if self._left else None
-
-    def tell(self, load: LoadPoint, measurement: Measurement) -> None:
-        pass
 
 
 class Events(QuietNotifier):
@@ -49,7 +38,7 @@ def _run(tmp_path: Path, error: str | None, *, warm: bool = True) -> tuple[list[
     store = Store.in_run_dir(tmp_path)
     run, _ = store.open_run("m", "fp", {}, {})
     evaluator = VariantEvaluator(store, run, InMemoryDeployer(), measure, events, warm_up if warm else None)
-    evaluator.evaluate("m_config_0", {"i": 0}, ServingConfig(max_batch_size=8), Sweep())
+    evaluator.evaluate("m_config_0", {"i": 0}, ServingConfig(max_batch_size=8), FixedLoadSweep(POINTS))
     return events.events, store
 
 
