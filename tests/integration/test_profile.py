@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import interruptible_popen, wait_until_gone
 from tritune.triton.control import ModelControl
@@ -22,12 +23,7 @@ from tritune.triton.server import EmbeddedTriton
 pytestmark = pytest.mark.triton
 
 FAST = [
-    "--measurement-interval",
-    "150",
-    "--max-trials",
-    "4",
-    "--stability-percentage",
-    "50",
+    *SHORT_MEASUREMENT,
     "--run-config-search-max-instance-count",
     "2",
     "--run-config-search-max-model-batch-size",

@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.processes import wait_until_gone
 from tritune.testing.user_repository import write_user_repository
 from tritune.triton.control import ModelControl
@@ -24,12 +25,7 @@ from tritune.triton.server import EmbeddedTriton
 pytestmark = pytest.mark.triton
 
 FAST = [
-    "--measurement-interval",
-    "150",
-    "--max-trials",
-    "4",
-    "--stability-percentage",
-    "50",
+    *SHORT_MEASUREMENT,
     "--run-config-search-mode",
     "brute",
     "--run-config-search-max-instance-count",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import wait_until_gone
 from tritune.triton.control import ModelControl
@@ -27,12 +28,7 @@ pytestmark = pytest.mark.triton
 
 # One variant (the default) and a short sweep: these tests are about the server, not the search.
 SMALL = [
-    "--measurement-interval",
-    "150",
-    "--max-trials",
-    "4",
-    "--stability-percentage",
-    "50",
+    *SHORT_MEASUREMENT,
     "--run-config-search-disable",
     "--run-config-search-max-concurrency",
     "2",

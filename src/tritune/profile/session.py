@@ -223,6 +223,7 @@ class ProfileSession:
         split = server_split(self.config.measurement.server_cpus, remote=self.launch_settings().mode == "remote")
         if split is not None:
             self.notifier.info(split.describe())
+        options = measure_options(self.config.measurement)
         conclusions = []
         for name in self.config.profile_models:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
@@ -244,8 +245,8 @@ class ProfileSession:
                     layout=layout,
                     store=store,
                     deployer=deployer,
-                    measure=make_measure_fn(server, measure_options(self.config.measurement), workers),
-                    warm_up=make_warmup_fn(server, measure_options(self.config.measurement))
+                    measure=make_measure_fn(server, options, workers),
+                    warm_up=make_warmup_fn(server, options)
                     if self.config.measurement.warmup
                     else None,
                     notifier=self.notifier,
