@@ -9,7 +9,7 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|doctor|gpu|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|gpu|iopaths|gputests|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
 # STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
 # onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
 # (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
@@ -35,6 +35,10 @@ export PERF_ANALYZER=/tmp/bin/perf_analyzer PYTHONPATH=/tmp/site:$PWD/src PYTHON
 # torch venv: put their folders on the library path, for tritune and the server it starts.
 NVLIBS=$(python3 -c 'import glob, os, site; print(":".join(sorted(glob.glob(os.path.join(site.getsitepackages()[0], "nvidia", "*", "lib")))))')
 export LD_LIBRARY_PATH=${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# numpy 1.26 (carried in .np/ where .whl/ has no room for it): the stub sends empty tensors with 2.5.
+if [ -d .np ] && ! ls -d /tmp/site/numpy-1.26*.dist-info >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .np/*.whl
+fi
 if [ -n "${ORT_WHEEL:-}" ] && ! ls -d /tmp/site/onnxruntime_gpu-*.dist-info >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$ORT_WHEEL"
 fi
@@ -79,6 +83,15 @@ gpu)
         echo "== tritune perf $w (a fresh server, the first load levels)"
         python3 -m tritune perf /tmp/repo/resnet50/variants/fp32/model.onnx --concurrency-range 16:64:16 -p 500 $w || true
     done
+    ;;
+iopaths)
+    # Where a served request's time goes per IO path of the runner (benchmarks/gpu_io_paths.py).
+    [ -f /tmp/repo/resnet50/config.pbtxt ] ||
+        python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
+    python3 benchmarks/gpu_io_paths.py /tmp/repo/resnet50/variants/${PRECISION:-fp32}/model.onnx ${BENCH_ARGS:-}
+    ;;
+gputests)
+    python3 -m pytest -q -p no:cacheprovider -m gpu tests/integration
     ;;
 gpuprofile)
     timeout "${PROFILE_TIMEOUT:-420}" python3 -m tritune profile /tmp/repo/resnet50 --run-dir /tmp/run_gpu \
