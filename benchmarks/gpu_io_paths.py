@@ -2,7 +2,8 @@
 
 One prepared ONNX file is served on the embedded Triton as one GPU variant per IO path of the
 runner (outputs left on the GPU and sent by DLPack, IO binding with outputs copied to the host,
-the plain numpy path, CUDA graphs), all loaded on one server, and each is measured at a few
+the plain numpy path, CUDA graphs; batches padded to powers of two, unpadded, or to the max),
+all loaded on one server, and each is measured at a few
 concurrencies by tritune's load generator. Printed per variant and load: throughput, p50, and
 Triton's own split of a request (queue, compute input, compute infer, compute output), so a slow
 path shows in which step it is slow. Rounds interleave the variants (A, B, C, A, B, C, ...), so
@@ -28,11 +29,15 @@ from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 
+# Batches are padded to powers of two on a GPU by default (runner/batching.py says why); the
+# "_unpadded" paths run them as the batcher formed them, "_pad_max" always at max batch.
 PATHS: dict[str, RunnerOptions] = {
     "dlpack_out": RunnerOptions(io_binding="device"),
     "bind_host_out": RunnerOptions(io_binding="host"),
     "numpy": RunnerOptions(io_binding="off"),
     "cuda_graph": RunnerOptions(cuda_graph=True),
+    "host_unpadded": RunnerOptions(io_binding="host", batch_buckets="off"),
+    "host_pad_max": RunnerOptions(io_binding="host", batch_buckets="max"),
 }
 SPLIT = ("perf_server_queue", "perf_server_compute_input", "perf_server_compute_infer", "perf_server_compute_output")
 

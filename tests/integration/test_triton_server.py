@@ -87,23 +87,30 @@ def test_minilm_matches_onnxruntime(
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("buckets", ["", "pow2", "max"])
 def test_concurrent_requests_are_batched_and_split_back(
-    triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path
+    triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path, buckets: str
 ) -> None:
-    """With a queue delay, concurrent requests reach one execute(); each still gets its own rows."""
+    """With a queue delay, concurrent requests reach one execute(); each still gets its own rows,
+    also where the runner pads the batch to a bucket size (the GPU default) and drops the rest."""
     import concurrent.futures
 
-    from tritune.domain.serving import DynamicBatching
+    from tritune.domain.serving import DynamicBatching, RunnerOptions
 
     signature = read_signature(dtype_zoo_onnx)
-    serving = ServingConfig(max_batch_size=16, dynamic_batching=DynamicBatching(max_queue_delay_us=20000))
-    deploy_onnx(triton_server.model_repository, "zoo_batched", dtype_zoo_onnx, serving)
-    control.load("zoo_batched")
+    serving = ServingConfig(
+        max_batch_size=16,
+        dynamic_batching=DynamicBatching(max_queue_delay_us=20000),
+        runner=RunnerOptions(batch_buckets=buckets),
+    )
+    model = f"zoo_batched_{buckets or 'default'}"
+    deploy_onnx(triton_server.model_repository, model, dtype_zoo_onnx, serving)
+    control.load(model)
     requests = [_zoo_feeds(b, np.random.default_rng(100 + b)) for b in (1, 2, 3, 1, 2, 1)]
 
     def send(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with InferClient(triton_server.endpoints, "grpc") as client:
-            return client.infer("zoo_batched", feeds)
+            return client.infer(model, feeds)
 
     with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
         results = list(pool.map(send, requests))
@@ -111,7 +118,7 @@ def test_concurrent_requests_are_batched_and_split_back(
         want = _direct(dtype_zoo_onnx, feeds)
         for name in want:
             np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-5)
-    stats = control.statistics("zoo_batched")["model_stats"][0]
+    stats = control.statistics(model)["model_stats"][0]
     assert stats["inference_count"] == sum(f["x"].shape[0] for f in requests)
     # Fewer executions than requests proves that requests were merged into shared runs.
     assert stats["execution_count"] < len(requests)

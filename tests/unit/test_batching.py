@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tritune.runner.batching import BatchGroup, group_requests, merge_feeds, split_outputs
+from tritune.runner.batching import BatchGroup, group_requests, merge_feeds, padded_rows, split_outputs
+from tritune.runner.device import pad_rows
 
 
 def test_requests_with_same_shapes_form_one_group_in_order():
@@ -32,3 +33,24 @@ def test_merge_then_split_round_trips_each_request():
 def test_split_rejects_an_output_that_lost_the_batch_dimension():
     with pytest.raises(ValueError, match="does not keep the batch dimension first"):
         split_outputs({"y": np.zeros((3, 4))}, [2, 2])
+
+
+def test_padded_rows_by_mode() -> None:
+    assert [padded_rows(r, 32, "pow2") for r in (1, 2, 3, 5, 9, 17, 32)] == [1, 2, 4, 8, 16, 32, 32]
+    assert [padded_rows(r, 24, "pow2") for r in (9, 17, 24)] == [16, 24, 24]  # the max is a bucket
+    assert [padded_rows(r, 8, "max") for r in (1, 5, 8)] == [8, 8, 8]
+    assert [padded_rows(r, 8, "off") for r in (1, 5, 8)] == [1, 5, 8]
+    assert padded_rows(3, 0, "pow2") == 3  # no batching: nothing to pad to
+
+
+def test_padded_rows_names_the_modes() -> None:
+    with pytest.raises(ValueError, match="not one of off, pow2, max"):
+        padded_rows(1, 8, "pow3")
+
+
+def test_pad_rows_repeats_the_last_row() -> None:
+    x = np.arange(6, dtype=np.int64).reshape(3, 2)
+    padded = pad_rows(x, 2)
+    assert padded.shape == (5, 2)
+    assert padded[3:].tolist() == [[4, 5], [4, 5]]
+    assert pad_rows(x, 0) is x

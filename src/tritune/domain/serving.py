@@ -33,6 +33,7 @@ class RunnerOptions:
     io_binding: str = ""  # "": the runner's default (auto); "device", "host" or "off"
     trt_fp16: bool = False  # TensorRT EP: let TensorRT pick fp16 kernels
     trt_cache_dir: str = ""  # TensorRT EP: engine cache folder (e.g. <run>/trt_cache)
+    batch_buckets: str = ""  # "": the runner's default (pow2 on a GPU); "off", "pow2" or "max"
 
     def _gpu_parameters(self) -> dict[str, str]:
         gpu = {
@@ -40,6 +41,7 @@ class RunnerOptions:
             "io_binding": self.io_binding,
             "trt_fp16": "1" if self.trt_fp16 else "",
             "trt_cache_dir": self.trt_cache_dir,
+            "batch_buckets": self.batch_buckets,
         }
         return {key: value for key, value in gpu.items() if value}
 
@@ -59,7 +61,7 @@ class RunnerOptions:
         return f"RunnerOptions({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
 
-_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir"})
+_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir", "batch_buckets"})
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,24 @@ def concatenate(parts: Sequence[Any]) -> Any:
     return DeviceFeed(joined, joined.shape, parts[0].dtype)
 
 
+def pad_rows(value: Any, extra: int) -> Any:
+    """``value`` with its last row repeated ``extra`` times along axis 0 (a copy of real input
+    rather than zeros, which a model may divide by or take the log of); on the device where
+    torch can, else on the host."""
+    if extra <= 0:
+        return value
+    if isinstance(value, np.ndarray):
+        return np.concatenate([value, np.repeat(value[-1:], extra, axis=0)], axis=0)
+    torch = _torch()
+    if torch is None:
+        return pad_rows(value.host(), extra)
+    tensor = torch.from_dlpack(_dlpack_source(value.value))
+    padded = torch.cat([tensor, tensor[-1:].expand(extra, *tensor.shape[1:])], dim=0)
+    if padded.is_cuda:  # as in concatenate: ONNX Runtime reads it on another stream
+        torch.cuda.current_stream(padded.device).synchronize()
+    return DeviceFeed(padded, padded.shape, value.dtype)
+
+
 def _dlpack_source(value: Any) -> Any:
     """What a DLPack consumer accepts for an OrtValue (its C object has ``__dlpack__``)."""
     return value._ortvalue if isinstance(value, ort.OrtValue) else value

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the Python-backend stub
 
-from .batching import BatchGroup, group_requests, merge_feeds, split_outputs
-from .device import as_host, concatenate, feed_from_dlpack, output_dtype, split_device
+from .batching import BatchGroup, group_requests, merge_feeds, padded_rows, split_outputs
+from .device import as_host, concatenate, feed_from_dlpack, output_dtype, pad_rows, split_device
 from .dtypes import numpy_dtype
 from .runtimes import Device, create_runtime
 
@@ -55,6 +55,13 @@ class TritonPythonModel:
             )
         kind = "GPU" if args.get("model_instance_kind") == "GPU" else "CPU"
         device = Device(kind=kind, device_id=int(args.get("model_instance_device_id") or 0))
+        # Padding to a few batch sizes is the GPU default (see batching.BUCKET_MODES for why);
+        # the runtime reads the same option to keep one session per size.
+        buckets = (options.get("batch_buckets") or "auto").strip().lower()
+        if buckets == "auto":
+            buckets = "pow2" if kind == "GPU" and self.max_batch_size > 0 else "off"
+        padded_rows(1, self.max_batch_size, buckets)  # an unknown mode fails the load, naming the modes
+        self.buckets = options["batch_buckets"] = buckets
         self.runtime = create_runtime(options.get("runtime") or "onnxruntime", model_path, options, device)
         for role, declared, actual in (
             ("input", self.inputs, self.runtime.input_names),
@@ -114,7 +121,12 @@ class TritonPythonModel:
             try:
                 merged = merge_feeds(feeds, group, concatenate)
                 sizes = group.batch_sizes if self.max_batch_size > 0 else (1,)
-                for original, tensors in zip(originals, self._run(merged, sizes), strict=True):
+                rows = sum(sizes)
+                extra = padded_rows(rows, self.max_batch_size, self.buckets) - rows
+                if extra > 0:  # the padding rows' outputs are the last piece, dropped
+                    merged = {name: pad_rows(value, extra) for name, value in merged.items()}
+                    sizes = (*sizes, extra)
+                for original, tensors in zip(originals, self._run(merged, sizes)[: len(originals)], strict=True):
                     responses[original] = pb_utils.InferenceResponse(output_tensors=tensors)
             except Exception as error:  # noqa: BLE001 - each request gets the error
                 for original in originals:

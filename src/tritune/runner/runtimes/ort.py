@@ -65,31 +65,59 @@ def _provider_name(provider: Provider) -> str:
 
 
 class OnnxRuntimeRuntime:
+    """One model on ONNX Runtime. With ``batch_buckets`` set (the runner pads batches to a few
+    sizes), each batch size gets a session of its own, created on first use: a session whose
+    shapes never change keeps its kernels' plans (ONNX Runtime's CUDA convolutions re-plan on
+    every change of input shape); the price is one copy of the weights per size."""
+
     def __init__(self, model_path: str, options: Mapping[str, str], device: Device) -> None:
-        providers = providers_for(options, device)
+        self._model_path = model_path
+        self._device = device
         self.notes: list[str] = []  # what the server log should say about this session, once
         try:
-            self._session = ort.InferenceSession(model_path, sess_options=session_options(options), providers=providers)
+            session = self._new_session(options)
         except Exception as error:
             if not options.get("enable_cuda_graph"):
                 raise
             # CUDA graphs refuse a model with nodes outside the CUDA EP: serve it without them.
             self.notes.append(f"CUDA graphs off ({type(error).__name__}: {error})")
             options = {key: value for key, value in options.items() if key != "enable_cuda_graph"}
-            providers = providers_for(options, device)
-            self._session = ort.InferenceSession(model_path, sess_options=session_options(options), providers=providers)
-        self._output_names = [o.name for o in self._session.get_outputs()]
-        self.input_names = [i.name for i in self._session.get_inputs()]
+            session = self._new_session(options)
+        self._options = dict(options)
+        self._session = session
+        self._output_names = [o.name for o in session.get_outputs()]
+        self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = list(self._output_names)
         # The provider the session really got first (ONNX Runtime may drop one it cannot create).
-        first = self.providers[0] if self.providers else _provider_name(providers[0])
+        first = self.providers[0] if self.providers else _provider_name(providers_for(options, device)[0])
         self.plan: IoPlan = io_plan(options, first)
-        device_type = "cuda" if first in GPU_PROVIDERS else "cpu"
-        self._bound = (
-            BoundRunner(self._session, self._output_names, self.plan, device_type, device.device_id)
-            if self.plan.binding
-            else None
-        )
+        self._device_type = "cuda" if first in GPU_PROVIDERS else "cpu"
+        self._per_batch = (options.get("batch_buckets") or "off") != "off"
+        self._unclaimed: ort.InferenceSession | None = session  # the first batch size takes it
+        self._runners: dict[int, tuple[ort.InferenceSession, BoundRunner | None]] = {}
+        self._bound = self._bind(session)
+
+    def _new_session(self, options: Mapping[str, str]) -> ort.InferenceSession:
+        providers = providers_for(options, self._device)
+        return ort.InferenceSession(self._model_path, sess_options=session_options(options), providers=providers)
+
+    def _bind(self, session: ort.InferenceSession) -> BoundRunner | None:
+        if not self.plan.binding:
+            return None
+        return BoundRunner(session, self._output_names, self.plan, self._device_type, self._device.device_id)
+
+    def _for_rows(self, feeds: Mapping[str, Any]) -> tuple[ort.InferenceSession, BoundRunner | None]:
+        """The session (and its binding) that runs batches of this many rows."""
+        if not self._per_batch or not feeds:
+            return self._session, self._bound
+        rows = int(next(iter(feeds.values())).shape[0])
+        if rows not in self._runners:
+            if self._unclaimed is not None:
+                self._runners[rows], self._unclaimed = (self._unclaimed, self._bound), None
+            else:
+                session = self._new_session(self._options)
+                self._runners[rows] = (session, self._bind(session))
+        return self._runners[rows]
 
     @property
     def providers(self) -> list[str]:
@@ -100,25 +128,30 @@ class OnnxRuntimeRuntime:
         return self.plan.outputs_on_device
 
     def describe(self) -> str:
-        return "; ".join([f"providers {', '.join(self.providers)}", self.plan.describe(), *self.notes])
+        per_batch = ["one session per padded batch size"] if self._per_batch else []
+        return "; ".join([f"providers {', '.join(self.providers)}", self.plan.describe(), *per_batch, *self.notes])
 
     def run(self, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Numpy outputs, whatever the path (inputs may be numpy or already on the device)."""
-        if self._bound is None:
-            results = self._session.run(self._output_names, {name: as_host(value) for name, value in feeds.items()})
+        session, bound = self._for_rows(feeds)
+        if bound is None:
+            results = session.run(self._output_names, {name: as_host(value) for name, value in feeds.items()})
             return dict(zip(self._output_names, results, strict=True))
-        return {name: as_host(value) for name, value in self._bound.run(feeds).items()}
+        return {name: as_host(value) for name, value in bound.run(feeds).items()}
 
     def run_values(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         """Outputs where the IO plan leaves them: OrtValues on the device, or numpy arrays."""
-        if self._bound is None:
+        session, bound = self._for_rows(feeds)
+        if bound is None:
             return dict(self.run(feeds))
-        return self._bound.run(feeds)
+        return bound.run(feeds)
 
     @property
     def graph_error(self) -> str | None:
-        return None if self._bound is None else self._bound.graph_error
+        bound = [b for _, b in self._runners.values() if b is not None] + ([self._bound] if self._bound else [])
+        return next((b.graph_error for b in bound if b.graph_error), None)
 
     def close(self) -> None:
-        self._bound = None
+        self._bound, self._unclaimed = None, None
+        self._runners.clear()
         del self._session
