@@ -246,9 +246,7 @@ class ProfileSession:
                     store=store,
                     deployer=deployer,
                     measure=make_measure_fn(server, options, workers),
-                    warm_up=make_warmup_fn(server, options)
-                    if self.config.measurement.warmup
-                    else None,
+                    warm_up=make_warmup_fn(server, options) if self.config.measurement.warmup else None,
                     notifier=self.notifier,
                     gpu_available=gpu,
                     hardware=machine.to_dict(),
