@@ -35,6 +35,17 @@ export PERF_ANALYZER=/tmp/bin/perf_analyzer PYTHONPATH=/tmp/site:$PWD/src PYTHON
 # torch venv: put their folders on the library path, for tritune and the server it starts.
 NVLIBS=$(python3 -c 'import glob, os, site; print(":".join(sorted(glob.glob(os.path.join(site.getsitepackages()[0], "nvidia", "*", "lib")))))')
 export LD_LIBRARY_PATH=${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# ORT_PARTS=DIR: the onnxruntime-gpu wheel carried in parts (DIR/p1/part ..., each with part.sha256,
+# from ../shared/tools/device_parts.sh split), joined here under its own name and checked.
+if [ -n "${ORT_PARTS:-}" ] && [ -z "${ORT_WHEEL:-}" ]; then
+    wheel_name=$(awk '{print $2}' "$ORT_PARTS/p1/part.sha256")
+    mkdir -p /tmp/ortw
+    if [ ! -f "/tmp/ortw/$wheel_name" ]; then
+        for i in $(seq 1 "$(ls -d "$ORT_PARTS"/p* | wc -l)"); do cat "$ORT_PARTS/p$i/part"; done >"/tmp/ortw/$wheel_name"
+    fi
+    (cd /tmp/ortw && awk -v n="$wheel_name" '{print $1"  "n}' "$ORT_PARTS/p1/part.sha256" | sha256sum -c --quiet)
+    ORT_WHEEL=/tmp/ortw/$wheel_name
+fi
 # numpy 1.26 (carried in .np/ where .whl/ has no room for it): the stub sends empty tensors with 2.5.
 if [ -d .np ] && ! ls -d /tmp/site/numpy-1.26*.dist-info >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .np/*.whl
