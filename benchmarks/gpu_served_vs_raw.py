@@ -208,7 +208,8 @@ def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[Best, Be
         {
             "profile_models": {net.name: model},
             "run_config_search_mode": "brute" if grid else "default",
-            "run_config_search_max_concurrency": 8 if args.quick else 1024,
+            "run_config_search_max_concurrency": 8 if args.quick else args.max_concurrency,
+            "run_config_search_max_instance_count": args.max_instances,
             "objectives": {"perf_throughput": 1},
             "measurement": {"protocol": "grpc", "measurement_interval": args.window_ms, "max_trials": 6},
         }
@@ -291,7 +292,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="per in-process measurement")
     parser.add_argument("--window-ms", type=int, default=1000)
-    parser.add_argument("--compile-timeout", type=float, default=600.0)
+    parser.add_argument("--compile-timeout", type=float, default=600.0, help="0 skips the torch.compile anchor")
+    parser.add_argument("--max-concurrency", type=int, default=1024, help="the profile's search bound")
+    parser.add_argument("--max-instances", type=int, default=5, help="the profile's search bound")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temporary directory)")
     parser.add_argument("--compiled-anchor", help=argparse.SUPPRESS)  # the child process of anchor_compiled
     args = parser.parse_args()
@@ -323,7 +326,7 @@ def run(args: argparse.Namespace) -> None:
             raw_ort(f, p, batches, args.seconds, args.rounds, trt_cache) for f in net.files.values() for p in providers
         ]
         anchors = [anchor(net, batches, args.seconds, args.rounds, compiled=False, quick=args.quick)]
-        anchors += filter(None, [anchor_compiled(name, args)])
+        anchors += filter(None, [anchor_compiled(name, args)] if args.compile_timeout > 0 else [])
         rows = [(precision, *served(net, precision, args)) for precision in net.files]
         report(net, raws, anchors, rows)
 
