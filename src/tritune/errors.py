@@ -10,7 +10,8 @@ class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM): timeout, CI, docker stop
 
 
 class TrituneError(Exception):

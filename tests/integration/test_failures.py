@@ -169,7 +169,10 @@ def test_no_orphans_when_the_owner_is_interrupted_or_killed(tmp_path: Path, dtyp
     assert wait_until_gone(str(tmp_path), timeout_s=20) == []
 
 
-def test_cli_ctrl_c_during_a_run_leaves_nothing(tmp_path: Path, minilm_onnx: Path) -> None:
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_cli_ctrl_c_or_sigterm_during_a_run_leaves_nothing(
+    tmp_path: Path, minilm_onnx: Path, sig: int, status: int
+) -> None:
     marker = tmp_path / "marker"
     marker.mkdir()
     env = dict(os.environ, TMPDIR=str(marker))
@@ -181,9 +184,9 @@ def test_cli_ctrl_c_during_a_run_leaves_nothing(tmp_path: Path, minilm_onnx: Pat
         for line in process.stderr:
             if "loaded in" in line:
                 break
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         process.wait(timeout=60)
-        assert process.returncode == 130
+        assert process.returncode == status
     finally:
         if process.poll() is None:
             process.kill()

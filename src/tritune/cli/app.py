@@ -3,8 +3,11 @@ mapping from errors to exit statuses."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import traceback
 from dataclasses import dataclass, field
+from types import FrameType
 
 import click
 from rich.console import Console
@@ -29,10 +32,31 @@ def _error_line(message: str) -> str:
     return f"error: {message}"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, as ``timeout``, CI and ``docker stop`` send it, handled like Ctrl-C: what was
+    measured stays stored, the run says how to resume, and the server and its stubs are stopped
+    on the way out (Python's default for SIGTERM is to die at once, leaving them behind)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated()
+
+
 def run_cli(command: click.Command, argv: list[str]) -> int:
     """Run ``command`` and return an exit status instead of raising."""
     verbose = "-v" in argv or "--verbose" in argv
     err = Console(stderr=True, soft_wrap=True)
+    main_thread = threading.current_thread() is threading.main_thread()  # signals are set there only
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        return _run(command, argv, err, verbose)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(command: click.Command, argv: list[str], err: Console, verbose: bool) -> int:
     try:
         command.main(args=argv, prog_name="tritune", standalone_mode=False)
     except TrituneError as error:
@@ -42,10 +66,11 @@ def run_cli(command: click.Command, argv: list[str]) -> int:
         if verbose:
             err.print(traceback.format_exc(), markup=False)
         return int(error.exit_status)
-    except click.exceptions.Abort:
-        err.print("interrupted", style="yellow")
-        return int(ExitStatus.INTERRUPTED)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt) as stop:
+        # click turns a KeyboardInterrupt (and so a Terminated) into Abort, keeping it as the cause.
+        if isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated):
+            err.print("terminated (SIGTERM)", style="yellow")
+            return int(ExitStatus.TERMINATED)
         err.print("interrupted", style="yellow")
         return int(ExitStatus.INTERRUPTED)
     except click.ClickException as error:
