@@ -228,3 +228,39 @@ def test_a_shape_that_does_not_fit_stops_before_the_search(tmp_path: Path, small
     )
     assert result.returncode == 2
     assert "unknown input(s) nope" in result.stderr
+
+
+def test_model_beside_a_config_file_keeps_the_file_s_model_settings(tmp_path: Path, small_model: Path) -> None:
+    """`tritune profile MODEL -f profile.yaml` (the README's form) searches what the file's
+    entry for MODEL asks for, not the automatic space."""
+    config = tmp_path / "profile.yaml"
+    config.write_text(
+        """
+profile_models:
+  mlp:
+    model_config_parameters:
+      max_batch_size: [4]
+      instance_group: [{count: [2], kind: [KIND_CPU]}]
+    parameters:
+      concurrency: [2]
+run_config_search_mode: brute
+"""
+    )
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        profile_command(small_model, run_dir, "-f", str(config), "--json", "--no-report"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with sqlite3.connect(run_dir / "tritune.db") as db:
+        rows = db.execute("SELECT serving_json, is_default FROM variants").fetchall()
+        loads = db.execute(
+            "SELECT DISTINCT m.load_value FROM measurements m JOIN variants v ON v.id = m.variant_id"
+            " WHERE v.is_default = 0"
+        ).fetchall()
+    searched = [json.loads(serving) for serving, is_default in rows if not is_default]
+    assert len(searched) == 1, searched
+    assert searched[0]["instance_count"] == 2 and searched[0]["max_batch_size"] == 4
+    assert loads == [(2.0,)]

@@ -246,3 +246,22 @@ def test_run_fingerprints_stay_those_stored_before_the_measurement_section(
         {"profile_models": {"m": {"model_path": "m.onnx"}}, "latency_budget": 20, "measurement": measurement}
     )
     assert run_fingerprint(model, config) == fingerprint
+
+
+def test_a_command_line_model_keeps_its_entry_of_the_config_file(tmp_path: Path) -> None:
+    from tritune.config import model_with_file_settings
+
+    settings = {"objectives": {"perf_latency_p99": 1}}
+    model = tmp_path / "mlp.onnx"
+    # By name, by model_path, or the only entry; the path given on the command line wins.
+    assert model_with_file_settings({"mlp": settings}, "mlp", model, named=False) == {
+        "mlp": {**settings, "model_path": str(model)}
+    }
+    by_path = {"a": {}, "b": {"model_path": str(model)}}
+    assert list(model_with_file_settings(by_path, "mlp", model, named=False)) == ["b"]
+    assert list(model_with_file_settings({"only": {}}, "mlp", model, named=False)) == ["only"]
+    assert model_with_file_settings({}, "mlp", model, named=False) == {"mlp": {"model_path": str(model)}}
+    with pytest.raises(UsageError, match=r"none of the config file's profile_models \(a, b\)"):
+        model_with_file_settings({"a": {}, "b": {}}, "mlp", model, named=False)
+    with pytest.raises(UsageError, match="--name"):
+        model_with_file_settings({"only": {}}, "other", model, named=True)

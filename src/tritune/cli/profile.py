@@ -10,7 +10,14 @@ import click
 
 from tritune.cli import options
 from tritune.cli.app import App
-from tritune.config import FlagSpec, ProfileConfig, cli_flags, load_profile_config
+from tritune.config import (
+    FlagSpec,
+    ProfileConfig,
+    cli_flags,
+    load_profile_config,
+    model_with_file_settings,
+    read_file_models,
+)
 from tritune.errors import UsageError
 
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
@@ -134,8 +141,12 @@ def profile(
     if model is not None and overrides["model_repository"] is not None:
         overrides["profile_models"] = str(model)  # a model of the repository, by its name
     elif model is not None:
-        model_name = name or _model_name(model)
-        overrides["profile_models"] = {model_name: {"model_path": str(model)}}
+        # Beside a config file, the file's entry for this model keeps its settings (manual
+        # lists, objectives, constraints): MODEL only says which file it is.
+        file_models = read_file_models(config_file) if config_file is not None else {}
+        overrides["profile_models"] = model_with_file_settings(
+            file_models, name or _model_name(model), model, named=name is not None
+        )
     elif config_file is None and overrides["profile_models"] is None:
         raise UsageError(
             "give a MODEL file, --model-repository DIR --profile-models a,b, or a config file with "

@@ -3,7 +3,12 @@ sections.py), YAML + CLI overrides with one-line errors (loading.py), and the CL
 from the fields (flags.py)."""
 
 from tritune.config.flags import FlagSpec, cli_flags
-from tritune.config.loading import load_profile_config, parse_profile_config
+from tritune.config.loading import (
+    load_profile_config,
+    model_with_file_settings,
+    parse_profile_config,
+    read_file_models,
+)
 from tritune.config.profile_config import ProfileConfig, SearchMode
 from tritune.config.sections import (
     BoundSpec,
@@ -28,5 +33,7 @@ __all__ = [
     "SearchMode",
     "cli_flags",
     "load_profile_config",
+    "model_with_file_settings",
     "parse_profile_config",
+    "read_file_models",
 ]

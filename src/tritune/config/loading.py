@@ -114,3 +114,51 @@ def _set(data: dict[str, Any], path: list[str], value: Any) -> None:
         data[part] = section = dict(section) if isinstance(section, Mapping) else {}
         data = section
     data[path[-1]] = value
+
+
+def read_file_models(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The config file's ``profile_models`` as name -> settings (names alone get ``{}``)."""
+    raw = _read_yaml(Path(path)).get("profile_models")
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raw = [v.strip() for v in raw.split(",") if v.strip()]
+    if isinstance(raw, list):
+        merged: dict[str, Any] = {}
+        for item in raw:
+            merged.update(item if isinstance(item, Mapping) else {str(item): {}})
+        raw = merged
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): dict(v) if isinstance(v, Mapping) else {} for k, v in raw.items()}
+
+
+def model_with_file_settings(
+    file_models: Mapping[str, Mapping[str, Any]], name: str, model_path: Path, *, named: bool
+) -> dict[str, dict[str, Any]]:
+    """``profile_models`` for a MODEL given on the command line beside a config file: the file's
+    entry for it keeps its settings (manual lists, objectives, constraints) and gets the path.
+
+    The entry is the one of the same name, else the one whose ``model_path`` is this file, else
+    the file's only entry (unless ``named``: a --name picks by name alone).
+
+    Raises:
+        UsageError: the file has entries and none of them is this model.
+    """
+    if not file_models:
+        return {name: {"model_path": str(model_path)}}
+    target = model_path.resolve()
+    chosen = name if name in file_models else None
+    if chosen is None and not named:
+        by_path = [
+            key
+            for key, settings in file_models.items()
+            if settings.get("model_path") and Path(str(settings["model_path"])).expanduser().resolve() == target
+        ]
+        chosen = by_path[0] if by_path else next(iter(file_models)) if len(file_models) == 1 else None
+    if chosen is None:
+        raise UsageError(
+            f"MODEL {model_path} is none of the config file's profile_models ({', '.join(file_models)}): "
+            "name the entry with --name, or leave MODEL out and give its model_path in the file"
+        )
+    return {chosen: {**file_models[chosen], "model_path": str(model_path)}}
