@@ -269,3 +269,57 @@ def test_doctor_on_this_machine() -> None:
     assert "onnxruntime: " in result.stdout
     if not list_gpus():
         assert "GPUs: none" in result.stdout.splitlines()
+
+
+def test_a_server_killed_mid_profile_stores_no_false_results_and_the_rerun_resumes(tmp_path: Path) -> None:
+    """Measurements 'taken' against a dead server are not the variant's results: none is stored,
+    the run stops with one line, and the rerun measures what was left."""
+    import sqlite3
+
+    from tritune.testing.models import mlp_model
+
+    model = mlp_model(tmp_path / "mlp.onnx", width=32, depth=2)
+    config = tmp_path / "profile.yaml"
+    config.write_text(
+        "profile_models:\n  mlp:\n    model_config_parameters:\n      max_batch_size: [4]\n"
+        "    parameters:\n      concurrency: [1, 2, 3, 4]\nrun_config_search_mode: brute\n"
+    )
+    run_dir = tmp_path / "run"
+    command = [*TRITUNE, "profile", str(model), "-f", str(config), "--run-dir", str(run_dir), "--no-report"]
+    command += ["--measurement-interval", "150", "--max-trials", "4", "--stability-percentage", "50"]
+
+    def stored() -> list[tuple[str, float, str]]:
+        try:
+            with sqlite3.connect(run_dir / "tritune.db") as db:
+                return db.execute(
+                    "SELECT v.name, m.load_value, m.status FROM measurements m JOIN variants v ON v.id = m.variant_id"
+                ).fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return []
+
+    process = interruptible_popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(stored()) < 1 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        servers = [c for c in psutil.Process(process.pid).children(recursive=True) if c.name() == "tritonserver"]
+        assert servers, "no tritonserver under the profile"
+        for server in servers:
+            server.kill()
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr[-2000:]
+    assert "error: lost the Triton server" in stderr and "Traceback" not in stderr
+    kept = stored()
+    assert kept and all(status != "failed" for _, _, status in kept), kept
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    after = stored()
+    assert after[: len(kept)] == kept  # nothing stored before was touched
+    assert len({(name, load) for name, load, _ in after}) == len(after) > len(kept)
+    with sqlite3.connect(run_dir / "tritune.db") as db:
+        errors = [e for (e,) in db.execute("SELECT error FROM measurements WHERE error IS NOT NULL")]
+    assert not [e for e in errors if "server died" in e or "cannot reach Triton" in e], errors

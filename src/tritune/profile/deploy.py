@@ -41,6 +41,11 @@ class Deployer(Protocol):
 
     def unload(self, name: str) -> None: ...
 
+    def check_server(self) -> None:
+        """ServerError when the server serving the variants is gone (asked after a failed
+        measurement: a dead server's failures are not the variant's results)."""
+        ...
+
     def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
         """A deployable entry ``<repository>/<name>`` outside the run; its config.pbtxt."""
         ...
@@ -68,6 +73,9 @@ class _ControlledDeployer:
         if name in self._loaded:
             self._loaded.discard(name)
             self._control.unload(name)
+
+    def check_server(self) -> None:
+        self._control.check_server()
 
     def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
         raise NotImplementedError

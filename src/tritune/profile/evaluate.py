@@ -111,6 +111,10 @@ class VariantEvaluator:
                         loaded = True
                     started = time.monotonic()
                     measurement = self._measure(variant.name, load)
+                    if measurement.status is MeasurementStatus.FAILED:
+                        # Failed because the server died? Then it is not this variant's result:
+                        # nothing is stored for it, the run stops, and a rerun measures it again.
+                        self._deployer.check_server()
                     self._store.add_measurement(variant.id, measurement, duration_s=time.monotonic() - started)
                     evaluation.measured_now += 1
                     self._notifier.measurement_done(variant.name, measurement, replayed=False)

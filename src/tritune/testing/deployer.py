@@ -31,6 +31,9 @@ class InMemoryDeployer:
     def unload(self, name: str) -> None:
         self.loaded.pop(name, None)
 
+    def check_server(self) -> None:
+        """No server to lose: a failed measurement here is the variant's."""
+
     def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
         # A stand-in for config.pbtxt: enough for the run to copy it to best/ and name it.
         path = repository / name / "config.pbtxt"

@@ -67,6 +67,11 @@ class ModelControl:
             detail=self._server.log_tail(),
         )
 
+    def check_server(self) -> None:
+        """ServerError when the server is gone (its process ended, or it no longer answers)."""
+        if not self._server.is_alive() or not self._api.is_live():
+            raise self._server_gone("no answer to a health check")
+
     def load(self, name: str, config: mc.ModelConfig | None = None) -> float:
         """Load (or reload, with a changed config) ``name``; returns the load time in seconds.
 
