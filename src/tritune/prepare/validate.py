@@ -136,6 +136,43 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[-1] if text else ''}"[:400]
 
 
+# A batched output off from its stacked single runs by at most this share of the output's scale,
+# with every row nearest its own single run, differs by reduction order (ONNX Runtime sums in
+# another order for another batch size), not by a pinned batch: a pinned batch broadcasts one
+# row, scrambles rows or errs by the order of the values themselves. Measured on a production
+# classifier (softmax over 214 classes, 0/1 inputs): 4.5e-3 of a scale of 1.
+NOISE_OF_SCALE = 1e-2
+
+
+def rows_follow_the_batch(reference: np.ndarray, candidate: np.ndarray) -> bool:
+    """Whether each row of ``candidate`` is nearest the same row of ``reference`` (its own
+    sample's single run) rather than another sample's."""
+    if reference.ndim == 0 or len(reference) < 2 or reference.shape != candidate.shape:
+        return reference.shape == candidate.shape
+    ref = reference.reshape(len(reference), -1).astype(np.float64)
+    got = candidate.reshape(len(candidate), -1).astype(np.float64)
+    distances = np.linalg.norm(got[:, None, :] - ref[None, :, :], axis=2)
+    own = np.diag(distances)
+    return bool(np.all(own <= distances.min(axis=1)))
+
+
+def _reduction_noise(comparison: OutputComparison, reference: np.ndarray, candidate: np.ndarray) -> bool:
+    if comparison.passed or comparison.note or comparison.max_abs is None or reference.dtype.kind not in "fc":
+        return False
+    scale = float(np.nanmax(np.abs(reference))) if reference.size else 0.0
+    return scale > 0 and comparison.max_abs <= NOISE_OF_SCALE * scale and rows_follow_the_batch(reference, candidate)
+
+
+def _pinned_evidence(result: OutputComparison, reference: np.ndarray, candidate: np.ndarray) -> str:
+    """Why a batched output is not the stacked single runs, in the words a person checks."""
+    differ = f"{result.mismatched} of {result.elements} values differ"
+    if not rows_follow_the_batch(reference, candidate):
+        return f"{differ}; rows do not follow their own samples (broadcast or mixed up): a pinned batch"
+    scale = float(np.nanmax(np.abs(reference))) if reference.size else 0.0
+    share = f"{result.max_abs / scale:.2g} of the output's scale" if scale > 0 else "the output is all zeros"
+    return f"{differ}, by up to {format_3g(result.max_abs)} ({share}): more than reduction order explains"
+
+
 def stacked_batch_check(run: Runner, feeds: Mapping[str, np.ndarray], tol: Tolerance) -> Comparison:
     """The model on the whole batch vs. the same model on each sample alone, stacked. A Reshape
     that bakes in batch 1 either fails here or returns outputs of the wrong shape."""
@@ -149,4 +186,20 @@ def stacked_batch_check(run: Runner, feeds: Mapping[str, np.ndarray], tol: Toler
         batched = run(feeds)
     except Exception as error:
         return Comparison(label, tol, error=f"batch {batch} does not run: {error_text(error)}")
-    return compare_outputs(label, singles, batched, tol)
+    check = compare_outputs(label, singles, batched, tol)
+    if check.passed or check.error:
+        return check
+    outputs = []
+    for result in check.outputs:
+        reference, candidate = np.asarray(singles[result.name]), np.asarray(batched[result.name])
+        if _reduction_noise(result, reference, candidate):
+            scale = float(np.nanmax(np.abs(reference)))
+            note = (
+                f"off by up to {format_3g(result.max_abs)} ({result.max_abs / scale:.2g} of the output's scale "
+                f"{format_3g(scale)}), every row nearest its own single run: reduction order, not a pinned batch"
+            )
+            result = OutputComparison(**{**asdict(result), "passed": True, "note": note})
+        elif not result.passed and not result.note and result.max_abs is not None:
+            result = OutputComparison(**{**asdict(result), "note": _pinned_evidence(result, reference, candidate)})
+        outputs.append(result)
+    return Comparison(label, tol, tuple(outputs))
