@@ -169,7 +169,8 @@ def _pinned_evidence(result: OutputComparison, reference: np.ndarray, candidate:
     if not rows_follow_the_batch(reference, candidate):
         return f"{differ}; rows do not follow their own samples (broadcast or mixed up): a pinned batch"
     scale = float(np.nanmax(np.abs(reference))) if reference.size else 0.0
-    share = f"{result.max_abs / scale:.2g} of the output's scale" if scale > 0 else "the output is all zeros"
+    worst = result.max_abs or 0.0
+    share = f"{worst / scale:.2g} of the output's scale" if scale > 0 else "the output is all zeros"
     return f"{differ}, by up to {format_3g(result.max_abs)} ({share}): more than reduction order explains"
 
 
@@ -193,9 +194,9 @@ def stacked_batch_check(run: Runner, feeds: Mapping[str, np.ndarray], tol: Toler
     for result in check.outputs:
         reference, candidate = np.asarray(singles[result.name]), np.asarray(batched[result.name])
         if _reduction_noise(result, reference, candidate):
-            scale = float(np.nanmax(np.abs(reference)))
+            scale, worst = float(np.nanmax(np.abs(reference))), result.max_abs or 0.0
             note = (
-                f"off by up to {format_3g(result.max_abs)} ({result.max_abs / scale:.2g} of the output's scale "
+                f"off by up to {format_3g(worst)} ({worst / scale:.2g} of the output's scale "
                 f"{format_3g(scale)}), every row nearest its own single run: reduction order, not a pinned batch"
             )
             result = OutputComparison(**{**asdict(result), "passed": True, "note": note})
