@@ -56,7 +56,7 @@ def summary_table(data: ReportData) -> Table:
         "Load: c=concurrency, b=batch; OK: meets the constraints"
     )
     if any(c.best_unstable for c in data.plotted):
-        table.caption += "; ~: unstable (the best point never stabilised)"
+        table.caption += "\n~: unstable (the best point never stabilised)"
     table.caption_justify = "left"
     return table
 
