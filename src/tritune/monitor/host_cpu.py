@@ -45,12 +45,16 @@ def watched_cores(server_pid: int | None) -> frozenset[int]:
 
 
 def _our_processes(server_pid: int | None) -> list[psutil.Process]:
+    """tritune, everything it started and, when it did not start the server, the server's tree."""
     me = psutil.Process(os.getpid())
     found = {me.pid: me}
-    for root in (me, *([psutil.Process(server_pid)] if server_pid is not None else [])):
+    with contextlib.suppress(psutil.Error):
+        found.update((p.pid, p) for p in me.children(recursive=True))
+    if server_pid is not None and server_pid not in found:  # an embedded server is already in
         with contextlib.suppress(psutil.Error):
-            found[root.pid] = root
-            found.update((p.pid, p) for p in root.children(recursive=True))
+            server = psutil.Process(server_pid)
+            found[server_pid] = server
+            found.update((p.pid, p) for p in server.children(recursive=True))
     return list(found.values())
 
 
