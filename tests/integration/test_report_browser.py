@@ -177,6 +177,31 @@ def test_partial_and_offline_run(browser: webdriver.Chrome, tmp_path: Path):
     _screenshot(browser, "summary-partial-offline")
 
 
+def test_a_busy_host_and_unstable_points_are_marked(browser: webdriver.Chrome, tmp_path: Path):
+    model = write_reports(write_sample_run(tmp_path, busy_host=True), pdf=False).models[0]
+    _open(browser, model.summary_html)
+    assert _js_errors(browser) == []
+    note = browser.find_element(By.ID, "busy-host-note")
+    assert note.is_displayed() and note.text == model.data.busy_host_note
+    headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#top-configs thead th")]
+    assert "Other processes' CPU (cores)" in headers
+    top = _table_rows(browser, "top-configs")
+    column = headers.index("Other processes' CPU (cores)")
+    best = model.data.best
+    assert best is not None and best.best_unstable
+    assert top[0][0] == f"{best.name} unstable busy host" and top[0][column] == "1.3"
+    assert browser.find_element(By.CSS_SELECTOR, "#top-configs .badge.unstable").is_displayed()
+    assert "unstable: the configuration's best measurement never stabilised" in browser.page_source
+    _screenshot(browser, "summary-busy-host")
+
+    _open(browser, model.detailed_html[best.name])
+    assert _js_errors(browser) == []
+    rows = _table_rows(browser, "measurements")
+    assert [row[2] for row in rows] == ["ok", "ok", "unstable busy host"]
+    assert browser.find_element(By.ID, "busy-host-legend").is_displayed()
+    _screenshot(browser, "detailed-busy-host")
+
+
 def test_pdf_reports(tmp_path: Path):
     run_dir = write_sample_run(tmp_path, settings=CONSTRAINED)
     model = write_reports(run_dir, top_n=1, pdf=True).models[0]

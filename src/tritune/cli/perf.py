@@ -19,6 +19,7 @@ from rich.table import Table
 from tritune.cli import options
 from tritune.cli.app import App
 from tritune.cpus import client_side, server_split
+from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
@@ -108,6 +109,7 @@ def _table(results: list[PerfResult]) -> Table:
         "p99 us",
         "queue us",
         "compute us",
+        "others' CPU",
         "status",
     ):
         table.add_column(column, justify="right" if column != "status" else "left")
@@ -116,6 +118,7 @@ def _table(results: list[PerfResult]) -> Table:
         us = 1e-3
         compute = (s.compute_input_ns + s.compute_infer_ns + s.compute_output_ns) * us if s else 0
         status = str(r.status) + (" (client-bound)" if r.client_bound else "")
+        status += " (busy host)" if _busy_host(r) else ""
         table.add_row(
             f"{r.load.value:g}",
             f"{r.throughput:.1f}",
@@ -129,9 +132,14 @@ def _table(results: list[PerfResult]) -> Table:
             ),
             f"{s.queue_ns * us:.0f}" if s else "-",
             f"{compute:.0f}" if s else "-",
+            "-" if r.host_other_cpu is None else f"{r.host_other_cpu:.2f}",
             status,
         )
     return table
+
+
+def _busy_host(result: PerfResult) -> bool:
+    return any(is_busy_host_warning(w) for w in result.warnings)
 
 
 @click.command()
@@ -287,3 +295,5 @@ def perf(
         app.err.print(_table(results))
     if any(r.client_bound for r in results):
         app.warn("some results were limited by the load generator, not the server (see the warnings above)")
+    if any(_busy_host(r) for r in results):
+        app.warn("other processes took a large share of the CPU during some measurements (see the warnings above)")

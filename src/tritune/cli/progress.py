@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tritune.cli.app import App
+from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import Measurement
 from tritune.profile.orchestrator import RunConclusion
 from tritune.report.terminal import print_written
@@ -86,6 +87,9 @@ class RichProgress:
         if measurement.status.value == "unstable":
             tag += " [yellow](unstable)[/yellow]"
         self._progress.console.print(f"  {name} @ {measurement.load.label()}: {status}{tag}", highlight=False)
+        for warning in measurement.warnings:
+            if is_busy_host_warning(warning):  # the one warning that explains the others' numbers too
+                self._progress.console.print(f"    [yellow]busy host:[/yellow] {warning}", highlight=False)
         task = self._progress.tasks[0]
         eta = ""
         if task.total and self._measured:

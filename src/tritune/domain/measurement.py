@@ -4,7 +4,8 @@ Metrics use Model Analyzer's names and units so its users recognise them:
 ``perf_throughput`` (infer/sec); ``perf_latency_avg``/``_p50``/``_p90``/``_p95``/``_p99``,
 ``perf_server_queue``, ``perf_server_compute_input``/``_infer``/``_output``,
 ``perf_client_send_recv`` (all milliseconds); ``cpu_used_ram``, ``gpu_used_memory`` (MB);
-``gpu_utilization`` (percent); ``gpu_power_usage`` (watts).
+``gpu_utilization`` (percent); ``gpu_power_usage`` (watts); and tritune's own
+``host_other_cpu`` (cores other processes took, see ``host_load``).
 """
 
 from __future__ import annotations

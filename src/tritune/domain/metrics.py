@@ -55,6 +55,9 @@ METRICS: dict[str, Metric] = {
         # Model Analyzer treats utilization as "more is better".
         Metric("gpu_utilization", "%", _MAX, "GPU Utilization (%)", "GPU utilization (%)"),
         Metric("gpu_power_usage", "W", _MIN, "GPU Power Usage (W)", "GPU power (W)"),
+        # Not Model Analyzer's: CPU that processes other than the server, its stubs and tritune
+        # took on the cores those run on, in cores (CPU-seconds per second); see host_load.py.
+        Metric("host_other_cpu", "cores", _MIN, "Other Processes CPU (cores)", "Other processes' CPU (cores)"),
         Metric("output_token_throughput", "tokens/sec", _MAX, "Output Token Throughput (tokens/sec)", "Tokens/sec"),
     )
 }
@@ -84,6 +87,7 @@ MEASUREMENT_COLUMNS: tuple[str, ...] = (
     "gpu_used_memory",
     "gpu_utilization",
     "gpu_power_usage",
+    "host_other_cpu",
 )
 
 # What a host reports about its own resources, per model, in the reports' resource plots.

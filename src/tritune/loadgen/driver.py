@@ -256,6 +256,8 @@ class LoadDriver:
             open_loop=load.open_loop,
             server_alive=self.server.is_alive(),
             failure=failure,
+            host_other_cpu=side.host_other_cpu,
+            host_cores=side.host_cores,
         )
         return PerfResult(
             model=self.model,
@@ -272,6 +274,7 @@ class LoadDriver:
             warnings=verdict.warnings,
             workers=workers,
             percentile=self.options.stability.percentile,
+            host_other_cpu=side.host_other_cpu,
         )
 
     def sweep(

@@ -1,5 +1,6 @@
-"""The server side of a measurement: Triton's statistics, its Prometheus metrics and the
-model's memory, snapshotted at window edges and reduced over the windows a result keeps."""
+"""The server side of a measurement: Triton's statistics, its Prometheus metrics, the
+model's memory and the CPU other processes on the host took, snapshotted at window edges and
+reduced over the windows a result keeps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, parse_model_stats
+from tritune.monitor.host_cpu import HostCpuSample, others_between, sample_host_cpu, watched_cores
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
 from tritune.triton.http_api import TritonHttp, TritonHttpError
@@ -32,6 +34,7 @@ class _Snapshot:
     stats: StatsSnapshot | None
     metrics: MetricsSample | None
     memory: ModelMemory | None
+    host: HostCpuSample | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ServerSide:
     breakdown: ServerBreakdown | None = None
     metrics: MetricsSummary | None = None
     memory: ModelMemory | None = None
+    host_other_cpu: float | None = None  # cores others took (None: a server given by URL)
+    host_cores: int = 0  # the cores tritune and the server run on, that figure's scale
 
 
 class ServerObserver:
@@ -54,14 +59,21 @@ class ServerObserver:
         server_stats: bool = True,
         metrics: bool = True,
         memory: bool = True,
+        host_cpu: bool = True,
     ) -> None:
+        """``host_cpu``: watch the CPU other processes take. Only for a server tritune knows the
+        process of: a server given by URL may run on this host, and its CPU would read as others'."""
         self._server = server
+        server_pid = server.server_pid()
+        self._cores = watched_cores(server_pid) if host_cpu and server_pid is not None else frozenset()
         self._model = model
         self._want = (server_stats, metrics, memory)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tritune-observer")
         self._snapshots: dict[int, Future[_Snapshot]] = {}
 
     def _take(self) -> _Snapshot:
+        # The CPU first: it is the reading most sensitive to when it is taken.
+        host = sample_host_cpu(self._cores, self._server.server_pid()) if self._cores else None
         now = time.monotonic_ns()
         want_stats, want_metrics, want_memory = self._want
         endpoints = self._server.endpoints
@@ -70,7 +82,7 @@ class ServerObserver:
         if want_metrics and endpoints.metrics:
             metrics = scrape_metrics(endpoints.metrics, now, SNAPSHOT_TIMEOUT_S)
         memory = model_memory(self._server.server_pid(), self._model) if want_memory else None
-        return _Snapshot(stats, metrics, memory)
+        return _Snapshot(stats, metrics, memory, host)
 
     def snapshot(self, edge: int) -> None:
         """Edge -1 is the start of the first window, edge i the end of window i."""
@@ -95,4 +107,7 @@ class ServerObserver:
         samples = [s.metrics for s in span if s.metrics is not None]
         metrics = summarize_metrics(samples) if samples else None
         memory = ModelMemory.peak([s.memory for s in span if s.memory is not None])
-        return ServerSide(server, metrics, memory)
+        others = None
+        if first and last and first.host and last.host:
+            others = others_between(first.host, last.host)
+        return ServerSide(server, metrics, memory, others, len(self._cores))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tritune.domain.host_load import HOST_OTHER_CPU, busy_host_warning
 from tritune.domain.measurement import Measurement
 from tritune.domain.metrics import metric
 from tritune.domain.status import MeasurementStatus, Stability
@@ -46,12 +47,15 @@ def judge(
     open_loop: bool,
     server_alive: bool = True,
     failure: str = "",
+    host_other_cpu: float | None = None,
+    host_cores: int = 0,
 ) -> MeasurementVerdict:
     """The verdict on one measurement.
 
     ``stability``/``stability_reason``: where the window controller ended; ``client``: the
     summary of the kept windows (None when none was kept); ``failure``: why the load itself
-    broke off (a worker died), empty when it ran to the end.
+    broke off (a worker died), empty when it ran to the end; ``host_other_cpu``: the cores
+    other processes took of the ``host_cores`` tritune and the server run on (None: not watched).
     """
     warnings: list[str] = []
     status = {
@@ -90,6 +94,9 @@ def judge(
                 f"({client.late_fraction:.1%}) were sent late "
                 f"(worst {client.lateness_max_ns / 1e6:.1f} ms)"
             )
+    busy = busy_host_warning(host_other_cpu, host_cores)
+    if busy is not None:
+        warnings.append(busy)
     return MeasurementVerdict(status, reason, client_bound, tuple(warnings))
 
 
@@ -117,6 +124,7 @@ class PerfResult:
     warnings: tuple[str, ...] = ()
     workers: int = 1
     percentile: int | None = None  # the latency stability and the summary line use
+    host_other_cpu: float | None = None  # cores other processes took (see domain.host_load)
 
     @property
     def stable(self) -> bool:
@@ -185,6 +193,8 @@ class PerfResult:
                 values["gpu_power_usage"] = sum(gauges.gpu_power_usage.values())
             if "gpu_used_memory" not in values and gauges.gpu_memory_used_bytes:
                 values["gpu_used_memory"] = sum(gauges.gpu_memory_used_bytes.values())
+        if self.host_other_cpu is not None:
+            values[HOST_OTHER_CPU] = self.host_other_cpu
         return values
 
 

@@ -24,6 +24,9 @@ GPU_CSV = "metrics-model-gpu.csv"
 SERVER_CSV = "metrics-server-only.csv"
 
 _INFERENCE_METRICS = ("perf_throughput", "perf_latency_p99")
+# tritune's own, after Model Analyzer's columns (scripts index them by header): the CPU other
+# processes took during the measurement, in cores.
+_INFERENCE_EXTRA = ("host_other_cpu",)
 _GPU_METRICS = ("gpu_used_memory", "gpu_utilization", "gpu_power_usage")
 _COLUMN_HEADERS = {
     "model_name": "Model",
@@ -111,11 +114,20 @@ def _measurement_table(
 
 
 def inference_table(datas: Sequence[ReportData]) -> CsvTable:
+    """MA's columns, then tritune's extra ones that any measurement of the runs carries."""
+    extra = tuple(m for m in _INFERENCE_EXTRA if any(d.metric_present(m) for d in datas))
     return _measurement_table(
         INFERENCE_CSV,
         datas,
         ("model_name", "batch_size"),
-        ("model_config_path", "instance_group", "max_batch_size", "satisfies_constraints", *_INFERENCE_METRICS),
+        (
+            "model_config_path",
+            "instance_group",
+            "max_batch_size",
+            "satisfies_constraints",
+            *_INFERENCE_METRICS,
+            *extra,
+        ),
     )
 
 

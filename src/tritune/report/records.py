@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tritune.analysis import DEFAULT_OBJECTIVES, SummaryFacts
+from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
 from tritune.domain.measurement import LoadMode, LoadPoint
 from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
@@ -125,6 +126,16 @@ class Point:
         return self.status is not MeasurementStatus.FAILED
 
     @property
+    def unstable(self) -> bool:
+        """Its windows never agreed: the numbers are kept, and marked wherever they are shown."""
+        return self.status is MeasurementStatus.UNSTABLE
+
+    @property
+    def busy_host(self) -> bool:
+        """Other processes took enough CPU during it to move its numbers (its warning says how much)."""
+        return any(is_busy_host_warning(w) for w in self.warnings)
+
+    @property
     def load_label(self) -> str:
         return LoadPoint(self.load_mode, self.load_value, self.batch_size).label()
 
@@ -169,6 +180,10 @@ class ConfigSummary:
         if self.preferred_batch_sizes:
             text += f", preferred {list(self.preferred_batch_sizes)}"
         return text
+
+    @property
+    def best_unstable(self) -> bool:
+        return self.best is not None and self.best.unstable
 
     @property
     def constraint_status(self) -> str:
@@ -238,3 +253,22 @@ class ReportData:
 
     def metric_present(self, metric: str) -> bool:
         return any(metric in p.metrics for c in self.configs for p in c.points)
+
+    @property
+    def busy_host_count(self) -> int:
+        """Measurements during which other processes took enough CPU to warn."""
+        return sum(p.busy_host for c in self.configs for p in c.points)
+
+    @property
+    def busy_host_note(self) -> str | None:
+        """The summary's note on a busy host: how many measurements, the worst share, the fix."""
+        count = self.busy_host_count
+        if not count:
+            return None
+        worst = max((p.get(HOST_OTHER_CPU) or 0.0) for c in self.configs for p in c.points if p.busy_host)
+        total = self.measurement_count
+        return (
+            f"Busy host: other processes took a large share of the CPU during {count} of "
+            f"{total} measurement{'' if total == 1 else 's'} (up to {worst:.1f} cores), so those numbers may be low "
+            "and unstable. Stop other work on this host, or pin with --server-cpus, and measure again."
+        )

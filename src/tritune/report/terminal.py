@@ -47,7 +47,7 @@ def summary_table(data: ReportData) -> Table:
             f"{config.max_queue_delay_us or 0}µs" if config.dynamic_batching else "off",
             config.instance_group,
             _short_load(best),
-            format_number(best.get("perf_throughput") if best else None),
+            ("~" if config.best_unstable else "") + format_number(best.get("perf_throughput") if best else None),
             format_number(best.get("perf_latency_p99") if best else None),
             marks.get(config.constraint_status, "failed"),
         )
@@ -55,6 +55,8 @@ def summary_table(data: ReportData) -> Table:
         "best first; * default; MBS: max batch size; Queue: dynamic batching delay;\n"
         "Load: c=concurrency, b=batch; OK: meets the constraints"
     )
+    if any(c.best_unstable for c in data.plotted):
+        table.caption += "\n~: unstable (the best point never stabilised)"
     table.caption_justify = "left"
     return table
 
@@ -63,6 +65,8 @@ def print_summary(console: Console, data: ReportData) -> None:
     if data.partial_message:
         console.print(f"[yellow]{data.partial_message}[/]", highlight=False)
     console.print(summary_table(data))
+    if data.busy_host_note:
+        console.print(f"[yellow]{data.busy_host_note}[/]", highlight=False)
     console.print(data.sentence, highlight=False, markup=False)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tritune.domain.host_load import HOST_OTHER_CPU, busy_host_warning
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import DynamicBatching, ServingConfig
@@ -65,6 +66,22 @@ LOAD_FAILED = f"{MODEL}_config_3"
 ALL_FAILED = f"{MODEL}_config_4"
 
 
+def _measured(concurrency: int, metrics: dict[str, float]) -> Measurement:
+    return Measurement(LoadPoint(LoadMode.CONCURRENCY, concurrency, 1), MeasurementStatus.OK, metrics)
+
+
+def _busy(concurrency: int, metrics: dict[str, float]) -> Measurement:
+    if concurrency != 4:
+        return _measured(concurrency, {**metrics, HOST_OTHER_CPU: 0.05})
+    return Measurement(
+        LoadPoint(LoadMode.CONCURRENCY, concurrency, 1),
+        MeasurementStatus.UNSTABLE,
+        {**metrics, HOST_OTHER_CPU: 1.3},
+        error="failed to obtain a stable measurement within 10 windows",
+        warnings=(str(busy_host_warning(1.3, 2)),),
+    )
+
+
 def _metrics(concurrency: int, throughput: float, p99: float, instances: int) -> dict[str, float]:
     queue = 0.1 * concurrency
     return {
@@ -94,6 +111,7 @@ def write_sample_run(
     configs: int | None = None,
     with_config_files: bool = True,
     cpu_only: bool = False,
+    busy_host: bool = False,
 ) -> Path:
     """Write the sample run into ``run_dir`` and return it.
 
@@ -103,6 +121,9 @@ def write_sample_run(
         configs: write only the first N of the good configurations (a partial run), skipping the failures.
         with_config_files: also write config.pbtxt files to the output model repository (not for config_2).
         cpu_only: a machine without GPU: no GPU in the hardware, no GPU metrics.
+        busy_host: every measurement carries ``host_other_cpu`` (0.05 cores), and each config's
+            concurrency-4 measurement ran on a busy host (1.3 of 2 cores, with the warning) and
+            never stabilised (status unstable).
     """
     run_dir = Path(run_dir)
     settings = dict(settings) if settings is not None else {"objectives": {"perf_throughput": 1}, "top_n": 3}
@@ -114,17 +135,14 @@ def write_sample_run(
             variant = store.variant_for(run.id, {"index": index}, serving, name=name, is_default=is_default)
             store.set_variant_status(variant.id, VariantStatus.LOADED, load_time_s=1.0 + index)
             for concurrency, throughput, p99 in points:
+                metrics = {
+                    k: v
+                    for k, v in _metrics(concurrency, throughput, p99, serving.instance_count).items()
+                    if not (cpu_only and k.startswith("gpu_"))
+                }
                 store.add_measurement(
                     variant.id,
-                    Measurement(
-                        load=LoadPoint(LoadMode.CONCURRENCY, concurrency, 1),
-                        status=MeasurementStatus.OK,
-                        metrics={
-                            k: v
-                            for k, v in _metrics(concurrency, throughput, p99, serving.instance_count).items()
-                            if not (cpu_only and k.startswith("gpu_"))
-                        },
-                    ),
+                    _busy(concurrency, metrics) if busy_host else _measured(concurrency, metrics),
                     duration_s=3.0,
                 )
             if with_config_files and name != f"{MODEL}_config_2":

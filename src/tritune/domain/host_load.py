@@ -1,0 +1,52 @@
+"""A busy host, named: how much CPU processes other than the measured ones took during a
+measurement, and when that is enough to say so.
+
+``host_other_cpu`` (unit: cores, i.e. CPU-seconds per second of the measurement) is the CPU
+time spent on the cores tritune and the server may run on by anything but the Triton server,
+its Python-backend stubs, tritune itself and its load-generator workers. It is measured by
+``tritune.monitor.host_cpu`` and judged here, purely.
+"""
+
+from __future__ import annotations
+
+HOST_OTHER_CPU = "host_other_cpu"
+
+# Warn when others took at least this share of the cores we run on (0.5 of 2 cores). On a
+# CPU-bound server each core others take is a core the server or its clients lose, so a quarter
+# of the cores moves throughput by up to a quarter: well past the 10 % spread a stable
+# measurement allows, and far above what an idle host's daemons take (a few % of one core).
+BUSY_SHARE = 0.25
+# And at least this much in absolute terms, so a many-core host does not warn about a fraction
+# of one core spread thinly.
+BUSY_MIN_CORES = 0.25
+
+_PREFIX = "other processes used"
+
+
+def is_busy(other_cores: float, cores: int) -> bool:
+    """Others took enough of the ``cores`` tritune and the server run on to move the numbers."""
+    return cores > 0 and other_cores >= max(BUSY_SHARE * cores, BUSY_MIN_CORES)
+
+
+def busy_host_warning(other_cores: float | None, cores: int) -> str | None:
+    """The one-line warning for a busy host, or None when the others stayed small."""
+    if other_cores is None or not is_busy(other_cores, cores):
+        return None
+    noun = "core" if cores == 1 else "cores"
+    return (
+        f"{_PREFIX} {other_cores:.1f} of the {cores} {noun} tritune and the server run on during this "
+        "measurement: numbers may be low and unstable; stop other work or pin with --server-cpus"
+    )
+
+
+def is_busy_host_warning(warning: str) -> bool:
+    """Whether a stored warning is the busy-host one (reports and the terminal single it out)."""
+    return warning.startswith(_PREFIX)
+
+
+def other_cores(busy_s: float, ours_s: float, wall_s: float) -> float:
+    """Others' CPU in cores: the CPU time the cores spent busy less ours, per second of wall time
+    (never below 0: clock ticks make ours read a little above the total now and then)."""
+    if wall_s <= 0:
+        return 0.0
+    return max(0.0, busy_s - ours_s) / wall_s

@@ -1,0 +1,96 @@
+"""CPU the host's other processes take while tritune measures (``host_other_cpu``).
+
+System-wide minus ours: at each window edge, the busy CPU time (user + nice + system, from
+``/proc/stat`` per core) of the cores tritune and the server may run on, and the CPU time of
+our processes — tritune with its threads, every process it started (the load generator's
+workers, an embedded server) and the server's tree with its Python-backend stubs. Others over
+a span = busy delta - ours delta. Two small reads per edge (a few ms), and unlike sampling every
+process it counts short-lived ones too (a build's compiler runs, a test suite's workers).
+Interrupt time is left out: with IRQ time accounting it is charged to no process, and the
+loopback traffic of our own requests would count as others'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psutil
+
+from tritune.cpus import usable_cpus
+from tritune.domain.host_load import other_cores
+
+# A process's create time is known to a clock tick (10 ms) or so.
+_CREATE_TIME_SLACK_S = 0.05
+
+
+@dataclass(frozen=True)
+class HostCpuSample:
+    wall_s: float  # time.monotonic()
+    epoch_s: float  # time.time(), to compare with a process's create time
+    busy_s: float  # busy CPU time of the watched cores since boot
+    ours: dict[int, tuple[float, float]] = field(default_factory=dict)  # pid -> (create time, CPU s)
+
+
+def watched_cores(server_pid: int | None) -> frozenset[int]:
+    """The cores tritune (and what it starts) and the server may run on."""
+    cores = set(usable_cpus())
+    if server_pid is not None:
+        with contextlib.suppress(psutil.Error, AttributeError):
+            cores.update(psutil.Process(server_pid).cpu_affinity() or ())
+    return frozenset(cores)
+
+
+def _our_processes(server_pid: int | None) -> list[psutil.Process]:
+    """tritune, everything it started and, when it did not start the server, the server's tree."""
+    me = psutil.Process(os.getpid())
+    found = {me.pid: me}
+    with contextlib.suppress(psutil.Error):
+        found.update((p.pid, p) for p in me.children(recursive=True))
+    if server_pid is not None and server_pid not in found:  # an embedded server is already in
+        with contextlib.suppress(psutil.Error):
+            server = psutil.Process(server_pid)
+            found[server_pid] = server
+            found.update((p.pid, p) for p in server.children(recursive=True))
+    return list(found.values())
+
+
+def _busy_s(cores: Iterable[int]) -> float:
+    per_core = psutil.cpu_times(percpu=True)
+    total = 0.0
+    for core in cores:
+        if core < len(per_core):
+            t = per_core[core]
+            total += t.user + t.nice + t.system
+    return total
+
+
+def sample_host_cpu(cores: frozenset[int], server_pid: int | None) -> HostCpuSample:
+    ours: dict[int, tuple[float, float]] = {}
+    with contextlib.suppress(psutil.Error):
+        for process in _our_processes(server_pid):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                ours[process.pid] = (process.create_time(), times.user + times.system)
+    return HostCpuSample(time.monotonic(), time.time(), _busy_s(cores), ours)
+
+
+def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
+    """Our CPU seconds between two samples; a process started in between counts from its start,
+    one that ended in between is lost (and reads as others': rare, and errs towards a warning)."""
+    total = 0.0
+    for pid, (created, cpu_s) in end.ours.items():
+        before = start.ours.get(pid)
+        if before is not None and before[0] == created:
+            total += max(0.0, cpu_s - before[1])
+        elif created >= start.epoch_s - _CREATE_TIME_SLACK_S:
+            total += cpu_s  # started in the span (a reused pid too): all its time is in it
+    return total
+
+
+def others_between(start: HostCpuSample, end: HostCpuSample) -> float:
+    """The others' CPU between two samples, in cores."""
+    return other_cores(end.busy_s - start.busy_s, ours_between(start, end), end.wall_s - start.wall_s)

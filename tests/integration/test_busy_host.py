@@ -1,0 +1,81 @@
+"""A busy host, named: ``tritune perf`` on the real embedded Triton, once on a quiet host and once
+while processes of our own making burn every core tritune may use. The busy run must read more
+of the others' CPU than the quiet one, and say so in a warning.
+
+Robust on a shared CI host: other work may make the quiet run busy too, so the test compares
+the two runs (or, where the quiet run was already near saturation, accepts a busy run that holds
+three quarters of the cores) and asserts a small floor, never an absolute time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from tritune.cli import cli
+from tritune.cpus import usable_cpus
+from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
+from tritune.testing.models import mlp_model
+
+pytestmark = pytest.mark.triton
+
+SPIN = "while True: pass"
+
+
+@contextmanager
+def burning(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` Python processes spinning on the CPU, killed and reaped on the way out."""
+    spinners: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(count):
+            spinners.append(subprocess.Popen([sys.executable, "-c", SPIN]))
+        time.sleep(0.3)  # let them start spinning before the load does
+        yield spinners
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait(timeout=10)
+
+
+def _perf(model: Path) -> dict[str, Any]:
+    outcome = CliRunner().invoke(
+        cli,
+        ["perf", str(model), "--concurrency-range", "2", "-p", "400", "-s", "50", "-r", "5", "--json"],
+        catch_exceptions=False,
+    )
+    assert outcome.exit_code == 0, outcome.output
+    results = json.loads(outcome.stdout)
+    assert len(results) == 1
+    return {"result": results[0], "stderr": outcome.stderr}
+
+
+def test_perf_names_a_busy_host_and_a_quiet_one_reads_less(tmp_path: Path) -> None:
+    model = mlp_model(tmp_path / "busy_mlp.onnx", width=32, depth=1)
+    quiet = _perf(model)
+    cores = len(usable_cpus())
+    # Two spinners a core: they outweigh whatever else shares a CI host with this test.
+    with burning(2 * cores) as spinners:
+        busy = _perf(model)
+        pids = [s.pid for s in spinners]
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+
+    quiet_cpu = quiet["result"]["metrics"][HOST_OTHER_CPU]
+    busy_cpu = busy["result"]["metrics"][HOST_OTHER_CPU]
+    # More than the quiet run read, unless other work already held most of the cores then.
+    assert busy_cpu > quiet_cpu or busy_cpu >= 0.75 * cores, (quiet_cpu, busy_cpu)
+    assert busy_cpu >= 0.3  # our spinners alone held a good part of a core
+    warnings = [w for w in busy["result"]["warnings"] if is_busy_host_warning(w)]
+    assert len(warnings) == 1 and "--server-cpus" in warnings[0]
+    assert f"warning: {warnings[0]}" in busy["stderr"]
+    assert "other processes took a large share of the CPU" in busy["stderr"]
