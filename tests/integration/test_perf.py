@@ -300,7 +300,17 @@ def test_server_killed_mid_measurement_fails_with_what_was_measured(doomed_serve
     driver.target(1)  # inputs built and checked before the clock starts
 
     def kill_after_windows() -> None:
-        time.sleep(1.5)  # a few windows (not a timing assertion: only when the kill happens)
+        # Killed once the server has answered some requests, however slow a busy host makes it.
+        from tritune.triton.control import ModelControl
+
+        deadline = time.monotonic() + 120
+        with ModelControl(doomed_server) as control:
+            while time.monotonic() < deadline:
+                stats = control.statistics("victim")["model_stats"][0]
+                if int(stats.get("inference_count", 0)) >= 20:
+                    break
+                time.sleep(0.1)
+        time.sleep(0.5)  # into a later window (only when the kill happens, never asserted)
         doomed_server.stop(timeout_s=5)
 
     killer = threading.Thread(target=kill_after_windows)
