@@ -7,6 +7,7 @@ from tritune.config.loading import load_profile_config, parse_profile_config
 from tritune.config.profile_config import ProfileConfig, SearchMode
 from tritune.config.sections import (
     BoundSpec,
+    ConfirmSettings,
     DynamicBatchingSpec,
     InstanceGroupSpec,
     LoadParameters,
@@ -17,6 +18,7 @@ from tritune.config.sections import (
 
 __all__ = [
     "BoundSpec",
+    "ConfirmSettings",
     "DynamicBatchingSpec",
     "FlagSpec",
     "InstanceGroupSpec",

@@ -141,8 +141,9 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
     identity = {
         "model": model_identity(model),
         # The measurement section has its own part (older runs kept it outside the config); where
-        # the repository lies is not the model's identity (its bytes are).
-        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository"})),
+        # the repository lies is not the model's identity (its bytes are), and the settings of
+        # the confirm step neither: a rerun with more rounds resumes the run and adds them.
+        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository", "confirm"})),
         "measure": measurement_identity(config.measurement),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
