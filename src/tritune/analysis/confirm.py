@@ -4,8 +4,10 @@ A search decides on one measurement per configuration and load, and re-measureme
 point spread more than the gains being ranked. The confirm step measures the finalists again,
 interleaved, at the winner's load point; this module turns those rounds into a decision:
 
-- each finalist stands by the **median** of its rounds' objective scores, ± its **spread**: the
-  median absolute deviation of the scores, so one wild round neither wins nor blurs a finalist;
+- each finalist stands by the **median** of its rounds' objective scores, ± its **spread**: how
+  far that median may be off, from the median absolute deviation of the scores (robust: one
+  wild round neither wins nor blurs a finalist) over the square root of the rounds (more rounds,
+  a surer median);
 - a finalist with no stable round cannot win (an unstable search point must prove itself);
 - two finalists whose score ranges overlap are a **tie**, and a tie goes to the cheaper
   configuration (fewer instances, then a smaller max batch, then a shorter queue delay);
@@ -58,7 +60,7 @@ class Standing:
     finalist: Finalist
     usable: int  # rounds with numbers (not failed)
     median: float  # median objective score of the usable rounds (-inf: none)
-    spread: float  # median absolute deviation of those scores (log-ratio units)
+    spread: float  # how far the median may be off (log-ratio units), see median_spread()
     violation: float  # median constraint violation (0: feasible)
     stable: bool  # at least one round is stable (OK)
     typical: Measurement | None  # the round whose score is the median (its numbers are quoted)
@@ -99,6 +101,21 @@ class Standing:
         return (2, self.median)
 
 
+# MAD -> standard deviation of a normal sample (1.4826), and the median's standard error relative
+# to the mean's (sqrt(pi/2) = 1.2533).
+_MEDIAN_ERROR = 1.4826 * 1.2533
+
+
+def median_spread(values: Sequence[float]) -> float:
+    """The standard error of the median of ``values``, estimated robustly: MAD-based, so one
+    outlier does not inflate it; 0 for a single value."""
+    if len(values) < 2:
+        return 0.0
+    middle = statistics.median(values)
+    mad = statistics.median(abs(v - middle) for v in values)
+    return _MEDIAN_ERROR * mad / math.sqrt(len(values))
+
+
 def standing(finalist: Finalist, objectives: Objectives, constraints: Constraints | None = None) -> Standing:
     constraints = constraints or Constraints()
     scored: list[tuple[TrialScore, Measurement]] = []
@@ -113,16 +130,17 @@ def standing(finalist: Finalist, objectives: Objectives, constraints: Constraint
     values = [s.score for s, _ in scores]
     typical = scores[(len(scores) - 1) // 2][1]
     middle = statistics.median(values)
-    spread = statistics.median(abs(v - middle) for v in values)
+    spread = median_spread(values)
     violation = statistics.median(s.violation for s, _ in scored)
     return Standing(finalist, len(scored), middle, spread, violation, stable, typical)
 
 
 def overlap(a: Standing, b: Standing) -> bool:
-    """Their medians ± spread overlap: the measurements cannot tell them apart."""
+    """Their medians lie within their spread of each other (the spread of a difference of two
+    medians: both spreads combined): the measurements cannot tell them apart."""
     if a.usable == 0 or b.usable == 0:
         return False
-    return a.low <= b.high and b.low <= a.high
+    return abs(a.median - b.median) <= math.hypot(a.spread, b.spread)
 
 
 def ranked(standings: Sequence[Standing]) -> list[Standing]:
