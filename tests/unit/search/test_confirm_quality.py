@@ -17,6 +17,8 @@ import pytest
 
 from tritune.config import parse_profile_config
 from tritune.domain.measurement import LoadMode, LoadPoint
+from tritune.report.build import build_report_data
+from tritune.report.load import load_run
 from tritune.search.factory import SearchPlan
 from tritune.testing.synthetic import SyntheticSurface, profile_surface
 
@@ -78,3 +80,33 @@ def test_with_confirm_the_pick_is_within_2_percent_in_95_of_100_seeds(rates: dic
 
 def test_without_confirm_the_search_alone_picks_worse(rates: dict[str, int]) -> None:
     assert rates["search alone"] < rates["confirm"], rates
+
+
+def test_the_budget_stops_after_the_first_round_and_a_rerun_adds_the_rest(tmp_path: Path) -> None:
+    surface = SyntheticSurface(seed=1, **SURFACE)  # type: ignore[arg-type]
+    hurried = parse_profile_config({**SPACE, "confirm": {"rounds": 3, "budget_s": 1e-9}})
+    first = profile_surface(hurried, surface, tmp_path)
+    confirmation = first.conclusion.confirmation
+    assert confirmation is not None and confirmation.rounds == 1  # never fewer than one
+    finalists = len(confirmation.standings)
+    assert first.conclusion.measured_now == first.measurements + finalists
+    # The confirm settings are not the run's identity: the same run resumes and adds two rounds.
+    patient = parse_profile_config({**SPACE, "confirm": {"rounds": 3}})
+    second = profile_surface(patient, surface, tmp_path)
+    assert second.conclusion.resumed and second.measurements == 0
+    again = second.conclusion.confirmation
+    assert again is not None and again.rounds >= 3
+    assert second.conclusion.measured_now == finalists * (again.rounds - 1)
+    assert second.conclusion.replayed >= finalists  # round 1 came from the store
+    assert "rounds)" in second.conclusion.sentence
+    # The report reads the rounds from the store and says what the run said.
+    data = build_report_data(load_run(tmp_path))
+    assert (data.sentence, data.best_name) == (second.conclusion.sentence, second.pick)
+
+
+def test_rounds_zero_turns_the_step_off(tmp_path: Path) -> None:
+    run = profile_surface(
+        parse_profile_config({**SPACE, "confirm": {"rounds": 0}}), SyntheticSurface(seed=1, **SURFACE), tmp_path
+    )  # type: ignore[arg-type]
+    assert run.conclusion.confirmation is None and run.pick == run.best.config.name
+    assert "rounds)" not in run.conclusion.sentence and run.conclusion.to_json()["confirm"] is None
