@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tritune.config import MeasurementSettings, ProfileConfig, cli_flags, load_profile_config, parse_profile_config
+from tritune.config import (
+    ConfirmSettings,
+    MeasurementSettings,
+    ProfileConfig,
+    cli_flags,
+    load_profile_config,
+    parse_profile_config,
+)
 from tritune.domain.space import Dim
 from tritune.errors import UsageError
 from tritune.search import build_space, create_plan
@@ -190,7 +197,8 @@ def test_every_top_level_key_has_a_flag() -> None:
     flags = {f.key: f for f in cli_flags()}
     # The measurement section's keys are flags of their own (perf_analyzer's names).
     sections = {f"measurement.{key}" for key in MeasurementSettings.model_fields}
-    assert set(flags) == set(ProfileConfig.model_fields) - {"measurement"} | sections
+    sections |= {f"confirm.{key}" for key in ConfirmSettings.model_fields}
+    assert set(flags) == set(ProfileConfig.model_fields) - {"measurement", "confirm"} | sections
     assert len({f.dest for f in flags.values()}) == len(flags)  # one click parameter each
     assert flags["measurement.max_trials"].flag == "--max-trials"
     assert flags["measurement.shape"].kind == "repeatable"
@@ -198,6 +206,28 @@ def test_every_top_level_key_has_a_flag() -> None:
     assert flags["latency_budget"].flag == "--latency-budget"
     assert flags["run_config_search_mode"].choices == ("default", "brute", "quick", "optuna")
     assert flags["run_config_search_disable"].kind == "bool"
+    # The confirm section's flags name their section.
+    assert [flags[f"confirm.{k}"].flag for k in ("rounds", "max_rounds", "budget_s")] == [
+        "--confirm-rounds",
+        "--confirm-max-rounds",
+        "--confirm-budget",
+    ]
+    assert flags["confirm.budget_s"].dest == "confirm_budget_s"
+
+
+def test_the_confirm_settings_are_not_part_of_the_run_identity(tmp_path: Path) -> None:
+    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+    from tritune.testing.synthetic import SYNTHETIC_SIGNATURE
+
+    model_file = tmp_path / "m.onnx"
+    model_file.write_bytes(b"m")
+    model = ModelFiles("m", {"fp32": model_file}, SYNTHETIC_SIGNATURE)
+    plain = load_profile_config(None, {"profile_models": "m"})
+    more = load_profile_config(
+        None, {"profile_models": "m", "confirm.rounds": 5, "confirm.max_rounds": 8, "confirm.budget_s": 30}
+    )
+    assert more.confirm == ConfirmSettings(rounds=5, max_rounds=8, budget_s=30)
+    assert run_fingerprint(model, plain) == run_fingerprint(model, more)
 
 
 def test_measurement_settings_come_from_the_file_and_flags_replace_one_key(tmp_path: Path) -> None:

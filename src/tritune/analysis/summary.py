@@ -28,6 +28,11 @@ class SummaryFacts:
     gain_percent: float | None = None  # None: no usable default measurement to compare with
     throughput: float | None = None  # infer/sec of the best configuration's best load point
     latency_p99_ms: float | None = None
+    # The confirm step's evidence (None: the search's single measurements decided).
+    confirm_rounds: int | None = None
+    gain_spread_percent: float | None = None  # ± of gain_percent over the confirm rounds
+    tie_with: str | None = None  # the finalist the best tied with
+    tie_reason: str | None = None  # why the best was picked in the tie ("fewer instances")
 
 
 def metric_noun(metric: str) -> str:
@@ -97,14 +102,34 @@ def summary_sentence(facts: SummaryFacts) -> str:
             "(the default configuration has no usable measurement)."
         )
     gain = round(facts.gain_percent)
+    evidence = _evidence(facts)
     if facts.best_is_default or gain <= 0:
         return (
-            f"{lead}, {facts.best_name} provides no gain over the default configuration "
-            f"at {facts.objective}{under}{numbers}."
+            f"{lead}, {facts.best_name} provides no gain over the default configuration{evidence} "
+            f"at {facts.objective}{under}{numbers}.{_tie(facts)}"
         )
     return (
-        f"{lead}, {facts.best_name} is {gain}% better than the default configuration "
-        f"at {facts.objective}{under}{numbers}."
+        f"{lead}, {facts.best_name} is {gain}%{evidence} better than the default configuration "
+        f"at {facts.objective}{under}{numbers}.{_tie(facts)}"
+    )
+
+
+def _evidence(facts: SummaryFacts) -> str:
+    """ " (± 4 %, 3 rounds)": how far the confirm rounds spread, and how many there were."""
+    if not facts.confirm_rounds:
+        return ""
+    rounds = _count(facts.confirm_rounds, "round")
+    if facts.gain_spread_percent is None:
+        return f" ({rounds})"
+    return f" (± {facts.gain_spread_percent:.0f} %, {rounds})"
+
+
+def _tie(facts: SummaryFacts) -> str:
+    if facts.tie_with is None:
+        return ""
+    return (
+        f" It ties with {facts.tie_with} within their spread over {_count(facts.confirm_rounds or 0, 'round')}; "
+        f"{facts.best_name} is picked for {facts.tie_reason}."
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -101,6 +101,12 @@ class RichProgress:
         if failed:
             self._progress.console.print(f"  [red]{name} failed:[/red] {failed}", highlight=False)
 
+    def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
+        label = f"confirming {len(finalists)} finalists: round {number} of {planned}"
+        self._current = label
+        self._progress.console.print(f"  {label}", highlight=False, markup=False, style="bold")
+        self._progress.update(self._task, description=label)
+
 
 class TerminalNotifier:
     """The run's Notifier for the terminal: messages through the App, a RichProgress per search."""
@@ -139,6 +145,10 @@ class TerminalNotifier:
     def variant_done(self, name: str, failed: str | None) -> None:
         if self._bar is not None:
             self._bar.variant_done(name, failed)
+
+    def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
+        if self._bar is not None:
+            self._bar.confirm_round(number, planned, finalists)
 
     def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
         if reports is not None:

@@ -12,6 +12,7 @@ from tritune.config.loading import (
 from tritune.config.profile_config import ProfileConfig, SearchMode
 from tritune.config.sections import (
     BoundSpec,
+    ConfirmSettings,
     DynamicBatchingSpec,
     InstanceGroupSpec,
     LoadParameters,
@@ -22,6 +23,7 @@ from tritune.config.sections import (
 
 __all__ = [
     "BoundSpec",
+    "ConfirmSettings",
     "DynamicBatchingSpec",
     "FlagSpec",
     "InstanceGroupSpec",

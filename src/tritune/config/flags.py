@@ -6,6 +6,7 @@ their own names (``--max-trials`` sets ``measurement.max_trials``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,8 @@ from tritune.config.profile_config import ProfileConfig
 
 # Sections whose keys are flags too (the others are YAML only).
 FLAG_SECTIONS = ("measurement",)
+# Sections whose keys are flags named with the section first (``--confirm-rounds``).
+PREFIXED_SECTIONS = ("confirm",)
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,11 @@ class FlagSpec:
     kind: str  # "bool", "int", "float", "str", "choice", "path", "repeatable", "mapping"
     choices: tuple[str, ...] = ()
     default: str | None = None  # for the help text: the option itself defaults to "not given"
+    prefixed: bool = False  # a key of a PREFIXED_SECTIONS section: its dest names the section too
 
     @property
     def dest(self) -> str:
-        return self.key.rpartition(".")[2]
+        return self.key.replace(".", "_") if self.prefixed else self.key.rpartition(".")[2]
 
 
 def cli_flags() -> list[FlagSpec]:
@@ -44,6 +48,13 @@ def cli_flags() -> list[FlagSpec]:
             section = info.annotation
             assert isinstance(section, type) and issubclass(section, BaseModel)
             flags += [_flag(f"{name}.{key}", key, field) for key, field in section.model_fields.items()]
+        elif name in PREFIXED_SECTIONS:
+            section = info.annotation
+            assert isinstance(section, type) and issubclass(section, BaseModel)
+            for key, field in section.model_fields.items():
+                extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+                spec = _flag(f"{name}.{key}", f"{name}_{extra.get('flag', key)}", field)
+                flags.append(dataclasses.replace(spec, prefixed=True))
         else:
             flags.append(_flag(name, name, info))
     return flags

@@ -17,6 +17,7 @@ from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
 from tritune.config.sections import (
     BoundSpec,
+    ConfirmSettings,
     FrozenSection,
     MeasurementSettings,
     ModelSettings,
@@ -77,6 +78,9 @@ class ProfileConfig(FrozenSection):
     )
     measurement: MeasurementSettings = Field(
         default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
+    )
+    confirm: ConfirmSettings = Field(
+        default=ConfirmSettings(), description="the finalists re-measured after the search (--confirm-* flags)"
     )
     # -- the server (Model Analyzer's keys). Excluded from dumps, so not part of a run's identity:
     # a rerun against a fixed or moved server resumes the same run (see README, resume).

@@ -361,3 +361,17 @@ class MeasurementSettings(FrozenSection):
             except UsageError as error:
                 raise ValueError(error.message) from None
         return value
+
+
+class ConfirmSettings(FrozenSection):
+    """The confirm step after the search: the finalists re-measured, interleaved, at the winner's
+    load point. Not part of a run's identity: a rerun with more rounds resumes and adds them."""
+
+    rounds: int = Field(default=3, ge=0, description="confirm rounds of the finalists (0: no confirm step)")
+    max_rounds: int = Field(default=6, ge=1, description="most confirm rounds while the top two overlap")
+    budget_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="seconds the confirm step may take: no round starts past it (the first always runs)",
+        json_schema_extra={"flag": "budget"},
+    )

@@ -7,7 +7,7 @@ terminal, see ``tritune.cli.progress``; tests and benchmarks pass a :class:`Quie
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tritune.domain.measurement import Measurement
@@ -36,6 +36,11 @@ class Notifier(Protocol):
 
     def variant_done(self, name: str, failed: str | None) -> None: ...
 
+    def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
+        """Round ``number`` of the confirm step starts (``planned`` rounds so far: overlapping
+        finalists add rounds); its measurements follow as ``measurement_done``."""
+        ...
+
     def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
         """One model's run is over: its conclusion, and the reports when they were written."""
         ...
@@ -63,6 +68,9 @@ class QuietNotifier:
         return None
 
     def variant_done(self, name: str, failed: str | None) -> None:
+        return None
+
+    def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
         return None
 
     def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
+from tritune.analysis.confirm import ConfirmResult, confirmed_facts
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.layout import RunLayout
@@ -24,6 +25,7 @@ from tritune.domain.model import ModelSignature
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
+from tritune.profile.confirm import ConfirmStep
 from tritune.profile.deploy import Deployer, variant_name
 from tritune.profile.evaluate import MeasureFn, VariantEvaluator
 from tritune.profile.notify import Notifier, QuietNotifier
@@ -75,6 +77,7 @@ class RunConclusion:
     replayed: int = 0
     exported_to: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    confirmation: ConfirmResult | None = None  # the confirm step's decision (None: it did not run)
 
     def to_json(self) -> dict[str, Any]:
         """The summary scripts read (``tritune profile --json``)."""
@@ -95,6 +98,8 @@ class RunConclusion:
             "measured_now": self.measured_now,
             "replayed": self.replayed,
             "ranked": self.extra.get("ranked", []),
+            # The confirm step's evidence: rounds per finalist, medians, spread, the tie if any.
+            "confirm": None if self.confirmation is None else self.confirmation.to_json(),
         }
 
 
@@ -141,8 +146,9 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
     identity = {
         "model": model_identity(model),
         # The measurement section has its own part (older runs kept it outside the config); where
-        # the repository lies is not the model's identity (its bytes are).
-        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository"})),
+        # the repository lies is not the model's identity (its bytes are), and the settings of
+        # the confirm step neither: a rerun with more rounds resumes the run and adds them.
+        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository", "confirm"})),
         "measure": measurement_identity(config.measurement),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -211,9 +217,14 @@ class ProfileRun:
             hardware or {},
         )
         self.deployer = deployer
-        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, notifier or QuietNotifier(), warm_up)
-        self.measured_now = 0
+        self.notifier = notifier or QuietNotifier()
+        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, self.notifier, warm_up)
+        self._measure = measure
+        self._warm_up = warm_up
+        self.measured_now = 0  # by the search (the confirm step counts its own)
         self.replayed = 0
+        self.confirm_step: ConfirmStep | None = None
+        self.confirmation: ConfirmResult | None = None
 
     def _name_for(self, params: dict[str, Any], is_default: bool) -> str:
         known = self.store.variant_named_by_params(self.run.id, params)
@@ -255,10 +266,33 @@ class ProfileRun:
                 on_trial(trial.number)
         self.store.set_run_status(self.run.id, RunStatus.COMPLETE)
 
+    def confirm(self) -> ConfirmResult | None:
+        """After the search: the finalists re-measured in interleaved rounds at the winner's load
+        point (profile/confirm.py); the conclusion then decides on their medians. Resumable: the
+        rounds stored are replayed."""
+        self.confirm_step = ConfirmStep(
+            store=self.store,
+            run=self.run,
+            deployer=self.deployer,
+            measure=self._measure,
+            notifier=self.notifier,
+            settings=self.config.confirm,
+            objectives=self.plan.objectives,
+            constraints=self.plan.constraints,
+            top=self.config.num_configs_per_model,
+            warm_up=self._warm_up,
+        )
+        self.confirmation = self.confirm_step.run(config_results(self.store, self.run.id))
+        self.store.set_run_status(self.run.id, RunStatus.COMPLETE)
+        return self.confirmation
+
     def conclude(self, export: Path | None = None) -> RunConclusion:
-        """Rank what the store holds, write the best config.pbtxt, and optionally export it."""
+        """Rank what the store holds (the confirm step's decision first, when it ran), write the
+        best config.pbtxt, and optionally export it."""
         configs = config_results(self.store, self.run.id)
         facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
+        if self.confirmation is not None:
+            facts = confirmed_facts(facts, self.confirmation)
         bests = best_per_config(configs, self.plan.objectives, self.plan.constraints)
         best_name = facts.best_name
         best_path: Path | None = None
@@ -275,10 +309,11 @@ class ProfileRun:
             sentence=summary_sentence(facts),
             best_name=best_name,
             best_config_path=best_path,
-            measured_now=self.measured_now,
-            replayed=self.replayed,
+            measured_now=self.measured_now + (self.confirm_step.measured_now if self.confirm_step else 0),
+            replayed=self.replayed + (self.confirm_step.replayed if self.confirm_step else 0),
             exported_to=exported,
             extra={"ranked": [b.config.name for b in bests]},
+            confirmation=self.confirmation,
         )
 
     def _variant_precision(self, name: str) -> tuple[Any, str]:

@@ -269,6 +269,7 @@ class ProfileSession:
                 try:
                     with self.notifier.progress():
                         run.search()
+                        run.confirm()
                 except KeyboardInterrupt:
                     store.set_run_status(run.run.id, RunStatus.INTERRUPTED)
                     self.notifier.warn(

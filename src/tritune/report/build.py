@@ -7,6 +7,7 @@ and computes the sentence and the Pareto front into the records of ``tritune.rep
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from tritune.analysis import (
     summary_facts,
     summary_sentence,
 )
+from tritune.analysis.confirm import ConfirmResult, Finalist, confirmed_facts, decide, serving_cost
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
 from tritune.report.records import (
@@ -66,6 +68,9 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
     results = config_results_of(snapshot.variants, snapshot.measurements)
     bests = best_per_config(results, objectives, constraints)
     facts = summary_facts(results, objectives, constraints)
+    confirmation = _confirmation(snapshot, objectives, constraints)
+    if confirmation is not None:
+        facts = confirmed_facts(facts, confirmation)  # the finalists' rounds decide, as the run did
     by_name = {v.name: v for v in snapshot.variants}
     hardware = _hardware(run.hardware)
 
@@ -91,7 +96,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
             )
         )
     top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
-    count = sum(len(r.measurements) for r in results)
+    count = facts.measurements  # the confirm rounds included
     partial = run.status is not RunStatus.COMPLETE
     return ReportData(
         model_name=run.model_name,
@@ -114,6 +119,25 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         memory_metric=_memory_metric(configs),
         measurement_count=count,
     )
+
+
+def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Constraints) -> ConfirmResult | None:
+    """The confirm step's decision from its stored rounds (the rounds every finalist completed)."""
+    finalists = [
+        Finalist(
+            v.name,
+            tuple(r.measurement for r in sorted(snapshot.repeats[v.id], key=lambda r: r.repeat)),
+            serving_cost(v.serving),
+            v.is_default,
+        )
+        for v in snapshot.variants
+        if snapshot.repeats.get(v.id)
+    ]
+    if len(finalists) < 2:
+        return None
+    done = min(len(f.rounds) for f in finalists)
+    finalists = [dataclasses.replace(f, rounds=f.rounds[:done]) for f in finalists]
+    return decide(finalists, finalists[0].rounds[0].load, objectives, constraints)
 
 
 def _partial_message(status: RunStatus, count: int) -> str:

@@ -24,7 +24,16 @@ def load_runs(run_dir: str | Path) -> list[RunSnapshot]:
         for run in store.runs():
             variants = tuple(store.variants(run.id))
             measurements = {v.id: tuple(store.measurements(v.id)) for v in variants}
-            snapshots.append(RunSnapshot(run, variants, measurements, _config_texts(run_dir, variants)))
+            repeats = {v.id: tuple(r for r in store.measurements(v.id, repeats=True) if r.repeat > 0) for v in variants}
+            snapshots.append(
+                RunSnapshot(
+                    run,
+                    variants,
+                    measurements,
+                    _config_texts(run_dir, variants),
+                    {k: v for k, v in repeats.items() if v},
+                )
+            )
     if not snapshots:
         raise UsageError(f"the store in {run_dir} holds no run yet: run `tritune profile` first")
     return snapshots

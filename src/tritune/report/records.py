@@ -64,6 +64,8 @@ class RunSnapshot:
     variants: tuple[VariantRecord, ...]
     measurements: Mapping[int, tuple[MeasurementRecord, ...]]  # variant id -> its measurements
     config_texts: Mapping[str, str] = field(default_factory=dict)  # variant name -> config.pbtxt
+    # variant id -> its confirm rounds (repeats 1, 2, ... of one load point), for the finalists
+    repeats: Mapping[int, tuple[MeasurementRecord, ...]] = field(default_factory=dict)
 
 
 # -- outputs -----------------------------------------------------------------------------------

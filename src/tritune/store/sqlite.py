@@ -20,71 +20,12 @@ from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
 from tritune.store.codec import canonical_json, measurement_from_row, serving_from_dict, serving_to_dict
+from tritune.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 _R = TypeVar("_R", bound="DataclassInstance")
-
-SCHEMA_VERSION = 3
-# What each schema version added to the one before, applied in order to an older store.
-_MIGRATIONS = {
-    # 2: why a variant failed; every failure stored before counts as the model's (kept on resume).
-    2: (
-        "ALTER TABLE variants ADD COLUMN failure TEXT",
-        f"UPDATE variants SET failure = '{FailureCause.MODEL}' WHERE status = '{VariantStatus.FAILED}'",
-    ),
-    # 3: how long a variant's warm-up took (none for variants stored before warm-ups).
-    3: ("ALTER TABLE variants ADD COLUMN warmup_s REAL",),
-}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    model_name TEXT NOT NULL,
-    fingerprint TEXT NOT NULL UNIQUE,
-    settings_json TEXT NOT NULL,
-    hardware_json TEXT NOT NULL DEFAULT '{}',
-    status TEXT NOT NULL DEFAULT 'running',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS variants (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    name TEXT NOT NULL,
-    params_key TEXT NOT NULL,
-    params_json TEXT NOT NULL,
-    serving_json TEXT NOT NULL,
-    is_default INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'pending',
-    load_time_s REAL,
-    error TEXT,
-    failure TEXT,
-    warmup_s REAL,
-    created_at REAL NOT NULL,
-    UNIQUE (run_id, params_key),
-    UNIQUE (run_id, name)
-);
-CREATE TABLE IF NOT EXISTS measurements (
-    id INTEGER PRIMARY KEY,
-    variant_id INTEGER NOT NULL REFERENCES variants(id),
-    load_mode TEXT NOT NULL,
-    load_value REAL NOT NULL,
-    batch_size INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT,
-    client_bound INTEGER NOT NULL DEFAULT 0,
-    perf_throughput REAL,
-    perf_latency_p99 REAL,
-    metrics_json TEXT NOT NULL,
-    warnings_json TEXT NOT NULL DEFAULT '[]',
-    duration_s REAL,
-    created_at REAL NOT NULL,
-    UNIQUE (variant_id, load_mode, load_value, batch_size)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -120,6 +61,7 @@ class MeasurementRecord:
     measurement: Measurement
     duration_s: float | None
     created_at: float
+    repeat: int = 0  # 0: the search's measurement; 1, 2, ...: the confirm step's rounds
 
 
 class Store:
@@ -133,7 +75,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             existed = self._has_table("variants")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._migrate(existed)
         except sqlite3.DatabaseError as error:
             raise UsageError(
@@ -154,7 +96,7 @@ class Store:
             # A store from before the meta table had a version is version 1.
             version = int(row[0]) if row is not None else (1 if existed else SCHEMA_VERSION)
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[step]:
+                for statement in MIGRATIONS[step]:
                     self._db.execute(statement)
             self._db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -312,12 +254,15 @@ class Store:
         )
 
     # -- measurements ----------------------------------------------------------------------
-    def add_measurement(self, variant_id: int, measurement: Measurement, duration_s: float | None = None) -> None:
+    def add_measurement(
+        self, variant_id: int, measurement: Measurement, duration_s: float | None = None, *, repeat: int = 0
+    ) -> None:
+        """``repeat``: 0 for the search's measurement of a load point, 1, 2, ... for its re-measurements."""
         load = measurement.load
         self._db.execute(
             "INSERT OR REPLACE INTO measurements(variant_id, load_mode, load_value, batch_size, status, error,"
-            " client_bound, perf_throughput, perf_latency_p99, metrics_json, warnings_json, duration_s, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " client_bound, perf_throughput, perf_latency_p99, metrics_json, warnings_json, duration_s, created_at,"
+            " repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 variant_id,
                 load.mode.value,
@@ -332,20 +277,34 @@ class Store:
                 json.dumps(list(measurement.warnings)),
                 duration_s,
                 time.time(),
+                repeat,
             ),
         )
 
-    def find_measurement(self, variant_id: int, load: LoadPoint) -> Measurement | None:
+    def find_measurement(self, variant_id: int, load: LoadPoint, repeat: int = 0) -> Measurement | None:
         row = self._db.execute(
-            "SELECT * FROM measurements WHERE variant_id=? AND load_mode=? AND load_value=? AND batch_size=?",
-            (variant_id, load.mode.value, float(load.value), load.batch_size),
+            "SELECT * FROM measurements WHERE variant_id=? AND load_mode=? AND load_value=? AND batch_size=?"
+            " AND repeat=?",
+            (variant_id, load.mode.value, float(load.value), load.batch_size, repeat),
         ).fetchone()
         return self._measurement(row).measurement if row is not None else None
 
-    def measurements(self, variant_id: int) -> list[MeasurementRecord]:
+    def measurements(self, variant_id: int, *, repeats: bool = False) -> list[MeasurementRecord]:
+        """A variant's measurements: the search's (repeat 0), or with ``repeats`` every one stored."""
         rows = self._db.execute(
-            "SELECT * FROM measurements WHERE variant_id=? ORDER BY load_mode, load_value, batch_size",
+            "SELECT * FROM measurements WHERE variant_id=?"
+            + ("" if repeats else " AND repeat=0")
+            + " ORDER BY load_mode, load_value, batch_size, repeat",
             (variant_id,),
+        )
+        return [self._measurement(r) for r in rows]
+
+    def repeats(self, variant_id: int, load: LoadPoint) -> list[MeasurementRecord]:
+        """The re-measurements (repeat 1, 2, ...) of one load point, in order."""
+        rows = self._db.execute(
+            "SELECT * FROM measurements WHERE variant_id=? AND load_mode=? AND load_value=? AND batch_size=?"
+            " AND repeat>0 ORDER BY repeat",
+            (variant_id, load.mode.value, float(load.value), load.batch_size),
         )
         return [self._measurement(r) for r in rows]
 
@@ -355,6 +314,7 @@ class Store:
                 yield variant, record
 
     def measurement_count(self, run_id: int) -> int:
+        """Every measurement of the run, the confirm step's repeats included."""
         return int(
             self._db.execute(
                 "SELECT COUNT(*) FROM measurements m JOIN variants v ON m.variant_id = v.id WHERE v.run_id=?",

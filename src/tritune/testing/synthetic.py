@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +126,14 @@ class SyntheticSurface:
             "cpu_used_ram": memory if not gpu else self.base_memory_mb,
         }
 
-    def measure(self, variant: Variant, load: LoadPoint) -> Measurement:
-        """One noisy measurement, deterministic for (seed, variant, load)."""
+    def measure(self, variant: Variant, load: LoadPoint, repeat: int = 0) -> Measurement:
+        """One noisy measurement, deterministic for (seed, variant, load, repeat): ``repeat`` 1, 2, ...
+        draw fresh noise for re-measurements of a point (0 is the first measurement's)."""
         metrics = self.true_metrics(variant, load)
         if metrics is None:
             return Measurement(load, MeasurementStatus.FAILED, error="variant failed to load (out of memory)")
-        rng = random.Random(zlib.crc32(f"{self.seed}|{variant!r}|{load!r}".encode()))
+        again = f"|{repeat}" if repeat else ""  # repeat 0 keeps the values seeds always gave
+        rng = random.Random(zlib.crc32(f"{self.seed}|{variant!r}|{load!r}{again}".encode()))
         throughput_noise = math.exp(rng.gauss(0, self.noise))
         latency_noise = math.exp(rng.gauss(0, self.noise))
         noisy = dict(metrics)
@@ -150,12 +153,18 @@ class SurfaceRun:
 
     plan: SearchPlan
     conclusion: RunConclusion
-    measurements: int  # taken by the run (the store replays repeats for free)
+    measurements: int  # taken by the run's search (the store replays repeats for free)
     ranking: list[ConfigBest]
 
     @property
     def best(self) -> ConfigBest:
+        """The search's best (its single measurements decide)."""
         return self.ranking[0]
+
+    @property
+    def pick(self) -> str | None:
+        """The configuration the run concluded on (after the confirm step, when it ran)."""
+        return self.conclusion.best_name
 
     @property
     def configs(self) -> list[ConfigResult]:
@@ -169,6 +178,15 @@ def profile_surface(config: ProfileConfig, surface: SyntheticSurface, run_dir: P
     model_file = run_dir / "synthetic.onnx"  # only its bytes matter: they are part of the run's identity
     model_file.write_bytes(b"synthetic")
     deployer = InMemoryDeployer()
+    # Each re-measurement of a point (the confirm step's rounds) draws fresh noise, as a real
+    # one does; the first is the one seeds always gave.
+    taken: Counter[tuple[str, LoadPoint]] = Counter()
+
+    def measure(variant: Variant, load: LoadPoint) -> Measurement:
+        key = (repr(variant), load)
+        taken[key] += 1
+        return surface.measure(variant, load, repeat=taken[key] - 1)
+
     with Store.in_run_dir(run_dir) as store:
         run = ProfileRun(
             config=config,
@@ -176,9 +194,10 @@ def profile_surface(config: ProfileConfig, surface: SyntheticSurface, run_dir: P
             layout=RunLayout(run_dir),
             store=store,
             deployer=deployer,
-            measure=measured_by(surface.measure, deployer),
+            measure=measured_by(measure, deployer),
         )
         run.search()
+        run.confirm()
         conclusion = run.conclude()
     ranking = best_per_config(conclusion.configs, run.plan.objectives, run.plan.constraints)
     return SurfaceRun(run.plan, conclusion, run.measured_now, ranking)

@@ -56,7 +56,7 @@ def test_an_old_store_migrates_and_its_failures_stay_the_models(tmp_path: Path) 
                 FailureCause.MODEL,
                 "failed to poll",
             )
-        assert _schema_version(path) == SCHEMA_VERSION == 3
+        assert _schema_version(path) == SCHEMA_VERSION == 4
 
 
 def test_a_new_store_is_current_and_records_who_failed(tmp_path: Path) -> None:
@@ -97,4 +97,82 @@ def test_a_v2_store_migrates_and_its_variants_have_no_warmup(tmp_path: Path) -> 
         store.set_variant_status(loaded.id, VariantStatus.LOADED, load_time_s=1.25, warmup_s=0.5)
         store.set_variant_status(loaded.id, VariantStatus.LOADED)  # left out: kept
         assert (store.variants(run.id)[0].load_time_s, store.variants(run.id)[0].warmup_s) == (1.25, 0.5)
-    assert _schema_version(path) == SCHEMA_VERSION == 3
+    assert _schema_version(path) == SCHEMA_VERSION == 4
+
+
+# The tables exactly as schema version 3 created them (before repeated measurements), with a run,
+# two variants and three measurements in them.
+V3_TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE,
+    settings_json TEXT NOT NULL, hardware_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'running', created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE variants (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
+    params_key TEXT NOT NULL, params_json TEXT NOT NULL, serving_json TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', load_time_s REAL,
+    error TEXT, failure TEXT, warmup_s REAL, created_at REAL NOT NULL,
+    UNIQUE (run_id, params_key), UNIQUE (run_id, name)
+);
+CREATE TABLE measurements (
+    id INTEGER PRIMARY KEY, variant_id INTEGER NOT NULL REFERENCES variants(id), load_mode TEXT NOT NULL,
+    load_value REAL NOT NULL, batch_size INTEGER NOT NULL, status TEXT NOT NULL, error TEXT,
+    client_bound INTEGER NOT NULL DEFAULT 0, perf_throughput REAL, perf_latency_p99 REAL,
+    metrics_json TEXT NOT NULL, warnings_json TEXT NOT NULL DEFAULT '[]', duration_s REAL,
+    created_at REAL NOT NULL, UNIQUE (variant_id, load_mode, load_value, batch_size)
+);
+INSERT INTO meta VALUES ('schema_version', '3');
+INSERT INTO runs VALUES (1, 'm', 'fp', '{}', '{}', 'complete', 0, 0);
+INSERT INTO variants VALUES
+    (1, 1, 'm_config_default', '{}', '{}', '{"max_batch_size": 8}', 1, 'loaded', 1.0, NULL, NULL, 0.25, 0);
+INSERT INTO variants VALUES
+    (2, 1, 'm_config_0', '{"a":1}', '{"a":1}', '{"max_batch_size": 8}', 0, 'loaded', 1.0, NULL, NULL, NULL, 0);
+INSERT INTO measurements VALUES
+    (1, 1, 'concurrency', 1, 1, 'ok', NULL, 0, 100, 2.0, '{"perf_throughput": 100, "perf_latency_p99": 2.0}',
+     '[]', 0.5, 10),
+    (2, 1, 'concurrency', 2, 1, 'unstable', 'spread', 0, 150, 3.0,
+     '{"perf_throughput": 150, "perf_latency_p99": 3.0}', '["w"]', 0.5, 11),
+    (7, 2, 'concurrency', 2, 1, 'ok', NULL, 1, 180, 2.5, '{"perf_throughput": 180, "perf_latency_p99": 2.5}',
+     '[]', 0.5, 12);
+"""
+
+
+def test_a_v3_store_migrates_keeping_every_measurement_and_stores_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "tritune.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V3_TABLES)
+    with Store(path) as store:
+        default, config = store.variants(1)
+        before = [(r.id, r.measurement, r.duration_s, r.created_at, r.repeat) for r in store.measurements(default.id)]
+        assert [(i, m.load.value, m.status, m.error, d, c, r) for i, m, d, c, r in before] == [
+            (1, 1.0, MeasurementStatus.OK, None, 0.5, 10, 0),
+            (2, 2.0, MeasurementStatus.UNSTABLE, "spread", 0.5, 11, 0),
+        ]
+        (kept,) = store.measurements(config.id)
+        assert (kept.id, kept.measurement.client_bound, kept.measurement.metrics["perf_throughput"]) == (7, True, 180)
+        assert default.warmup_s == 0.25
+        # Repeats of one load point sit beside the search's measurement, each found by its number.
+        point = LoadPoint(LoadMode.CONCURRENCY, 2, 1)
+        for repeat, value in ((1, 151.0), (2, 149.0)):
+            store.add_measurement(
+                config.id, Measurement(point, MeasurementStatus.OK, {"perf_throughput": value}), repeat=repeat
+            )
+        found = store.find_measurement(config.id, point, repeat=2)
+        assert found is not None and found.metrics["perf_throughput"] == 149.0
+        assert store.find_measurement(config.id, point, repeat=3) is None
+        assert store.find_measurement(config.id, point).metrics["perf_throughput"] == 180  # type: ignore[union-attr]
+        assert [r.repeat for r in store.repeats(config.id, point)] == [1, 2]
+        assert len(store.measurements(config.id)) == 1  # the search's view: repeat 0 only
+        assert len(store.measurements(config.id, repeats=True)) == 3
+        assert store.measurement_count(1) == 5
+    assert _schema_version(path) == SCHEMA_VERSION == 4
+    with sqlite3.connect(path) as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM measurements WHERE variant_id=1 AND load_mode='concurrency'"
+            " AND load_value=2 AND batch_size=1 AND repeat=1"
+        ).fetchall()
+        assert "USING INDEX" in str(plan)
+        # The unique key is (variant, load mode, value, batch, repeat): a second repeat 1 replaces the first.
+        assert db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 5

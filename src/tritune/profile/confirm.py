@@ -1,0 +1,165 @@
+"""The confirm step: the search's finalists re-measured, interleaved, on the one running server.
+
+The top configurations (ranked as the conclusion ranks them) and the default are loaded together
+under their own names, warmed up as the evaluator warms a variant, and measured round by round
+at the search winner's load point: A, B, C, D, A, B, C, D, ... so drift on the host falls on
+every finalist alike. Each round is stored as a repeat of that load point (repeat 1, 2, ...), so
+a rerun after Ctrl-C replays the stored rounds and measures only what is missing. The decision
+(medians, spread, ties, the unstable rule) is ``tritune.analysis.confirm``'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
+from tritune.analysis.confirm import ConfirmResult, Finalist, decide, needs_another_round, serving_cost, standing
+from tritune.analysis.constraints import Constraints
+from tritune.analysis.objectives import Objectives
+from tritune.config import ConfirmSettings
+from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.errors import ModelLoadError, ServerError
+from tritune.profile.deploy import Deployer
+from tritune.profile.evaluate import MeasureFn
+from tritune.profile.notify import Notifier
+from tritune.store import RunRecord, Store, VariantRecord
+
+if TYPE_CHECKING:
+    from tritune.loadgen.warmup import WarmupFn
+
+
+def finalists_of(
+    configs: Sequence[ConfigResult], objectives: Objectives, constraints: Constraints, top: int
+) -> list[ConfigBest]:
+    """The ``top`` configurations with a usable best load point, ranked as the conclusion ranks
+    them, and the default (when it has one and is not among them): the search winner first."""
+    bests = [b for b in best_per_config(configs, objectives, constraints) if b.best is not None]
+    chosen = bests[: max(top, 1)]
+    default = next((b for b in bests if b.config.is_default), None)
+    if default is not None and default not in chosen:
+        chosen.append(default)
+    return chosen
+
+
+class ConfirmStep:
+    """Re-measures the finalists in rounds and decides on their medians (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        run: RunRecord,
+        deployer: Deployer,
+        measure: MeasureFn,
+        notifier: Notifier,
+        settings: ConfirmSettings,
+        objectives: Objectives,
+        constraints: Constraints,
+        top: int,
+        warm_up: WarmupFn | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._deployer = deployer
+        self._measure = measure
+        self._notifier = notifier
+        self._settings = settings
+        self._objectives = objectives
+        self._constraints = constraints
+        self._top = top
+        self._warm_up = warm_up
+        self._clock = clock
+        self.measured_now = 0
+        self.replayed = 0
+
+    def run(self, configs: Sequence[ConfigResult]) -> ConfirmResult | None:
+        """The decision, or None when there is nothing to confirm (the step is off, or fewer than
+        two configurations have a usable measurement)."""
+        if self._settings.rounds == 0:
+            return None
+        chosen = finalists_of(configs, self._objectives, self._constraints, self._top)
+        if len(chosen) < 2 or chosen[0].best is None:
+            return None
+        load = chosen[0].best.load
+        by_name = {v.name: v for v in self._store.variants(self._run.id)}
+        variants = [by_name[b.config.name] for b in chosen]
+        self._notifier.info(
+            f"confirming {len(variants)} finalists at {load.label()}: " + ", ".join(v.name for v in variants)
+        )
+        rounds = self._rounds(variants, load)
+        finalists = [
+            Finalist(v.name, tuple(rounds[v.name]), serving_cost(v.serving), v.is_default)
+            for v in variants
+            if v.name in rounds
+        ]
+        return decide(finalists, load, self._objectives, self._constraints)
+
+    def _rounds(self, variants: list[VariantRecord], load: LoadPoint) -> dict[str, list[Measurement]]:
+        settings = self._settings
+        rounds: dict[str, list[Measurement]] = {v.name: [] for v in variants}
+        loaded: list[str] = []
+        started = self._clock()
+        done = 0
+        try:
+            while True:
+                number = done + 1
+                stored = {v.name: self._store.find_measurement(v.id, load, repeat=number) for v in variants}
+                missing = any(m is None for m in stored.values())
+                if missing and done >= 1 and self._clock() - started > settings.budget_s:
+                    self._notifier.info(
+                        f"the confirm step's budget ({settings.budget_s:g} s) is spent: {done} rounds measured"
+                    )
+                    break
+                planned = max(settings.rounds, number)
+                self._notifier.confirm_round(number, planned, [v.name for v in variants])
+                if missing and not loaded:
+                    variants = self._load(variants, load, loaded)
+                for variant in variants:
+                    measurement = stored.get(variant.name)
+                    if measurement is None:
+                        measurement = self._measure_round(variant, load, number)
+                    else:
+                        self.replayed += 1
+                        self._notifier.measurement_done(variant.name, measurement, replayed=True)
+                    rounds[variant.name].append(measurement)
+                done = number
+                standings = [
+                    standing(Finalist(v.name, tuple(rounds[v.name])), self._objectives, self._constraints)
+                    for v in variants
+                ]
+                if not needs_another_round(standings, done, settings.rounds, settings.max_rounds):
+                    break
+        finally:
+            for name in loaded:
+                with contextlib.suppress(ServerError):  # a dead server is reported by the next load
+                    self._deployer.unload(name)
+        return {v.name: rounds[v.name] for v in variants}
+
+    def _measure_round(self, variant: VariantRecord, load: LoadPoint, number: int) -> Measurement:
+        started = self._clock()
+        measurement = self._measure(variant.name, load)
+        self._store.add_measurement(variant.id, measurement, duration_s=self._clock() - started, repeat=number)
+        self.measured_now += 1
+        self._notifier.measurement_done(variant.name, measurement, replayed=False)
+        return measurement
+
+    def _load(self, variants: list[VariantRecord], load: LoadPoint, loaded: list[str]) -> list[VariantRecord]:
+        """Load every finalist together (each under its own name) and warm each up; one that no
+        longer loads leaves the confirm step with a warning."""
+        kept = []
+        for variant in variants:
+            precision = str(variant.params.get("precision", "fp32"))
+            try:
+                self._deployer.load(variant.name, variant.serving, precision)
+            except ModelLoadError as error:
+                self._notifier.warn(f"{variant.name} left the confirm step: {error.message}")
+                continue
+            loaded.append(variant.name)
+            kept.append(variant)
+            if self._warm_up is not None:
+                self._warm_up(variant.name, load.batch_size)
+        return kept
