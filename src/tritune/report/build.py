@@ -93,6 +93,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
                 constraints,
                 len(hardware.gpus),
                 snapshot.config_texts.get(variant.name),
+                tuple(r.measurement for r in sorted(snapshot.repeats.get(variant.id, ()), key=lambda r: r.repeat)),
             )
         )
     top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
@@ -201,6 +202,7 @@ def _config_summary(
     constraints: Constraints,
     gpu_count: int,
     config_text: str | None,
+    rounds: Sequence[Measurement] = (),
 ) -> ConfigSummary:
     serving = variant.serving
     ordered = sorted(measurements, key=lambda m: (m.load.mode.value, m.load.batch_size, m.load.value))
@@ -238,6 +240,7 @@ def _config_summary(
         config_pbtxt_source=source,
         load_time_s=variant.load_time_s,
         warmup_s=variant.warmup_s,
+        rounds=tuple(_point(m, constraints) for m in rounds),
     )
 
 

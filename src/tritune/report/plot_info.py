@@ -142,6 +142,24 @@ def memory_latency_info(data: ReportData) -> SeriesPlotInfo | None:
     return _plotted_info(data, "memory-vs-latency", "perf_latency_p99", data.memory_metric)
 
 
+def confirm_rounds_info(data: ReportData) -> SeriesPlotInfo | None:
+    """The confirm step's evidence: each finalist's main objective metric round by round (the
+    rounds interleave the finalists, so a drift of the host moves every line alike)."""
+    finalists = [c for c in data.configs if c.rounds]
+    if not finalists:
+        return None
+    weights = data.goals.objectives or {"perf_throughput": 1.0}
+    metric = max(weights, key=lambda name: weights[name])
+    series = []
+    for config in finalists:
+        shown = [(i, p) for i, p in enumerate(config.rounds, start=1) if metric in p.metrics]
+        text = [f"round {i}: {p.status.value}" for i, p in shown]
+        values = [p.metrics[metric] for _, p in shown]
+        series.append(_series(config, [float(i) for i, _ in shown], values, text))
+    title = f"{metric_noun(metric).capitalize()} of the finalists, confirm round by round"
+    return SeriesPlotInfo("confirm-rounds", title, "Confirm round", axis_label(metric), tuple(series))
+
+
 def throughput_batch_info(data: ReportData) -> SeriesPlotInfo:
     """Offline mode: throughput against the client batch size, the best load at each size.
 
@@ -208,8 +226,10 @@ def pareto_info(data: ReportData) -> ParetoInfo:
 
 
 def summary_infos(data: ReportData) -> list[PlotInfo]:
-    """The summary report's plots, in page order."""
-    infos: list[PlotInfo] = [throughput_latency_info(data)]
+    """The summary report's plots, in page order: the confirm rounds (the pick's evidence) first."""
+    rounds = confirm_rounds_info(data)
+    infos: list[PlotInfo] = [rounds] if rounds is not None else []
+    infos.append(throughput_latency_info(data))
     memory = memory_latency_info(data)
     if memory is not None:
         infos.append(memory)

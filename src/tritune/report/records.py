@@ -173,6 +173,8 @@ class ConfigSummary:
     # What starting it cost: the load, then the warm-up requests (None: not loaded / not warmed up).
     load_time_s: float | None = None
     warmup_s: float | None = None
+    # The confirm step's rounds of a finalist, in order (empty for the others).
+    rounds: tuple[Point, ...] = ()
 
     @property
     def batching_text(self) -> str:

@@ -91,3 +91,35 @@ def test_every_info_draws(tmp_path: Path):
         figure = plot(info)
         assert figure.data, info.key
         assert all(trace.type in {"scatter", "bar"} for trace in figure.data)  # SVG, never WebGL
+
+
+def test_the_confirm_rounds_plot_shows_each_finalist_round_by_round(tmp_path: Path):
+    from dataclasses import replace
+
+    from tritune.domain.measurement import MeasurementStatus
+    from tritune.store import Store
+
+    run_dir = write_sample_run(tmp_path)
+    assert "confirm-rounds" not in [i.key for i in summary_infos(build_report_data(load_run(run_dir)))]
+    with Store.in_run_dir(run_dir) as store:
+        (run,) = store.runs()
+        finalists = [v for v in store.variants(run.id) if v.name in ("toy_config_0", "toy_config_default")]
+        for round_index in (1, 2, 3):
+            for variant in finalists:
+                best = max(store.measurements(variant.id), key=lambda r: r.measurement.metrics["perf_throughput"])
+                value = best.measurement.metrics["perf_throughput"] + round_index
+                status = MeasurementStatus.UNSTABLE if round_index == 2 else MeasurementStatus.OK
+                measured = replace(
+                    best.measurement, metrics={**best.measurement.metrics, "perf_throughput": value}, status=status
+                )
+                store.add_measurement(variant.id, measured, repeat=round_index)
+    data = build_report_data(load_run(run_dir))
+    infos = summary_infos(data)
+    info = infos[0]  # first on the page: the pick's evidence
+    assert info.key == "confirm-rounds" and info.y_label == "Throughput (infer/sec)"
+    assert sorted(s.name.removesuffix(" (default)") for s in info.series) == ["toy_config_0", "toy_config_default"]
+    for series in info.series:
+        assert series.x == (1.0, 2.0, 3.0)
+        assert series.y[1] - series.y[0] == 1.0 and series.y[2] - series.y[1] == 1.0
+        assert series.text[1] == "round 2: unstable"
+    plot(info)  # plotly accepts it
