@@ -1,37 +1,45 @@
-"""Brute force against the default search on the same grid, on real models and the real
+"""Brute force against the default search on the same space, on real models and the real
 embedded Triton.
 
-For each model: run brute force over a small grid, then the default search over the same
-grid, each as ``tritune profile`` runs it (ProfileSession: its own server, store and run
-folder). Then measure both winners again side by side (alternating, five rounds, median) so
-the objective ratio compares configurations, not the luck of one noisy measurement; each
-winner's spread over those rounds ((max - min) / median) is printed beside it, the noise floor
-of that ratio. ``--server-cpus N`` (the profile's ``server_cpus``) pins the server to the
-first N cores and the load generator to the rest. On a 2-core host sharing the cores lets
-the client's own CPU use swing the server's throughput by half from one measurement to the
-next (a CNN at concurrency 32: 56 % spread shared, 15 % with one core each), but one core
-leaves MiniLM's configurations all at one throughput, a flat surface the search wanders on;
-so the default is no pinning there, and on a bigger host give the server a few cores.
+For each model: run brute force over a small space, then the default search over the same
+space (``--repeats`` times, each a fresh run), each as ``tritune profile`` runs it
+(ProfileSession: its own server, store and run folder, and the space it builds from this
+host's cores). Then measure brute force's winner and each default pick again side by side
+(interleaved, ``--rounds`` rounds, median) so the objective ratio compares configurations, not
+the luck of one noisy measurement; each one's spread over those rounds ((max - min) / median)
+is printed beside it, the noise floor of that ratio.
 
-Cases: ``cnn`` (a small CNN) and ``minilm`` (a BERT-like model) are model files served by
-tritune's runner; ``repo`` is an entry of a user's own model repository (``--model-repository``
-mode): a Python-backend ``model.py`` running the same CNN through ONNX Runtime with its own
-``parameters``, served by its own backend, each variant its config.pbtxt with only the searched
-fields changed. The grid is the same for all three.
+The space: the max batch sizes and instance counts given (``--batch-sizes``, ``--instances``);
+the runner's intra-op threads and the queue delays are the automatic ones for the server's
+cores (instances x threads within the cores: on 2 cores one instance with 1, 2 or every core's
+threads, more instances one thread each; delays 0, 100, 500, 2000 us). The CNN on all cores is
+the case where threads matter: its 2- and 3-instance variants with ONNX Runtime's default
+threads fight over the cores. ``--server-cpus N`` (the profile's ``server_cpus``) pins the
+server to the first N cores and the load generator to the rest, and the space to N cores.
 
-Prints, per model:
+Cases: ``cnn`` (a small CNN), ``minilm`` (a BERT-like model) and ``mlp`` (a small dense net) are
+model files served by tritune's runner; ``repo`` is an entry of a user's own model repository
+(``--model-repository`` mode): a Python-backend ``model.py`` running the same CNN through ONNX
+Runtime with its own ``parameters``, served by its own backend (no thread search: its threads
+are its own), each variant its config.pbtxt with only the searched fields changed.
 
-    objective ratio = default's winner / brute's winner (throughput, re-measured)   target >= 0.98
+Prints, per model and repeat:
+
+    objective ratio = the default pick / brute's winner (throughput, re-measured)   target >= 0.98
     time ratio      = default's measurement time / brute's (sums of measurement durations)   target <= 0.2
                       (the wall-clock ratio, variant loads included, is printed beside it)
 
-Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm,repo] [--server-cpus 0]
+and, over the repeats, how often the pick is within 2 % of brute force's confirmed winner.
+
+Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm,mlp] [--repeats 5]
+    [--rounds 3] [--batch-sizes 1,4,16] [--instances 1,2,3] [--server-cpus 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -41,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from tritune.config import ProfileConfig, parse_profile_config
-from tritune.cpus import CpuSplit, client_side, server_split
+from tritune.cpus import CpuSplit, client_side, server_cores, server_split
 from tritune.domain.measurement import LoadPoint
 from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
@@ -49,18 +57,19 @@ from tritune.profile.notify import QuietNotifier
 from tritune.profile.orchestrator import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
-from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path
+from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path, mlp_model
 from tritune.testing.user_repository import write_onnx_python_model
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 from tritune.triton.user_model import Placement, read_user_model, variant_config, write_entry
 
-GRID: dict[str, Any] = {  # 3 x 3 x 3 = 27 configurations
-    "max_batch_size": [1, 4, 16],
-    "instance_group": [{"count": [1, 2, 3], "kind": ["KIND_CPU"]}],
-    "dynamic_batching": {"max_queue_delay_microseconds": ["off", 0, 2000]},
-}
+
+def grid(batch_sizes: list[int], instances: list[int]) -> dict[str, Any]:
+    """The manual part of the space; threads and queue delays are left to the automatic space."""
+    return {"max_batch_size": batch_sizes, "instance_group": [{"count": instances, "kind": ["KIND_CPU"]}]}
+
+
 SHAPES = {"minilm": {name: [32] for name in MINILM_INPUT_NAMES}}
 # Writes a configuration of the case's model as an entry ``<repository>/<name>``.
 Deploy = Callable[[Path, str, ServingConfig], object]
@@ -72,15 +81,15 @@ class Case:
     deploy: Deploy
 
 
-def file_case(name: str, path: Path) -> Case:
+def file_case(name: str, path: Path, space: dict[str, Any]) -> Case:
     """A model file, served by tritune's runner."""
     return Case(
-        {"profile_models": {name: {"model_path": str(path), "model_config_parameters": GRID}}},
+        {"profile_models": {name: {"model_path": str(path), "model_config_parameters": space}}},
         lambda repository, entry, serving: deploy_onnx(repository, entry, path, serving),
     )
 
 
-def repository_case(name: str, work: Path) -> Case:
+def repository_case(name: str, work: Path, space: dict[str, Any]) -> Case:
     """An entry of the user's own repository: their model.py running the CNN through ONNX Runtime
     (their parameters: an output scale, one ONNX Runtime thread), served by Triton's Python backend."""
     repository = work / "user_models"
@@ -91,7 +100,7 @@ def repository_case(name: str, work: Path) -> Case:
         )
     user = read_user_model(repository, name)
     return Case(
-        {"model_repository": str(repository), "profile_models": {name: {"model_config_parameters": GRID}}},
+        {"model_repository": str(repository), "profile_models": {name: {"model_config_parameters": space}}},
         lambda to, entry, serving: write_entry(
             to, entry, user, variant_config(user.config, entry, serving), Placement.LINK
         ),
@@ -157,13 +166,13 @@ def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConcl
 
 
 def side_by_side(
-    config: ProfileConfig, deploy: Deploy, work: Path, winners: dict[str, tuple[Any, LoadPoint]], rounds: int = 5
+    config: ProfileConfig, deploy: Deploy, work: Path, configs: dict[str, tuple[Any, LoadPoint]], rounds: int
 ) -> dict[str, list[float]]:
-    """Both winners on one server, measured alternately so drift hits both alike."""
+    """The configurations on one server, measured interleaved so drift hits all alike."""
     repo = work / "side_by_side"
-    for name, (serving, _) in winners.items():
+    for name, (serving, _) in configs.items():
         deploy(repo, name, serving)
-    results: dict[str, list[float]] = {name: [] for name in winners}
+    results: dict[str, list[float]] = {name: [] for name in configs}
     split: CpuSplit | None = server_split(config.measurement.server_cpus)
     with (
         EmbeddedTriton(repo, cpus=split.server if split else None) as server,
@@ -172,18 +181,109 @@ def side_by_side(
         WorkerPool() as workers,
     ):
         measure = make_measure_fn(server, measure_options(config.measurement), workers)
-        for name in winners:
+        for name in configs:
             control.load(name)
         for _ in range(rounds):
-            for name, (_, load) in winners.items():
+            for name, (_, load) in configs.items():
                 results[name].append(measure(name, load).metrics.get("perf_throughput", 0.0))
     return results
+
+
+KNOBS = ("instance_count", "intra_op_threads", "max_batch_size", "dynamic_batching")
+
+
+def knobs(params: Any) -> str:
+    """The searched knobs of a pick, short: ``2x1t mbs16 q500`` (instances x threads)."""
+    p = dict(params)
+    delay = p.get("dynamic_batching")
+    return (
+        f"{p.get('instance_count')}x{p.get('intra_op_threads')}t mbs{p.get('max_batch_size')} "
+        f"{'off' if delay is None else f'q{delay}'}"
+    )
+
+
+@dataclass
+class Pick:
+    """One search's winner, how long the search measured, and its re-measured throughput."""
+
+    measurements: int
+    wall_s: float
+    measuring_s: float
+    params: Any
+    serving: Any
+    load: LoadPoint
+    found: float  # the throughput the search measured for it
+    configurations: int
+    checked: list[float] = dataclasses.field(default_factory=list)
+
+
+def run_search(config: ProfileConfig, run_dir: Path) -> Pick:
+    wall_s, measuring_s, conclusion, winner, load = search(config, run_dir)
+    return Pick(
+        conclusion.facts.measurements,
+        wall_s,
+        measuring_s,
+        winner.params,
+        winner.serving,
+        load,
+        conclusion.facts.throughput or 0.0,
+        conclusion.facts.configurations,
+    )
+
+
+def compare(name: str, case: Case, args: argparse.Namespace, server_cpus: int | None, work: Path) -> dict[str, Any]:
+    """Brute force once, the default search ``args.repeats`` times, all picks re-measured."""
+    brute_config = settings(name, case, "brute", args.window_ms, server_cpus)
+    brute = run_search(brute_config, work / name / "brute")
+    picks = [
+        run_search(settings(name, case, "default", args.window_ms, server_cpus), work / name / f"default_{i}")
+        for i in range(args.repeats)
+    ]
+    # Each distinct configuration once on the server: a pick equal to brute's winner is it.
+    distinct: dict[str, tuple[Any, LoadPoint]] = {"check_0": (brute.serving, brute.load)}
+    keys = {knobs(brute.params) + f"@{brute.load.value:g}": "check_0"}
+    for pick in picks:
+        key = knobs(pick.params) + f"@{pick.load.value:g}"
+        if key not in keys:
+            keys[key] = f"check_{len(distinct)}"
+            distinct[keys[key]] = (pick.serving, pick.load)
+    checked = side_by_side(brute_config, case.deploy, work / name, distinct, args.rounds)
+    for pick in (brute, *picks):
+        pick.checked = checked[keys[knobs(pick.params) + f"@{pick.load.value:g}"]]
+    best = statistics.median(brute.checked)
+    rows = [
+        {
+            "objective_ratio": statistics.median(p.checked) / best,
+            "time_ratio": p.measuring_s / brute.measuring_s,
+            "wall_ratio": p.wall_s / brute.wall_s,
+            "measurement_ratio": p.measurements / brute.measurements,
+        }
+        for p in picks
+    ]
+    print(f"\n== {name}: {brute.configurations} configurations in the space")
+    print(
+        f"  brute    {brute.measurements:4d} measurements, {brute.measuring_s:6.1f} s measuring "
+        f"({brute.wall_s:6.1f} s wall); winner {knobs(brute.params)} at concurrency {brute.load.value:g}; "
+        f"re-measured {[round(v) for v in brute.checked]} infer/s (spread {spread(brute.checked):.0%})"
+    )
+    for i, (pick, row) in enumerate(zip(picks, rows, strict=True)):
+        print(
+            f"  default#{i} {pick.measurements:3d} measurements, {pick.measuring_s:6.1f} s measuring "
+            f"({pick.wall_s:6.1f} s wall); pick {knobs(pick.params)} at concurrency {pick.load.value:g}; "
+            f"re-measured {[round(v) for v in pick.checked]} infer/s (spread {spread(pick.checked):.0%}); "
+            f"objective ratio {row['objective_ratio']:.3f}, time ratio {row['time_ratio']:.3f}"
+        )
+    return {"model": name, "rows": rows, "brute_spread": spread(brute.checked)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-ms", type=int, default=300)
-    parser.add_argument("--models", default="cnn,minilm", help="of cnn, minilm, repo (a user's model.py)")
+    parser.add_argument("--models", default="cnn,minilm,mlp", help="of cnn, minilm, mlp, repo (a user's model.py)")
+    parser.add_argument("--repeats", type=int, default=1, help="default searches per model (each a fresh run)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved re-measurements of the picks")
+    parser.add_argument("--batch-sizes", default="1,4,16", help="max batch sizes searched")
+    parser.add_argument("--instances", default="1,2,3", help="instance counts searched")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     parser.add_argument(
         "--server-cpus",
@@ -194,63 +294,37 @@ def main() -> None:
     args = parser.parse_args()
     server_cpus = args.server_cpus or None
     split = server_split(server_cpus)
-    print(split.describe() if split else "no pinning")
-    rows = []
+    print(split.describe() if split else f"no pinning: the server may use all {server_cores(None)} cores")
+    space = grid([int(v) for v in args.batch_sizes.split(",")], [int(v) for v in args.instances.split(",")])
+    results = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         # Built or looked up only when asked for: a host may lack MiniLM.
         cases: dict[str, Callable[[], Case]] = {
-            "cnn": lambda: file_case("cnn", cnn_model(work / "cnn.onnx")),
-            "minilm": lambda: file_case("minilm", minilm_path()),
-            "repo": lambda: repository_case("repo", work),
+            "cnn": lambda: file_case("cnn", cnn_model(work / "cnn.onnx"), space),
+            "minilm": lambda: file_case("minilm", minilm_path(), space),
+            "mlp": lambda: file_case("mlp", mlp_model(work / "mlp.onnx", width=256, depth=4), space),
+            "repo": lambda: repository_case("repo", work, space),
         }
         for name in args.models.split(","):
-            case = cases[name]()
-            brute_config = settings(name, case, "brute", args.window_ms, server_cpus)
-            brute_s, brute_measuring_s, brute, brute_winner, brute_load = search(brute_config, work / name / "brute")
-            fast_config = settings(name, case, "default", args.window_ms, server_cpus)
-            fast_s, fast_measuring_s, fast, fast_winner, fast_load = search(fast_config, work / name / "default")
-            checked = side_by_side(
-                brute_config,
-                case.deploy,
-                work / name,
-                {"check_brute": (brute_winner.serving, brute_load), "check_default": (fast_winner.serving, fast_load)},
-            )
-            brute_tp, fast_tp = checked["check_brute"], checked["check_default"]
-            row = {
-                "model": name,
-                "grid": brute.facts.configurations,
-                "brute": (brute.facts.measurements, brute_s, brute_winner.params, brute_load.value),
-                "default": (fast.facts.measurements, fast_s, fast_winner.params, fast_load.value),
-                "objective_ratio": statistics.median(fast_tp) / statistics.median(brute_tp),
-                "search_ratio": (fast.facts.throughput or 0.0) / (brute.facts.throughput or float("nan")),
-                "time_ratio": fast_measuring_s / brute_measuring_s,
-                "wall_ratio": fast_s / brute_s,
-                "measurement_ratio": fast.facts.measurements / brute.facts.measurements,
-            }
-            rows.append(row)
-            print_row(row, brute_tp, fast_tp)
-    print("\nsummary (targets: objective ratio >= 0.98, time ratio <= 0.2)")
-    for row in rows:
-        print(
-            f"  {row['model']:8s} objective ratio {row['objective_ratio']:.3f}  "
-            f"(as found in search: {row['search_ratio']:.3f})  measurement-time ratio {row['time_ratio']:.3f}  "
-            f"(wall clock with variant loads: {row['wall_ratio']:.3f})  measurement count ratio "
-            f"{row['measurement_ratio']:.3f}"
-        )
-
-
-def print_row(row: dict[str, Any], brute_tp: list[float], fast_tp: list[float]) -> None:
-    print(f"\n== {row['model']}: {row['grid']} configurations in the grid")
-    for label, (count, seconds, params, load) in (("brute", row["brute"]), ("default", row["default"])):
-        print(
-            f"  {label:8s} {count:4d} measurements in {seconds:7.1f} s; winner {dict(params)} at concurrency {load:g}"
-        )
+            results.append(compare(name, cases[name](), args, server_cpus, work))
     print(
-        "  winners re-measured side by side (infer/s): "
-        f"brute {[round(v) for v in brute_tp]} (spread {spread(brute_tp):.0%}), "
-        f"default {[round(v) for v in fast_tp]} (spread {spread(fast_tp):.0%})"
+        f"\nsummary over {args.repeats} default search(es) per model "
+        "(targets: objective ratio >= 0.98, time ratio <= 0.2)"
     )
+    for result in results:
+        rows = result["rows"]
+        ratios = [r["objective_ratio"] for r in rows]
+        times = [r["time_ratio"] for r in rows]
+        within = sum(1 for r in ratios if r >= 0.98)
+        print(
+            f"  {result['model']:8s} within 2 % of brute force's confirmed winner: {within}/{len(rows)}; "
+            f"objective ratio median {statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}; "
+            f"brute's re-measured spread {result['brute_spread']:.0%}); measurement-time ratio median "
+            f"{statistics.median(times):.3f} (range {min(times):.3f}-{max(times):.3f}; wall clock "
+            f"{statistics.median(r['wall_ratio'] for r in rows):.3f}; measurement count "
+            f"{statistics.median(r['measurement_ratio'] for r in rows):.3f})"
+        )
 
 
 if __name__ == "__main__":

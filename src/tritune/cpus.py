@@ -80,3 +80,12 @@ def server_split(server_cpus: int | None, remote: bool = False) -> CpuSplit | No
 def client_side(split: CpuSplit | None) -> contextlib.AbstractContextManager[None]:
     """Pins this process, the load generator, to the split's client cores (nothing for None)."""
     return contextlib.nullcontext() if split is None else pinned(split.client)
+
+
+def server_cores(split: CpuSplit | None, remote: bool = False) -> int | None:
+    """How many cores the server may use, a fact for the CPU search space: the split's server
+    cores, else every core this process may use; None for a server given by URL (it runs
+    elsewhere, on cores tritune cannot see)."""
+    if remote:
+        return None
+    return len(split.server) if split is not None else len(usable_cpus())

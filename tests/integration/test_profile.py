@@ -136,6 +136,8 @@ profile_models:
     model_config_parameters:
       max_batch_size: [4]
       execution_providers: ["CPUExecutionProvider", "NoSuchExecutionProvider"]
+      intra_op_threads: [0]                                   # the grid as small as it was
+      dynamic_batching: {{max_queue_delay_microseconds: [0]}}
     parameters:
       concurrency: [2]
 run_config_search_mode: brute

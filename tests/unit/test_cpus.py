@@ -52,3 +52,11 @@ def test_pinning_is_part_of_a_profile_runs_identity_only_when_asked_for() -> Non
     # Unset, the settings (and so the fingerprints of runs stored before the option) stay as they were.
     assert "server_cpus" not in measurement_identity(MeasurementSettings())
     assert measurement_identity(MeasurementSettings(server_cpus=1))["server_cpus"] == 1
+
+
+def test_the_server_cores_are_the_splits_else_this_process_s_and_unknown_for_a_remote_server() -> None:
+    from tritune.cpus import server_cores
+
+    assert server_cores(CpuSplit.first_for_server(1, {4, 5, 6})) == 1
+    assert server_cores(None) == len(usable_cpus())
+    assert server_cores(None, remote=True) is None

@@ -119,12 +119,15 @@ class SearchSpace:
         runner: runner options a point does not set (runtime, model file name, ...).
         gpus: the GPUs every KIND_GPU variant is placed on (empty: all); not a dimension, so
             points and their store keys stay what they are.
+        cores: the cores the server may use, where they bound the intra-op threads: a KIND_CPU
+            point keeps instances x threads within them (see :func:`repair`); None: unbounded.
     """
 
     dimensions: tuple[Dimension, ...]
     default: Mapping[str, Value] = field(default_factory=dict)
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     gpus: tuple[int, ...] = ()
+    cores: int | None = None
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.dimensions]
@@ -236,12 +239,16 @@ def point_from_serving(
 
 def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] | None:
     """Make a proposal legal by changing only the knobs that depend on the max batch size (and
-    GPU-only backend knobs, which are unset on a CPU instance).
+    GPU-only backend knobs, which are unset on a CPU instance; and, in a space with ``cores``,
+    the intra-op threads, which depend on the instances).
 
     Triton rejects dynamic batching without batching, preferred batch sizes above the max batch
     size, and client batches above it. Rather than waste a measurement (or a searcher's draw)
     on a load failure, such a knob takes the nearest legal value of its dimension at or below
-    the proposed one (the next legal one above when none is below). Without a space the repair
+    the proposed one (the next legal one above when none is below). Threads within ``cores``: on
+    a CPU instance, instances x threads <= cores, 0 (every core) for one instance only, 1 always
+    (more instances than cores still run one thread each); on a GPU instance, 0 (the runtime's
+    default: the CPU only runs what the GPU does not). Without a space the repair
     uses the obvious legal value (off, (), 1). Returns None when no legal value exists.
     """
     p = dict(normalize_point(point))
@@ -264,6 +271,15 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
         # A GPU accelerator or CUDA graphs on a CPU instance changes nothing: measure it once.
         return v in (UNSET, None) or p.get(Dim.INSTANCE_KIND) != "KIND_CPU"
 
+    def threads_ok(v: Value) -> bool:
+        threads = int(v)  # type: ignore[arg-type]
+        if p.get(Dim.INSTANCE_KIND) != "KIND_CPU":
+            return threads == 0
+        count = int(p.get(Dim.INSTANCE_COUNT, 1))  # type: ignore[arg-type]
+        return count == 1 if threads == 0 else threads == 1 or count * threads <= (cores or 1)
+
+    cores = space.cores if space is not None and Dim.INTRA_OP_THREADS in space.names else None
+
     def foldable(name: str) -> bool:
         # Only where the dimension can be unset (a manual list without "" keeps its values).
         return gpu_only(name[len(BACKEND_DIM_PREFIX) :]) and (
@@ -274,6 +290,7 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
         (Dim.DYNAMIC_BATCHING, batching_ok, None),
         (Dim.PREFERRED_BATCH_SIZES, preferred_ok, ()),
         (Dim.CLIENT_BATCH_SIZE, client_ok, 1),
+        *(((Dim.INTRA_OP_THREADS, threads_ok, 0),) if cores is not None else ()),
         *((name, device_ok, UNSET) for name in sorted(p) if name.startswith(BACKEND_DIM_PREFIX) and foldable(name)),
     )
     for name, ok, fallback in rules:

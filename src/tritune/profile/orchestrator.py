@@ -155,9 +155,15 @@ def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
 
 
 def plan_for(
-    config: ProfileConfig, model: ModelFiles, *, gpu_available: bool, providers: tuple[str, ...] = ()
+    config: ProfileConfig,
+    model: ModelFiles,
+    *,
+    gpu_available: bool,
+    providers: tuple[str, ...] = (),
+    cpu_cores: int | None = None,
 ) -> SearchPlan:
-    """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space)."""
+    """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space);
+    ``cpu_cores``: the cores the server may use (CPU space; None: not known)."""
     space = build_space(
         config,
         model.name,
@@ -168,6 +174,7 @@ def plan_for(
         backend=model.backend,
         precisions=tuple(model.files),
         providers=providers,
+        cpu_cores=cpu_cores,
     )
     return create_plan(config, model.name, model.signature, space=space)
 
@@ -189,15 +196,17 @@ class ProfileRun:
         hardware: dict[str, Any] | None = None,
         warm_up: WarmupFn | None = None,
         providers: tuple[str, ...] = (),
+        cpu_cores: int | None = None,
     ) -> None:
-        """``warm_up``: sent to each variant after its load (None: no warm-up)."""
+        """``warm_up``: sent to each variant after its load (None: no warm-up); ``cpu_cores``:
+        the cores the server may use (None: not known), a fact for the CPU space."""
         if model.name not in config.profile_models:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
         self.model = model
         self.layout = layout
         self.store = store
-        self.plan = plan_for(config, model, gpu_available=gpu_available, providers=providers)
+        self.plan = plan_for(config, model, gpu_available=gpu_available, providers=providers, cpu_cores=cpu_cores)
         settings = {
             "model": model.name,
             "objectives": dict(self.plan.objectives.weights),

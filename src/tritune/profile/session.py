@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.config import MeasurementSettings, ProfileConfig
-from tritune.cpus import CpuSplit, client_side, server_split
+from tritune.cpus import CpuSplit, client_side, server_cores, server_split
 from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
 from tritune.domain.status import RunStatus
@@ -220,7 +220,8 @@ class ProfileSession:
         )
         if why_not:
             self.notifier.warn(why_not)
-        split = server_split(self.config.measurement.server_cpus, remote=self.launch_settings().mode == "remote")
+        remote = self.launch_settings().mode == "remote"
+        split = server_split(self.config.measurement.server_cpus, remote=remote)
         if split is not None:
             self.notifier.info(split.describe())
         options = measure_options(self.config.measurement)
@@ -251,6 +252,7 @@ class ProfileSession:
                     gpu_available=gpu,
                     hardware=machine.to_dict(),
                     providers=providers,
+                    cpu_cores=server_cores(split, remote=remote),
                 )
                 # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
                 check_gpu_runtime(

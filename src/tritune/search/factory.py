@@ -38,6 +38,15 @@ from tritune.domain.space import (
     point_from_serving,
     powers_of_two,
 )
+from tritune.search.automatic import (
+    CPU_QUEUE_DELAYS_US,
+    GPU_QUEUE_DELAYS_US,
+    TENSORRT_PROVIDER,
+    TENSORRT_PROVIDERS,
+    AutomaticValues,
+    cpu_automatic,
+    gpu_automatic,
+)
 from tritune.search.base import BaseSearcher
 from tritune.search.bayes import BayesSearcher, trial_budget
 from tritune.search.grid import GridSearcher
@@ -47,6 +56,19 @@ from tritune.search.refine import RefineTop
 from tritune.search.trial import LoadSweepKind, Searcher, Trial
 
 MODES = ("default", "brute", "quick", "optuna")
+__all__ = [  # the automatic values live in automatic.py; these names stay importable from here
+    "CPU_QUEUE_DELAYS_US",
+    "GPU_QUEUE_DELAYS_US",
+    "TENSORRT_PROVIDER",
+    "TENSORRT_PROVIDERS",
+    "AutomaticValues",
+    "SearchPlan",
+    "build_space",
+    "cpu_automatic",
+    "create_plan",
+    "create_searcher",
+    "gpu_automatic",
+]
 
 # Probes: at most this many load points per configuration while searching.
 PROBE_POINTS = 3
@@ -63,6 +85,7 @@ def build_space(
     backend: str | None = None,
     precisions: Sequence[str] = (),
     providers: Sequence[str] = (),
+    cpu_cores: int | None = None,
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
@@ -80,7 +103,13 @@ def build_space(
     On a GPU (``gpu_available`` and not ``cpu_only``) the automatic space adds what pays there
     (see :func:`gpu_automatic`): the queue delays, and for tritune's runner the validated
     ``precisions`` the model has and the ``providers`` ONNX Runtime offers (TensorRT); every
-    KIND_GPU variant is placed on the config's ``gpus``. Without a GPU the space is as it was.
+    KIND_GPU variant is placed on the config's ``gpus``.
+
+    ``cpu_cores`` (the cores the server may use: the ``--server-cpus`` split, else this process's;
+    None where not known) adds what pays on the CPU (see :func:`cpu_automatic`) where a KIND_CPU
+    instance is searched: queue delays, and for tritune's runner its intra-op threads, searched
+    with the instance count so that instances x threads stay within the cores. A manual list wins
+    over either. Without any fact the space is Model Analyzer's.
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
@@ -112,6 +141,18 @@ def build_space(
         return Dimension(name, (base[name],))
 
     on_gpu = gpu_automatic(gpu=gpu, runner=backend is None, precisions=precisions, providers=providers)
+    instance_counts = counts or range(
+        config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1
+    )
+    cpu_searched = "KIND_CPU" in kinds if kinds else default.instance_kind == "KIND_CPU"
+    on_cpu = cpu_automatic(
+        cores=cpu_cores if cpu_searched else None, runner=backend is None, instance_counts=instance_counts
+    )
+    delays = on_gpu.delays if gpu else on_cpu.delays
+    given_threads = manual.intra_op_threads if manual else None
+    threads = values(Dim.INTRA_OP_THREADS, given_threads, on_cpu.threads)
+    # The cores bound the automatic thread counts only: a manual list is measured as given.
+    bounded = on_cpu.cores if threads.values == on_cpu.threads and len(threads) > 1 else None
     dims = (
         values(Dim.INSTANCE_KIND, kinds, [default.instance_kind]),
         values(Dim.PRECISION, manual.precision if manual else None, on_gpu.precisions or [base[Dim.PRECISION]]),
@@ -120,11 +161,7 @@ def build_space(
             [tuple(p) for p in manual.execution_providers] if manual and manual.execution_providers else None,
             on_gpu.providers,
         ),
-        values(
-            Dim.INSTANCE_COUNT,
-            counts,
-            range(config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1),
-        ),
+        values(Dim.INSTANCE_COUNT, counts, instance_counts),
         values(
             Dim.MAX_BATCH_SIZE,
             manual.max_batch_size if manual else None,
@@ -132,7 +169,7 @@ def build_space(
         )
         if batches
         else fixed(Dim.MAX_BATCH_SIZE),
-        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, on_gpu.delays)
+        values(Dim.DYNAMIC_BATCHING, batching.max_queue_delay_microseconds if batching else None, delays)
         if batches and dynamic_batching
         else fixed(Dim.DYNAMIC_BATCHING),
         values(
@@ -142,44 +179,12 @@ def build_space(
         )
         if batches and dynamic_batching
         else fixed(Dim.PREFERRED_BATCH_SIZES),
-        values(Dim.INTRA_OP_THREADS, manual.intra_op_threads if manual else None, [0]),
+        threads,
         values(Dim.INTER_OP_THREADS, manual.inter_op_threads if manual else None, [0]),
         *knob_dims,
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
     )
-    return SearchSpace(dims, default=base, runner=default.runner, gpus=tuple(config.gpus or ()))
-
-
-# Queue delays a GPU is searched with (us): a GPU's batch costs little more than one request, so
-# waiting a little to fill it may pay; three values keep the climb's neighbourhood small.
-GPU_QUEUE_DELAYS_US: tuple[int, ...] = (0, 100, 500)
-TENSORRT_PROVIDER = "TensorrtExecutionProvider"
-# TensorRT first, CUDA for the nodes it does not take, the CPU for the rest.
-TENSORRT_PROVIDERS = (TENSORRT_PROVIDER, "CUDAExecutionProvider", "CPUExecutionProvider")
-
-
-@dataclass(frozen=True)
-class AutomaticValues:
-    """The automatic values of the dimensions the hardware decides (first: the default's)."""
-
-    precisions: tuple[str, ...] = ()  # empty: the default configuration's precision alone
-    providers: tuple[tuple[str, ...], ...] = ((),)
-    delays: tuple[int, ...] = (0,)
-
-
-def gpu_automatic(*, gpu: bool, runner: bool, precisions: Sequence[str], providers: Sequence[str]) -> AutomaticValues:
-    """What a GPU adds to the automatic space, a pure function of the facts: queue delays for any
-    backend; for tritune's runner, the model's validated precisions (fp32 first) and TensorRT
-    where ONNX Runtime offers it (the runner's default, (), is CUDA on a GPU instance)."""
-    if not gpu:
-        return AutomaticValues()
-    if not runner:
-        return AutomaticValues(delays=GPU_QUEUE_DELAYS_US)
-    chosen: list[tuple[str, ...]] = [()]
-    if TENSORRT_PROVIDER in providers:
-        chosen.append(TENSORRT_PROVIDERS)
-    ordered = tuple(sorted(precisions, key=lambda p: p != "fp32"))
-    return AutomaticValues(ordered, tuple(chosen), GPU_QUEUE_DELAYS_US)
+    return SearchSpace(dims, default=base, runner=default.runner, gpus=tuple(config.gpus or ()), cores=bounded)
 
 
 def backend_dimensions(
@@ -308,6 +313,7 @@ def create_plan(
     backend: str | None = None,
     precisions: Sequence[str] = (),
     providers: Sequence[str] = (),
+    cpu_cores: int | None = None,
 ) -> SearchPlan:
     """The search plan for one model of a validated config, over ``space`` (built by
     :func:`build_space` when not given, with ``backend``'s knobs; None: tritune's runner)."""
@@ -320,6 +326,7 @@ def create_plan(
         backend=backend,
         precisions=precisions,
         providers=providers,
+        cpu_cores=cpu_cores,
     )
     mode = "brute" if config.run_config_search_disable else config.run_config_search_mode
     searcher = create_searcher(

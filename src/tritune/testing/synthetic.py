@@ -171,9 +171,18 @@ class SurfaceRun:
         return self.conclusion.configs
 
 
-def profile_surface(config: ProfileConfig, surface: SyntheticSurface, run_dir: Path, model: str = "m") -> SurfaceRun:
+def profile_surface(
+    config: ProfileConfig,
+    surface: SyntheticSurface,
+    run_dir: Path,
+    model: str = "m",
+    *,
+    knows_cores: bool = False,
+) -> SurfaceRun:
     """Run the product's search (ProfileRun, a real store in ``run_dir``) on the surface, with an
-    in-memory deployer in place of the server."""
+    in-memory deployer in place of the server. ``knows_cores``: the run is told the surface's
+    cores, as a session tells it the server's (the CPU space then searches threads and queue
+    delays); off, the space is the one searched without that fact."""
     run_dir.mkdir(parents=True, exist_ok=True)
     model_file = run_dir / "synthetic.onnx"  # only its bytes matter: they are part of the run's identity
     model_file.write_bytes(b"synthetic")
@@ -195,6 +204,7 @@ def profile_surface(config: ProfileConfig, surface: SyntheticSurface, run_dir: P
             store=store,
             deployer=deployer,
             measure=measured_by(measure, deployer),
+            cpu_cores=surface.cores if knows_cores else None,
         )
         run.search()
         run.confirm()
