@@ -266,3 +266,28 @@ run_config_search_mode: brute
     assert len(searched) == 1, searched
     assert searched[0]["instance_count"] == 2 and searched[0]["max_batch_size"] == 4
     assert loads == [(2.0,)]
+
+
+def test_a_second_profile_on_a_busy_run_folder_is_refused(tmp_path: Path, small_model: Path) -> None:
+    """Two runs on one --run-dir would interleave their measurements: the second is refused
+    with one line naming the first, and nothing of the first's store is touched."""
+    from tritune.store.lock import run_lock
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tritune.store.lock import run_lock\n"
+         "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)", str(run_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = subprocess.run(profile_command(small_model, run_dir, "--no-report"), capture_output=True, text=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"error: run folder {run_dir} is in use by another tritune (pid {holder.pid})" in result.stderr
+    assert not (run_dir / "tritune.db").exists()
+    with run_lock(run_dir):  # the holder's end freed it
+        pass

@@ -1,6 +1,7 @@
 """Where everything of a profile run lives: the one place that spells a run folder's paths.
 
     <root>/tritune.db                                   the run store (SQLite)
+    <root>/tritune.lock                                 held by the one tritune running here (store/lock.py)
     <root>/tritonserver.log                             the embedded server's log
     <root>/prepared/<model>/...                         what ``tritune prepare`` made of the model
     <root>/output_model_repository/<variant>/config.pbtxt   every variant tried

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from tritune.profile.deploy import Deployer, UserModelDeployer, VariantDeployer
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
+from tritune.store.lock import run_lock
 from tritune.triton.control import ModelControl
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
@@ -30,7 +32,7 @@ from tritune.triton.user_model import UserModel, read_user_model, serving_of, si
 
 if TYPE_CHECKING:
     from tritune.report.write import WrittenReports
-    from tritune.system import GpuInfo
+    from tritune.system import GpuInfo, Hardware
 
 
 def measure_options(settings: MeasurementSettings) -> MeasureOptions:
@@ -92,6 +94,17 @@ def left_out_reason(notes: Sequence[str], precision: str) -> str:
     prefix = OPTIONAL_LEFT_OUT.format(precision=precision) + ": "
     found = [n.removeprefix(prefix) for n in notes if n.startswith(prefix)]
     return found[0] if found else "prepare could not make it (see its report)"
+
+
+@dataclass(frozen=True)
+class _Host:
+    """This host's facts a run needs, gathered once for all its models."""
+
+    machine: Hardware
+    providers: tuple[str, ...]
+    gpu: bool
+    split: CpuSplit | None
+    remote: bool
 
 
 class ProfileSession:
@@ -209,7 +222,6 @@ class ProfileSession:
         )
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
-        from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
         from tritune.system import hardware, runtime_providers
 
         machine = hardware()
@@ -224,65 +236,77 @@ class ProfileSession:
         split = server_split(self.config.measurement.server_cpus, remote=remote)
         if split is not None:
             self.notifier.info(split.describe())
-        options = measure_options(self.config.measurement)
+        host = _Host(machine, providers, gpu, split, remote)
         conclusions = []
         for name in self.config.profile_models:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
-            source = self._source(name, layout, gpu)
-            layout.output_repository.mkdir(parents=True, exist_ok=True)
-            with (
-                Store.in_run_dir(layout.root) as store,
-                self._server(layout, split) as server,
-                # Given the output repository, a server that reads another one (remote) gets
-                # each variant's files in its load request.
-                ModelControl(server, repository=layout.output_repository) as control,
-                client_side(split),  # before the pool, whose workers inherit the cores
-                WorkerPool() as workers,
-            ):
-                model, deployer = self._deployer(source, control, layout)
-                run = ProfileRun(
-                    config=self.config,
-                    model=model,
-                    layout=layout,
-                    store=store,
-                    deployer=deployer,
-                    measure=make_measure_fn(server, options, workers),
-                    warm_up=make_warmup_fn(server, options) if self.config.measurement.warmup else None,
-                    notifier=self.notifier,
-                    gpu_available=gpu,
-                    hardware=machine.to_dict(),
-                    providers=providers,
-                    cpu_cores=server_cores(split, remote=remote),
-                )
-                # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
-                check_gpu_runtime(
-                    run.plan.space,
-                    control,
-                    server.endpoints,
-                    layout.output_repository,
-                    gpus=bool(machine.gpus),
-                    own_backend=model.user is not None,
-                )
-                verb = "resuming" if run.resumed else "starting"
-                self.notifier.info(
-                    f"{verb} run {run.run.id} for {name} ({run.plan.mode} search) in {layout.root}; "
-                    f"server at {server.endpoints.grpc}"
-                )
-                try:
-                    with self.notifier.progress():
-                        run.search()
-                        run.confirm()
-                except KeyboardInterrupt:
-                    store.set_run_status(run.run.id, RunStatus.INTERRUPTED)
-                    self.notifier.warn(
-                        f"interrupted: {store.measurement_count(run.run.id)} measurements are stored in "
-                        f"{store.path}; run the same command again to resume"
-                    )
-                    raise
-                conclusion = run.conclude(export=export)
-            self.notifier.concluded(conclusion, self._report(layout) if report else None)
-            conclusions.append(conclusion)
+            # One tritune per run folder, from the model's preparation to its reports: two would
+            # interleave their measurements into one store and overwrite each other's best.
+            with run_lock(layout.root):
+                conclusions.append(self._profile_model(name, layout, host, export=export, report=report))
         return conclusions
+
+    def _profile_model(
+        self, name: str, layout: RunLayout, host: _Host, *, export: Path | None, report: bool
+    ) -> RunConclusion:
+        from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
+
+        machine, providers, gpu, split, remote = host.machine, host.providers, host.gpu, host.split, host.remote
+        options = measure_options(self.config.measurement)
+        source = self._source(name, layout, gpu)
+        layout.output_repository.mkdir(parents=True, exist_ok=True)
+        with (
+            Store.in_run_dir(layout.root) as store,
+            self._server(layout, split) as server,
+            # Given the output repository, a server that reads another one (remote) gets
+            # each variant's files in its load request.
+            ModelControl(server, repository=layout.output_repository) as control,
+            client_side(split),  # before the pool, whose workers inherit the cores
+            WorkerPool() as workers,
+        ):
+            model, deployer = self._deployer(source, control, layout)
+            run = ProfileRun(
+                config=self.config,
+                model=model,
+                layout=layout,
+                store=store,
+                deployer=deployer,
+                measure=make_measure_fn(server, options, workers),
+                warm_up=make_warmup_fn(server, options) if self.config.measurement.warmup else None,
+                notifier=self.notifier,
+                gpu_available=gpu,
+                hardware=machine.to_dict(),
+                providers=providers,
+                cpu_cores=server_cores(split, remote=remote),
+            )
+            # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
+            check_gpu_runtime(
+                run.plan.space,
+                control,
+                server.endpoints,
+                layout.output_repository,
+                gpus=bool(machine.gpus),
+                own_backend=model.user is not None,
+            )
+            verb = "resuming" if run.resumed else "starting"
+            self.notifier.info(
+                f"{verb} run {run.run.id} for {name} ({run.plan.mode} search) in {layout.root}; "
+                f"server at {server.endpoints.grpc}"
+            )
+            try:
+                with self.notifier.progress():
+                    run.search()
+                    run.confirm()
+            except KeyboardInterrupt:
+                store.set_run_status(run.run.id, RunStatus.INTERRUPTED)
+                self.notifier.warn(
+                    f"interrupted: {store.measurement_count(run.run.id)} measurements are stored in "
+                    f"{store.path}; run the same command again to resume"
+                )
+                raise
+            conclusion = run.conclude(export=export)
+        self.notifier.concluded(conclusion, self._report(layout) if report else None)
+        return conclusion
 
     def _report(self, layout: RunLayout) -> WrittenReports:
         from tritune.report import write_reports
