@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
@@ -18,6 +19,7 @@ from onnx import TensorProto, helper
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import wait_until_gone
+from tritune.triton.server import EmbeddedTriton
 
 pytestmark = pytest.mark.triton
 
@@ -285,3 +287,66 @@ def test_no_configuration_meets_the_latency_budget(tmp_path: Path, mlp: Path) ->
     assert "comes closest" in result.stdout + result.stderr
     assert (run_dir / "best" / "config.pbtxt").exists()
     assert wait_until_gone(str(run_dir)) == []
+
+
+# -- slow and huge models (a user's Python-backend models on a server tritune reaches by URL) ------
+
+SLEEPY_PY = """
+import time
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(0.5)
+        return [
+            pb_utils.InferenceResponse([pb_utils.Tensor("y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())])
+            for r in requests
+        ]
+"""
+HUGE_PY = """
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        y = np.ones((1, 4_000_000), np.float32)
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("y", y)]) for _ in requests]
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_and_huge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with ``sleepy`` (0.5 s a request) and ``huge`` (16 MB a response); its HTTP address."""
+    root = tmp_path_factory.mktemp("user-models")
+    for name, code, width in (("sleepy", SLEEPY_PY, 4), ("huge", HUGE_PY, 4_000_000)):
+        (root / name / "1").mkdir(parents=True)
+        (root / name / "1" / "model.py").write_text(code)
+        (root / name / "config.pbtxt").write_text(
+            f'name: "{name}"\nbackend: "python"\nmax_batch_size: 8\n'
+            'input [ { name: "x", data_type: TYPE_FP32, dims: [ 4 ] } ]\n'
+            f'output [ {{ name: "y", data_type: TYPE_FP32, dims: [ {width} ] }} ]\n'
+        )
+    with EmbeddedTriton(root, load_models=["sleepy", "huge"]) as server:
+        yield server.endpoints.http
+    assert wait_until_gone(str(root)) == []
+
+
+def test_inference_longer_than_the_measurement_window(tmp_path: Path, slow_and_huge: str) -> None:
+    """It was a warning, a table of zeros and exit 0."""
+    csv = tmp_path / "sleepy.csv"
+    result = run_cli("perf", "sleepy", "-u", slow_and_huge, "-p", "100", "-r", "3", "-f", str(csv))
+    assert result.returncode == 1
+    assert error_line(result) == (
+        "error: 1 of 1 measurements failed: no valid requests recorded within window 1: a request takes longer "
+        "than the window, give a longer one (--measurement-interval)"
+    )
+    assert csv.read_text().startswith("Concurrency,")  # what was measured is still written
+
+
+def test_huge_outputs_are_measured(slow_and_huge: str) -> None:
+    result = run_cli("perf", "huge", "-u", slow_and_huge, "-p", "2000", "-s", "100", "-r", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "Concurrency: 1, throughput: " in result.stdout
