@@ -97,6 +97,37 @@ def test_string_input_is_one_line_in_infer_and_prepare(tmp_path: Path) -> None:
     assert not (tmp_path / "repo").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["infer", "absent.onnx"], 1, "error: model file absent.onnx does not exist: check the path"),
+        (
+            ["infer", "random.onnx"],
+            1,
+            "error: random.onnx is not a readable ONNX model (DecodeError): re-export it or check the file is complete",
+        ),
+        (
+            ["profile"],
+            2,
+            "error: give a MODEL file, --model-repository DIR --profile-models a,b, or a config file with "
+            "profile_models: tritune profile model.onnx",
+        ),
+        (
+            ["perf", "mlp", "-u", "127.0.0.1:1", "--server-cpus", "1"],
+            2,
+            "error: --server-cpus pins the embedded server: a server given by URL runs elsewhere; drop one",
+        ),
+    ],
+    ids=["missing-model", "random-bytes-model", "no-model", "server-cpus-with-url"],
+)
+def test_exact_line_and_status(tmp_path: Path, args: list[str], status: int, message: str) -> None:
+    """The cases test_failures.py checks for 'non-zero' and a fragment, held to the exact status and line."""
+    (tmp_path / "random.onnx").write_bytes(bytes(range(256)) * 16)
+    result = subprocess.run([*TRITUNE, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == status
+    assert error_line(result) == message
+
+
 # -- options ------------------------------------------------------------------------------------
 
 
