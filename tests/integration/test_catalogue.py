@@ -268,6 +268,23 @@ def test_corrupt_store_is_refused_and_kept(tmp_path: Path, mlp: Path) -> None:
     assert wait_until_gone(str(run_dir)) == []
 
 
+def test_report_of_a_folder_without_a_run(tmp_path: Path) -> None:
+    from tritune.store import Store
+
+    absent = tmp_path / "nowhere"
+    result = run_cli("report", str(absent))
+    assert result.returncode == 2
+    line = error_line(result)
+    assert line == f"error: {absent} holds no tritune.db: pass the run directory that `tritune profile` wrote"
+    assert not absent.exists()
+    Store.in_run_dir(tmp_path / "empty").close()
+    result = run_cli("report", str(tmp_path / "empty"))
+    assert result.returncode == 2
+    line = error_line(result)
+    assert line == f"error: the store in {tmp_path / 'empty'} holds no run yet: run `tritune profile` first"
+    assert not (tmp_path / "empty" / "reports").exists()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a store from a newer tritune (meta schema_version 99) is opened, written to and used: "

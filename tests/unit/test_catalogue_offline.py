@@ -38,6 +38,11 @@ def config_error(data: dict) -> str:
             "support: put perf_analyzer's settings under 'measurement' (or pass them as flags)",
         ),
         (
+            {"profile_models": "a", "triton_launch_mode": "docker"},
+            "config: triton_launch_mode: docker is not supported: start the container yourself "
+            "(--model-control-mode=explicit) and use triton_launch_mode remote",
+        ),
+        (
             {"profile_models": "a", "client_protocol": "grpc"},
             "config: 'client_protocol' is a Model Analyzer key that tritune does not support: "
             "set measurement: {protocol: grpc} (or --protocol)",
