@@ -9,7 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import onnx
@@ -67,15 +67,36 @@ def test_truncated_model_file(tmp_path: Path, mlp: Path) -> None:
     assert "truncated.onnx is not a readable ONNX model" in line and "check the file is complete" in line
 
 
-def test_sequence_input_that_triton_cannot_express(tmp_path: Path) -> None:
+def _sequence_model(path: Path) -> Path:
     sequence = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, ["n"])
     length = helper.make_tensor_value_info("y", TensorProto.INT64, [])
     graph = helper.make_graph([helper.make_node("SequenceLength", ["s"], ["y"])], "seq", [sequence], [length])
-    model = _save(graph, tmp_path / "seq.onnx")
+    return _save(graph, path)
+
+
+def _optional_model(path: Path) -> Path:
+    element = helper.make_tensor_type_proto(TensorProto.FLOAT, [2])
+    optional = helper.make_value_info("s", helper.make_optional_type_proto(element))
+    has = helper.make_tensor_value_info("y", TensorProto.BOOL, [])
+    graph = helper.make_graph([helper.make_node("OptionalHasElement", ["s"], ["y"])], "opt", [optional], [has])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize(("build", "kind"), [(_sequence_model, "sequence"), (_optional_model, "optional")])
+def test_input_that_triton_cannot_express(tmp_path: Path, build: Callable[[Path], Path], kind: str) -> None:
+    """The line named 'sequence/map' whatever the type was, and no fix."""
+    model = build(tmp_path / "odd.onnx")
     for command in (["infer", str(model)], ["prepare", str(model), "-o", str(tmp_path / "repo")]):
         result = run_cli(*command)
         assert result.returncode == 1
-        assert "tensor 's' is not a plain tensor (sequence/map): tritune serves tensors only" in error_line(result)
+        assert error_line(result) == (
+            f"error: tensor 's' is a {kind}, not a plain tensor, which Triton cannot carry: "
+            "export the model with plain tensor inputs and outputs"
+        )
     assert not (tmp_path / "repo").exists()
 
 
