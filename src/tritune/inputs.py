@@ -156,7 +156,10 @@ def load_input_file(
             sample = {}
             for name in names:
                 if name not in entry:
-                    raise UsageError(f"{path}: entry {number} lacks input {name!r}")
+                    raise UsageError(
+                        f"{path}: entry {number} lacks input {name!r}: give every entry a value for each of "
+                        f"the model's inputs ({', '.join(names)})"
+                    )
                 value = entry[name]
                 shape = shapes[name]
                 if isinstance(value, dict) and "b64" in value:
@@ -177,7 +180,7 @@ def load_input_file(
     else:
         raise UsageError(f"input data file {path} must end in .json or .npz")
     if not samples:
-        raise UsageError(f"{path} holds no samples")
+        raise UsageError(f"{path} holds no samples: give at least one")
     return samples
 
 

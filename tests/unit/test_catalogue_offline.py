@@ -13,7 +13,7 @@ from tritune.config import parse_profile_config
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.domain.names import check_model_name
 from tritune.errors import ExitStatus, ModelError, ServerError, UsageError
-from tritune.inputs import make_inputs
+from tritune.inputs import load_input_file, make_inputs
 from tritune.triton.locate import find_triton
 
 
@@ -85,3 +85,20 @@ def test_a_bytes_input_is_a_model_error_not_a_type_error() -> None:
     signature = ModelSignature((TensorSpec("text", "TYPE_STRING", (-1, 1)),), (TensorSpec("y", "TYPE_FP32", (-1,)),))
     with pytest.raises(ModelError, match=r"^input 'text': BYTES tensors are not supported .*: convert the model"):
         make_inputs(signature, {"text": (1, 1)}, "random", np.random.default_rng(0))
+
+
+def test_input_data_json_lacking_an_input_names_the_inputs(tmp_path: Path) -> None:
+    signature = ModelSignature(
+        (TensorSpec("x", "TYPE_FP32", (-1, 2)), TensorSpec("m", "TYPE_INT64", (-1, 2))),
+        (TensorSpec("y", "TYPE_FP32", (-1,)),),
+    )
+    data = tmp_path / "data.json"
+    data.write_text('{"data": [{"x": [0.5, 0.5]}]}')
+    with pytest.raises(UsageError) as caught:
+        load_input_file(data, signature, batched=True)
+    assert caught.value.message == (
+        f"{data}: entry 0 lacks input 'm': give every entry a value for each of the model's inputs (x, m)"
+    )
+    data.write_text('{"data": []}')
+    with pytest.raises(UsageError, match="holds no samples: give at least one"):
+        load_input_file(data, signature, batched=True)
