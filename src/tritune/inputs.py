@@ -12,12 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tritune.domain.model import DYNAMIC, ModelSignature
-from tritune.errors import UsageError
+from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
+from tritune.errors import ModelError, UsageError
 from tritune.runner.dtypes import numpy_dtype
 
 # Dynamic non-batch dims the user did not pin get this size (and a notice from the CLI).
 DEFAULT_DYNAMIC_DIM = 16
+
+
+def tensor_dtype(tensor: TensorSpec) -> np.dtype:
+    """The NumPy dtype of ``tensor``'s data; ModelError for a type tritune cannot generate (BYTES)."""
+    try:
+        return numpy_dtype(tensor.triton_type)
+    except TypeError as error:
+        raise ModelError(f"input {tensor.name!r}: {error}") from None
 
 
 def parse_shape_options(options: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -85,7 +93,7 @@ def make_inputs(
     rng = rng or np.random.default_rng(0)
     feeds = {}
     for tensor in signature.inputs:
-        dtype = numpy_dtype(tensor.triton_type)
+        dtype = tensor_dtype(tensor)
         shape = shapes[tensor.name]
         if kind == "zero":
             feeds[tensor.name] = np.zeros(shape, dtype=dtype)
@@ -122,7 +130,7 @@ def load_input_file(
     if not path.is_file():
         raise UsageError(f"input data file {path} does not exist: give a .json or .npz file, 'random' or 'zero'")
     names = [t.name for t in signature.inputs]
-    dtypes = {t.name: numpy_dtype(t.triton_type) for t in signature.inputs}
+    dtypes = {t.name: tensor_dtype(t) for t in signature.inputs}
     shapes = {t.name: _sample_shape(t.shape, batched, overrides, t.name) for t in signature.inputs}
     samples: list[dict[str, np.ndarray]] = []
     if path.suffix == ".npz":
@@ -148,7 +156,10 @@ def load_input_file(
             sample = {}
             for name in names:
                 if name not in entry:
-                    raise UsageError(f"{path}: entry {number} lacks input {name!r}")
+                    raise UsageError(
+                        f"{path}: entry {number} lacks input {name!r}: give every entry a value for each of "
+                        f"the model's inputs ({', '.join(names)})"
+                    )
                 value = entry[name]
                 shape = shapes[name]
                 if isinstance(value, dict) and "b64" in value:
@@ -169,7 +180,7 @@ def load_input_file(
     else:
         raise UsageError(f"input data file {path} must end in .json or .npz")
     if not samples:
-        raise UsageError(f"{path} holds no samples")
+        raise UsageError(f"{path} holds no samples: give at least one")
     return samples
 
 

@@ -23,7 +23,7 @@ from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
-from tritune.errors import UsageError
+from tritune.errors import InferenceError, UsageError
 from tritune.inputs import parse_shape_options
 from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.pa_output import to_csv, to_dict
@@ -297,3 +297,7 @@ def perf(
         app.warn("some results were limited by the load generator, not the server (see the warnings above)")
     if any(_busy_host(r) for r in results):
         app.warn("other processes took a large share of the CPU during some measurements (see the warnings above)")
+    failed = [r for r in results if r.status is MeasurementStatus.FAILED]
+    if failed:
+        # As perf_analyzer: a sweep with a failed measurement is no result to act on.
+        raise InferenceError(f"{len(failed)} of {len(results)} measurements failed: {failed[0].reason}")

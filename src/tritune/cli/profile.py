@@ -18,6 +18,7 @@ from tritune.config import (
     model_with_file_settings,
     read_file_models,
 )
+from tritune.domain.names import check_model_name
 from tritune.errors import UsageError
 
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
@@ -144,9 +145,8 @@ def profile(
         # Beside a config file, the file's entry for this model keeps its settings (manual
         # lists, objectives, constraints): MODEL only says which file it is.
         file_models = read_file_models(config_file) if config_file is not None else {}
-        overrides["profile_models"] = model_with_file_settings(
-            file_models, name or _model_name(model), model, named=name is not None
-        )
+        model_name = check_model_name(name) if name is not None else _model_name(model)
+        overrides["profile_models"] = model_with_file_settings(file_models, model_name, model, named=name is not None)
     elif config_file is None and overrides["profile_models"] is None:
         raise UsageError(
             "give a MODEL file, --model-repository DIR --profile-models a,b, or a config file with "

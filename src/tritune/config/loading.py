@@ -85,7 +85,37 @@ def _error_lines(error: ValidationError) -> list[str]:
     return lines
 
 
+# Model Analyzer keys tritune does not take, with what to do instead (the rest: remove the key).
+MODEL_ANALYZER_ONLY = {
+    "perf_analyzer_flags": "put perf_analyzer's settings under 'measurement' (or pass them as flags)",
+    "perf_analyzer_path": "tritune measures with its own load generator: remove it",
+    "perf_analyzer_timeout": "tritune measures with its own load generator: remove it",
+    "perf_analyzer_cpu_util": "tritune measures with its own load generator: remove it",
+    "perf_analyzer_max_auto_adjusts": "tritune measures with its own load generator: remove it",
+    "perf_output": "tritune measures with its own load generator: remove it",
+    "perf_output_path": "tritune measures with its own load generator: remove it",
+    "triton_docker_image": "start the container yourself and use triton_launch_mode: remote",
+    "triton_docker_shm_size": "start the container yourself and use triton_launch_mode: remote",
+    "triton_docker_mounts": "start the container yourself and use triton_launch_mode: remote",
+    "triton_docker_labels": "start the container yourself and use triton_launch_mode: remote",
+    "triton_docker_args": "start the container yourself and use triton_launch_mode: remote",
+    "triton_install_path": "give the binary as triton_server_path",
+    "triton_output_path": "tritune writes the server's log to <run>/tritonserver.log: remove it",
+    "triton_server_environment": "set the variables in tritune's own environment",
+    "checkpoint_directory": "tritune keeps its results in <run>/tritune.db: pass --run-dir",
+    "output_model_repository_path": "tritune writes the variants under --run-dir: remove it",
+    "override_output_model_repository": "tritune writes the variants under --run-dir: remove it",
+    "cpu_only_composing_models": "ensembles and BLS models are not profiled: remove it",
+    "bls_composing_models": "ensembles and BLS models are not profiled: remove it",
+    "client_protocol": "set measurement: {protocol: grpc} (or --protocol)",
+}
+
+
 def _unknown_key(loc: list[str]) -> str:
+    if loc and loc[-1] in MODEL_ANALYZER_ONLY:
+        return (
+            f"{'.'.join(loc)!r} is a Model Analyzer key that tritune does not support: {MODEL_ANALYZER_ONLY[loc[-1]]}"
+        )
     # Walk the key path to the model that owns the unknown key, to suggest its nearest field.
     model: type[BaseModel] = ProfileConfig
     for part in loc[:-1]:

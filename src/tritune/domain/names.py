@@ -39,4 +39,11 @@ def check_model_name(name: str) -> str:
     """``name`` itself when it can be a directory of the model repository."""
     if not name or "/" in name or name.startswith(".") or name != name.strip():
         raise UsageError(f"model name {name!r} is not usable as a directory name: choose a plain name (--name)")
+    odd = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_-."))})
+    if odd:
+        # Triton looks a model up by its URL path, where these arrive percent-encoded and unmatched.
+        raise UsageError(
+            f"model name {name!r} has characters Triton cannot serve ({''.join(odd)!r}): "
+            "use letters, digits, '_', '-' and '.' (--name)"
+        )
     return name

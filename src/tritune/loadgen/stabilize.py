@@ -149,7 +149,10 @@ class MeasurementController:
                 example = next(iter(window.error_examples.values()), "")
                 self.reason = f"every request in window {number} failed ({kinds}): {example}"
             else:
-                self.reason = f"no valid requests recorded within window {number}"
+                self.reason = (
+                    f"no valid requests recorded within window {number}: a request takes longer than "
+                    "the window, give a longer one (--measurement-interval)"
+                )
             return
         self.verdict = check_stability(self.windows, self.batch_size, self.criteria)
         if self.verdict.stable:

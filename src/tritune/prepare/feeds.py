@@ -9,10 +9,9 @@ import numpy as np
 
 from tritune.domain.model import ModelSignature
 from tritune.errors import UsageError
-from tritune.inputs import make_inputs, resolve_shapes
+from tritune.inputs import make_inputs, resolve_shapes, tensor_dtype
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.validate import error_text
-from tritune.runner.dtypes import numpy_dtype
 
 
 def load_validation_data(path: Path, signature: ModelSignature, batched: bool) -> dict[str, np.ndarray]:
@@ -37,7 +36,7 @@ def load_validation_data(path: Path, signature: ModelSignature, batched: bool) -
                 f"validation data {tensor.name!r} has shape {list(array.shape)}, "
                 f"the model expects {list(declared)} (-1 is free; the batch dimension included)"
             )
-        data[tensor.name] = array.astype(numpy_dtype(tensor.triton_type), copy=False)
+        data[tensor.name] = array.astype(tensor_dtype(tensor), copy=False)
     if batched and min(a.shape[0] for a in data.values()) < 2:
         raise UsageError(f"validation data {path} holds one sample: give at least 2 so batching is checked")
     return data
@@ -50,7 +49,7 @@ def _input_shapes(
         if spec.dtype is None:
             continue
         try:
-            declared = numpy_dtype(signature.input(spec.name).triton_type)
+            declared = tensor_dtype(signature.input(spec.name))
         except KeyError:
             continue  # resolve_shapes names the unknown input
         if np.dtype(spec.dtype) != declared:

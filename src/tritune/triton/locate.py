@@ -100,8 +100,15 @@ def find_triton(explicit: str | os.PathLike[str] | None = None) -> TritonInstall
         bare = shutil.which(str(explicit)) if os.sep not in str(explicit) and not path.exists() else None
         path = Path(bare) if bare else path  # Model Analyzer's default is the bare name "tritonserver"
         if not (path.is_file() and os.access(path, os.X_OK)):
+            problem = (
+                f"{path} is a directory, not the tritonserver binary"
+                if path.is_dir()
+                else f"tritonserver binary {path} is not executable"
+                if path.is_file()
+                else f"tritonserver binary not found at {path}"
+            )
             raise ServerError(
-                f"tritonserver binary not found at {path}: pass the path of an executable "
+                f"{problem}: pass the path of an executable "
                 "tritonserver, or leave it out to use the one bundled with nvidia-pytriton"
             )
         return _install_for_binary(path, "explicit")

@@ -52,7 +52,11 @@ def load_onnx(path: str | Path, *, load_external_data: bool = False) -> onnx.Mod
 def _tensor_spec(value: onnx.ValueInfoProto) -> TensorSpec:
     tensor_type = value.type.tensor_type
     if not value.type.HasField("tensor_type"):
-        raise ModelError(f"tensor {value.name!r} is not a plain tensor (sequence/map): tritune serves tensors only")
+        kind = (value.type.WhichOneof("value") or "unknown type").removesuffix("_type").replace("_", " ")
+        raise ModelError(
+            f"tensor {value.name!r} is a {kind}, not a plain tensor, which Triton cannot carry: "
+            "export the model with plain tensor inputs and outputs"
+        )
     triton_type = _ONNX_TO_TRITON.get(tensor_type.elem_type)
     if triton_type is None:
         raise ModelError(

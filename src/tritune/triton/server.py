@@ -202,7 +202,7 @@ class EmbeddedTriton:
         for name, port in zip(("http", "grpc", "metrics"), self._requested_ports, strict=True):
             if port is not None and not port_is_free(port):
                 raise ServerError(
-                    f"port {port} ({name}) is already in use: pass another --{name}-port "
+                    f"port {port} ({name}) is already in use: give another {name}-port in triton_server_flags "
                     "or stop the process that holds it"
                 )
         attempts = 1 if explicit else 3
@@ -363,7 +363,7 @@ class RemoteTriton:
             raise ServerError(
                 f"cannot reach Triton at {self._endpoints.http_base_url} ({error.reason}): start it with "
                 "`tritonserver --model-repository=DIR --model-control-mode=explicit` or fix the URL "
-                "(--triton-http-endpoint)"
+                "(-u/--url; profile: --triton-http-endpoint)"
             ) from None
         return self
 
