@@ -103,6 +103,13 @@ def summary_sentence(facts: SummaryFacts) -> str:
         )
     gain = round(facts.gain_percent)
     evidence = _evidence(facts)
+    if facts.best_is_default and facts.confirm_rounds:
+        # A gain of the default over itself says nothing: the rounds are the evidence.
+        rounds = _count(facts.confirm_rounds, "confirm round")
+        return (
+            f"{lead}, the default configuration ({facts.best_name}) is still the best after {rounds} "
+            f"at {facts.objective}{under}{numbers}.{_tie(facts)}"
+        )
     if facts.best_is_default or gain <= 0:
         return (
             f"{lead}, {facts.best_name} provides no gain over the default configuration{evidence} "

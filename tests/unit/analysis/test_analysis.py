@@ -200,3 +200,26 @@ def test_summary_without_any_usable_measurement() -> None:
         summary_sentence(facts)
         == "In 1 measurement across 1 configuration, no configuration produced a usable measurement."
     )
+
+
+def test_a_confirmed_default_is_said_to_stay_best_without_a_gain_over_itself() -> None:
+    from tritune.analysis.summary import SummaryFacts, summary_sentence
+
+    facts = SummaryFacts(
+        measurements=26,
+        configurations=15,
+        objective="maximizing throughput",
+        constrained=False,
+        best_name="m_config_default",
+        best_feasible=True,
+        best_is_default=True,
+        default_name="m_config_default",
+        gain_percent=0.0,
+        throughput=64.0,
+        latency_p99_ms=296.0,
+        confirm_rounds=3,
+        gain_spread_percent=0.0,
+    )
+    sentence = summary_sentence(facts)
+    assert "the default configuration (m_config_default) is still the best after 3 confirm rounds" in sentence
+    assert "±" not in sentence
