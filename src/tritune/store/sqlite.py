@@ -72,6 +72,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self._refuse_newer()  # before anything writes to the file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             existed = self._has_table("variants")
@@ -82,6 +83,20 @@ class Store:
                 f"{self.path} is not a tritune store ({error}): pass another run directory or remove the file"
             ) from None
         self._db.row_factory = sqlite3.Row
+
+    def _refuse_newer(self) -> None:
+        """A store written by a newer tritune may hold what this one cannot read or would
+        overwrite: refuse it, leaving the file as it is."""
+        if not self._has_table("meta"):
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row is not None and str(row[0]).isdigit() else 0
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise UsageError(
+                f"{self.path} was written by a newer tritune (store version {version}; this one reads up to "
+                f"{SCHEMA_VERSION}): upgrade tritune (pip install -U tritune) or pass another run directory"
+            )
 
     def _has_table(self, name: str) -> bool:
         query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
