@@ -323,3 +323,51 @@ def test_a_server_killed_mid_profile_stores_no_false_results_and_the_rerun_resum
     with sqlite3.connect(run_dir / "tritune.db") as db:
         errors = [e for (e,) in db.execute("SELECT error FROM measurements WHERE error IS NOT NULL")]
     assert not [e for e in errors if "server died" in e or "cannot reach Triton" in e], errors
+
+
+STUCK_HOLDER = """
+import sys, threading, time
+from tritune.triton.control import ModelControl
+from tritune.triton.server import EmbeddedTriton
+server = EmbeddedTriton(sys.argv[1]).__enter__()
+threading.Thread(target=lambda: ModelControl(server).load("sleepy"), daemon=True).start()
+print("ready", server.server_pid(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_stuck_in_a_model_load_ends_with_a_killed_tritune(tmp_path: Path) -> None:
+    """A server loading a model ignores SIGTERM until the load ends (here: never), so the
+    kernel's parent-death signal alone left it and its stub running for minutes. The reaper
+    ends them, and removes the shared memory they mapped, once tritune is SIGKILLed."""
+    from tritune.triton.reaper import group_members, shared_memory
+
+    repo = tmp_path / "repo"
+    (repo / "sleepy" / "1").mkdir(parents=True)
+    (repo / "sleepy" / "1" / "model.py").write_text(
+        "import time\nclass TritonPythonModel:\n    def initialize(self, args):\n        time.sleep(600)\n"
+    )
+    (repo / "sleepy" / "config.pbtxt").write_text(
+        'backend: "python"\nmax_batch_size: 0\n'
+        'input [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
+        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n'
+    )
+    owner = interruptible_popen([sys.executable, "-c", STUCK_HOLDER, str(repo)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = owner.stdout.readline() if owner.stdout else ""
+        assert line.startswith("ready"), line
+        server_pid = int(line.split()[1])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(group_members(server_pid)) < 2:
+            time.sleep(0.2)  # until the stub is up and stuck in initialize()
+        members = group_members(server_pid)
+        assert len(members) >= 2, "the model's stub never started"
+        regions = shared_memory(members)
+        owner.kill()
+        owner.wait(timeout=30)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    assert wait_until_gone(str(repo), timeout_s=60) == []
+    assert group_members(server_pid) == []
+    assert [r for r in regions if r.exists()] == []

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ import psutil
 from tritune.errors import ServerError
 from tritune.triton.http_api import TritonHttp, TritonHttpError
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
+from tritune.triton.reaper import group_members, remove, shared_memory
 
 LOOPBACK = "127.0.0.1"
 
@@ -140,6 +142,7 @@ class EmbeddedTriton:
         self._extra_args = list(extra_args)
         self._log_verbose = log_verbose
         self._process: subprocess.Popen[bytes] | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
         self._endpoints: Endpoints | None = None
         self._log_file: Path | None = None
         self._owned_log_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -259,6 +262,7 @@ class EmbeddedTriton:
                 start_new_session=True,  # its own process group: stop() signals the whole tree
                 preexec_fn=functools.partial(_prepare_child, self._cpus),  # noqa: PLW1509 - prctl and affinity
             )
+        self._reaper = _start_reaper(self._process.pid, self._owned_log_dir)
         self._endpoints = Endpoints(
             http=f"{LOOPBACK}:{http_port}",
             grpc=f"{LOOPBACK}:{grpc_port}",
@@ -295,6 +299,10 @@ class EmbeddedTriton:
         process, self._process = self._process, None
         if process is not None:
             _terminate_tree(process, timeout_s)
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:  # its server is gone: nothing left for it to do
+            reaper.kill()
+            reaper.wait(timeout=5)
         self._endpoints = None
 
     def __del__(self) -> None:  # last resort; stop() is the contract
@@ -302,11 +310,29 @@ class EmbeddedTriton:
             self.stop(timeout_s=2.0)
 
 
+def _start_reaper(server_pid: int, owned: tempfile.TemporaryDirectory[str] | None) -> subprocess.Popen[bytes]:
+    """The process that ends the server, its stubs and its files if tritune dies first
+    (reaper.py says why the kernel's parent-death signal is not enough)."""
+    package_root = str(Path(__file__).resolve().parents[2])  # tritune importable from a checkout too
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    folders = [owned.name] if owned is not None else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "tritune.triton.reaper", str(os.getpid()), str(server_pid), *folders],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # outside the server's group, and out of a terminal's Ctrl-C
+    )
+
+
 def _terminate_tree(process: subprocess.Popen[bytes], timeout_s: float) -> None:
     try:
         descendants = psutil.Process(process.pid).children(recursive=True)
     except psutil.Error:
         descendants = []
+    # A server killed rather than stopped leaves the Python backend's regions in /dev/shm.
+    regions = shared_memory(group_members(process.pid))
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -321,6 +347,7 @@ def _terminate_tree(process: subprocess.Popen[bytes], timeout_s: float) -> None:
         with contextlib.suppress(psutil.Error):
             child.kill()
     psutil.wait_procs(alive, timeout=3)
+    remove(regions)
 
 
 class RemoteTriton:
