@@ -20,7 +20,7 @@ from tritune.analysis.confirm import ConfirmResult, Finalist, decide, needs_anot
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.config import ConfirmSettings
-from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.errors import ModelLoadError, ServerError
 from tritune.profile.deploy import Deployer
 from tritune.profile.evaluate import MeasureFn
@@ -142,6 +142,8 @@ class ConfirmStep:
     def _measure_round(self, variant: VariantRecord, load: LoadPoint, number: int) -> Measurement:
         started = self._clock()
         measurement = self._measure(variant.name, load)
+        if measurement.status is MeasurementStatus.FAILED:
+            self._deployer.check_server()  # a dead server's failure is no round of this finalist
         self._store.add_measurement(variant.id, measurement, duration_s=self._clock() - started, repeat=number)
         self.measured_now += 1
         self._notifier.measurement_done(variant.name, measurement, replayed=False)
