@@ -50,7 +50,7 @@ from typing import Any
 
 from tritune.config import ProfileConfig, parse_profile_config
 from tritune.cpus import CpuSplit, client_side, server_cores, server_split
-from tritune.domain.measurement import LoadPoint
+from tritune.domain.measurement import LoadPoint, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.profile.notify import QuietNotifier
@@ -126,6 +126,10 @@ def settings(name: str, case: Case, mode: str, window_ms: int, server_cpus: int 
     )
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / statistics.median(values) if values else 0.0
 
@@ -181,11 +185,14 @@ def side_by_side(
         WorkerPool() as workers,
     ):
         measure = make_measure_fn(server, measure_options(config.measurement), workers)
-        for name in configs:
+        for name, (_, load) in configs.items():
             control.load(name)
+            measure(name, load)  # a discarded first measurement: the model warm, as in the search
         for _ in range(rounds):
             for name, (_, load) in configs.items():
-                results[name].append(measure(name, load).metrics.get("perf_throughput", 0.0))
+                result = measure(name, load)
+                if result.status is not MeasurementStatus.FAILED:  # every request failed: no throughput
+                    results[name].append(result.metrics.get("perf_throughput", 0.0))
     return results
 
 
@@ -250,10 +257,10 @@ def compare(name: str, case: Case, args: argparse.Namespace, server_cpus: int | 
     checked = side_by_side(brute_config, case.deploy, work / name, distinct, args.rounds)
     for pick in (brute, *picks):
         pick.checked = checked[keys[knobs(pick.params) + f"@{pick.load.value:g}"]]
-    best = statistics.median(brute.checked)
+    best = median(brute.checked)
     rows = [
         {
-            "objective_ratio": statistics.median(p.checked) / best,
+            "objective_ratio": median(p.checked) / best,
             "time_ratio": p.measuring_s / brute.measuring_s,
             "wall_ratio": p.wall_s / brute.wall_s,
             "measurement_ratio": p.measurements / brute.measurements,
