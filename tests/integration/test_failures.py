@@ -282,6 +282,8 @@ def test_a_server_killed_mid_profile_stores_no_false_results_and_the_rerun_resum
     config = tmp_path / "profile.yaml"
     config.write_text(
         "profile_models:\n  mlp:\n    model_config_parameters:\n      max_batch_size: [4]\n"
+        "      instance_group: [{count: [1], kind: [KIND_CPU]}]\n      intra_op_threads: [0]\n"
+        "      dynamic_batching: {max_queue_delay_microseconds: [0]}\n"
         "    parameters:\n      concurrency: [1, 2, 3, 4]\nrun_config_search_mode: brute\n"
     )
     run_dir = tmp_path / "run"
@@ -291,8 +293,9 @@ def test_a_server_killed_mid_profile_stores_no_false_results_and_the_rerun_resum
     def stored() -> list[tuple[str, float, str]]:
         try:
             with sqlite3.connect(run_dir / "tritune.db") as db:
-                return db.execute(
+                return db.execute(  # the search's measurements (the confirm step's rounds are repeats)
                     "SELECT v.name, m.load_value, m.status FROM measurements m JOIN variants v ON v.id = m.variant_id"
+                    " WHERE m.repeat = 0"
                 ).fetchall()
         except sqlite3.OperationalError:  # not created yet
             return []
