@@ -109,6 +109,11 @@ class PrepareOptions:
         if len(set(names)) != len(names):
             raise UsageError(f"inputs {names} name one input twice: give each --input once")
 
+    @property
+    def given_inputs(self) -> tuple[str, ...]:
+        """The inputs whose shapes --input gives."""
+        return tuple(i.name for i in self.inputs)
+
     def tolerance(self, precision: str) -> Tolerance:
         return self.tolerances.get(precision, DEFAULT_TOLERANCES[precision])
 
