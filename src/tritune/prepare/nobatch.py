@@ -21,7 +21,7 @@ def filled_dimensions(
 ) -> list[str]:
     """``input[0]=16`` for each free (-1) dimension of each input not ``given`` (by --input) and
     the size it ran with."""
-    filled = []
+    filled: list[str] = []
     for tensor in signature.inputs:
         if tensor.name in given:
             continue
