@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,18 @@ def parse_shape_options(options: list[str] | tuple[str, ...]) -> dict[str, tuple
     return shapes
 
 
+def _full_shape_hint(name: str, given: Sequence[int], declared: Sequence[int]) -> str:
+    """For an ``--input`` that left a non-batching model's batch out: the full shape that fits,
+    with the batch (the missing first dimension) as 1; '' when none can be guessed."""
+    if len(given) + 1 == len(declared) and declared[0] == DYNAMIC:
+        guess = (1, *given)
+        if all(d in (DYNAMIC, g) for d, g in zip(declared, guess, strict=True)):
+            return f"{name}:{','.join(map(str, guess))}"
+    if len(given) == len(declared):
+        return ""
+    return f"{name}:{','.join(str(1 if d == DYNAMIC else d) for d in declared)}"
+
+
 def resolve_shapes(
     signature: ModelSignature,
     batch_size: int,
@@ -69,9 +81,13 @@ def resolve_shapes(
         if tensor.name in overrides:
             given = overrides[tensor.name]
             if len(given) != len(declared) or any(d not in (DYNAMIC, g) for d, g in zip(declared, given, strict=True)):
+                shown = f"{flag} {tensor.name}:{','.join(map(str, given))} does not fit the model's shape"
+                if batched:
+                    raise UsageError(f"{shown} {list(declared)} (-1 is free; leave the batch dimension out)")
+                hint = _full_shape_hint(tensor.name, given, declared)
                 raise UsageError(
-                    f"{flag} {tensor.name}:{','.join(map(str, given))} does not fit the model's shape "
-                    f"{list(declared)} (-1 is free; leave the batch dimension out)"
+                    f"{shown} {list(declared)}: the model is served without batching, so give the full shape, "
+                    "the batch dimension included (-1 is free)" + (f", e.g. {flag} {hint}" if hint else "")
                 )
             dims = given
         else:

@@ -117,3 +117,31 @@ def test_a_stored_variant_renders_without_tensors_as_the_deployed_config_does():
     assert to_pbtxt(alone) == to_pbtxt(deployed)
     unbatched = serving_model_config("m", ServingConfig(max_batch_size=0, dynamic_batching=DynamicBatching()))
     assert not unbatched.HasField("dynamic_batching")
+
+
+SCALAR_SIG = ModelSignature(
+    inputs=(TensorSpec("input", "TYPE_FP32", (-1, -1)), TensorSpec("sr", "TYPE_INT64", ())),
+    outputs=(TensorSpec("output", "TYPE_FP32", (-1, 1)), TensorSpec("level", "TYPE_FP32", ())),
+)
+
+
+def test_a_non_batching_scalar_is_served_as_dims_1_without_reshape():
+    """Triton refuses an empty reshape on a non-batching model ('scalar tensors are not
+    supported'): the scalar is a plain [1] and the runner is told to reshape it."""
+    config = from_pbtxt(to_pbtxt(build_model_config("vad", SCALAR_SIG, ServingConfig(max_batch_size=0))))
+    sr = next(t for t in config.input if t.name == "sr")
+    level = next(t for t in config.output if t.name == "level")
+    assert list(sr.dims) == [1] and not sr.HasField("reshape")
+    assert list(level.dims) == [1] and not level.HasField("reshape")
+    assert config.parameters["scalar_tensors"].string_value == "sr,level"
+    assert "reshape" not in to_pbtxt(config)
+
+
+def test_a_batching_models_per_sample_scalar_keeps_dims_1_with_reshape_to_empty():
+    signature = ModelSignature(
+        inputs=(TensorSpec("x", "TYPE_FP32", (-1,)),), outputs=(TensorSpec("y", "TYPE_FP32", (-1, 2)),)
+    )
+    config = build_model_config("m", signature, default_serving_config(signature))
+    assert list(config.input[0].dims) == [1] and config.input[0].HasField("reshape")
+    assert list(config.input[0].reshape.shape) == []
+    assert "scalar_tensors" not in config.parameters

@@ -134,6 +134,11 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
     help="Where the max-batch search runs and the config serves (KIND_GPU or KIND_CPU); auto: the GPU "
     "where ONNX Runtime has CUDAExecutionProvider and a GPU is visible.",
 )
+@click.option(
+    "--no-serve-check",
+    is_flag=True,
+    help="Do not load the written config in an embedded Triton for one request (the check prepare runs by default).",
+)
 @click.option("--force", is_flag=True, help="Write the serving config even when a check failed (exit 0).")
 @options.as_json
 @click.pass_obj
@@ -154,6 +159,7 @@ def prepare(
     validation_batch: int,
     opset: int,
     device: str,
+    no_serve_check: bool,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -176,6 +182,7 @@ def prepare(
         opset=opset,
         force=force,
         device=device,
+        serve_check=not no_serve_check,
     )
     prepared = prepare_model(model, out_dir, name, options, log=app.info)
     if as_json:

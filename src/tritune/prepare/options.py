@@ -66,6 +66,9 @@ class PrepareOptions:
             ONNX Runtime has CUDA and a GPU is visible, else the CPU), "cpu" or "gpu".
         optional_precisions: precisions tried but not required: one that cannot be made or
             fails validation is left out with a note, not a problem (profile's automatic fp16).
+        serve_check: load the written config in an embedded Triton and send it one request of the
+            validation inputs (``tritune prepare`` does, unless --no-serve-check; off here, so
+            a caller that serves the model itself, as profile does, starts no second server).
     """
 
     inputs: tuple[InputSpec, ...] = ()
@@ -84,6 +87,7 @@ class PrepareOptions:
     seed: int = 0
     device: str = "auto"
     optional_precisions: tuple[str, ...] = ()
+    serve_check: bool = False
 
     def __post_init__(self) -> None:
         if not self.precisions:
@@ -108,6 +112,11 @@ class PrepareOptions:
         names = [i.name for i in self.inputs]
         if len(set(names)) != len(names):
             raise UsageError(f"inputs {names} name one input twice: give each --input once")
+
+    @property
+    def given_inputs(self) -> tuple[str, ...]:
+        """The inputs whose shapes --input gives."""
+        return tuple(i.name for i in self.inputs)
 
     def tolerance(self, precision: str) -> Tolerance:
         return self.tolerances.get(precision, DEFAULT_TOLERANCES[precision])

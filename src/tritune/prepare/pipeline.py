@@ -13,6 +13,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+from tritonclient.grpc import model_config_pb2 as mc
+
 from tritune import __version__
 from tritune.domain.names import check_model_name, default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
@@ -31,6 +34,7 @@ from tritune.prepare.record import (
     ValidationRecord,
     VariantRecord,
 )
+from tritune.prepare.serve_check import serve_check
 from tritune.prepare.sources import source_kind
 from tritune.prepare.steps import (
     BatchOutcome,
@@ -115,6 +119,24 @@ def _report(
     )
 
 
+def _prove(
+    config: mc.ModelConfig, path: Path, feeds: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
+    options: PrepareOptions, found: Findings,
+) -> mc.ModelConfig | None:  # fmt: skip
+    """The config when Triton loads it and answers one request like the model run directly;
+    else a problem, and (unless forced) the config removed: never a written and broken config."""
+    problem, note = serve_check(path.parent.parent, config, feeds, reference, options.tolerance(options.precisions[0]))
+    if note:
+        found.notes.append(note)
+    if problem is None:
+        return config
+    found.problems.append(problem)
+    if options.force:
+        return config
+    path.unlink(missing_ok=True)
+    return None
+
+
 def prepare_model(
     source: str | Path,
     out_dir: str | Path,
@@ -162,6 +184,9 @@ def prepare_model(
         )
         deployed = deploy_onnx(repository, name, files[primary], serving, external_data=external_files(files[primary]))
         config = deployed.config
+        if options.serve_check:
+            say("loading the config in Triton for one request ...")
+            config = _prove(deployed.config, deployed.config_path, outcome.feeds, reference, options, found)
     report = _report(
         model_arg, name, imported, outcome, precisions, max_batch, variants, config is not None, options, found
     )

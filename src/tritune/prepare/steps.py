@@ -19,6 +19,7 @@ from tritune.prepare.batch import BatchInfo, detect_batch, link_output_batch, ma
 from tritune.prepare.device import CUDA_PROVIDER, INSTALL_GPU, Device
 from tritune.prepare.feeds import random_feeds, validation_feeds
 from tritune.prepare.max_batch import MaxBatchResult, max_batch_search, ort_throughput
+from tritune.prepare.nobatch import unbatched_notes
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.sources import Source, import_source, onnx_device_runner, onnx_runner
 from tritune.prepare.transforms import (
@@ -131,6 +132,10 @@ def _pinned_problem(check: Comparison, suspects: list[str]) -> str:
     )
 
 
+def _unbatched_notes(signature: ModelSignature, feeds: Mapping[str, np.ndarray], options: PrepareOptions) -> list[str]:
+    return unbatched_notes(signature, feeds, user_data=options.data is not None, given=options.given_inputs)
+
+
 def batch_step(imported: Imported, work: Path, options: PrepareOptions, found: Findings, say: Log) -> BatchOutcome:
     """Run the stacked-batch check on a model whose inputs have a dynamic batch; fall back to
     the model's own fixed batch (reported as a problem) when the batch turns out pinned."""
@@ -138,6 +143,7 @@ def batch_step(imported: Imported, work: Path, options: PrepareOptions, found: F
     signature = signature_from_onnx(load_onnx(current))
     if imported.batch.kind == "none" or not _batch_inputs_dynamic(signature):
         feeds = validation_feeds(signature, 1, options, batched=False)
+        found.notes.extend(_unbatched_notes(signature, feeds, options))
         return BatchOutcome(False, current, signature, feeds)
     n = options.validation_batch
     if src.reference_batch and src.reference_batch > 1:
@@ -159,7 +165,10 @@ def batch_step(imported: Imported, work: Path, options: PrepareOptions, found: F
     current = _stage(imported.original, work, "as_exported", found, record=False)
     found.notes.append("the batch changes were reverted: the model is kept as exported, without batching")
     signature = signature_from_onnx(load_onnx(current))
-    feeds = validation_feeds(signature, 1, options, batched=_batch_inputs_dynamic(signature))
+    unbatched = not _batch_inputs_dynamic(signature)
+    feeds = validation_feeds(signature, 1, options, batched=not unbatched)
+    if unbatched:
+        found.notes.extend(_unbatched_notes(signature, feeds, options))
     return BatchOutcome(False, current, signature, feeds, check, suspects)
 
 

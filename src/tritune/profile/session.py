@@ -15,6 +15,7 @@ from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_cores, server_split
 from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
+from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
@@ -143,6 +144,7 @@ class ProfileSession:
             prepared = load_prepared(layout.prepared / name)
         else:
             self.notifier.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
+            # No serve check: the run's own server loads the model next and names any refusal.
             options = PrepareOptions(inputs=self.inputs, precisions=precisions, optional_precisions=optional)
             prepared = ensure_prepared(path, layout.prepared, name, options)
         if not prepared.passed:
@@ -154,7 +156,11 @@ class ProfileSession:
             if precision not in prepared.model_files:
                 self.notifier.warn(f"{precision} is not searched: {left_out_reason(prepared.report.notes, precision)}")
         files = {p: f.resolve() for p, f in prepared.model_files.items()}
-        return ModelFiles(name=name, files=files, signature=read_signature(files["fp32"]))
+        signature = read_signature(files["fp32"])
+        # prepare's max_batch_size 0 (a batch it found pinned, or none) holds for every variant.
+        kind = "KIND_GPU" if gpu and not settings.cpu_only else "KIND_CPU"
+        default = None if prepared.max_batch_size else ServingConfig(max_batch_size=0, instance_kind=kind)
+        return ModelFiles(name=name, files=files, signature=signature, default=default)
 
     def _user_model(self, user: UserModel, deployer: UserModelDeployer) -> ModelFiles:
         """A model of the user's repository as Triton serves it: its tensors and its current

@@ -73,7 +73,10 @@ class TritonPythonModel:
                     f"config.pbtxt {role}(s) {', '.join(unknown)} not in {os.path.basename(model_path)}, whose "
                     f"{role}s are {', '.join(actual)}: fix the names in config.pbtxt"
                 )
-        self.device_outputs = bool(getattr(self.runtime, "outputs_on_device", False))
+        # Tensors the model holds as scalars that a non-batching config serves as [1] (Triton has
+        # no scalar tensors there): [1] -> [] on the way in, [] -> [1] on the way out.
+        self.scalars = {n.strip() for n in options.get("scalar_tensors", "").split(",") if n.strip()}
+        self.device_outputs = bool(getattr(self.runtime, "outputs_on_device", False)) and not self.scalars
         self._said: set[str] = set()
         describe = getattr(self.runtime, "describe", None)
         self._once(f"tritune runner {args.get('model_name', '')}: {describe() if describe else 'numpy in and out'}")
@@ -90,6 +93,8 @@ class TritonPythonModel:
             if tensor is None:
                 raise ValueError(f"request has no input {name!r}")
             feeds[name] = self._take(tensor)
+            if name in self.scalars:
+                feeds[name] = feeds[name].reshape(())
         return feeds
 
     def _take(self, tensor: Any) -> Any:
@@ -151,6 +156,8 @@ class TritonPythonModel:
         graph_error = getattr(self.runtime, "graph_error", None)
         if graph_error:
             self._once(f"tritune runner: CUDA graphs given up, running uncaptured ({graph_error})")
+        if self.scalars:
+            host = {n: v.reshape(1) if n in self.scalars else v for n, v in host.items()}
         per_request = split_outputs(host, sizes) if self.max_batch_size > 0 else [host]
         return [
             [pb_utils.Tensor(n, np.ascontiguousarray(result[n], dtype=dtype)) for n, dtype in self.outputs.items()]

@@ -113,9 +113,10 @@ def build_space(
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
-    # A user's model that does not batch stays so: Triton would refuse it a batch dimension.
-    batches = default is None or default.max_batch_size > 0
+    # A model that does not batch stays so (a user's config or prepare's says max_batch_size 0,
+    # or the signature has no dynamic first dimension): Triton would refuse it a batch dimension.
     default = default or default_serving_config(signature, gpu=gpu)
+    batches = default.max_batch_size > 0
     manual = settings.model_config_parameters
     batch_sizes = tuple(settings.parameters.batch_sizes or (1,))
     base = point_from_serving(default, client_batch_size=batch_sizes[0])

@@ -136,3 +136,46 @@ def cnn_model(
         initializer=initializers,
     )
     return _save(graph, path)
+
+
+def vad_model(path: Path, width: int = 128, seed: int = 0) -> Path:
+    """A voice-activity-like model that cannot batch: a scalar ``sr`` (int64, the sample rate,
+    shape []), ``input`` [-1, -1] (chunks of audio) and a recurrent ``state`` [2, -1, 128] whose
+    batch is on axis 1. ``output`` [-1, 1] = sigmoid(mean(input * sr / 16000) + sum(state[0] @ W)),
+    ``stateN`` = tanh(state + mean(input)); the scalar takes part, so a wrong one shows."""
+    rng = np.random.default_rng(seed)
+    weight = numpy_helper.from_array((rng.standard_normal((width, 1)) / np.sqrt(width)).astype(np.float32), "W")
+    constants = [
+        weight,
+        numpy_helper.from_array(np.array(16000.0, dtype=np.float32), "rate16k"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["sr"], ["sr_f"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["sr_f", "rate16k"], ["scale"]),
+        helper.make_node("Mul", ["input", "scale"], ["scaled"]),
+        helper.make_node("ReduceMean", ["scaled"], ["level"], axes=[1], keepdims=1),  # [b, 1]
+        helper.make_node("Gather", ["state", "zero"], ["first"], axis=0),  # [1, b, 128]
+        helper.make_node("Squeeze", ["first", "zero"], ["first2"]),  # [b, 128]
+        helper.make_node("MatMul", ["first2", "W"], ["memory"]),  # [b, 1]
+        helper.make_node("Add", ["level", "memory"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["output"]),
+        helper.make_node("ReduceMean", ["input"], ["overall"], keepdims=0),  # a scalar
+        helper.make_node("Add", ["state", "overall"], ["moved"]),
+        helper.make_node("Tanh", ["moved"], ["stateN"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "vad",
+        [
+            _value("input", TensorProto.FLOAT, ["batch", "samples"]),
+            _value("state", TensorProto.FLOAT, [2, "batch", width]),
+            _value("sr", TensorProto.INT64, []),
+        ],
+        [
+            _value("output", TensorProto.FLOAT, ["batch", 1]),
+            _value("stateN", TensorProto.FLOAT, [2, "batch", width]),
+        ],
+        initializer=constants,
+    )
+    return _save(graph, path)

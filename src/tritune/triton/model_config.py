@@ -79,13 +79,25 @@ def read_signature(path: str | Path) -> ModelSignature:
     return signature_from_onnx(load_onnx(path))
 
 
+# The runner parameter naming the tensors the model holds as scalars (shape []) that a
+# non-batching config serves as [1]: the runner reshapes them on the way in and out.
+SCALARS_PARAMETER = "scalar_tensors"
+
+
 def _config_tensor(tensor: TensorSpec, batched: bool, kind: type) -> object:
     dims = list(tensor.shape[1:] if batched else tensor.shape)
-    # Triton needs at least one dim; a scalar becomes [1] with reshape to [].
+    # Triton needs at least one dim. A batching model's per-sample scalar is [1] with reshape to
+    # [] (the model sees [batch]); a non-batching model may have no empty reshape ("scalar
+    # tensors are not supported"), so its scalar is a plain [1] the runner reshapes (scalars()).
     message = kind(name=tensor.name, data_type=mc.DataType.Value(tensor.triton_type), dims=dims or [1])
-    if not dims:
-        message.reshape.shape[:] = []  # type: ignore[attr-defined]
+    if not dims and batched:
+        message.reshape.SetInParent()  # type: ignore[attr-defined]
     return message
+
+
+def scalars(signature: ModelSignature, batched: bool) -> list[str]:
+    """The tensors a non-batching config serves as [1] although the model holds them as []."""
+    return [] if batched else [t.name for t in signature.inputs + signature.outputs if not t.shape]
 
 
 def build_model_config(name: str, signature: ModelSignature, serving: ServingConfig) -> mc.ModelConfig:
@@ -114,6 +126,8 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
         config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
     config.input.extend(_config_tensor(t, batched, mc.ModelInput) for t in signature.inputs)
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
+    if scalars(signature, batched):
+        config.parameters[SCALARS_PARAMETER].string_value = ",".join(scalars(signature, batched))
     return apply_backend_options(config, serving)  # after the inputs: a warmup sample needs them
 
 
