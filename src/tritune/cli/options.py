@@ -8,10 +8,13 @@ named in its comment."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
+from tritune.domain.connection import Connection, parse_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,3 +130,67 @@ def measurement(*, interval_ms: int, min_interval_ms: int = 1) -> Callable[[F], 
         return command
 
     return apply
+
+
+# perf_analyzer's TLS and header flags, spelled as it spells them: (flags, parameter, type, help).
+_CONNECTION_FLAGS: tuple[tuple[tuple[str, ...], str, Any, str], ...] = (
+    (("--ssl-grpc-use-ssl",), "ssl_grpc_use_ssl", None, "gRPC: connect over TLS."),
+    (("--ssl-grpc-root-certifications-file",), "ssl_grpc_root_certifications_file", str, "gRPC: the CA (PEM)."),
+    (("--ssl-grpc-private-key-file",), "ssl_grpc_private_key_file", str, "gRPC: the client's key (PEM)."),
+    (("--ssl-grpc-certificate-chain-file",), "ssl_grpc_certificate_chain_file", str, "gRPC: the client's chain."),
+    (("--ssl-https-verify-peer",), "ssl_https_verify_peer", click.IntRange(0, 1), "HTTPS: 0 skips the check."),
+    (("--ssl-https-verify-host",), "ssl_https_verify_host", click.IntRange(0, 2), "HTTPS: 0 skips the name check."),
+    (("--ssl-https-ca-certificates-file",), "ssl_https_ca_certificates_file", str, "HTTPS: the CA (PEM)."),
+    (("--ssl-https-client-certificate-file",), "ssl_https_client_certificate_file", str, "HTTPS: client cert."),
+    (("--ssl-https-private-key-file",), "ssl_https_private_key_file", str, "HTTPS: the client's key (PEM)."),
+    (("-H", "--header"), "header", str, "'Name: value' sent with every request (repeatable; never printed)."),
+)
+
+
+def connection_from(values: dict[str, Any], defaults: Connection | None = None) -> Connection | None:
+    """The flags given (popped from ``values``) over ``defaults``; None when none was given."""
+    given = {name: values.pop(name) for _, name, _, _ in _CONNECTION_FLAGS}
+    base = defaults or Connection()
+    if not any(v not in (None, False, ()) for v in given.values()):
+        return defaults
+    try:
+        headers = parse_headers(given["header"]) if given["header"] else base.headers
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="-H/--header") from None
+
+    def pick(name: str, old: Any) -> Any:
+        return old if given[name] is None else given[name]
+
+    return Connection(
+        https=base.https,
+        verify_peer=bool(pick("ssl_https_verify_peer", int(base.verify_peer))),
+        verify_host=bool(pick("ssl_https_verify_host", 2 if base.verify_host else 0)),
+        ca_file=pick("ssl_https_ca_certificates_file", base.ca_file),
+        client_cert_file=pick("ssl_https_client_certificate_file", base.client_cert_file),
+        client_key_file=pick("ssl_https_private_key_file", base.client_key_file),
+        grpc_ssl=bool(given["ssl_grpc_use_ssl"]) or base.grpc_ssl,
+        grpc_root_certs_file=pick("ssl_grpc_root_certifications_file", base.grpc_root_certs_file),
+        grpc_private_key_file=pick("ssl_grpc_private_key_file", base.grpc_private_key_file),
+        grpc_cert_chain_file=pick("ssl_grpc_certificate_chain_file", base.grpc_cert_chain_file),
+        headers=headers,
+    )
+
+
+def connection(command: F) -> F:
+    """perf_analyzer's ``--ssl-*`` flags and ``-H`` (-> connection: Connection | None, None when
+    none was given), for a server given by URL."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["connection"] = connection_from(kwargs)
+        return command(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for flags, name, kind, text in reversed(_CONNECTION_FLAGS):
+        if kind is None:
+            decorated = click.option(*flags, name, is_flag=True, help=text)(decorated)
+        elif name == "header":
+            decorated = click.option(*flags, name, multiple=True, metavar="'NAME: VALUE'", help=text)(decorated)
+        else:
+            decorated = click.option(*flags, name, type=kind, default=None, help=text)(decorated)
+    return decorated  # type: ignore[no-any-return]
