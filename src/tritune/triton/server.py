@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -26,29 +26,12 @@ import psutil
 
 from tritune.domain.connection import Connection
 from tritune.errors import ServerError
+from tritune.triton.endpoints import Endpoints
 from tritune.triton.http_api import TritonHttp, TritonHttpError
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
 from tritune.triton.reaper import group_members, remove, shared_memory
 
 LOOPBACK = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Addresses in tritonclient's form ("host:port", no scheme)."""
-
-    http: str
-    grpc: str
-    metrics: str | None  # full URL of the Prometheus endpoint, None when not served
-    connection: Connection = field(default_factory=Connection)  # TLS and headers of every client
-
-    @property
-    def http_base_url(self) -> str:
-        return f"{'https' if self.connection.https else 'http'}://{self.http}"
-
-    def api(self, timeout_s: float = 2.0) -> TritonHttp:
-        """The HTTP API of this server, with its connection's TLS and headers."""
-        return TritonHttp(self.http, timeout_s=timeout_s, connection=self.connection)
 
 
 class TritonServer(Protocol):
@@ -373,9 +356,8 @@ class RemoteTriton:
         if not host or not port_text.isdigit():
             raise ServerError(f"cannot parse server URL {url!r}: give it as host:port, e.g. localhost:8000")
         port = int(port_text)
-        connection = connection or Connection()
-        if url.startswith("https://"):  # the scheme says HTTPS, as perf_analyzer's -u does
-            connection = replace(connection, https=True)
+        given = connection or Connection()  # TLS and headers
+        connection = replace(given, https=given.https or url.startswith("https://"))  # as perf_analyzer's -u
         scheme = "https" if connection.https else "http"
         self._endpoints = Endpoints(
             http=http,
