@@ -5,6 +5,7 @@ explanation of a handshake or a proxy's refusal."""
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def grpc_metadata(connection: Connection) -> tuple[tuple[str, str], ...] | None:
     return tuple((name.lower(), value) for name, value in connection.headers) or None
 
 
+_VERIFY_FAILED = re.compile(r"CERTIFICATE_VERIFY_FAILED\]?:?\s*(?:certificate verify failed:?\s*)?([^(:]*)", re.I)
+
+
+def _short(reason: str) -> str:
+    """A handshake's failure in a few words (gRPC's and OpenSSL's are a paragraph)."""
+    found = _VERIFY_FAILED.search(reason)
+    if found is None:
+        return reason
+    return "certificate verify failed" + (f": {found.group(1).strip()}" if found.group(1).strip() else "")
+
+
 def _is_certificate_problem(reason: str) -> bool:
     text = reason.lower()
     return "certificate" in text or "handshake" in text or "ssl" in text and "wrong version" not in text
@@ -74,12 +86,12 @@ def explain(reason: str, status: int, connection: Connection, *, protocol: str =
         if protocol == "grpc":
             ca = connection.grpc_root_certs_file or "the system's CAs"
             return (
-                f"the server's certificate does not verify against CA {ca} ({connection.redact(reason)}): "
+                f"the server's certificate does not verify against CA {ca} ({_short(connection.redact(reason))}): "
                 "pass --ssl-grpc-root-certifications-file"
             )
         ca = connection.ca_file or "the system's CAs"
         return (
-            f"the server's certificate does not verify against CA {ca} ({connection.redact(reason)}): "
+            f"the server's certificate does not verify against CA {ca} ({_short(connection.redact(reason))}): "
             "pass --ssl-https-ca-certificates-file or --ssl-https-verify-peer 0"
         )
     return None
