@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tritune.config.connection import ConnectionSettings
 from tritune.domain.connection import Connection, parse_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,42 +148,37 @@ _CONNECTION_FLAGS: tuple[tuple[tuple[str, ...], str, Any, str], ...] = (
 )
 
 
-def connection_from(values: dict[str, Any], defaults: Connection | None = None) -> Connection | None:
-    """The flags given (popped from ``values``) over ``defaults``; None when none was given."""
+def connection_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """The connection flags given (popped from ``values``) as the ``connection`` section's keys."""
     given = {name: values.pop(name) for _, name, _, _ in _CONNECTION_FLAGS}
-    base = defaults or Connection()
-    if not any(v not in (None, False, ()) for v in given.values()):
-        return defaults
-    try:
-        headers = parse_headers(given["header"]) if given["header"] else base.headers
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="-H/--header") from None
-
-    def pick(name: str, old: Any) -> Any:
-        return old if given[name] is None else given[name]
-
-    return Connection(
-        https=base.https,
-        verify_peer=bool(pick("ssl_https_verify_peer", int(base.verify_peer))),
-        verify_host=bool(pick("ssl_https_verify_host", 2 if base.verify_host else 0)),
-        ca_file=pick("ssl_https_ca_certificates_file", base.ca_file),
-        client_cert_file=pick("ssl_https_client_certificate_file", base.client_cert_file),
-        client_key_file=pick("ssl_https_private_key_file", base.client_key_file),
-        grpc_ssl=bool(given["ssl_grpc_use_ssl"]) or base.grpc_ssl,
-        grpc_root_certs_file=pick("ssl_grpc_root_certifications_file", base.grpc_root_certs_file),
-        grpc_private_key_file=pick("ssl_grpc_private_key_file", base.grpc_private_key_file),
-        grpc_cert_chain_file=pick("ssl_grpc_certificate_chain_file", base.grpc_cert_chain_file),
-        headers=headers,
-    )
+    # Not given: None, an unset switch, no -H (a 0, as in --ssl-https-verify-peer 0, is given).
+    unset = [name for name, v in given.items() if v is None or v is False or v == ()]
+    keys = {("headers" if name == "header" else name): v for name, v in given.items() if name not in unset}
+    if "headers" in keys:
+        try:
+            keys["headers"] = parse_headers(keys["headers"])
+        except ValueError as error:  # its message hides the value
+            raise click.BadParameter(str(error), param_hint="-H/--header") from None
+    return keys
 
 
-def connection(command: F) -> F:
-    """perf_analyzer's ``--ssl-*`` flags and ``-H`` (-> connection: Connection | None, None when
-    none was given), for a server given by URL."""
+def connection_from(values: dict[str, Any]) -> Connection | None:
+    """The flags given (popped from ``values``); None when none was given."""
+    keys = connection_keys(values)
+    return ConnectionSettings(**keys).to_connection() if keys else None
+
+
+def connection(command: F, *, as_keys: bool = False) -> F:
+    """perf_analyzer's ``--ssl-*`` flags and ``-H`` for a server given by URL (-> connection:
+    Connection | None, None when none was given; with ``as_keys`` -> connection_keys: the
+    ``connection`` section's keys given, for a command that reads them with its config file)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["connection"] = connection_from(kwargs)
+        if as_keys:
+            kwargs["connection_keys"] = connection_keys(kwargs)
+        else:
+            kwargs["connection"] = connection_from(kwargs)
         return command(*args, **kwargs)
 
     decorated: Any = wrapper
@@ -194,3 +190,8 @@ def connection(command: F) -> F:
         else:
             decorated = click.option(*flags, name, type=kind, default=None, help=text)(decorated)
     return decorated  # type: ignore[no-any-return]
+
+
+def connection_keys_option(command: F) -> F:
+    """``connection`` for a command with a config file (-> connection_keys: dict[str, Any])."""
+    return connection(command, as_keys=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HIDDEN = "***"
+_SCHEMES = {"bearer", "basic", "token", "digest", "negotiate"}  # authorization schemes, not secrets
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,11 @@ class Connection:
     def redact(self, text: str) -> str:
         """``text`` with every header value replaced by ``***`` (for a message that may echo one)."""
         for _, value in self.headers:
-            if value:
-                text = text.replace(value, HIDDEN)
+            # The whole value, then its parts: a server may echo the token without its scheme.
+            secrets = [value, *(p for p in value.split() if len(p) >= 4 and p.lower() not in _SCHEMES)]
+            for secret in secrets:
+                if secret:
+                    text = text.replace(secret, HIDDEN)
         return text
 
     def __repr__(self) -> str:  # never a header value in a repr (a traceback, a log)
