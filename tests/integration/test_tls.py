@@ -14,14 +14,18 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tritune.cli import main
+from tritune.domain.connection import Connection
 from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.errors import InferenceError
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
+from tritune.triton.infer import InferClient
 from tritune.triton.repository import deploy_onnx
-from tritune.triton.server import EmbeddedTriton, pick_free_ports, port_is_free
+from tritune.triton.server import EmbeddedTriton, RemoteTriton, pick_free_ports, port_is_free
 
 pytestmark = pytest.mark.triton
 
@@ -213,3 +217,24 @@ def test_a_missing_certificate_file_is_named_before_anything_starts(
     assert code == 2, text
     assert f"--ssl-https-ca-certificates-file: {missing} is not a file" in text
     assert "cannot reach" not in text
+
+
+def test_tritonclient_infers_over_grpc_tls_and_through_the_https_proxy(
+    tls_server: EmbeddedTriton, https_proxy: str, certs: Path
+) -> None:
+    """The other clients: tritonclient's (deploy checks, the server probe) with the same settings."""
+    feeds = {"x": np.zeros((1, 16), dtype=np.float32)}
+    grpc_tls = Connection(grpc_ssl=True, grpc_root_certs_file=str(certs / "ca.pem"))
+    with InferClient(RemoteTriton(tls_server.endpoints.http, connection=grpc_tls).endpoints, "grpc") as client:
+        assert list(client.infer(MODEL, feeds)) == ["y"]
+    proxied = Connection(ca_file=str(certs / "ca.pem"), headers=(("Authorization", f"Bearer {TOKEN}"),))
+    with InferClient(RemoteTriton(https_proxy, connection=proxied).endpoints, "http") as client:
+        assert list(client.infer(MODEL, feeds)) == ["y"]
+    refused = Connection(ca_file=str(certs / "ca.pem"), headers=(("Authorization", "Bearer wr0ng-t0k3n"),))
+    with (
+        InferClient(RemoteTriton(https_proxy, connection=refused).endpoints, "http") as client,
+        pytest.raises(InferenceError) as caught,
+    ):
+        client.infer(MODEL, feeds)
+    assert "wr0ng-t0k3n" not in caught.value.message
+    assert "the server refused the request (401 Unauthorized)" in caught.value.message

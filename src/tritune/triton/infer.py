@@ -76,7 +76,9 @@ class InferClient:
                 result = self._client.infer(model, inputs, headers=self._headers)
         except InferenceServerException as error:
             message = self._connection.redact((error.message() or str(error)).strip().splitlines()[0])
-            raise InferenceError(f"inference on {model!r} failed: {message}") from None
+            status = str(error.status() or "")
+            fix = explain(message, int(status) if status.isdigit() else 0, self._connection)
+            raise InferenceError(fix or f"inference on {model!r} failed: {message}") from None
         except OSError as error:  # HTTPS: a handshake that failed
             reason = self._connection.redact(str(error))
             raise InferenceError(explain(reason, 0, self._connection) or f"inference on {model!r}: {reason}") from None
