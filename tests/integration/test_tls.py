@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
+import os
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profile_flags import SHORT_MEASUREMENT
 from tritune.cli import main
 from tritune.domain.connection import Connection
 from tritune.domain.serving import DynamicBatching, ServingConfig
@@ -238,3 +242,27 @@ def test_tritonclient_infers_over_grpc_tls_and_through_the_https_proxy(
         client.infer(MODEL, feeds)
     assert "wr0ng-t0k3n" not in caught.value.message
     assert "the server refused the request (401 Unauthorized)" in caught.value.message
+
+
+def test_profile_runs_through_the_https_proxy_and_grpc_tls_and_stores_no_token(
+    tls_server: EmbeddedTriton, https_proxy: str, certs: Path, tmp_path: Path, model_dir: Path
+) -> None:
+    """A whole `profile` on the remote server: variants loaded through the proxy (HTTPS and the
+    token), measured over gRPC with TLS; the token is in no output and no file of the run."""
+    model, run_dir = mlp_model(model_dir / "tls_profile.onnx", width=16, depth=1), tmp_path / "run"
+    ca = str(certs / "ca.pem")
+    command = [sys.executable, "-m", "tritune", "profile", str(model), "--run-dir", str(run_dir)]
+    command += [*SHORT_MEASUREMENT, "--run-config-search-disable", "--run-config-search-max-concurrency", "1"]
+    command += ["--json", "--no-report", "--protocol", "grpc", "--triton-launch-mode", "remote"]
+    command += ["--triton-http-endpoint", https_proxy, "--triton-grpc-endpoint", tls_server.endpoints.grpc]
+    command += ["--triton-metrics-url", "", "--ssl-https-ca-certificates-file", ca, "--ssl-grpc-use-ssl"]
+    command += ["--ssl-grpc-root-certifications-file", ca, "-H", f"Authorization: Bearer {TOKEN}"]
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(p).absolute()) for p in paths if p)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (summary,) = json.loads(result.stdout)
+    assert summary["best"] == "tls_profile_config_default" and summary["measured_now"] >= 1
+    assert TOKEN not in result.stdout + result.stderr
+    stored = [path for path in run_dir.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
+    assert stored == []
