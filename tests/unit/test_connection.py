@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from tritune.cli import options
 from tritune.config import load_profile_config
+from tritune.config.connection import ConnectionSettings
 from tritune.domain.connection import Connection, parse_headers
 from tritune.errors import UsageError
 from tritune.loadgen.http_transport import HttpRequest
@@ -127,3 +128,12 @@ def test_certificate_files_are_checked_and_only_for_a_server_given_by_url(tmp_pa
         open_server(LaunchSettings("remote", http_endpoint="h:8000", connection=Connection(ca_file=missing)), tmp_path)
     with pytest.raises(UsageError, match="are for a server you run: pass --url"):
         open_server(LaunchSettings("embedded", connection=WITH_TOKEN), tmp_path)
+
+
+def test_https_to_a_plain_server_and_grpc_files_without_the_switch() -> None:
+    wrong = TritonHttpError("https://h:8000/v2", 0, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    assert str(wrong).startswith("the server does not speak TLS (") and str(wrong).endswith(
+        "give the URL as http://HOST:PORT"
+    )
+    settings = ConnectionSettings(ssl_grpc_root_certifications_file="ca.pem")
+    assert settings.to_connection().grpc_ssl

@@ -53,7 +53,15 @@ class ConnectionSettings(FrozenSection):
             ca_file=self.ssl_https_ca_certificates_file,
             client_cert_file=self.ssl_https_client_certificate_file,
             client_key_file=self.ssl_https_private_key_file,
-            grpc_ssl=self.ssl_grpc_use_ssl,
+            # A root certificate, key or chain given means TLS (perf_analyzer would ignore them).
+            grpc_ssl=self.ssl_grpc_use_ssl
+            or any(
+                (
+                    self.ssl_grpc_root_certifications_file,
+                    self.ssl_grpc_private_key_file,
+                    self.ssl_grpc_certificate_chain_file,
+                )
+            ),
             grpc_root_certs_file=self.ssl_grpc_root_certifications_file,
             grpc_private_key_file=self.ssl_grpc_private_key_file,
             grpc_cert_chain_file=self.ssl_grpc_certificate_chain_file,

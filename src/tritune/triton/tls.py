@@ -71,7 +71,7 @@ def _short(reason: str) -> str:
 
 def _is_certificate_problem(reason: str) -> bool:
     text = reason.lower()
-    return "certificate" in text or "handshake" in text or "ssl" in text and "wrong version" not in text
+    return "certificate" in text or "handshake" in text or ("ssl" in text and "wrong version" not in text)
 
 
 def explain(reason: str, status: int, connection: Connection, *, protocol: str = "http") -> str | None:
@@ -82,6 +82,8 @@ def explain(reason: str, status: int, connection: Connection, *, protocol: str =
         return (
             f"the server refused the request ({status} {word}){given}: pass the token with -H 'Authorization: Bearer …'"
         )
+    if status == 0 and "wrong_version_number" in reason.lower():  # TLS spoken to a plain server
+        return f"the server does not speak TLS ({reason}): give the URL as http://HOST:PORT"
     if status == 0 and _is_certificate_problem(reason):
         if protocol == "grpc":
             ca = connection.grpc_root_certs_file or "the system's CAs"
