@@ -198,7 +198,8 @@ def test_every_top_level_key_has_a_flag() -> None:
     # The measurement section's keys are flags of their own (perf_analyzer's names).
     sections = {f"measurement.{key}" for key in MeasurementSettings.model_fields}
     sections |= {f"confirm.{key}" for key in ConfirmSettings.model_fields}
-    assert set(flags) == set(ProfileConfig.model_fields) - {"measurement", "confirm"} | sections
+    # connection: perf_analyzer's --ssl-* and -H, declared in cli/options.py (perf takes them too).
+    assert set(flags) == set(ProfileConfig.model_fields) - {"measurement", "confirm", "connection"} | sections
     assert len({f.dest for f in flags.values()}) == len(flags)  # one click parameter each
     assert flags["measurement.max_trials"].flag == "--max-trials"
     assert flags["measurement.shape"].kind == "repeatable"

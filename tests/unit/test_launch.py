@@ -147,7 +147,9 @@ def test_a_load_sends_the_config_and_every_file_with_links_followed(
     assert files == {"1/linked.onnx": b"onnx bytes", "1/model.onnx": b"onnx bytes", "1/pkg/code.py": b"x = 1\n"}
 
     sent: list[tuple[str, bytes | None]] = []
-    monkeypatch.setattr(http_api, "send", lambda url, body=None, timeout_s=0: sent.append((url, body)) or b"")
+    monkeypatch.setattr(
+        http_api, "send", lambda url, body=None, timeout_s=0, connection=None: sent.append((url, body)) or b""
+    )
     http_api.TritonHttp("h:8000").load_model("m", '{"name": "m"}', files)
     ((url, body),) = sent
     parameters = json.loads(body or b"")["parameters"]

@@ -24,7 +24,6 @@ Row = tuple[str, str, bool]  # name, value, ok (a failing row makes doctor exit 
 def _server_rows(tritonserver: str | None, here: ServerPython) -> tuple[list[Row], ServerPython | None]:
     """One embedded server for a moment: its version, and what its Python imports (the probe)."""
     from tritune.triton import EmbeddedTriton, ModelControl
-    from tritune.triton.http_api import TritonHttp
     from tritune.triton.probe import probe_server_python, server_mismatch
 
     rows: list[Row] = []
@@ -34,7 +33,7 @@ def _server_rows(tritonserver: str | None, here: ServerPython) -> tuple[list[Row
             EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
             ModelControl(server) as control,
         ):
-            version = str(TritonHttp(server.endpoints.http).server_metadata().get("version", "unknown"))
+            version = str(server.endpoints.api().server_metadata().get("version", "unknown"))
             rows.append(("Triton version", version, True))
             served = probe_server_python(control, server.endpoints, Path(repo))
     except TrituneError as error:

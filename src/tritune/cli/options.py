@@ -8,10 +8,14 @@ named in its comment."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
+from tritune.config.connection import ConnectionSettings
+from tritune.domain.connection import Connection, parse_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,3 +131,67 @@ def measurement(*, interval_ms: int, min_interval_ms: int = 1) -> Callable[[F], 
         return command
 
     return apply
+
+
+# perf_analyzer's TLS and header flags, spelled as it spells them: (flags, parameter, type, help).
+_CONNECTION_FLAGS: tuple[tuple[tuple[str, ...], str, Any, str], ...] = (
+    (("--ssl-grpc-use-ssl",), "ssl_grpc_use_ssl", None, "gRPC: connect over TLS."),
+    (("--ssl-grpc-root-certifications-file",), "ssl_grpc_root_certifications_file", str, "gRPC: the CA (PEM)."),
+    (("--ssl-grpc-private-key-file",), "ssl_grpc_private_key_file", str, "gRPC: the client's key (PEM)."),
+    (("--ssl-grpc-certificate-chain-file",), "ssl_grpc_certificate_chain_file", str, "gRPC: the client's chain."),
+    (("--ssl-https-verify-peer",), "ssl_https_verify_peer", click.IntRange(0, 1), "HTTPS: 0 skips the check."),
+    (("--ssl-https-verify-host",), "ssl_https_verify_host", click.IntRange(0, 2), "HTTPS: 0 skips the name check."),
+    (("--ssl-https-ca-certificates-file",), "ssl_https_ca_certificates_file", str, "HTTPS: the CA (PEM)."),
+    (("--ssl-https-client-certificate-file",), "ssl_https_client_certificate_file", str, "HTTPS: client cert."),
+    (("--ssl-https-private-key-file",), "ssl_https_private_key_file", str, "HTTPS: the client's key (PEM)."),
+    (("-H", "--header"), "header", str, "'Name: value' sent with every request (repeatable; never printed)."),
+)
+
+
+def connection_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """The connection flags given (popped from ``values``) as the ``connection`` section's keys."""
+    given = {name: values.pop(name) for _, name, _, _ in _CONNECTION_FLAGS}
+    # Not given: None, an unset switch, no -H (a 0, as in --ssl-https-verify-peer 0, is given).
+    unset = [name for name, v in given.items() if v is None or v is False or v == ()]
+    keys = {("headers" if name == "header" else name): v for name, v in given.items() if name not in unset}
+    if "headers" in keys:
+        try:
+            keys["headers"] = parse_headers(keys["headers"])
+        except ValueError as error:  # its message hides the value
+            raise click.BadParameter(str(error), param_hint="-H/--header") from None
+    return keys
+
+
+def connection_from(values: dict[str, Any]) -> Connection | None:
+    """The flags given (popped from ``values``); None when none was given."""
+    keys = connection_keys(values)
+    return ConnectionSettings(**keys).to_connection() if keys else None
+
+
+def connection(command: F, *, as_keys: bool = False) -> F:
+    """perf_analyzer's ``--ssl-*`` flags and ``-H`` for a server given by URL (-> connection:
+    Connection | None, None when none was given; with ``as_keys`` -> connection_keys: the
+    ``connection`` section's keys given, for a command that reads them with its config file)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if as_keys:
+            kwargs["connection_keys"] = connection_keys(kwargs)
+        else:
+            kwargs["connection"] = connection_from(kwargs)
+        return command(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for flags, name, kind, text in reversed(_CONNECTION_FLAGS):
+        if kind is None:
+            decorated = click.option(*flags, name, is_flag=True, help=text)(decorated)
+        elif name == "header":
+            decorated = click.option(*flags, name, multiple=True, metavar="'NAME: VALUE'", help=text)(decorated)
+        else:
+            decorated = click.option(*flags, name, type=kind, default=None, help=text)(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def connection_keys_option(command: F) -> F:
+    """``connection`` for a command with a config file (-> connection_keys: dict[str, Any])."""
+    return connection(command, as_keys=True)

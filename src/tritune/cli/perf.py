@@ -19,6 +19,7 @@ from rich.table import Table
 from tritune.cli import options
 from tritune.cli.app import App
 from tritune.cpus import client_side, server_split
+from tritune.domain.connection import Connection
 from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.names import default_model_name
@@ -33,6 +34,7 @@ from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
+from tritune.triton.tls import check_files
 
 
 def default_serving(path: Path, max_batch_size: int | None = None) -> ServingConfig:
@@ -54,10 +56,15 @@ def _serve(
     serving: ServingConfig | None,
     tritonserver: str | None,
     server_cpus: int | None = None,
+    connection: Connection | None = None,
 ) -> Iterator[tuple[TritonServer, str]]:
     split = server_split(server_cpus, remote=url is not None)
+    if connection is not None and url is None:
+        raise UsageError("--ssl-* and -H are for a server given by -u/--url (the embedded one is plain HTTP)")
     if url is not None:
-        with RemoteTriton(url) as remote:
+        if connection is not None:
+            check_files(connection)
+        with RemoteTriton(url, connection=connection) as remote:
             yield remote, model
         return
     path = Path(model)
@@ -206,6 +213,7 @@ def _busy_host(result: PerfResult) -> bool:
 @options.as_json
 @options.tritonserver
 @options.server_cpus
+@options.connection
 @click.pass_obj
 def perf(
     app: App,
@@ -235,6 +243,7 @@ def perf(
     as_json: bool,
     tritonserver: str | None,
     server_cpus: int | None,
+    connection: Connection | None,
 ) -> None:
     """Measure throughput and latency of MODEL under load, as perf_analyzer does.
 
@@ -267,7 +276,7 @@ def perf(
     say = app.info if as_json else (lambda line: app.out.print(line, markup=False, highlight=False))
     results: list[PerfResult] = []
     with (
-        _serve(app, model, url, serving, tritonserver, server_cpus) as (server, name),
+        _serve(app, model, url, serving, tritonserver, server_cpus, connection) as (server, name),
         LoadDriver(server, name, options) as profiler,
     ):
         if warmup:

@@ -99,6 +99,7 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
 @options.as_json
 @click.option("--no-report", is_flag=True, help="Skip the HTML/CSV reports.")
 @_config_options
+@options.connection_keys_option
 @click.pass_obj
 def profile(
     app: App,
@@ -114,6 +115,7 @@ def profile(
     tritonserver: str | None,
     as_json: bool,
     no_report: bool,
+    connection_keys: dict[str, Any],
     **config_flags: Any,
 ) -> None:
     """Find the best serving configuration for MODEL by measurement.
@@ -135,6 +137,8 @@ def profile(
             "triton_launch_mode": overrides.get("triton_launch_mode") or "local",
             "triton_server_path": tritonserver,
         }
+    # perf_analyzer's --ssl-* and -H: the connection section's keys, over the file's.
+    overrides |= {f"connection.{key}": value for key, value in connection_keys.items()}
     if objective_flags:
         overrides["objectives"] = _objectives_option(objective_flags)
     if model is not None and overrides["profile_models"] is not None:

@@ -20,6 +20,8 @@ from tritune.config.profile_config import ProfileConfig
 FLAG_SECTIONS = ("measurement",)
 # Sections whose keys are flags named with the section first (``--confirm-rounds``).
 PREFIXED_SECTIONS = ("confirm",)
+# Sections whose flags are declared elsewhere: ``connection``'s are perf_analyzer's (cli/options.py).
+OWN_FLAG_SECTIONS = ("connection",)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def cli_flags() -> list[FlagSpec]:
                 extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
                 spec = _flag(f"{name}.{key}", f"{name}_{extra.get('flag', key)}", field)
                 flags.append(dataclasses.replace(spec, prefixed=True))
-        else:
+        elif name not in OWN_FLAG_SECTIONS:
             flags.append(_flag(name, name, info))
     return flags
 

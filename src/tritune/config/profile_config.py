@@ -15,6 +15,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
+from tritune.config.connection import ConnectionSettings
 from tritune.config.sections import (
     BoundSpec,
     ConfirmSettings,
@@ -103,6 +104,11 @@ class ProfileConfig(FrozenSection):
     )
     triton_metrics_url: str | None = Field(
         default=None, exclude=True, description="remote mode: the Prometheus URL (default: HTTP port + 2)"
+    )
+    connection: ConnectionSettings = Field(
+        default=ConnectionSettings(),
+        exclude=True,  # a header holds a token: never in a dump, the fingerprint or the store
+        description="remote mode: TLS and headers, perf_analyzer's --ssl-* and -H (YAML section; the flags too)",
     )
 
     _objectives = field_validator("objectives", mode="before")(objective_weights)

@@ -40,6 +40,15 @@ from tritune.triton.model_info import ModelInfo, inspect_model
 from tritune.triton.server import TritonServer
 
 T = TypeVar("T")
+# A probe that failed on these never reached the model: the message says the fix, not the shapes.
+_CONNECTION_ERRORS = {
+    "connection",
+    "http 401",
+    "http 403",
+    "grpc UNAVAILABLE",
+    "grpc UNAUTHENTICATED",
+    "grpc PERMISSION_DENIED",
+}
 
 
 def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
@@ -111,6 +120,8 @@ class LoadDriver:
         target = self.build_target(batch_size)
         result = _run_coroutine(lambda: probe(target))
         if result.error is not None:
+            if result.error in _CONNECTION_ERRORS:  # TLS, a proxy's refusal, nothing listening
+                raise InferenceError(f"{target.protocol} endpoint {target.url}: {result.message}")
             raise self.rejected(batch_size, result.error, result.message)
         self._targets[batch_size] = target
         return target

@@ -12,6 +12,7 @@ import time
 from tritune.loadgen.engine import OK, RequestResult
 from tritune.loadgen.payload import RequestTarget
 from tritune.triton.http_api import infer_path
+from tritune.triton.tls import explain, ssl_context
 
 
 class _HttpConnection(asyncio.Protocol):
@@ -91,10 +92,13 @@ class HttpRequest:
     def __init__(self, target: RequestTarget) -> None:
         host, _, port = target.url.rpartition(":")
         self._host, self._port = host, int(port)
+        self._connection = connection = target.connection
+        self._ssl = ssl_context(connection) if connection.https else None
+        extra = [f"{name}: {value}" for name, value in connection.headers]
         path = infer_path(target.model)
         self._requests = []
         for body, json_size in zip(target.payloads, target.json_sizes, strict=True):
-            headers = [f"POST {path} HTTP/1.1", f"Host: {target.url}", f"Content-Length: {len(body)}"]
+            headers = [f"POST {path} HTTP/1.1", f"Host: {target.url}", *extra, f"Content-Length: {len(body)}"]
             if json_size is not None:
                 headers += ["Content-Type: application/octet-stream", f"Inference-Header-Content-Length: {json_size}"]
             else:
@@ -109,7 +113,13 @@ class HttpRequest:
 
     async def _connect(self) -> _HttpConnection:
         loop = asyncio.get_running_loop()
-        _, connection = await loop.create_connection(_HttpConnection, self._host, self._port)
+        _, connection = await loop.create_connection(
+            _HttpConnection,
+            self._host,
+            self._port,
+            ssl=self._ssl,
+            server_hostname=self._host if self._ssl is not None else None,
+        )
         self._all.add(connection)
         return connection
 
@@ -124,8 +134,9 @@ class HttpRequest:
             try:
                 connection = await self._connect()
             except OSError as error:
+                fix = explain(str(error), 0, self._connection)
                 return RequestResult(
-                    error="connection", message=f"cannot connect to {self._host}:{self._port}: {error}"
+                    error="connection", message=fix or f"cannot connect to {self._host}:{self._port}: {error}"
                 )
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._expire_slow())
@@ -147,7 +158,8 @@ class HttpRequest:
             connection.close()
             self._all.discard(connection)
         if status != 200:
-            return RequestResult(error=f"http {status}", message=body[:300].decode(errors="replace"))
+            message = self._connection.redact(body[:300].decode(errors="replace"))
+            return RequestResult(error=f"http {status}", message=explain(message, status, self._connection) or message)
         return OK
 
     async def _expire_slow(self) -> None:

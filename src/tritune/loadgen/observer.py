@@ -12,7 +12,7 @@ from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdo
 from tritune.monitor.host_cpu import HostCpuSample, others_between, sample_host_cpu, watched_cores
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
-from tritune.triton.http_api import TritonHttp, TritonHttpError
+from tritune.triton.http_api import TritonHttpError
 from tritune.triton.server import Endpoints, TritonServer
 
 # A snapshot waits no longer than this for the server: a slow one only loses the breakdown.
@@ -23,7 +23,7 @@ def fetch_model_stats(endpoints: Endpoints, model: str, time_ns: int = 0) -> Sta
     """The model's cumulative statistics now; None when the server does not answer (it may
     have died: the caller reports that) or does not know the model."""
     try:
-        document = TritonHttp(endpoints.http, timeout_s=SNAPSHOT_TIMEOUT_S).statistics(model)
+        document = endpoints.api(timeout_s=SNAPSHOT_TIMEOUT_S).statistics(model)
     except (TritonHttpError, ValueError):  # ValueError: a body that is not JSON
         return None
     return parse_model_stats(document, model, time_ns)
@@ -80,7 +80,7 @@ class ServerObserver:
         stats = fetch_model_stats(endpoints, self._model, now) if want_stats else None
         metrics = None
         if want_metrics and endpoints.metrics:
-            metrics = scrape_metrics(endpoints.metrics, now, SNAPSHOT_TIMEOUT_S)
+            metrics = scrape_metrics(endpoints.metrics, now, SNAPSHOT_TIMEOUT_S, endpoints.connection)
         memory = model_memory(self._server.server_pid(), self._model) if want_memory else None
         return _Snapshot(stats, metrics, memory, host)
 

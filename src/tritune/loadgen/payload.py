@@ -5,13 +5,14 @@ and the picklable ``RequestTarget`` a worker process rebuilds its transport from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import np_to_triton_dtype
 
+from tritune.domain.connection import Connection
 from tritune.triton.infer import check_protocol
 from tritune.triton.model_info import ModelInfo
 from tritune.triton.server import Endpoints
@@ -64,6 +65,7 @@ class RequestTarget:
     payloads: tuple[bytes, ...]  # cycled through, one per request
     json_sizes: tuple[int | None, ...] = ()  # HTTP only
     timeout_s: float = 60.0
+    connection: Connection = field(default_factory=Connection)  # TLS and headers
 
     @classmethod
     def build(
@@ -82,6 +84,7 @@ class RequestTarget:
                 info.name,
                 tuple(grpc_payload(info.name, f) for f in feeds),
                 timeout_s=timeout_s,
+                connection=endpoints.connection,
             )
         built = [http_payload(f, info.output_names) for f in feeds]
         return cls(
@@ -91,4 +94,5 @@ class RequestTarget:
             tuple(b for b, _ in built),
             tuple(s for _, s in built),
             timeout_s=timeout_s,
+            connection=endpoints.connection,
         )

@@ -23,7 +23,6 @@ from tritune.loadgen.payload import RequestTarget
 from tritune.loadgen.request import make_request_fn
 from tritune.loadgen.spec import MeasureOptions
 from tritune.loadgen.warmup_plan import WarmupPlan, plan_from_config
-from tritune.triton.http_api import TritonHttp
 from tritune.triton.server import TritonServer
 
 
@@ -72,7 +71,7 @@ def warm_up(
     """Send the warm-up of ``model`` (loaded on ``server``); a failure is returned, never raised."""
     plan = WarmupPlan(())
     try:
-        config = TritonHttp(server.endpoints.http, timeout_s=10.0).model_config(model)
+        config = server.endpoints.api(timeout_s=10.0).model_config(model)
         plan = plan_from_config(config, client_batch_size)
         with LoadDriver(server, model, options) as driver:
             targets = [(b, driver.build_target(b)) for b in plan.batch_sizes]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tritune.triton.http_api import TritonHttpError, metrics_text
+from tritune.domain.connection import Connection
+from tritune.triton.http_api import PLAIN, TritonHttpError, metrics_text
 
 GPU_GAUGES = (
     "nv_gpu_utilization",
@@ -48,10 +49,10 @@ def parse_metrics(text: str, time_ns: int = 0) -> MetricsSample:
     return MetricsSample(time_ns, gauges)
 
 
-def scrape_metrics(url: str, time_ns: int = 0, timeout_s: float = 2.0) -> MetricsSample:
+def scrape_metrics(url: str, time_ns: int = 0, timeout_s: float = 2.0, connection: Connection = PLAIN) -> MetricsSample:
     """Never raises: a failed scrape is a sample with ``error`` set."""
     try:
-        text = metrics_text(url, timeout_s)
+        text = metrics_text(url, timeout_s, connection)
     except TritonHttpError as error:
         return MetricsSample(time_ns, error=f"metrics scrape of {url} failed: {error.reason}")
     try:

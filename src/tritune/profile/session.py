@@ -207,7 +207,7 @@ class ProfileSession:
         mean remote and local mode, as ``--url`` and ``--tritonserver`` do."""
         config = self.config
         if self.url:
-            return LaunchSettings("remote", http_endpoint=self.url)
+            return LaunchSettings("remote", http_endpoint=self.url, connection=config.connection.to_connection())
         if self.tritonserver:
             return LaunchSettings("local", server_path=self.tritonserver, flags=config.triton_server_flags)
         return LaunchSettings(
@@ -217,6 +217,7 @@ class ProfileSession:
             http_endpoint=config.triton_http_endpoint,
             grpc_endpoint=config.triton_grpc_endpoint,
             metrics_url=config.triton_metrics_url,
+            connection=config.connection.to_connection(),
         )
 
     def _server(self, layout: RunLayout, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:

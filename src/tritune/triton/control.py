@@ -11,7 +11,7 @@ from typing import Any
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune.errors import ModelLoadError, ServerError
-from tritune.triton.http_api import TritonHttp, TritonHttpError
+from tritune.triton.http_api import TritonHttpError
 from tritune.triton.model_config import from_pbtxt, to_json
 from tritune.triton.server import TritonServer
 
@@ -44,7 +44,7 @@ class ModelControl:
         another one (a remote server, a container), a load sends the model's config and files
         in the request instead of naming a model the server cannot see."""
         self._server = server
-        self._api = TritonHttp(server.endpoints.http, timeout_s=timeout_s)
+        self._api = server.endpoints.api(timeout_s=timeout_s)
         served = server.model_repository
         self._send_from = (
             repository

@@ -13,6 +13,8 @@ timed out), the HTTP status otherwise, with the server's own one-line reason.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import http.client
 import json
 import urllib.error
@@ -21,19 +23,32 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from tritune.domain.connection import Connection
 from tritune.errors import ServerError
+from tritune.triton.tls import explain, ssl_context
 
-# No proxy handler: the server is spoken to directly, as tritonclient does (a proxy configured
-# for the user's web traffic has no business between tritune and a loopback server).
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+PLAIN = Connection()
+
+
+@functools.lru_cache(maxsize=8)
+def _opener(connection: Connection) -> urllib.request.OpenerDirector:
+    # No proxy handler: the server is spoken to directly, as tritonclient does (a proxy configured
+    # for the user's web traffic has no business between tritune and a loopback server).
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if connection.https:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl_context(connection)))
+    return urllib.request.build_opener(*handlers)
 
 
 class TritonHttpError(ServerError):
     """A call that failed; callers turn it into their own one-line error."""
 
-    def __init__(self, url: str, status: int, reason: str) -> None:
+    def __init__(self, url: str, status: int, reason: str, connection: Connection = PLAIN) -> None:
         answer = f"HTTP {status}" if status else "no answer"
-        super().__init__(f"{url}: {answer}: {reason}")
+        reason = connection.redact(reason)
+        # A proxy's refusal or a certificate that does not verify: the one line that says the fix.
+        self.fix = explain(reason, status, connection)
+        super().__init__(self.fix or f"{url}: {answer}: {reason}")
         self.status = status  # 0: nothing answered
         self.reason = reason  # the server's error (first line), or why nothing answered
 
@@ -55,8 +70,9 @@ def _server_reason(body: bytes) -> str:
     return _first_line(text)
 
 
-def send(url: str, *, body: bytes | None = None, timeout_s: float = 2.0) -> bytes:
-    """GET (or POST when ``body`` is given) ``url``; the body of a 200 answer.
+def send(url: str, *, body: bytes | None = None, timeout_s: float = 2.0, connection: Connection = PLAIN) -> bytes:
+    """GET (or POST when ``body`` is given) ``url``; the body of a 200 answer, with the
+    connection's headers (and its TLS settings for an https URL).
 
     Raises:
         TritonHttpError: any other status, or no answer at all.
@@ -64,20 +80,24 @@ def send(url: str, *, body: bytes | None = None, timeout_s: float = 2.0) -> byte
     request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST")  # noqa: S310
     if body is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in connection.headers:
+        request.add_header(name, value)
+    if url.startswith("https://") and not connection.https:
+        connection = dataclasses.replace(connection, https=True)  # a metrics URL given as https
     try:
-        with _OPENER.open(request, timeout=timeout_s) as response:
+        with _opener(connection).open(request, timeout=timeout_s) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as error:
-        raise TritonHttpError(url, error.code, _server_reason(error.read())) from None
+        raise TritonHttpError(url, error.code, _server_reason(error.read()), connection) from None
     except urllib.error.URLError as error:
-        raise TritonHttpError(url, 0, str(error.reason)) from None
+        raise TritonHttpError(url, 0, str(error.reason), connection) from None
     except (OSError, http.client.HTTPException) as error:  # a reset or a timeout mid-answer
-        raise TritonHttpError(url, 0, str(error) or type(error).__name__) from None
+        raise TritonHttpError(url, 0, str(error) or type(error).__name__, connection) from None
 
 
-def metrics_text(url: str, timeout_s: float = 2.0) -> str:
+def metrics_text(url: str, timeout_s: float = 2.0, connection: Connection = PLAIN) -> str:
     """The Prometheus exposition text of the metrics endpoint (a full URL, another port)."""
-    return send(url, timeout_s=timeout_s).decode(errors="replace")
+    return send(url, timeout_s=timeout_s, connection=connection).decode(errors="replace")
 
 
 def infer_path(model: str) -> str:
@@ -88,21 +108,26 @@ def infer_path(model: str) -> str:
 class TritonHttp:
     """The HTTP API of one server, at ``address`` ("host:port", tritonclient's form)."""
 
-    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+    def __init__(self, address: str, timeout_s: float = 2.0, connection: Connection = PLAIN) -> None:
         self.address = address
         self.timeout_s = timeout_s
+        self.connection = connection
 
     def _url(self, path: str) -> str:
-        return f"http://{self.address}/v2{path}"
+        scheme = "https" if self.connection.https else "http"
+        return f"{scheme}://{self.address}/v2{path}"
+
+    def _send(self, path: str, body: bytes | None = None) -> bytes:
+        return send(self._url(path), body=body, timeout_s=self.timeout_s, connection=self.connection)
 
     def _json(self, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        reply = send(self._url(path), body=data, timeout_s=self.timeout_s)
+        reply = self._send(path, data)
         return json.loads(reply) if reply.strip() else None
 
     def _answers(self, path: str) -> bool:
         try:
-            send(self._url(path), timeout_s=self.timeout_s)
+            self._send(path)
         except TritonHttpError:
             return False
         return True
@@ -119,7 +144,7 @@ class TritonHttp:
 
     def check_live(self) -> None:
         """Raises ``TritonHttpError`` with why the server did not answer (``is_live`` says only no)."""
-        send(self._url("/health/live"), timeout_s=self.timeout_s)
+        self._send("/health/live")
 
     # -- metadata, configuration, statistics -----------------------------------------------
     def server_metadata(self) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tritune.domain.connection import Connection
 from tritune.errors import UsageError
 from tritune.triton.locate import find_triton, local_backend_directory
 from tritune.triton.server import EmbeddedTriton, RemoteTriton, TritonServer
+from tritune.triton.tls import check_files
 
 LaunchMode = Literal["embedded", "local", "remote"]
 
@@ -32,6 +34,7 @@ class LaunchSettings:
     http_endpoint: str | None = None
     grpc_endpoint: str | None = None
     metrics_url: str | None = None
+    connection: Connection = field(default_factory=Connection)  # remote mode: TLS and headers
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,19 @@ def open_server(
     if settings.mode == "remote":
         if not settings.http_endpoint:
             raise UsageError("remote mode needs the server's address: pass --triton-http-endpoint HOST:PORT")
-        remote = RemoteTriton(settings.http_endpoint, grpc_url=settings.grpc_endpoint, metrics_url=settings.metrics_url)
+        check_files(settings.connection)
+        remote = RemoteTriton(
+            settings.http_endpoint,
+            grpc_url=settings.grpc_endpoint,
+            metrics_url=settings.metrics_url,
+            connection=settings.connection,
+        )
         return remote  # type: ignore[return-value]
+    if settings.connection != Connection():
+        raise UsageError(
+            "the connection settings (--ssl-*, -H) are for a server you run: pass --url "
+            "(triton_launch_mode: remote); tritune's own server is plain HTTP on loopback"
+        )
     flags = parse_server_flags(settings.flags)
     install = find_triton(settings.server_path if settings.mode == "local" else None)
     backends = None

@@ -40,7 +40,7 @@ def _ready_models(api: TritonHttp) -> list[str]:
 def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> ModelInfo:
     """The served model's inputs, outputs and max batch size, or a clear error: the server is
     unreachable, or the model is unknown or not ready."""
-    api = TritonHttp(endpoints.http, timeout_s=timeout_s)
+    api = endpoints.api(timeout_s=timeout_s)
     try:
         api.check_live()
     except TritonHttpError as error:

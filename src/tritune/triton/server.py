@@ -17,32 +17,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 import psutil
 
+from tritune.domain.connection import Connection
 from tritune.errors import ServerError
+from tritune.triton.endpoints import Endpoints
 from tritune.triton.http_api import TritonHttp, TritonHttpError
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
 from tritune.triton.reaper import group_members, remove, shared_memory
 
 LOOPBACK = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Addresses in tritonclient's form ("host:port", no scheme)."""
-
-    http: str
-    grpc: str
-    metrics: str | None  # full URL of the Prometheus endpoint, None when not served
-
-    @property
-    def http_base_url(self) -> str:
-        return f"http://{self.http}"
 
 
 class TritonServer(Protocol):
@@ -354,16 +343,27 @@ class RemoteTriton:
     """A Triton server tritune does not own (local binary started by the user, a container,
     another host). Needs --model-control-mode=explicit on that server to load variants."""
 
-    def __init__(self, url: str, *, grpc_url: str | None = None, metrics_url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        grpc_url: str | None = None,
+        metrics_url: str | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         http = url.removeprefix("http://").removeprefix("https://").rstrip("/")
         host, _, port_text = http.rpartition(":")
         if not host or not port_text.isdigit():
             raise ServerError(f"cannot parse server URL {url!r}: give it as host:port, e.g. localhost:8000")
         port = int(port_text)
+        given = connection or Connection()  # TLS and headers
+        connection = replace(given, https=given.https or url.startswith("https://"))  # as perf_analyzer's -u
+        scheme = "https" if connection.https else "http"
         self._endpoints = Endpoints(
             http=http,
             grpc=grpc_url or f"{host}:{port + 1}",
-            metrics=metrics_url if metrics_url is not None else f"http://{host}:{port + 2}/metrics",
+            metrics=metrics_url if metrics_url is not None else f"{scheme}://{host}:{port + 2}/metrics",
+            connection=connection,
         )
 
     @property
@@ -375,7 +375,7 @@ class RemoteTriton:
         return None
 
     def is_alive(self) -> bool:
-        return TritonHttp(self._endpoints.http, timeout_s=2.0).is_live()
+        return self._endpoints.api(timeout_s=2.0).is_live()
 
     def server_pid(self) -> None:
         return None
@@ -385,8 +385,10 @@ class RemoteTriton:
 
     def __enter__(self) -> RemoteTriton:
         try:
-            TritonHttp(self._endpoints.http, timeout_s=2.0).check_live()
+            self._endpoints.api(timeout_s=2.0).check_live()
         except TritonHttpError as error:
+            if error.fix:
+                raise ServerError(f"Triton at {self._endpoints.http_base_url}: {error.fix}") from None
             raise ServerError(
                 f"cannot reach Triton at {self._endpoints.http_base_url} ({error.reason}): start it with "
                 "`tritonserver --model-repository=DIR --model-control-mode=explicit` or fix the URL "
