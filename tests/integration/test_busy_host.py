@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,38 @@ pytestmark = pytest.mark.triton
 SPIN = "while True: pass"
 
 
+# Started through a parent that exits at once, so the spinner is nobody's child here: tritune
+# counts its own descendants as its own load (the test runs tritune in this very process).
+DETACH = (
+    "import subprocess, sys\n"
+    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True,\n"
+    "                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(child.pid)"
+)
+
+
 @contextmanager
-def burning(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``count`` Python processes spinning on the CPU, killed and reaped on the way out."""
-    spinners: list[subprocess.Popen[bytes]] = []
+def burning(count: int) -> Iterator[list[int]]:
+    """``count`` detached Python processes spinning on the CPU, killed on the way out."""
+    pids: list[int] = []
     try:
         for _ in range(count):
-            spinners.append(subprocess.Popen([sys.executable, "-c", SPIN]))
+            out = subprocess.run([sys.executable, "-c", DETACH, SPIN], capture_output=True, text=True, check=True)
+            pids.append(int(out.stdout.strip()))
         time.sleep(0.3)  # let them start spinning before the load does
-        yield spinners
+        yield pids
     finally:
-        for spinner in spinners:
-            spinner.kill()
-        for spinner in spinners:
-            spinner.wait(timeout=10)
+        for pid in pids:
+            with suppress(psutil.Error):
+                psutil.Process(pid).kill()
+        psutil.wait_procs([p for p in map(_process, pids) if p is not None], timeout=10)
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
 
 
 def _perf(model: Path) -> dict[str, Any]:
@@ -65,9 +83,8 @@ def test_perf_names_a_busy_host_and_a_quiet_one_reads_less(tmp_path: Path) -> No
     quiet = _perf(model)
     cores = len(usable_cpus())
     # Two spinners a core: they outweigh whatever else shares a CI host with this test.
-    with burning(2 * cores) as spinners:
+    with burning(2 * cores) as pids:
         busy = _perf(model)
-        pids = [s.pid for s in spinners]
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
 
     quiet_cpu = quiet["result"]["metrics"][HOST_OTHER_CPU]
