@@ -243,6 +243,8 @@ profile_models:
     model_config_parameters:
       max_batch_size: [4]
       instance_group: [{count: [2], kind: [KIND_CPU]}]
+      intra_op_threads: [1]
+      dynamic_batching: {max_queue_delay_microseconds: [0]}
     parameters:
       concurrency: [2]
 run_config_search_mode: brute

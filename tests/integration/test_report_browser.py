@@ -124,7 +124,8 @@ def test_summary_report(browser: webdriver.Chrome, written: WrittenReports):
 
     assert _js_errors(browser) == []
     assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
-    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
+    # The confirm step's rounds first: the pick's evidence, drawn from the rounds the run stored.
+    _assert_plots_drew(browser, ["confirm-rounds", "throughput-vs-latency", "memory-vs-latency", "pareto-front"])
     assert browser.find_element(By.ID, "summary-sentence").text == data.sentence
     assert browser.find_element(By.ID, "gain").text == "+88%"
     assert "Test CPU 9000" in browser.find_element(By.ID, "hardware").text
@@ -232,7 +233,8 @@ def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome
     _open(browser, RunLayout(run_dir).summary_html("minilm"))
     assert _js_errors(browser) == []
     assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
-    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
+    # The confirm step's rounds first: the pick's evidence, drawn from the rounds the run stored.
+    _assert_plots_drew(browser, ["confirm-rounds", "throughput-vs-latency", "memory-vs-latency", "pareto-front"])
     assert browser.find_element(By.ID, "summary-sentence").text == data.sentence
     every = browser.find_elements(By.CSS_SELECTOR, "#all-configs tbody tr")
     assert [r.get_attribute("data-config") for r in every] == [c.name for c in data.configs]
