@@ -124,8 +124,7 @@ def test_summary_report(browser: webdriver.Chrome, written: WrittenReports):
 
     assert _js_errors(browser) == []
     assert browser.execute_script("return document.querySelectorAll('script[src], link[href]').length") == 0
-    # The confirm step's rounds first: the pick's evidence, drawn from the rounds the run stored.
-    _assert_plots_drew(browser, ["confirm-rounds", "throughput-vs-latency", "memory-vs-latency", "pareto-front"])
+    _assert_plots_drew(browser, ["throughput-vs-latency", "memory-vs-latency", "pareto-front"])
     assert browser.find_element(By.ID, "summary-sentence").text == data.sentence
     assert browser.find_element(By.ID, "gain").text == "+88%"
     assert "Test CPU 9000" in browser.find_element(By.ID, "hardware").text
