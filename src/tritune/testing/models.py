@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from tritune.domain.model import ModelSignature, TensorSpec
+
 
 def _value(name: str, elem_type: int, shape: list[int | str]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, elem_type, shape)
@@ -136,6 +138,17 @@ def cnn_model(
         initializer=initializers,
     )
     return _save(graph, path)
+
+
+# What vad_model's file declares (the signature tests of the pure parts use without the file).
+VAD_SIGNATURE = ModelSignature(
+    inputs=(
+        TensorSpec("input", "TYPE_FP32", (-1, -1)),
+        TensorSpec("state", "TYPE_FP32", (2, -1, 128)),
+        TensorSpec("sr", "TYPE_INT64", ()),
+    ),
+    outputs=(TensorSpec("output", "TYPE_FP32", (-1, 1)), TensorSpec("stateN", "TYPE_FP32", (2, -1, 128))),
+)
 
 
 def vad_model(path: Path, width: int = 128, seed: int = 0) -> Path:

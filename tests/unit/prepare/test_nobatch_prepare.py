@@ -10,15 +10,8 @@ from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.errors import UsageError
 from tritune.inputs import resolve_shapes
 from tritune.prepare.nobatch import SERVED_WITHOUT_BATCHING, unbatched_notes
+from tritune.testing.models import VAD_SIGNATURE as VAD
 
-VAD = ModelSignature(
-    inputs=(
-        TensorSpec("input", "TYPE_FP32", (-1, -1)),
-        TensorSpec("state", "TYPE_FP32", (2, -1, 128)),
-        TensorSpec("sr", "TYPE_INT64", ()),
-    ),
-    outputs=(TensorSpec("output", "TYPE_FP32", (-1, 1)), TensorSpec("stateN", "TYPE_FP32", (2, -1, 128))),
-)
 FEEDS = {
     "input": np.zeros((16, 16), np.float32),
     "state": np.zeros((2, 16, 128), np.float32),

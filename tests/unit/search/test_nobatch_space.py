@@ -10,15 +10,8 @@ from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import Dim
 from tritune.search import build_space
+from tritune.testing.models import VAD_SIGNATURE as VAD
 
-VAD = ModelSignature(
-    inputs=(
-        TensorSpec("input", "TYPE_FP32", (-1, -1)),
-        TensorSpec("state", "TYPE_FP32", (2, -1, 128)),
-        TensorSpec("sr", "TYPE_INT64", ()),
-    ),
-    outputs=(TensorSpec("output", "TYPE_FP32", (-1, 1)), TensorSpec("stateN", "TYPE_FP32", (2, -1, 128))),
-)
 BATCHING = ModelSignature(
     inputs=(TensorSpec("x", "TYPE_FP32", (-1, 4)),), outputs=(TensorSpec("y", "TYPE_FP32", (-1, 4)),)
 )
