@@ -94,5 +94,7 @@ def test_confirm_rounds_are_stored_resumed_and_stated(tmp_path: Path) -> None:
     assert evidence["rounds"] == 2 and len(evidence["finalists"]) == finalists
     assert all(f["rounds"] == 2 for f in evidence["finalists"])
     assert evidence["winner"] == conclusion.best_name
-    assert re.search(r"\(± \d+ %, 2 rounds\)", conclusion.sentence), conclusion.sentence
+    # On a busy host the default may win the rounds; the sentence states the rounds either way.
+    stated = r"\(± \d+ %, 2 rounds\)|is still the best after 2 confirm rounds"
+    assert re.search(stated, conclusion.sentence), conclusion.sentence
     assert conclusion.facts.measurements == len(stored) + sum(len(c.measurements) for c in conclusion.configs)
