@@ -374,3 +374,35 @@ def test_a_server_stuck_in_a_model_load_ends_with_a_killed_tritune(tmp_path: Pat
     assert wait_until_gone(str(repo), timeout_s=60) == []
     assert group_members(server_pid) == []
     assert [r for r in regions if r.exists()] == []
+
+
+def test_the_stubs_of_a_server_that_died_by_itself_are_ended_by_stop(tmp_path: Path, dtype_zoo_onnx: Path) -> None:
+    """A tritonserver SIGKILLed (or crashed) on its own leaves its stubs reparented to init,
+    out of reach of its children(): stop() ends them by the server's process group, and
+    removes the shared memory they mapped and the server's temporary folder."""
+    from tritune.triton.reaper import group_members, shared_memory
+
+    deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
+    server = EmbeddedTriton(tmp_path, load_models=["zoo"])
+    try:
+        server.start()
+        pid = server.server_pid()
+        assert pid is not None and server.log_file is not None
+        folder = server.log_file.parent
+        stubs = [p for p in triton_processes(str(tmp_path)) if p.pid != pid]
+        assert stubs, "the model's stub never started"
+        regions = shared_memory(group_members(pid))
+        assert regions, "the stub maps no /dev/shm region"
+        os.kill(pid, signal.SIGKILL)  # the server alone: its stubs stay
+        psutil.wait_procs([psutil.Process(pid)], timeout=10)
+        assert not server.is_alive()
+        orphans = [s for s in stubs if s.is_running() and s.status() != psutil.STATUS_ZOMBIE]
+        assert orphans, "the stubs ended with their server: nothing left to prove"
+    finally:
+        server.stop()
+    assert group_members(pid) == []
+    _, alive = psutil.wait_procs(stubs, timeout=5)
+    assert alive == []
+    assert wait_until_gone(str(tmp_path), timeout_s=5) == []
+    assert [r for r in regions if r.exists()] == []
+    assert not folder.exists()

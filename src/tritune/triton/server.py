@@ -269,7 +269,7 @@ class EmbeddedTriton:
                 return
             time.sleep(0.05)
         raise ServerError(
-            f"tritonserver did not become ready within {self._startup_timeout_s:.0f} s: see its log {self._log_file}",
+            f"tritonserver did not become ready within {self._startup_timeout_s:.0f} s: see its log {self._log_hint()}",
             detail=self.log_tail(),
         )
 
@@ -281,7 +281,12 @@ class EmbeddedTriton:
             return f"tritonserver exited (code {code}): a port is already in use; pass other ports"
         if "failed to load" in lowered or "load failed" in lowered:
             return f"tritonserver exited (code {code}): a model failed to load; see the log below"
-        return f"tritonserver exited during startup (code {code}): see its log {self._log_file}"
+        return f"tritonserver exited during startup (code {code}): see its log {self._log_hint()}"
+
+    def _log_hint(self) -> str:
+        """Where the log is to be read: a log in tritune's own temporary folder goes when the
+        server is stopped, so the error's detail (its tail, printed below) is what remains."""
+        return "below" if self._owned_log_dir is not None else str(self._log_file)
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop the server and every process it started; idempotent."""
@@ -292,6 +297,10 @@ class EmbeddedTriton:
         if reaper is not None:  # its server is gone: nothing left for it to do
             reaper.kill()
             reaper.wait(timeout=5)
+        owned, self._owned_log_dir = self._owned_log_dir, None
+        if owned is not None:  # the log of a server nobody asked to keep (errors carry its tail)
+            with contextlib.suppress(OSError):
+                owned.cleanup()
         self._endpoints = None
 
     def __del__(self) -> None:  # last resort; stop() is the contract
@@ -316,27 +325,45 @@ def _start_reaper(server_pid: int, owned: tempfile.TemporaryDirectory[str] | Non
 
 
 def _terminate_tree(process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    try:
-        descendants = psutil.Process(process.pid).children(recursive=True)
-    except psutil.Error:
-        descendants = []
+    """End the server, every process of its group and any stub that left it; remove the
+    ``/dev/shm`` regions they mapped.
+
+    The group, not the tree: a server that died by itself leaves its stubs reparented to init,
+    out of ``children()`` but still in the server's process group."""
+    pgid = process.pid
+    members = _processes(group_members(pgid))
+    with contextlib.suppress(psutil.Error):
+        members += [p for p in psutil.Process(pgid).children(recursive=True) if p not in members]
     # A server killed rather than stopped leaves the Python backend's regions in /dev/shm.
-    regions = shared_memory(group_members(process.pid))
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+    regions = shared_memory(p.pid for p in members)
+    if process.poll() is not None:
+        # Nothing left to unload the models, and the stubs ignore SIGTERM: end them at once.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+            os.killpg(pgid, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+    process.wait(timeout=5)
     # Stubs that left the group (or outlived the server) are ended one by one.
-    _, alive = psutil.wait_procs(descendants, timeout=3)
-    for child in alive:
+    _, alive = psutil.wait_procs([m for m in members if m.pid != pgid], timeout=3)
+    for member in alive:
         with contextlib.suppress(psutil.Error):
-            child.kill()
+            member.kill()
     psutil.wait_procs(alive, timeout=3)
     remove(regions)
+
+
+def _processes(pids: Sequence[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found.append(psutil.Process(pid))
+    return found
 
 
 class RemoteTriton:
