@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,14 +21,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-import psutil
-
 from tritune.domain.connection import Connection
 from tritune.errors import ServerError
 from tritune.triton.endpoints import Endpoints
 from tritune.triton.http_api import TritonHttp, TritonHttpError
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
-from tritune.triton.reaper import group_members, remove, shared_memory
+from tritune.triton.process_group import start_reaper, terminate_group
 
 LOOPBACK = "127.0.0.1"
 
@@ -251,7 +248,7 @@ class EmbeddedTriton:
                 start_new_session=True,  # its own process group: stop() signals the whole tree
                 preexec_fn=functools.partial(_prepare_child, self._cpus),  # noqa: PLW1509 - prctl and affinity
             )
-        self._reaper = _start_reaper(self._process.pid, self._owned_log_dir)
+        self._reaper = start_reaper(self._process.pid, self._owned_log_dir)
         self._endpoints = Endpoints(
             http=f"{LOOPBACK}:{http_port}",
             grpc=f"{LOOPBACK}:{grpc_port}",
@@ -292,7 +289,7 @@ class EmbeddedTriton:
         """Stop the server and every process it started; idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            _terminate_tree(process, timeout_s)
+            terminate_group(process, timeout_s)
         reaper, self._reaper = self._reaper, None
         if reaper is not None:  # its server is gone: nothing left for it to do
             reaper.kill()
@@ -306,64 +303,6 @@ class EmbeddedTriton:
     def __del__(self) -> None:  # last resort; stop() is the contract
         with contextlib.suppress(Exception):
             self.stop(timeout_s=2.0)
-
-
-def _start_reaper(server_pid: int, owned: tempfile.TemporaryDirectory[str] | None) -> subprocess.Popen[bytes]:
-    """The process that ends the server, its stubs and its files if tritune dies first
-    (reaper.py says why the kernel's parent-death signal is not enough)."""
-    package_root = str(Path(__file__).resolve().parents[2])  # tritune importable from a checkout too
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-    folders = [owned.name] if owned is not None else []
-    return subprocess.Popen(
-        [sys.executable, "-m", "tritune.triton.reaper", str(os.getpid()), str(server_pid), *folders],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,  # outside the server's group, and out of a terminal's Ctrl-C
-    )
-
-
-def _terminate_tree(process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """End the server, every process of its group and any stub that left it; remove the
-    ``/dev/shm`` regions they mapped.
-
-    The group, not the tree: a server that died by itself leaves its stubs reparented to init,
-    out of ``children()`` but still in the server's process group."""
-    pgid = process.pid
-    members = _processes(group_members(pgid))
-    with contextlib.suppress(psutil.Error):
-        members += [p for p in psutil.Process(pgid).children(recursive=True) if p not in members]
-    # A server killed rather than stopped leaves the Python backend's regions in /dev/shm.
-    regions = shared_memory(p.pid for p in members)
-    if process.poll() is not None:
-        # Nothing left to unload the models, and the stubs ignore SIGTERM: end them at once.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-    else:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-    process.wait(timeout=5)
-    # Stubs that left the group (or outlived the server) are ended one by one.
-    _, alive = psutil.wait_procs([m for m in members if m.pid != pgid], timeout=3)
-    for member in alive:
-        with contextlib.suppress(psutil.Error):
-            member.kill()
-    psutil.wait_procs(alive, timeout=3)
-    remove(regions)
-
-
-def _processes(pids: Sequence[int]) -> list[psutil.Process]:
-    found = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            found.append(psutil.Process(pid))
-    return found
 
 
 class RemoteTriton:
