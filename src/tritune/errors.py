@@ -10,6 +10,7 @@ class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
+    CONSTRAINTS_UNMET = 3  # the run finished, but no configuration meets the constraints
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     TERMINATED = 143  # SIGTERM (128 + SIGTERM): timeout, CI, docker stop
 
@@ -30,6 +31,13 @@ class UsageError(TrituneError):
     """Bad user input: a missing file, a malformed option or config."""
 
     exit_status = ExitStatus.USAGE
+
+
+class ConstraintsUnmetError(TrituneError):
+    """The run finished and kept everything, but no configuration meets the constraints: a
+    script must not take the closest one for an answer."""
+
+    exit_status = ExitStatus.CONSTRAINTS_UNMET
 
 
 class ModelError(TrituneError):

@@ -5,6 +5,7 @@ fix, the documented exit status, no traceback, and the user's files as they were
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sqlite3
 import subprocess
@@ -325,14 +326,18 @@ def test_store_from_a_newer_tritune_is_refused_and_kept(tmp_path: Path, mlp: Pat
 
 
 def test_no_configuration_meets_the_latency_budget(tmp_path: Path, mlp: Path) -> None:
-    """What tritune does today: the closest config is named as such and kept as best/, exit 0."""
-    run_dir = tmp_path / "run"
+    """The closest config is named as such and kept as best/ and exported, every measurement is
+    stored, and the exit status (3) tells a script that the best it finds misses the budget."""
+    run_dir, export = tmp_path / "run", tmp_path / "export"
     result = run_cli(
         "profile",
         str(mlp),
         "--run-dir",
         str(run_dir),
         "--no-report",
+        "--json",
+        "--export",
+        str(export),
         *SHORT_MEASUREMENT,
         "--latency-budget",
         "0.0001",
@@ -345,11 +350,20 @@ def test_no_configuration_meets_the_latency_budget(tmp_path: Path, mlp: Path) ->
         "--run-config-search-max-concurrency",
         "1",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "no configuration meets the given constraints;" in result.stdout + result.stderr
-    assert "comes closest" in result.stdout + result.stderr
+    line = error_line(result)
+    assert line.startswith("error: no configuration of mlp meets the constraints (perf_latency_p99 <= 0.0001); ")
+    assert "loosen the constraint" in line and "widen the search" in line
+    (summary,) = json.loads(result.stdout)
+    assert summary["constraints_met"] is False and summary["best"] in line
+    # Nothing lost: the best and the export written, every measurement stored.
     assert (run_dir / "best" / "config.pbtxt").exists()
+    assert (export / "mlp" / "config.pbtxt").exists()
+    with sqlite3.connect(run_dir / "tritune.db") as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM measurements").fetchone()
+    assert count >= summary["measurements"] > 0  # the search's, and any confirm rounds
     assert wait_until_gone(str(run_dir)) == []
 
 

@@ -86,6 +86,16 @@ def summary_facts(
     )
 
 
+def unmet_constraints_line(model: str, constraints: str, closest: str) -> str:
+    """The one line for a run whose configurations all miss the constraints: which, the closest
+    (kept as the run's best), and the two ways out."""
+    return (
+        f"no configuration of {model} meets the constraints ({constraints}); {closest} comes closest "
+        "and is kept as the run's best: loosen the constraint (--latency-budget, --min-throughput or "
+        "the config's constraints) or widen the search (the run_config_search_* limits or manual lists)"
+    )
+
+
 def summary_sentence(facts: SummaryFacts) -> str:
     """One sentence for the terminal and the report header."""
     measurements = _count(facts.measurements, "measurement")

@@ -19,7 +19,7 @@ from tritune.config import (
     read_file_models,
 )
 from tritune.domain.names import check_model_name
-from tritune.errors import UsageError
+from tritune.errors import ConstraintsUnmetError, UsageError
 
 _KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "path": click.Path(path_type=Path)}
 # Keys that need a structured YAML value (--objective takes objectives its own way).
@@ -167,6 +167,11 @@ def profile(
     conclusions = session.run(run_dir=run_dir, export=export_repo, report=not no_report)
     if as_json:
         app.out.print_json(json.dumps([c.to_json() for c in conclusions]))
+    # Everything is stored, reported and exported by now; the status tells a script that the
+    # best it finds there misses the constraints.
+    unmet = [c.unmet_constraints for c in conclusions if c.unmet_constraints]
+    if unmet:
+        raise ConstraintsUnmetError("; ".join(unmet))
 
 
 def _model_name(path: Path) -> str:

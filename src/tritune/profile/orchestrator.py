@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import ConfirmResult, confirmed_facts
-from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
+from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence, unmet_constraints_line
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
@@ -78,6 +78,8 @@ class RunConclusion:
     exported_to: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     confirmation: ConfirmResult | None = None  # the confirm step's decision (None: it did not run)
+    # The line that says no configuration meets the constraints (None: one does, or none were given).
+    unmet_constraints: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary scripts read (``tritune profile --json``)."""
@@ -100,6 +102,7 @@ class RunConclusion:
             "ranked": self.extra.get("ranked", []),
             # The confirm step's evidence: rounds per finalist, medians, spread, the tie if any.
             "confirm": None if self.confirmation is None else self.confirmation.to_json(),
+            "constraints_met": self.unmet_constraints is None,
         }
 
 
@@ -310,6 +313,9 @@ class ProfileRun:
             best_path = self._write_best(best_name)
             if export is not None:
                 exported = self._export(export, best_name)
+        unmet = None
+        if best_name is not None and facts.constrained and not facts.best_feasible:
+            unmet = unmet_constraints_line(self.model.name, self.plan.constraints.describe(), best_name)
         return RunConclusion(
             run=self.run,
             resumed=self.resumed,
@@ -323,6 +329,7 @@ class ProfileRun:
             exported_to=exported,
             extra={"ranked": [b.config.name for b in bests]},
             confirmation=self.confirmation,
+            unmet_constraints=unmet,
         )
 
     def _variant_precision(self, name: str) -> tuple[Any, str]:
