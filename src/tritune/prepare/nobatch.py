@@ -1,6 +1,8 @@
-"""What prepare tells the user about a model it serves without batching (pure): that full shapes
-are needed, every free dimension it filled in and with what, an integer scalar it made up, and
-the ``--input`` and ``--data`` lines that give real values instead."""
+"""What prepare tells the user about the sizes it made up (pure). For a model it serves without
+batching: that full shapes are needed, every free dimension it filled in and with what, an integer
+scalar it made up, and the ``--input`` and ``--data`` lines that give real values instead. For a
+batching model: each free dimension besides the batch (a sequence length) it filled in, and the
+``--input`` line, batch left out, that sets it."""
 
 from __future__ import annotations
 
@@ -17,16 +19,20 @@ SERVED_WITHOUT_BATCHING = (
 
 
 def filled_dimensions(
-    signature: ModelSignature, feeds: Mapping[str, np.ndarray], given: Collection[str] = ()
+    signature: ModelSignature, feeds: Mapping[str, np.ndarray], given: Collection[str] = (), *, first_axis: int = 0
 ) -> list[str]:
-    """``input[0]=16`` for each free (-1) dimension of each input not ``given`` (by --input) and
-    the size it ran with."""
+    """``input[0]=16`` for each free (-1) dimension from ``first_axis`` on (1: past the batch) of
+    each input not ``given`` (by --input) and the size it ran with."""
     filled: list[str] = []
     for tensor in signature.inputs:
         if tensor.name in given:
             continue
         shape = feeds[tensor.name].shape
-        filled.extend(f"{tensor.name}[{axis}]={shape[axis]}" for axis, d in enumerate(tensor.shape) if d == DYNAMIC)
+        filled.extend(
+            f"{tensor.name}[{axis}]={shape[axis]}"
+            for axis, d in enumerate(tensor.shape)
+            if d == DYNAMIC and axis >= first_axis
+        )
     return filled
 
 
@@ -75,3 +81,27 @@ def unbatched_notes(
             notes.append(f"to choose the shapes: {input_line(signature, feeds)}")
         notes.append(f"to give real inputs: {data_line(signature, feeds)}")
     return notes
+
+
+def batched_notes(
+    signature: ModelSignature, feeds: Mapping[str, np.ndarray], *, user_data: bool, given: Collection[str] = ()
+) -> list[str]:
+    """The notes for a batching model whose inputs have free dimensions besides the batch: which
+    it filled in and with what, and the ``--input`` line (the batch left out, as --input takes it
+    for a batching model) that sets them. Nothing when --data gave the inputs, or when --input
+    gave every such input: the sizes are then the user's own."""
+    if user_data:
+        return []
+    filled = filled_dimensions(signature, feeds, given, first_axis=1)
+    if not filled:
+        return []
+    line = " ".join(
+        f"--input {t.name}:{','.join(str(d) for d in feeds[t.name].shape[1:])}"
+        for t in signature.inputs
+        if DYNAMIC in t.shape[1:] and t.name not in given
+    )
+    return [
+        f"free dimensions besides the batch filled in: {', '.join(filled)} "
+        "(the sizes the check and the max-batch search ran with; the real ones go in --input or --data)",
+        f"to choose them: {line}",
+    ]

@@ -19,7 +19,7 @@ from tritune.prepare.batch import BatchInfo, detect_batch, link_output_batch, ma
 from tritune.prepare.device import CUDA_PROVIDER, INSTALL_GPU, Device
 from tritune.prepare.feeds import random_feeds, validation_feeds
 from tritune.prepare.max_batch import MaxBatchResult, max_batch_search, ort_throughput
-from tritune.prepare.nobatch import unbatched_notes
+from tritune.prepare.nobatch import batched_notes, unbatched_notes
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.sources import Source, import_source, onnx_device_runner, onnx_runner
 from tritune.prepare.transforms import (
@@ -149,6 +149,7 @@ def batch_step(imported: Imported, work: Path, options: PrepareOptions, found: F
     if src.reference_batch and src.reference_batch > 1:
         n = math.ceil(n / src.reference_batch) * src.reference_batch
     feeds = validation_feeds(signature, n, options, batched=True)
+    found.notes.extend(batched_notes(signature, feeds, user_data=options.data is not None, given=options.given_inputs))
     say(f"checking batch {next(iter(feeds.values())).shape[0]} against stacked batch-1 runs ...")
     check = stacked_batch_check(onnx_runner(current), feeds, options.tolerance("fp32"))
     if check.passed:

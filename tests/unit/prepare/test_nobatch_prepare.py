@@ -1,5 +1,6 @@
-"""What prepare says about a model served without batching: full shapes, the free dimensions it
-filled in, a made-up integer scalar, and the --input/--data lines that would work."""
+"""What prepare says about the sizes it made up: for a model served without batching, full shapes,
+the free dimensions it filled in, a made-up integer scalar, and the --input/--data lines that would
+work; for a batching model, its free dimensions besides the batch and the --input line for them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.errors import UsageError
 from tritune.inputs import resolve_shapes
-from tritune.prepare.nobatch import SERVED_WITHOUT_BATCHING, unbatched_notes
+from tritune.prepare.nobatch import SERVED_WITHOUT_BATCHING, batched_notes, unbatched_notes
 from tritune.testing.models import VAD_SIGNATURE as VAD
 
 FEEDS = {
@@ -63,3 +64,40 @@ def test_a_non_batching_models_input_takes_its_full_shape_and_a_short_one_says_h
     batching = ModelSignature(inputs=(TensorSpec("x", "TYPE_FP32", (-1, 32)),), outputs=())
     with pytest.raises(UsageError, match=r"leave the batch dimension out"):
         resolve_shapes(batching, 2, {"x": (1, 32)}, True, flag="--input")
+
+
+# -- a batching model's free dimensions besides the batch (a sequence length) --------------------
+
+TEXT = ModelSignature(
+    inputs=(
+        TensorSpec("input_ids", "TYPE_INT64", (-1, -1)),
+        TensorSpec("mask", "TYPE_INT64", (-1, -1)),
+        TensorSpec("image", "TYPE_FP32", (-1, 3, -1, 8)),
+        TensorSpec("scale", "TYPE_FP32", (-1, 4)),
+    ),
+    outputs=(TensorSpec("y", "TYPE_FP32", (-1, 2)),),
+)
+TEXT_FEEDS = {
+    "input_ids": np.zeros((4, 16), np.int64),
+    "mask": np.zeros((4, 16), np.int64),
+    "image": np.zeros((4, 3, 16, 8), np.float32),
+    "scale": np.zeros((4, 4), np.float32),
+}
+
+
+def test_a_batching_models_free_dimensions_are_named_and_the_input_line_leaves_the_batch_out():
+    assert batched_notes(TEXT, TEXT_FEEDS, user_data=False) == [
+        "free dimensions besides the batch filled in: input_ids[1]=16, mask[1]=16, image[2]=16 "
+        "(the sizes the check and the max-batch search ran with; the real ones go in --input or --data)",
+        "to choose them: --input input_ids:16 --input mask:16 --input image:3,16,8",
+    ]
+
+
+def test_a_batching_model_says_nothing_of_sizes_it_did_not_make_up():
+    assert batched_notes(TEXT, TEXT_FEEDS, user_data=True) == []  # --data: the user's own
+    partly = batched_notes(TEXT, TEXT_FEEDS, user_data=False, given=("input_ids", "mask"))
+    assert partly[0].startswith("free dimensions besides the batch filled in: image[2]=16 (")
+    assert partly[1] == "to choose them: --input image:3,16,8"
+    assert batched_notes(TEXT, TEXT_FEEDS, user_data=False, given=("input_ids", "mask", "image")) == []
+    fixed = ModelSignature(inputs=(TensorSpec("x", "TYPE_FP32", (-1, 4)),), outputs=TEXT.outputs)
+    assert batched_notes(fixed, {"x": np.zeros((4, 4), np.float32)}, user_data=False) == []
