@@ -132,6 +132,14 @@ def serve_fd(fd: int) -> None:
     worker_main(Connection(fd))
 
 
+def _ignore_ctrl_c() -> None:
+    """Runs in the worker before exec: SIGINT ignored from the first instruction. An interpreter
+    that starts with SIGINT ignored keeps it so, so a Ctrl-C while a worker still imports (seconds
+    on a busy host) cannot end it with a KeyboardInterrupt traceback; worker_main says it again."""
+    with contextlib.suppress(Exception):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 _SYS_PATH_ENV = "TRITUNE_WORKER_SYS_PATH"
 # Not multiprocessing's spawn: it re-runs the caller's main script in every worker (as
 # __mp_main__), so a script that uses tritune without an ``if __name__ == "__main__"`` guard
@@ -154,7 +162,12 @@ class _Worker:
         env = dict(os.environ, **{_SYS_PATH_ENV: json.dumps([p for p in sys.path if p])})
         code = _ENTRY.format(env=_SYS_PATH_ENV, fd=child_end.fileno())
         try:
-            process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child_end.fileno(),), env=env)
+            process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(child_end.fileno(),),
+                env=env,
+                preexec_fn=_ignore_ctrl_c,  # noqa: PLW1509 - one signal call, before exec
+            )
         except OSError:
             parent_end.close()
             raise
