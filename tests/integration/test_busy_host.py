@@ -10,11 +10,6 @@ three quarters of the cores) and asserts a small floor, never an absolute time.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,44 +21,9 @@ from tritune.cli import cli
 from tritune.cpus import usable_cpus
 from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
 from tritune.testing.models import mlp_model
+from tritune.testing.processes import burning
 
 pytestmark = pytest.mark.triton
-
-SPIN = "while True: pass"
-
-
-# Started through a parent that exits at once, so the spinner is nobody's child here: tritune
-# counts its own descendants as its own load (the test runs tritune in this very process).
-DETACH = (
-    "import subprocess, sys\n"
-    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True,\n"
-    "                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-    "print(child.pid)"
-)
-
-
-@contextmanager
-def burning(count: int) -> Iterator[list[int]]:
-    """``count`` detached Python processes spinning on the CPU, killed on the way out."""
-    pids: list[int] = []
-    try:
-        for _ in range(count):
-            out = subprocess.run([sys.executable, "-c", DETACH, SPIN], capture_output=True, text=True, check=True)
-            pids.append(int(out.stdout.strip()))
-        time.sleep(0.3)  # let them start spinning before the load does
-        yield pids
-    finally:
-        for pid in pids:
-            with suppress(psutil.Error):
-                psutil.Process(pid).kill()
-        psutil.wait_procs([p for p in map(_process, pids) if p is not None], timeout=10)
-
-
-def _process(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
 
 
 def _perf(model: Path) -> dict[str, Any]:

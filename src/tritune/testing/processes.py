@@ -1,12 +1,14 @@
 """Finding Triton processes, so tests can prove none is left behind; starting a child that
-Ctrl-C can reach."""
+Ctrl-C can reach; processes that burn the CPU, for the busy-host tests."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psutil
@@ -59,3 +61,37 @@ def interruptible_popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[
     ignored, and a Python started that way never turns SIGINT into KeyboardInterrupt: a test
     that sends SIGINT would then see a child that cannot be interrupted at all."""
     return subprocess.Popen(args, preexec_fn=_default_sigint, **kwargs)
+
+
+SPIN = "while True: pass"
+
+# Started through a parent that exits at once, so a spinner is nobody's child in the test: tritune
+# counts its own descendants as its own load (a test may run tritune in its own process), and a
+# spinner in a session of its own gets no terminal's Ctrl-C.
+_DETACH = (
+    "import subprocess, sys\n"
+    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True,\n"
+    "                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(child.pid)"
+)
+
+
+@contextmanager
+def burning(count: int) -> Iterator[list[int]]:
+    """``count`` detached Python processes spinning on the CPU, killed on the way out (an
+    exception or a failed assertion in the ``with`` block included)."""
+    pids: list[int] = []
+    try:
+        for _ in range(count):
+            out = subprocess.run([sys.executable, "-c", _DETACH, SPIN], capture_output=True, text=True, check=True)
+            pids.append(int(out.stdout.strip()))
+        time.sleep(0.3)  # let them start spinning before the load does
+        yield pids
+    finally:
+        spinners = []
+        for pid in pids:
+            with suppress(psutil.Error):
+                spinner = psutil.Process(pid)
+                spinner.kill()
+                spinners.append(spinner)
+        psutil.wait_procs(spinners, timeout=10)
