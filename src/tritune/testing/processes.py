@@ -3,6 +3,7 @@ Ctrl-C can reach; processes that burn the CPU, for the busy-host tests."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -63,14 +64,22 @@ def interruptible_popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[
     return subprocess.Popen(args, preexec_fn=_default_sigint, **kwargs)
 
 
-SPIN = "while True: pass"
+# Spins, and ends itself once the process that started it is gone (a SIGKILLed test run, whose
+# clean-up never ran, leaves no spinner behind): os.kill(owner, 0) raises then.
+SPIN = (
+    "import os, sys\n"
+    "owner = int(sys.argv[1])\n"
+    "while True:\n"
+    "    for _ in range(1_000_000): pass\n"
+    "    os.kill(owner, 0)\n"
+)
 
 # Started through a parent that exits at once, so a spinner is nobody's child in the test: tritune
 # counts its own descendants as its own load (a test may run tritune in its own process), and a
 # spinner in a session of its own gets no terminal's Ctrl-C.
 _DETACH = (
     "import subprocess, sys\n"
-    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True,\n"
+    "child = subprocess.Popen([sys.executable, '-c', *sys.argv[1:]], start_new_session=True,\n"
     "                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
     "print(child.pid)"
 )
@@ -83,7 +92,9 @@ def burning(count: int) -> Iterator[list[int]]:
     pids: list[int] = []
     try:
         for _ in range(count):
-            out = subprocess.run([sys.executable, "-c", _DETACH, SPIN], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", _DETACH, SPIN, str(os.getpid())], capture_output=True, text=True, check=True
+            )
             pids.append(int(out.stdout.strip()))
         time.sleep(0.3)  # let them start spinning before the load does
         yield pids
