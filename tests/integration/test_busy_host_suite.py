@@ -40,6 +40,9 @@ SUITE = (
     "tests/integration/test_failures.py::test_cli_ctrl_c_or_sigterm_during_a_run_leaves_nothing",
     "tests/integration/test_failures.py::test_ctrl_c_during_a_measurement_ends_the_load_generator_workers",
 )
+# Left out: test_profile.py's interrupted profile and its rerun. It passes here too, but it
+# tripled this module's time (2 -> 6 minutes on 2 shared cores); the signal handling of cli/app.py
+# it goes through is exercised above by infer's and perf's.
 
 
 def _pytest(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
