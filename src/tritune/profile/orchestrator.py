@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
-from tritune.analysis.confirm import ConfirmResult, confirmed_facts
+from tritune.analysis.confirm import ConfirmResult, confirmed_facts, confirmed_ranking
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.layout import RunLayout
@@ -302,7 +302,8 @@ class ProfileRun:
         facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
         if self.confirmation is not None:
             facts = confirmed_facts(facts, self.confirmation)
-        bests = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        searched = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        bests = confirmed_ranking(searched, self.confirmation)
         best_name = facts.best_name
         best_path: Path | None = None
         exported: Path | None = None
