@@ -125,6 +125,8 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
         # Pinning changes the numbers, so it is part of the run's identity; left out when
         # unset, so runs stored before the option existed still resume.
         identity["server_cpus"] = settings.server_cpus
+    if settings.shared_memory != "none":  # left out when off, as server_cpus is
+        identity["shared_memory"] = settings.shared_memory
     if not settings.warmup:
         # A cold first measurement is another measurement; on (the default) it is left out, so
         # runs stored before the warm-up existed still resume.
