@@ -228,13 +228,11 @@ def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[list[Bes
         raise SystemExit(f"the profile found no usable configuration: see {run_dir}")
     with Store.in_run_dir(run_dir) as store:
         winner = next(v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name)
-    load = next(
-        m.load
-        for c in conclusion.configs
-        if c.name == winner.name
-        for m in c.measurements
-        if m.metrics.get("perf_throughput") == conclusion.facts.throughput
-    )
+    if conclusion.confirmation is not None:
+        load = conclusion.confirmation.load  # where the confirm rounds measured the finalists
+    else:
+        (searched,) = [c for c in conclusion.configs if c.name == winner.name]
+        load = max(searched.measurements, key=lambda m: m.metrics.get("perf_throughput", 0.0)).load
     note = f"winner {dict(winner.params)} at concurrency {load.value:g}, found in {took:.0f} s"
     repo = args.work_dir / f"check_{net.name}_{precision}"
     deploy_onnx(repo, "winner", net.files[precision], winner.serving)

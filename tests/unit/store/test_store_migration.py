@@ -172,6 +172,7 @@ def test_a_v3_store_migrates_keeping_every_measurement_and_stores_repeats(tmp_pa
         assert len(store.measurements(config.id)) == 1  # the search's view: repeat 0 only
         assert len(store.measurements(config.id, repeats=True)) == 3
         assert store.measurement_count(1) == 5
+        assert (len(list(store.iter_run_measurements(1))), len(list(store.iter_run_measurements(1, True)))) == (3, 5)
     assert _schema_version(path) == SCHEMA_VERSION == 4
     with sqlite3.connect(path) as db:
         plan = db.execute(
