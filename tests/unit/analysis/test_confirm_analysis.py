@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import (
     Finalist,
     confirmed_facts,
@@ -13,7 +14,6 @@ from tritune.analysis.confirm import (
     serving_cost,
     standing,
 )
-from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.analysis.summary import SummaryFacts, summary_sentence
