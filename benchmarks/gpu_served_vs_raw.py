@@ -287,7 +287,7 @@ def report(net: Net, raws: list[Best], anchors: list[Best], served_rows: list[tu
 
     print(f"\n== {net.name}")
     for best in raws + anchors:
-        print(f"  {best.label:48s} {show(best)}")
+        print(f"  {best.label:61s} {show(best)}")
     raw = max(raws, key=lambda b: b.median)
     top = max(anchors, key=lambda b: b.median) if anchors else None
     for precision, rows, note in served_rows:
@@ -295,7 +295,7 @@ def report(net: Net, raws: list[Best], anchors: list[Best], served_rows: list[tu
             ratios = f"served/raw {best.median / raw.median:.3f} (target >= 0.9)"
             if top is not None:
                 ratios += f"  served/anchor {best.median / top.median:.3f} (target >= 0.8)"
-            print(f"  {precision} {best.label:42s} {show(best)}  {ratios}")
+            print(f"  {precision} {best.label:58s} {show(best)}  {ratios}")
         print(f"      {note}")
 
 
