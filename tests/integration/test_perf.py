@@ -143,11 +143,27 @@ def test_the_worker_pool_keeps_its_processes_and_replaces_a_dead_one(
         assert measurement.status is not MeasurementStatus.FAILED and measurement.metrics["perf_throughput"] > 0
         assert pool.pids == first
         os.kill(first[0], signal.SIGKILL)
+        # The signal lands asynchronously: on a busy host the next measurement could hand the
+        # worker its plan before it is dead, and fail on a worker that was alive when asked.
+        _wait_until_dead(first[0])
         with LoadDriver(triton_server, perf_model, options, pool) as driver:
             _check_numbers(driver.measure(LoadSpec.concurrency(2)))
         assert len(pool.pids) == 2 and first[0] not in pool.pids and first[1] in pool.pids
     assert pool.pids == ()
     assert not psutil.pid_exists(first[1]) or psutil.Process(first[1]).status() == psutil.STATUS_ZOMBIE
+
+
+def _wait_until_dead(pid: int, timeout_s: float = 60.0) -> None:
+    """Until ``pid`` is a zombie or gone (its parent has not collected it yet: the pool does)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} outlived SIGKILL")
 
 
 UNGUARDED_SCRIPT = """
