@@ -125,7 +125,7 @@ def _fit_batches(step: str, space: SearchSpace, ensemble_batch: int) -> SearchSp
     dims = []
     for dim in space.dimensions:
         if dim.name == Dim.MAX_BATCH_SIZE:
-            kept = tuple(v for v in dim.values if int(v) >= ensemble_batch)  # type: ignore[call-overload]
+            kept = tuple(v for v in dim.values if int(v) >= ensemble_batch)  # type: ignore[arg-type]
             if not kept:
                 raise ValueError(
                     f"{step}: no max batch size searched is at least the ensemble's {ensemble_batch} "
