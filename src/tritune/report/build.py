@@ -24,6 +24,7 @@ from tritune.analysis import (
 from tritune.analysis.confirm import ConfirmResult, Finalist, confirmed_facts, decide, serving_cost
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
+from tritune.report.pipeline import Pipeline, describe_steps, pipeline_of
 from tritune.report.records import (
     ConfigSummary,
     ConstraintSummary,
@@ -119,7 +120,18 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         pareto_metrics=PARETO_METRICS,
         memory_metric=_memory_metric(configs),
         measurement_count=count,
+        pipeline=_pipeline(configs, facts.best_name, by_name),
     )
+
+
+def _pipeline(
+    configs: Sequence[ConfigSummary], best_name: str | None, variants: Mapping[str, VariantRecord]
+) -> Pipeline | None:
+    """An ensemble's best configuration's steps at its best load point (None for other models)."""
+    best = next((c for c in configs if c.name == best_name), None)
+    if best is None or best.best is None or not variants[best.name].serving.steps:
+        return None
+    return pipeline_of(best.name, best.best.load_label, variants[best.name].serving, best.best.metrics)
 
 
 def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Constraints) -> ConfirmResult | None:
@@ -241,6 +253,7 @@ def _config_summary(
         load_time_s=variant.load_time_s,
         warmup_s=variant.warmup_s,
         rounds=tuple(_point(m, constraints) for m in rounds),
+        steps_text=describe_steps(serving),
     )
 
 
