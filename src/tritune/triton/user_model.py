@@ -226,4 +226,5 @@ def config_diff(model: UserModel, best_text: str, best_file: str = f"best/{CONFI
         fromfile=str(model.directory / CONFIG_FILE),
         tofile=best_file,
     )
-    return "".join(diff) or "# the best configuration measured is your config as it is: nothing to change\n"
+    same = "your config as it is: nothing to change"
+    return "".join(diff) or f"# {best_file}: the best configuration measured is {same}\n"
