@@ -88,3 +88,19 @@ def test_a_variant_serves_its_composing_models_under_its_own_names(tmp_path: Pat
     prep = from_pbtxt((tmp_path / "exported" / "prep" / "config.pbtxt").read_text())
     assert (prep.name, prep.instance_group[0].count) == ("prep", 2)
     assert not (tmp_path / "exported" / "scaled" / "1" / "model.py").is_symlink()
+
+
+def test_an_ensemble_on_a_server_that_reads_another_repository_is_refused(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from tritune.config import parse_profile_config
+    from tritune.domain.layout import RunLayout
+    from tritune.profile.notify import QuietNotifier
+    from tritune.profile.session import ProfileSession
+
+    repository = write_ensemble_repository(tmp_path / "models")
+    config = parse_profile_config({"model_repository": str(repository), "profile_models": ["pipeline"]})
+    session = ProfileSession(config, QuietNotifier())
+    remote = SimpleNamespace(sends_files=True)  # loads would send config and files
+    with pytest.raises(UsageError, match="pipeline is an ensemble, .* use the embedded or local launch mode"):
+        session._deployer(_read(repository), remote, RunLayout(tmp_path / "run"))  # type: ignore[arg-type]

@@ -208,6 +208,13 @@ class ProfileSession:
         if isinstance(source, ModelFiles):
             return source, VariantDeployer(control, layout.output_repository, source.files)
         if isinstance(source, Ensemble):
+            if control.sends_files:
+                # Triton polls an ensemble's composing models from its own repository, where
+                # models sent in a load request are not ("model not found in any model repository").
+                raise UsageError(
+                    f"{source.model.name} is an ensemble, which tritune profiles on a server that reads the run's "
+                    "output repository: use the embedded or local launch mode, not a remote server"
+                )
             ensemble_deployer = EnsembleDeployer(control, layout.output_repository, source)
             ensemble = self._ensemble(source, ensemble_deployer)
             self._check_shapes(ensemble)
