@@ -125,11 +125,13 @@ def step_times_ns(
 ) -> dict[tuple[str, str], float]:
     """Each step's time per request of the ensemble, in ns, by (composing model, part): its whole time
     (``request``: queue, compute and the rest of the server's time for it) and its queue and
-    compute parts. A step that serves a request once per ensemble request takes its own average;
-    the ensemble's request count is the scale, so a step run twice per request counts twice."""
+    compute parts: its own average, times the runs per ensemble request (a model that serves two
+    steps counts twice)."""
     times: dict[tuple[str, str], float] = {}
     for name, step in steps:
-        per_request = step.requests / ensemble.requests if ensemble.requests else 0.0
+        # A step runs a whole number of times per request (requests in flight at the window's
+        # edges make the counts differ by a few).
+        per_request = max(1, round(step.requests / ensemble.requests)) if ensemble.requests else 0
         compute = step.compute_input_ns + step.compute_infer_ns + step.compute_output_ns
         times[name, "request"] = step.request_ns * per_request
         times[name, "queue"] = step.queue_ns * per_request

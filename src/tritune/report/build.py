@@ -24,7 +24,7 @@ from tritune.analysis import (
 from tritune.analysis.confirm import ConfirmResult, Finalist, confirmed_facts, decide, serving_cost
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
-from tritune.report.pipeline import Pipeline, describe_steps, pipeline_of
+from tritune.report.pipeline import Pipeline, describe_steps, pipeline_of, step_knobs_of
 from tritune.report.records import (
     ConfigSummary,
     ConstraintSummary,
@@ -254,6 +254,7 @@ def _config_summary(
         warmup_s=variant.warmup_s,
         rounds=tuple(_point(m, constraints) for m in rounds),
         steps_text=describe_steps(serving),
+        steps=step_knobs_of(serving),
     )
 
 

@@ -12,6 +12,31 @@ from tritune.domain.serving import ServingConfig
 
 
 @dataclass(frozen=True)
+class StepKnobs:
+    """A composing model's searched knobs in a configuration of the ensemble."""
+
+    model: str
+    max_batch_size: int
+    queue_delay_us: int | None  # None: no dynamic batching
+    instances: int
+    kind: str  # "CPU" or "GPU"
+
+
+def step_knobs_of(serving: ServingConfig) -> tuple[StepKnobs, ...]:
+    """An ensemble configuration's steps, in order (empty for any other model)."""
+    return tuple(
+        StepKnobs(
+            name,
+            step.max_batch_size,
+            step.dynamic_batching.max_queue_delay_us if step.dynamic_batching is not None else None,
+            step.instance_count,
+            step.instance_kind.removeprefix("KIND_"),
+        )
+        for name, step in serving.steps
+    )
+
+
+@dataclass(frozen=True)
 class PipelineStep:
     model: str
     knobs: str  # "2 CPU instances, max batch size 8, dynamic batching off"
@@ -38,9 +63,10 @@ class Pipeline:
 
     @property
     def between_steps_ms(self) -> float | None:
-        """The ensemble's own time: passing tensors from step to step (server time not in a step)."""
+        """The ensemble's own time: passing tensors from step to step (server time not in a step;
+        0 where requests in flight at the window's edges make the steps add up past it)."""
         steps = self.steps_ms
-        return None if steps is None or self.server_ms is None else self.server_ms - steps
+        return None if steps is None or self.server_ms is None else max(0.0, self.server_ms - steps)
 
 
 def step_knobs(serving: ServingConfig) -> str:

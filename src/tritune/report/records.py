@@ -15,7 +15,7 @@ from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
 from tritune.domain.measurement import LoadMode, LoadPoint
 from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
-from tritune.report.pipeline import Pipeline
+from tritune.report.pipeline import Pipeline, StepKnobs
 from tritune.store import MeasurementRecord, RunRecord, VariantRecord
 
 DEFAULT_TOP_N = 3
@@ -177,6 +177,7 @@ class ConfigSummary:
     # The confirm step's rounds of a finalist, in order (empty for the others).
     rounds: tuple[Point, ...] = ()
     steps_text: str = ""  # an ensemble's: each composing model's knobs (report/pipeline.py)
+    steps: tuple[StepKnobs, ...] = ()  # the same, as values
 
     @property
     def batching_text(self) -> str:

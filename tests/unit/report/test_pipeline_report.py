@@ -72,3 +72,15 @@ def test_the_report_shows_the_best_configurations_pipeline(tmp_path: Path) -> No
     html = render_summary(data)
     assert 'id="pipeline-steps"' in html and 'data-step="prep"' in html and 'data-step="model"' in html
     assert "model: 2 CPU instances" in html  # the configuration tables show each step's knobs
+
+
+def test_the_terminal_table_lists_each_steps_knobs(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from tritune.report.terminal import summary_table
+
+    test_the_report_shows_the_best_configurations_pipeline(tmp_path)
+    console = Console(width=120, record=True)
+    console.print(summary_table(build_report_data(load_run(tmp_path))))
+    text = console.export_text()
+    assert "off/100µs" in text and "1:CPU/2:CPU" in text and "list its steps in order (prep/model)" in text
