@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import (
+    BACKEND_DIM_PREFIX,
     Dim,
     Dimension,
     Point,
@@ -36,6 +37,19 @@ def step_dim(step: str, name: str) -> str:
     return f"{step}{STEP_SEPARATOR}{name}"
 
 
+def split_joint_name(name: str) -> tuple[str, str] | None:
+    """(model, knob) of a joint dimension's name; None for the ensemble's own (the client batch)
+    and any name of a single model's space. Model names may hold dots, knob names end it."""
+    marker = STEP_SEPARATOR + BACKEND_DIM_PREFIX
+    if marker in name:  # a backend knob ("prep.backend:parameters.x"): ":" is in no model name
+        step, _, rest = name.partition(marker)
+        return step, BACKEND_DIM_PREFIX + rest
+    for dim in Dim:
+        if name.endswith(STEP_SEPARATOR + dim.value) and len(name) > len(dim.value) + 1:
+            return name[: -len(dim.value) - 1], dim.value
+    return None
+
+
 @dataclass(frozen=True)
 class JointSpace(SearchSpace):
     """The composing models' spaces (``steps``: model name -> its space, in step order) searched
@@ -54,10 +68,11 @@ class JointSpace(SearchSpace):
     def split(self, point: Point) -> dict[str, dict[str, Value]]:
         """Each step's part of a joint point, by model name, in the step's own dimension names."""
         parts: dict[str, dict[str, Value]] = {step: {} for step, _ in self.steps}
+        longest_first = sorted(parts, key=len, reverse=True)  # model names and knobs may hold dots
         for name, value in normalize_point(point).items():
-            step, separator, knob = name.rpartition(STEP_SEPARATOR)
-            if separator and step in parts:
-                parts[step][knob] = value
+            step = next((s for s in longest_first if name.startswith(s + STEP_SEPARATOR)), None)
+            if step is not None:
+                parts[step][name[len(step) + len(STEP_SEPARATOR) :]] = value
         return parts
 
     def legal(self, point: Point) -> dict[str, Value] | None:

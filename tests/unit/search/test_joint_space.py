@@ -127,3 +127,29 @@ def test_an_ensembles_serving_config_is_stored_and_costed_with_its_steps() -> No
     assert "steps" not in repr(PREP)
     assert serving_cost(ensemble) == (3, 16, 100)
     assert ensemble.step("model") == MODEL
+
+
+def test_knobs_and_model_names_with_dots_keep_their_step() -> None:
+    from tritune.domain.space import Dimension, SearchSpace, backend_dim
+
+    knob = backend_dim("parameters.intra_op_thread_count")
+    step = SearchSpace((Dimension(Dim.INSTANCE_COUNT, (1, 2)), Dimension(knob, ("1", "2"))))
+    space = joint_space({"pre.proc": step, "pre": step}, max_batch_size=0, client_batch_sizes=(1,))
+    point = {step_dim("pre.proc", knob): "2", step_dim("pre", knob): "1", step_dim("pre.proc", Dim.INSTANCE_COUNT): 2}
+    parts = space.split(point)
+    assert parts == {"pre.proc": {knob: "2", Dim.INSTANCE_COUNT: 2}, "pre": {knob: "1"}}
+    serving = space.variant({**space.default, **point}).serving
+    assert serving.step("pre.proc").backend_options == (("parameters.intra_op_thread_count", "2"),)
+    assert serving.step("pre").backend_options == (("parameters.intra_op_thread_count", "1"),)
+
+
+def test_a_joint_points_names_say_their_model_and_knob() -> None:
+    from tritune.cli.progress import describe_params
+    from tritune.domain.joint_space import split_joint_name
+    from tritune.domain.space import backend_dim
+
+    assert split_joint_name("pre.proc.instance_count") == ("pre.proc", "instance_count")
+    assert split_joint_name("prep." + backend_dim("parameters.x")) == ("prep", backend_dim("parameters.x"))
+    assert split_joint_name("client_batch_size") is None and split_joint_name("instance_count") is None
+    text = describe_params({"prep.instance_count": 2, "scaled.instance_count": 1, "client_batch_size": 1})
+    assert text == "prep: instances 2; scaled: instances 1; client batch 1"
