@@ -104,3 +104,26 @@ def test_an_ensemble_on_a_server_that_reads_another_repository_is_refused(tmp_pa
     remote = SimpleNamespace(sends_files=True)  # loads would send config and files
     with pytest.raises(UsageError, match="pipeline is an ensemble, .* use the embedded or local launch mode"):
         session._deployer(_read(repository), remote, RunLayout(tmp_path / "run"))  # type: ignore[arg-type]
+
+
+def test_an_edit_to_a_composing_model_starts_a_new_run(tmp_path: Path) -> None:
+    from tritune.config import parse_profile_config
+    from tritune.domain.model import ModelSignature
+    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+
+    repository = write_ensemble_repository(tmp_path / "models")
+    config = parse_profile_config({"model_repository": str(repository), "profile_models": ["pipeline"]})
+
+    def fingerprint() -> str:
+        ensemble = _read(repository)
+        steps = tuple(ModelFiles(s.name, {}, ModelSignature((), ()), user=s) for s in ensemble.steps)
+        return run_fingerprint(
+            ModelFiles("pipeline", {}, ModelSignature((), ()), user=ensemble.model, steps=steps), config
+        )
+
+    before = fingerprint()
+    assert fingerprint() == before  # the same repository resumes
+    (repository / "prep" / "1" / "model.py").write_text(
+        (repository / "prep" / "1" / "model.py").read_text() + "\n# edited\n"
+    )
+    assert fingerprint() != before
