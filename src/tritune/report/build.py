@@ -223,6 +223,9 @@ def _config_summary(
     kind = serving.instance_kind.removeprefix("KIND_")
     # Model Analyzer counts a GPU group once per GPU it runs on.
     total = serving.instance_count * (max(gpu_count, 1) if kind == "GPU" else 1)
+    group = f"{total}:{kind}"
+    if serving.steps:  # an ensemble's: each step's group, in step order ("2:CPU/1:CPU")
+        group = "/".join(f"{s.instances}:{s.kind}" for s in step_knobs_of(serving))
     if config_text is not None:
         text, source = config_text, "output model repository"
     else:
@@ -241,7 +244,7 @@ def _config_summary(
         preferred_batch_sizes=tuple(batching.preferred_batch_sizes) if batching is not None else (),
         instance_count=serving.instance_count,
         instance_kind=serving.instance_kind,
-        instance_group=f"{total}:{kind}",
+        instance_group=group,
         runtime=serving.runner.runtime,
         execution_providers=tuple(serving.runner.execution_providers),
         params=dict(variant.params),

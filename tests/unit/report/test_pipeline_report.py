@@ -72,6 +72,7 @@ def test_the_report_shows_the_best_configurations_pipeline(tmp_path: Path) -> No
     html = render_summary(data)
     assert 'id="pipeline-steps"' in html and 'data-step="prep"' in html and 'data-step="model"' in html
     assert "model: 2 CPU instances" in html  # the configuration tables show each step's knobs
+    assert data.best.instance_group == "1:CPU/2:CPU"  # as the CSVs show it
 
 
 def test_the_terminal_table_lists_each_steps_knobs(tmp_path: Path) -> None:
