@@ -24,7 +24,7 @@ from tritune.analysis import (
 from tritune.analysis.confirm import ConfirmResult, Finalist, confirmed_facts, decide, serving_cost
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
-from tritune.report.pipeline import Pipeline, describe_steps, pipeline_of, step_knobs_of
+from tritune.report.pipeline import Pipeline, describe_steps, median_metrics, pipeline_of, step_knobs_of
 from tritune.report.records import (
     ConfigSummary,
     ConstraintSummary,
@@ -127,11 +127,14 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
 def _pipeline(
     configs: Sequence[ConfigSummary], best_name: str | None, variants: Mapping[str, VariantRecord]
 ) -> Pipeline | None:
-    """An ensemble's best configuration's steps at its best load point (None for other models)."""
+    """An ensemble's best configuration's steps at its best load point, the median of its
+    measurements there (the search's and the confirm rounds'); None for other models."""
     best = next((c for c in configs if c.name == best_name), None)
     if best is None or best.best is None or not variants[best.name].serving.steps:
         return None
-    return pipeline_of(best.name, best.best.load_label, variants[best.name].serving, best.best.metrics)
+    at_best = [p.metrics for p in (best.best, *best.rounds) if p.usable and p.load_label == best.best.load_label]
+    pipeline = pipeline_of(best.name, best.best.load_label, variants[best.name].serving, median_metrics(at_best))
+    return dataclasses.replace(pipeline, measurements=len(at_best))
 
 
 def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Constraints) -> ConfirmResult | None:

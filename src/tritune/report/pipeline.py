@@ -4,7 +4,8 @@ statistics, see ``loadgen.server_stats.step_times_ns``). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tritune.domain.metrics import step_metric
@@ -55,6 +56,7 @@ class Pipeline:
     steps: tuple[PipelineStep, ...]
     server_ms: float | None  # the ensemble's whole server time per request (Triton's)
     client_ms: float | None  # the client's average latency (server time plus the way there and back)
+    measurements: int = 1  # how many measurements at that load point the figures are the median of
 
     @property
     def steps_ms(self) -> float | None:
@@ -98,3 +100,10 @@ def pipeline_of(config: str, load_label: str, serving: ServingConfig, metrics: M
 
     steps = tuple(step(name, knobs) for name, knobs in serving.steps)
     return Pipeline(config, load_label, steps, server, metrics.get("perf_latency_avg"))
+
+
+def median_metrics(measurements: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Each metric's median over the measurements that have it (one noisy window edge moves a
+    step's share of one measurement; the median of several does not follow it)."""
+    names = dict.fromkeys(name for metrics in measurements for name in metrics)
+    return {name: statistics.median(m[name] for m in measurements if name in m) for name in names}

@@ -85,3 +85,10 @@ def test_the_terminal_table_lists_each_steps_knobs(tmp_path: Path) -> None:
     console.print(summary_table(build_report_data(load_run(tmp_path))))
     text = console.export_text()
     assert "off/100µs" in text and "1:CPU/2:CPU" in text and "list its steps in order (prep/model)" in text
+
+
+def test_the_pipeline_is_the_median_of_the_measurements_at_its_load() -> None:
+    from tritune.report.pipeline import median_metrics
+
+    merged = median_metrics([{"a": 1.0, "b": 5.0}, {"a": 3.0}, {"a": 2.0, "b": 7.0}])
+    assert merged == {"a": 2.0, "b": 6.0}
