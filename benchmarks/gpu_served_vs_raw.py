@@ -21,6 +21,7 @@ Smoke run anywhere (CPU, tiny sizes): python benchmarks/gpu_served_vs_raw.py --q
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -198,7 +199,7 @@ def anchor_compiled(net_name: str, args: argparse.Namespace) -> Best | None:
     return Best(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[Best, Best | None, str]:
+def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[list[Best], str]:
     """``tritune profile`` on one prepared file, then its winner re-measured by both clients."""
     grid = QUICK_GRID if args.quick else GPU_GRID if args.grid == "gpu" else None
     model: dict[str, Any] = {"model_path": str(net.files[precision])}
@@ -211,7 +212,12 @@ def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[Best, Be
             "run_config_search_max_concurrency": 8 if args.quick else args.max_concurrency,
             "run_config_search_max_instance_count": args.max_instances,
             "objectives": {"perf_throughput": 1},
-            "measurement": {"protocol": "grpc", "measurement_interval": args.window_ms, "max_trials": 6},
+            "measurement": {
+                "protocol": "grpc",
+                "measurement_interval": args.window_ms,
+                "max_trials": 6,
+                "shared_memory": args.shared_memory,
+            },
         }
     )
     run_dir = args.work_dir / f"profile_{net.name}_{precision}"
@@ -222,65 +228,74 @@ def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[Best, Be
         raise SystemExit(f"the profile found no usable configuration: see {run_dir}")
     with Store.in_run_dir(run_dir) as store:
         winner = next(v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name)
-    load = next(
-        m.load
-        for c in conclusion.configs
-        if c.name == winner.name
-        for m in c.measurements
-        if m.metrics.get("perf_throughput") == conclusion.facts.throughput
-    )
+    if conclusion.confirmation is not None:
+        load = conclusion.confirmation.load  # where the confirm rounds measured the finalists
+    else:
+        (searched,) = [c for c in conclusion.configs if c.name == winner.name]
+        load = max(searched.measurements, key=lambda m: m.metrics.get("perf_throughput", 0.0)).load
     note = f"winner {dict(winner.params)} at concurrency {load.value:g}, found in {took:.0f} s"
     repo = args.work_dir / f"check_{net.name}_{precision}"
     deploy_onnx(repo, "winner", net.files[precision], winner.serving)
-    return *remeasure(repo, config, load, args), note
+    return remeasure(repo, config, load, args), note
 
 
-def remeasure(repo: Path, config: Any, load: LoadPoint, args: argparse.Namespace) -> tuple[Best, Best | None]:
-    ours: list[float] = []
-    theirs: list[float] = []
+def remeasure(repo: Path, config: Any, load: LoadPoint, args: argparse.Namespace) -> list[Best]:
+    """The winner on a fresh server, each client in each memory mode, interleaved by round: the
+    network's share of the gap to raw is the difference between the modes."""
     binary = find_perf_analyzer()
+    ours: dict[str, list[float]] = {mode: [] for mode in ("none", "system")}
+    theirs: dict[str, list[float]] = {mode: [] for mode in args.pa_memory.split(",") if binary is not None}
     with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as workers:
         control.load("winner")
-        measure = make_measure_fn(server, measure_options(config.measurement), workers)
         for _ in range(args.rounds):
-            ours.append(measure("winner", load).metrics.get("perf_throughput", 0.0))
-            if binary is not None:
-                theirs.append(perf_analyzer(binary, server.endpoints.grpc, load, args))
-    pa = Best("served (perf_analyzer, grpc)", load.batch_size, theirs) if theirs else None
-    return Best("served (tritune load generator)", load.batch_size, ours), pa
+            for mode, rounds in ours.items():
+                options = dataclasses.replace(measure_options(config.measurement), shared_memory=mode)
+                rounds.append(
+                    make_measure_fn(server, options, workers)("winner", load).metrics.get("perf_throughput", 0.0)
+                )
+            for mode, rounds in theirs.items():
+                assert binary is not None  # theirs is empty without it
+                rounds.append(perf_analyzer(binary, server.endpoints.grpc, load, args, mode))
+    rows = [Best(f"served (tritune, grpc, inputs {_memory(m)})", load.batch_size, r) for m, r in ours.items()]
+    rows += [Best(f"served (perf_analyzer, grpc, {_memory(m)})", load.batch_size, r) for m, r in theirs.items()]
+    return rows
 
 
-def perf_analyzer(binary: Path, url: str, load: LoadPoint, args: argparse.Namespace) -> float:
+def _memory(mode: str) -> str:
+    return {"none": "in the requests", "system": "in system shared memory", "cuda": "in CUDA shared memory"}[mode]
+
+
+def perf_analyzer(binary: Path, url: str, load: LoadPoint, args: argparse.Namespace, memory: str = "none") -> float:
     out = args.work_dir / "pa.csv"
     out.unlink(missing_ok=True)
     concurrency = f"{int(load.value)}:{int(load.value)}"
     command = [str(binary), "-m", "winner", "-u", url, "-i", "grpc", "-b", str(load.batch_size)]
     command += ["-p", str(max(args.window_ms, 1000)), "--concurrency-range", concurrency, "-f", str(out)]
+    if memory != "none":  # inputs and outputs in regions perf_analyzer registers (outputs: 1 MB each)
+        command += [f"--shared-memory={memory}", "--output-shared-memory-size=1048576"]
     subprocess.run(command, capture_output=True, text=True, timeout=300)
     if not out.exists():
-        return 0.0  # no stable window: counted as a failed round, visible in the spread
+        return 0.0  # no stable window (or a mode this host lacks): a failed round, visible in the spread
     with out.open() as handle:
         header, row = handle.readline().split(","), handle.readline().split(",")
     return float(dict(zip(header, row, strict=False))["Inferences/Second"])  # samples/s: batch counted
 
 
-def report(
-    net: Net, raws: list[Best], anchors: list[Best], served_rows: list[tuple[str, Best, Best | None, str]]
-) -> None:
+def report(net: Net, raws: list[Best], anchors: list[Best], served_rows: list[tuple[str, list[Best], str]]) -> None:
     def show(best: Best) -> str:
         return f"{best.median:10,.0f} /s at batch {best.batch:3d} (spread {spread(best.rounds):.0%})"
 
     print(f"\n== {net.name}")
     for best in raws + anchors:
-        print(f"  {best.label:48s} {show(best)}")
+        print(f"  {best.label:61s} {show(best)}")
     raw = max(raws, key=lambda b: b.median)
     top = max(anchors, key=lambda b: b.median) if anchors else None
-    for precision, ours, theirs, note in served_rows:
-        for best in filter(None, (ours, theirs)):
+    for precision, rows, note in served_rows:
+        for best in rows:
             ratios = f"served/raw {best.median / raw.median:.3f} (target >= 0.9)"
             if top is not None:
                 ratios += f"  served/anchor {best.median / top.median:.3f} (target >= 0.8)"
-            print(f"  {precision} {best.label:42s} {show(best)}  {ratios}")
+            print(f"  {precision} {best.label:58s} {show(best)}  {ratios}")
         print(f"      {note}")
 
 
@@ -296,10 +311,20 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=1024, help="the profile's search bound")
     parser.add_argument("--max-instances", type=int, default=5, help="the profile's search bound")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temporary directory)")
+    parser.add_argument(
+        "--shared-memory",
+        choices=["none", "system"],
+        default="system",
+        help="where the profile's load generator puts the inputs (system: read in place by the server)",
+    )
+    parser.add_argument(
+        "--pa-memory", default="none,system,cuda", help="perf_analyzer's --shared-memory modes for the winner"
+    )
     parser.add_argument("--compiled-anchor", help=argparse.SUPPRESS)  # the child process of anchor_compiled
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.window_ms, args.compile_timeout = 2, 0.3, 300, 120.0
+        args.pa_memory = "none,system"  # no CUDA here
     with tempfile.TemporaryDirectory(prefix="tritune-gpu-bench-") as tmp:
         args.work_dir = args.work_dir or Path(tmp)
         run(args)

@@ -157,16 +157,14 @@ def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConcl
         raise SystemExit(f"{mode} search found no usable configuration: see {run_dir}")
     with Store.in_run_dir(run_dir) as store:
         winner = next(v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name)
-        records = store.iter_run_measurements(conclusion.run.id)
+        records = store.iter_run_measurements(conclusion.run.id, repeats=True)  # the confirm step's too
         measuring_s = sum(record.duration_s or 0.0 for _, record in records)
-    best = next(
-        m
-        for c in conclusion.configs
-        if c.name == winner.name
-        for m in c.measurements
-        if m.metrics.get("perf_throughput") == conclusion.facts.throughput
-    )
-    return clock.seconds, measuring_s, conclusion, winner, best.load
+    if conclusion.confirmation is not None:
+        load = conclusion.confirmation.load  # the confirm step's winner, at the load it was confirmed
+    else:
+        (searched,) = [c for c in conclusion.configs if c.name == winner.name]
+        load = max(searched.measurements, key=lambda m: m.metrics.get("perf_throughput", 0.0)).load
+    return clock.seconds, measuring_s, conclusion, winner, load
 
 
 def side_by_side(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -250,15 +251,22 @@ def test_shapes_that_do_not_match_exit_with_usage(tmp_path, capsys):
         prepare_model(source, tmp_path / "repo", options=PrepareOptions(inputs=(InputSpec("nope", (3,)),)))
 
 
-def test_tensorflow_missing_is_a_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize("absent", [("tensorflow", "tf2onnx"), ("tf2onnx",)])
+def test_tensorflow_missing_is_a_clear_error(tmp_path, capsys, monkeypatch, absent):
+    # The test setup installs both: a None in sys.modules makes a package absent for real, to
+    # `import` (ModuleNotFoundError) and to importlib.util.find_spec (None) alike.
+    for package in absent:
+        monkeypatch.setitem(sys.modules, package, None)
     saved = tmp_path / "saved"
     saved.mkdir()
     (saved / "saved_model.pb").write_bytes(b"")
     assert main(["prepare", str(saved), "-o", str(tmp_path / "repo")]) == 1
     err = capsys.readouterr().err
-    assert "a TensorFlow SavedModel needs tensorflow and tf2onnx, not installed" in err
+    assert f"a TensorFlow SavedModel needs {' and '.join(absent)}, not installed" in err
     assert "pip install tensorflow tf2onnx" in err
-    with pytest.raises(ModelError, match="tensorflow"):
+    assert "Traceback" not in err
+    assert not (tmp_path / "repo").exists()
+    with pytest.raises(ModelError, match=absent[0]):
         prepare_model(saved, tmp_path / "repo")
 
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tritune.analysis.configs import ConfigBest
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.analysis.ranking import TrialScore, assess
@@ -283,3 +284,14 @@ def confirmed_facts(facts: SummaryFacts, result: ConfirmResult) -> SummaryFacts:
         tie_with=result.tie_with,
         tie_reason=result.tie_reason,
     )
+
+
+def confirmed_ranking(bests: Sequence[ConfigBest], result: ConfirmResult | None) -> list[ConfigBest]:
+    """The search's ranking with the confirm step's order on top: the finalists that may win, in
+    their standings' order (the winner first), then every other configuration in the search's
+    order. Every table then agrees with the sentence, which names the confirm step's winner."""
+    if result is None:
+        return list(bests)
+    order = {s.name: place for place, s in enumerate(result.standings) if s.eligible}
+    confirmed = sorted((b for b in bests if b.config.name in order), key=lambda b: order[b.config.name])
+    return confirmed + [b for b in bests if b.config.name not in order]

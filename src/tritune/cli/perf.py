@@ -29,6 +29,7 @@ from tritune.inputs import parse_shape_options
 from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.pa_output import to_csv, to_dict
 from tritune.loadgen.schedule import Distribution, parse_range, read_intervals_file
+from tritune.loadgen.shm import SHM_MODES
 from tritune.loadgen.warmup import warm_up
 from tritune.triton.control import ModelControl
 from tritune.triton.model_config import read_signature
@@ -170,6 +171,14 @@ def _busy_host(result: PerfResult) -> bool:
 @options.shapes
 @options.input_data
 @options.protocol
+@click.option(
+    "--shared-memory",
+    type=click.Choice(list(SHM_MODES)),
+    default="none",
+    show_default=True,
+    help="system: the inputs in POSIX shared memory the server reads in place, not in each request "
+    "(a server on this host; outputs still come back in the responses).",
+)
 @options.measurement(interval_ms=5000)
 @click.option(
     "--measurement-mode",
@@ -227,6 +236,7 @@ def perf(
     shapes: tuple[str, ...],
     input_data: str,
     protocol: str,
+    shared_memory: str,
     measurement_interval: int,
     measurement_mode: str,
     measurement_request_count: int,
@@ -263,6 +273,7 @@ def perf(
         ),
         shapes=parse_shape_options(shapes),
         input_data=input_data,
+        shared_memory=shared_memory,
         workers=workers,
     )
     serving = None

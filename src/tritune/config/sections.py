@@ -328,6 +328,11 @@ class MeasurementSettings(FrozenSection):
     protocol: Literal["grpc", "http"] = Field(
         default="http", description="HTTP (the default) costs the load generator less CPU per request than gRPC"
     )
+    shared_memory: Literal["none", "system"] = Field(
+        default="none",
+        description="system: the inputs in POSIX shared memory the server reads in place, not in each "
+        "request (perf_analyzer's --shared-memory; a server on this host)",
+    )
     measurement_interval: int = Field(default=1000, ge=50, description="measurement window (ms)")
     stability_percentage: float = Field(
         default=10.0, ge=0.1, description="the last 3 windows within this percentage count as stable"

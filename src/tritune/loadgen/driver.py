@@ -32,6 +32,7 @@ from tritune.loadgen.payload import RequestTarget
 from tritune.loadgen.request import make_request_fn, probe
 from tritune.loadgen.result import PerfResult, WindowBrief, judge
 from tritune.loadgen.schedule import split_concurrency
+from tritune.loadgen.shm import InputRegion, Slot
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
 from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
@@ -95,6 +96,7 @@ class LoadDriver:
         self._samples: list[dict[str, np.ndarray]] | None = None
         self._pool = pool
         self._owns_pool = pool is None
+        self._regions: list[InputRegion] = []  # --shared-memory system: the inputs' regions
 
     def __enter__(self) -> LoadDriver:
         return self
@@ -106,6 +108,8 @@ class LoadDriver:
         if self._owns_pool and self._pool is not None:
             self._pool.close()
             self._pool = None
+        while self._regions:
+            self._regions.pop().close()
 
     def _worker_pool(self) -> WorkerPool:
         if self._pool is None:
@@ -143,7 +147,13 @@ class LoadDriver:
                 self._samples = load_input_file(options.input_data, info.signature, info.batched, options.shapes)
             feeds = batch_samples(self._samples, batch_size, info.batched)
         self._shapes[batch_size] = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds[0].items())
-        return RequestTarget.build(self.server.endpoints, info, feeds, options.protocol, options.request_timeout_s)
+        slots: list[dict[str, Slot]] = []
+        if options.shared_memory == "system":
+            region = InputRegion(self.server.endpoints.api(), feeds)
+            self._regions.append(region)
+            slots = region.slots
+        endpoints = self.server.endpoints
+        return RequestTarget.build(endpoints, info, feeds, options.protocol, options.request_timeout_s, slots)
 
     def rejected(self, batch_size: int, error: str, message: str) -> InferenceError:
         """The server refused a request of ``batch_size`` (built here): the error names its shapes."""

@@ -66,6 +66,9 @@ class MeasureOptions:
     stability: StabilityCriteria = field(default_factory=StabilityCriteria)
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # --shape, batch dim left out
     input_data: str = "random"  # "random", "zero", or a .json / .npz file
+    # "system": inputs in POSIX shared memory the server reads in place (a server on this host);
+    # "none": in each request (perf_analyzer's --shared-memory)
+    shared_memory: str = "none"
     # None: closed loop, a process per slot up to max_auto_workers (perf_analyzer's thread per
     # slot); open loop, 1, more while the generator is the bottleneck.
     workers: int | None = None

@@ -75,9 +75,10 @@ def warm_up(
         plan = plan_from_config(config, client_batch_size)
         with LoadDriver(server, model, options) as driver:
             targets = [(b, driver.build_target(b)) for b in plan.batch_sizes]
+            # Sent while the driver is open: its shared-memory inputs close with it.
+            sent, seconds, reason = _run_coroutine(lambda: _send(targets, plan.repeats))
     except TrituneError as error:
         return Warmup(plan, 0, 0.0, f"warm-up not sent: {error.message}")
-    sent, seconds, reason = _run_coroutine(lambda: _send(targets, plan.repeats))
     return Warmup(plan, sent, seconds, reason)
 
 

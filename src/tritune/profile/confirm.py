@@ -22,7 +22,7 @@ from tritune.analysis.objectives import Objectives
 from tritune.config import ConfirmSettings
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.errors import ModelLoadError, ServerError
-from tritune.profile.deploy import Deployer
+from tritune.profile.deploy import Deployer, load_and_warm_up
 from tritune.profile.evaluate import MeasureFn
 from tritune.profile.notify import Notifier
 from tritune.store import RunRecord, Store, VariantRecord
@@ -156,12 +156,11 @@ class ConfirmStep:
         for variant in variants:
             precision = str(variant.params.get("precision", "fp32"))
             try:
-                self._deployer.load(variant.name, variant.serving, precision)
+                serving = variant.serving
+                load_and_warm_up(self._deployer, self._warm_up, variant.name, serving, precision, load.batch_size)
             except ModelLoadError as error:
                 self._notifier.warn(f"{variant.name} left the confirm step: {error.message}")
                 continue
             loaded.append(variant.name)
             kept.append(variant)
-            if self._warm_up is not None:
-                self._warm_up(variant.name, load.batch_size)
         return kept

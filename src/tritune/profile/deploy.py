@@ -7,7 +7,7 @@ served by tritune's runner, :class:`UserModelDeployer` for a model of the user's
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tritonclient.grpc import model_config_pb2 as mc
 
@@ -24,6 +24,9 @@ from tritune.triton.user_model import (
     variant_config,
     write_entry,
 )
+
+if TYPE_CHECKING:
+    from tritune.loadgen.warmup import Warmup, WarmupFn
 
 
 def variant_name(model: str, index: int | None) -> str:
@@ -52,6 +55,21 @@ class Deployer(Protocol):
     def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
         """A deployable entry ``<repository>/<name>`` outside the run; its config.pbtxt."""
         ...
+
+
+def load_and_warm_up(
+    deployer: Deployer,
+    warm_up: WarmupFn | None,
+    name: str,
+    serving: ServingConfig,
+    precision: str,
+    client_batch_size: int,
+) -> tuple[float, Warmup | None]:
+    """Load a variant and warm it up for its first measurement (the search's and the confirm
+    step's alike: a cold variant's first window measures cuDNN's planning, not the config); the
+    load's seconds and the warm-up (None when warm-up is off). ModelLoadError when it cannot load."""
+    load_time_s = deployer.load(name, serving, precision)
+    return load_time_s, (warm_up(name, client_batch_size) if warm_up is not None else None)
 
 
 class _ControlledDeployer:

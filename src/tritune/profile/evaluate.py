@@ -24,7 +24,7 @@ from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, VariantStatus
 from tritune.errors import ModelLoadError, ServerError
-from tritune.profile.deploy import Deployer
+from tritune.profile.deploy import Deployer, load_and_warm_up
 from tritune.profile.notify import Notifier
 from tritune.store import RunRecord, Store, VariantRecord
 
@@ -154,8 +154,9 @@ class VariantEvaluator:
     def _load(self, variant: VariantRecord, serving: ServingConfig, precision: str, client_batch_size: int) -> None:
         """Load the variant and warm it up. The files are (re)written even on resume: the output
         repository must hold every variant whether or not this process measured it."""
-        load_time_s = self._deployer.load(variant.name, serving, precision)
-        warmup = self._warm_up(variant.name, client_batch_size) if self._warm_up is not None else None
+        load_time_s, warmup = load_and_warm_up(
+            self._deployer, self._warm_up, variant.name, serving, precision, client_batch_size
+        )
         self._store.set_variant_status(
             variant.id,
             VariantStatus.LOADED,

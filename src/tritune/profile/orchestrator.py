@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.analysis.configs import ConfigResult, best_per_config
-from tritune.analysis.confirm import ConfirmResult, confirmed_facts
+from tritune.analysis.confirm import ConfirmResult, confirmed_facts, confirmed_ranking
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.domain.joint_space import JointSpace, joint_space
@@ -129,6 +129,8 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
         # Pinning changes the numbers, so it is part of the run's identity; left out when
         # unset, so runs stored before the option existed still resume.
         identity["server_cpus"] = settings.server_cpus
+    if settings.shared_memory != "none":  # left out when off, as server_cpus is
+        identity["shared_memory"] = settings.shared_memory
     if not settings.warmup:
         # A cold first measurement is another measurement; on (the default) it is left out, so
         # runs stored before the warm-up existed still resume.
@@ -338,7 +340,8 @@ class ProfileRun:
         facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
         if self.confirmation is not None:
             facts = confirmed_facts(facts, self.confirmation)
-        bests = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        searched = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        bests = confirmed_ranking(searched, self.confirmation)
         best_name = facts.best_name
         best_path: Path | None = None
         exported: Path | None = None

@@ -44,6 +44,7 @@ def measure_options(settings: MeasurementSettings) -> MeasureOptions:
         window=WindowSpec(window_ns=settings.measurement_interval * 1_000_000),
         stability=StabilityCriteria(threshold=settings.stability_percentage / 100, max_windows=settings.max_trials),
         shapes=dict(settings.shape),
+        shared_memory=settings.shared_memory,
     )
 
 
@@ -285,6 +286,7 @@ class ProfileSession:
         self, name: str, layout: RunLayout, host: _Host, *, export: Path | None, report: bool
     ) -> RunConclusion:
         from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
+        from tritune.loadgen.shm import check_local
 
         machine, providers, gpu, split, remote = host.machine, host.providers, host.gpu, host.split, host.remote
         options = measure_options(self.config.measurement)
@@ -299,6 +301,8 @@ class ProfileSession:
             client_side(split),  # before the pool, whose workers inherit the cores
             WorkerPool() as workers,
         ):
+            if options.shared_memory != "none":  # refused now, not as every measurement's failure
+                check_local(server.endpoints.http)
             model, deployer = self._deployer(source, control, layout)
             run = ProfileRun(
                 config=self.config,

@@ -21,7 +21,14 @@ from tritune.analysis import (
     summary_facts,
     summary_sentence,
 )
-from tritune.analysis.confirm import ConfirmResult, Finalist, confirmed_facts, decide, serving_cost
+from tritune.analysis.confirm import (
+    ConfirmResult,
+    Finalist,
+    confirmed_facts,
+    confirmed_ranking,
+    decide,
+    serving_cost,
+)
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
 from tritune.report.pipeline import Pipeline, describe_steps, median_metrics, pipeline_of, step_knobs_of
@@ -67,11 +74,11 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
     constraints = Constraints.of(settings.constraints)
 
     results = config_results_of(snapshot.variants, snapshot.measurements)
-    bests = best_per_config(results, objectives, constraints)
     facts = summary_facts(results, objectives, constraints)
     confirmation = _confirmation(snapshot, objectives, constraints)
     if confirmation is not None:
         facts = confirmed_facts(facts, confirmation)  # the finalists' rounds decide, as the run did
+    bests = confirmed_ranking(best_per_config(results, objectives, constraints), confirmation)
     by_name = {v.name: v for v in snapshot.variants}
     hardware = _hardware(run.hardware)
 

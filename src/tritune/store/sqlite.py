@@ -323,9 +323,12 @@ class Store:
         )
         return [self._measurement(r) for r in rows]
 
-    def iter_run_measurements(self, run_id: int) -> Iterator[tuple[VariantRecord, MeasurementRecord]]:
+    def iter_run_measurements(
+        self, run_id: int, repeats: bool = False
+    ) -> Iterator[tuple[VariantRecord, MeasurementRecord]]:
+        """The search's measurements of every variant (with ``repeats``, the confirm rounds too)."""
         for variant in self.variants(run_id):
-            for record in self.measurements(variant.id):
+            for record in self.measurements(variant.id, repeats=repeats):
                 yield variant, record
 
     def measurement_count(self, run_id: int) -> int:

@@ -184,3 +184,13 @@ class TritonHttp:
 
     def unload_model(self, model: str) -> None:
         self._json(f"/repository/models/{quote(model)}/unload", {"parameters": {"unload_dependents": False}})
+
+    # -- system shared memory (the shared-memory extension) ----------------------------------
+    def register_system_shm(self, region: str, key: str, byte_size: int) -> None:
+        """Let the server read requests' tensors from the POSIX shared memory ``key`` (it maps
+        it itself: only a server on this host can)."""
+        body = {"key": key, "offset": 0, "byte_size": byte_size}
+        self._json(f"/systemsharedmemory/region/{quote(region)}/register", body)
+
+    def unregister_system_shm(self, region: str) -> None:
+        self._json(f"/systemsharedmemory/region/{quote(region)}/unregister", {})

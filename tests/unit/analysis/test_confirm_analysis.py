@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import (
     Finalist,
     confirmed_facts,
+    confirmed_ranking,
     decide,
     needs_another_round,
     serving_cost,
@@ -149,3 +151,32 @@ def test_the_sentence_names_both_sides_of_a_tie() -> None:
         "It ties with x_config_1 within their spread over 3 rounds; x_config_2 is picked for fewer instances."
     )
     assert result.to_json()["tie"] == {"with": "x_config_1", "picked_for": "fewer instances"}
+
+
+def test_the_ranking_puts_the_confirmed_finalists_first_in_their_order() -> None:
+    # The search saw "lucky" best (one high point); the rounds put "steady" first.
+    searched = best_per_config(
+        [
+            ConfigResult("lucky", _rounds(200)),
+            ConfigResult("steady", _rounds(150)),
+            ConfigResult("other", _rounds(140)),
+            ConfigResult("shaky", _rounds(130)),
+            ConfigResult("d", _rounds(100)),
+        ],
+        THROUGHPUT,
+    )
+    assert [b.config.name for b in searched] == ["lucky", "steady", "other", "shaky", "d"]
+    result = decide(
+        [
+            _finalist("lucky", 100, 200, 101),
+            _finalist("steady", 120, 119, 121),
+            Finalist("shaky", _rounds(300, 300, 300, status=MeasurementStatus.UNSTABLE), (1, 8, 0)),
+            _finalist("d", 100, 100, 100, default=True),
+        ],
+        LOAD,
+        THROUGHPUT,
+    )
+    ranking = [b.config.name for b in confirmed_ranking(searched, result)]
+    # Eligible finalists by their medians, then the rest (the unstable finalist included) as searched.
+    assert ranking == ["steady", "lucky", "d", "other", "shaky"]
+    assert confirmed_ranking(searched, None) == searched

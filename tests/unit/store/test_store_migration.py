@@ -9,20 +9,16 @@ from tritune.domain.status import FailureCause, VariantStatus
 from tritune.store import Store
 from tritune.store.sqlite import SCHEMA_VERSION
 
-# The tables as schema version 1 wrote them (before variants knew why they failed).
-V1_TABLES = """
+# The tables versions 1 to 3 share: meta, runs, and measurements before repeats.
+META_AND_RUNS = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE,
     settings_json TEXT NOT NULL, hardware_json TEXT NOT NULL DEFAULT '{}',
     status TEXT NOT NULL DEFAULT 'running', created_at REAL NOT NULL, updated_at REAL NOT NULL
 );
-CREATE TABLE variants (
-    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
-    params_key TEXT NOT NULL, params_json TEXT NOT NULL, serving_json TEXT NOT NULL,
-    is_default INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', load_time_s REAL,
-    error TEXT, created_at REAL NOT NULL, UNIQUE (run_id, params_key), UNIQUE (run_id, name)
-);
+"""
+MEASUREMENTS_V1_TO_V3 = """
 CREATE TABLE measurements (
     id INTEGER PRIMARY KEY, variant_id INTEGER NOT NULL REFERENCES variants(id), load_mode TEXT NOT NULL,
     load_value REAL NOT NULL, batch_size INTEGER NOT NULL, status TEXT NOT NULL, error TEXT,
@@ -30,12 +26,28 @@ CREATE TABLE measurements (
     metrics_json TEXT NOT NULL, warnings_json TEXT NOT NULL DEFAULT '[]', duration_s REAL,
     created_at REAL NOT NULL, UNIQUE (variant_id, load_mode, load_value, batch_size)
 );
+"""
+
+# The tables as schema version 1 wrote them (before variants knew why they failed).
+V1_TABLES = (
+    META_AND_RUNS
+    + """
+CREATE TABLE variants (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
+    params_key TEXT NOT NULL, params_json TEXT NOT NULL, serving_json TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', load_time_s REAL,
+    error TEXT, created_at REAL NOT NULL, UNIQUE (run_id, params_key), UNIQUE (run_id, name)
+);
+"""
+    + MEASUREMENTS_V1_TO_V3
+    + """
 INSERT INTO meta VALUES ('schema_version', '1');
 INSERT INTO runs VALUES (1, 'm', 'fp', '{}', '{}', 'interrupted', 0, 0);
 INSERT INTO variants VALUES (1, 1, 'm_config_default', '{}', '{}', '{"max_batch_size": 8}', 1, 'loaded', 1.0, NULL, 0);
 INSERT INTO variants VALUES
     (2, 1, 'm_config_0', '{"a":1}', '{"a":1}', '{"max_batch_size": 8}', 0, 'failed', NULL, 'failed to poll', 0);
 """
+)
 
 
 def _schema_version(path: Path) -> int:
@@ -102,13 +114,9 @@ def test_a_v2_store_migrates_and_its_variants_have_no_warmup(tmp_path: Path) -> 
 
 # The tables exactly as schema version 3 created them (before repeated measurements), with a run,
 # two variants and three measurements in them.
-V3_TABLES = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE,
-    settings_json TEXT NOT NULL, hardware_json TEXT NOT NULL DEFAULT '{}',
-    status TEXT NOT NULL DEFAULT 'running', created_at REAL NOT NULL, updated_at REAL NOT NULL
-);
+V3_TABLES = (
+    META_AND_RUNS
+    + """
 CREATE TABLE variants (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
     params_key TEXT NOT NULL, params_json TEXT NOT NULL, serving_json TEXT NOT NULL,
@@ -116,13 +124,9 @@ CREATE TABLE variants (
     error TEXT, failure TEXT, warmup_s REAL, created_at REAL NOT NULL,
     UNIQUE (run_id, params_key), UNIQUE (run_id, name)
 );
-CREATE TABLE measurements (
-    id INTEGER PRIMARY KEY, variant_id INTEGER NOT NULL REFERENCES variants(id), load_mode TEXT NOT NULL,
-    load_value REAL NOT NULL, batch_size INTEGER NOT NULL, status TEXT NOT NULL, error TEXT,
-    client_bound INTEGER NOT NULL DEFAULT 0, perf_throughput REAL, perf_latency_p99 REAL,
-    metrics_json TEXT NOT NULL, warnings_json TEXT NOT NULL DEFAULT '[]', duration_s REAL,
-    created_at REAL NOT NULL, UNIQUE (variant_id, load_mode, load_value, batch_size)
-);
+"""
+    + MEASUREMENTS_V1_TO_V3
+    + """
 INSERT INTO meta VALUES ('schema_version', '3');
 INSERT INTO runs VALUES (1, 'm', 'fp', '{}', '{}', 'complete', 0, 0);
 INSERT INTO variants VALUES
@@ -137,6 +141,7 @@ INSERT INTO measurements VALUES
     (7, 2, 'concurrency', 2, 1, 'ok', NULL, 1, 180, 2.5, '{"perf_throughput": 180, "perf_latency_p99": 2.5}',
      '[]', 0.5, 12);
 """
+)
 
 
 def test_a_v3_store_migrates_keeping_every_measurement_and_stores_repeats(tmp_path: Path) -> None:
@@ -167,6 +172,7 @@ def test_a_v3_store_migrates_keeping_every_measurement_and_stores_repeats(tmp_pa
         assert len(store.measurements(config.id)) == 1  # the search's view: repeat 0 only
         assert len(store.measurements(config.id, repeats=True)) == 3
         assert store.measurement_count(1) == 5
+        assert (len(list(store.iter_run_measurements(1))), len(list(store.iter_run_measurements(1, True)))) == (3, 5)
     assert _schema_version(path) == SCHEMA_VERSION == 4
     with sqlite3.connect(path) as db:
         plan = db.execute(
