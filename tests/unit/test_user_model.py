@@ -129,7 +129,6 @@ def _entry(root: Path, name: str = "bert", config: str = USER_CONFIG, versions: 
         (lambda root: _entry(root, config=""), r"has no config.pbtxt: write one"),
         (lambda root: _entry(root, config='backend: "python"\nmax_batch_sizes: 4\n'), r"config.pbtxt:2: not a valid"),
         (lambda root: _entry(root, versions=()), r"has no version directory: put the model files in .*/1/"),
-        (lambda root: _entry(root, config='platform: "ensemble"\n'), r"is an ensemble"),
     ],
 )
 def test_reading_a_user_model_says_what_is_wrong_and_the_fix(tmp_path: Path, setup, message: str) -> None:

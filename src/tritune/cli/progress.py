@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from tritune.cli.app import App
 from tritune.domain.host_load import is_busy_host_warning
+from tritune.domain.joint_space import split_joint_name
 from tritune.domain.measurement import Measurement
 from tritune.profile.orchestrator import RunConclusion
 from tritune.report.terminal import print_written
@@ -20,6 +21,13 @@ from tritune.report.write import WrittenReports
 
 
 def describe_params(params: Mapping[str, Any]) -> str:
+    steps: dict[str, dict[str, Any]] = {}  # an ensemble's: each composing model's knobs
+    for key, value in params.items():
+        if (split := split_joint_name(key)) is not None:
+            steps.setdefault(split[0], {})[split[1]] = value
+    if steps:
+        own = describe_params({k: v for k, v in params.items() if split_joint_name(k) is None})
+        return "; ".join([*(f"{step}: {describe_params(knobs)}" for step, knobs in steps.items()), own])
     parts = []
     for key, label in (
         ("instance_count", "instances"),

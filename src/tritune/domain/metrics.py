@@ -57,6 +57,9 @@ METRICS: dict[str, Metric] = {
         Metric("gpu_power_usage", "W", _MIN, "GPU Power Usage (W)", "GPU power (W)"),
         # Not Model Analyzer's: CPU that processes other than the server, its stubs and tritune
         # took on the cores those run on, in cores (CPU-seconds per second); see host_load.py.
+        # Not Model Analyzer's: the server's whole time per request (Triton's success duration),
+        # written for an ensemble, whose steps' times (step metrics below) add up to it.
+        Metric("perf_server_request", "ms", _MIN, "Server Request (ms)", "Server time per request (ms)"),
         Metric("host_other_cpu", "cores", _MIN, "Other Processes CPU (cores)", "Other processes' CPU (cores)"),
         Metric("output_token_throughput", "tokens/sec", _MAX, "Output Token Throughput (tokens/sec)", "Tokens/sec"),
     )
@@ -94,6 +97,26 @@ MEASUREMENT_COLUMNS: tuple[str, ...] = (
 RESOURCE_METRICS: tuple[str, ...] = ("gpu_used_memory", "cpu_used_ram", "gpu_utilization", "gpu_power_usage")
 
 
+# An ensemble's steps, from Triton's statistics of each composing model: ``step:<model>:<part>``,
+# the step's time per request ("request": its queue, compute and the rest of the server's time for
+# it) and the queue and compute parts of that, in ms.
+STEP_PREFIX = "step:"
+STEP_PARTS = ("request", "queue", "compute")
+
+
+def step_metric(step: str, part: str) -> str:
+    """The metric name of one part of an ensemble step's time (``part`` in STEP_PARTS)."""
+    return f"{STEP_PREFIX}{step}:{part}"
+
+
+def parse_step_metric(name: str) -> tuple[str, str] | None:
+    """(step, part) of a step metric's name, or None for any other metric."""
+    if not name.startswith(STEP_PREFIX):
+        return None
+    step, _, part = name[len(STEP_PREFIX) :].rpartition(":")
+    return (step, part) if step and part in STEP_PARTS else None
+
+
 def metric(name: str) -> Metric:
     """The table's entry for ``name`` (a latency-family flavour gets a generic entry).
 
@@ -104,6 +127,9 @@ def metric(name: str) -> Metric:
         return METRICS[name]
     if name.startswith(_LATENCY_FAMILIES):
         return Metric(name, "ms", Direction.MINIMIZE, name, name)
+    step = parse_step_metric(name)
+    if step is not None:
+        return Metric(name, "ms", Direction.MINIMIZE, f"Step {step[0]} {step[1].title()} (ms)", f"{step[0]} {step[1]}")
     raise UsageError(f"unknown metric {name!r}: use one of {', '.join(sorted(METRICS))}")
 
 
@@ -112,7 +138,7 @@ def direction(name: str) -> Direction:
 
 
 def is_known(name: str) -> bool:
-    return name in METRICS or name.startswith(_LATENCY_FAMILIES)
+    return name in METRICS or name.startswith(_LATENCY_FAMILIES) or parse_step_metric(name) is not None
 
 
 def known_metrics() -> set[str]:

@@ -47,3 +47,19 @@ def check_model_name(name: str) -> str:
             "use letters, digits, '_', '-' and '.' (--name)"
         )
     return name
+
+
+# An ensemble variant's composing models are served beside it, each under the variant's name and
+# its step's model name, so variants of one ensemble can be loaded together (the confirm step).
+COMPOSING_SEPARATOR = "."
+
+
+def composing_name(ensemble: str, model: str) -> str:
+    """The name a composing ``model`` of the ensemble (variant) ``ensemble`` is served under."""
+    return f"{ensemble}{COMPOSING_SEPARATOR}{model}"
+
+
+def step_label(ensemble: str, served: str) -> str:
+    """The step's own model name for a composing model served as ``served`` in ``ensemble``
+    (the inverse of :func:`composing_name`; a user's ensemble keeps its models' names)."""
+    return served.removeprefix(f"{ensemble}{COMPOSING_SEPARATOR}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from tritune.domain.model import ModelSignature
 
 DEFAULT_MAX_BATCH_SIZE = 8
-_SHOWN_WHEN_SET = ("backend_options", "gpus")
+_SHOWN_WHEN_SET = ("backend_options", "gpus", "steps")
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,25 @@ class ServingConfig:
     backend_options: tuple[tuple[str, str], ...] = ()
     # The GPUs a KIND_GPU instance group is placed on (Triton's ``gpus``); empty: every GPU.
     gpus: tuple[int, ...] = ()
+    # An ensemble's: each composing model's own serving config, as (model name, config) pairs in
+    # the ensemble's step order; the fields above are then the ensemble's own (its max batch
+    # size). Empty for a model that is not an ensemble.
+    steps: tuple[tuple[str, ServingConfig], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backend_options", tuple(sorted((str(k), str(v)) for k, v in self.backend_options)))
         object.__setattr__(self, "gpus", tuple(int(g) for g in self.gpus))
+        object.__setattr__(self, "steps", tuple((str(name), serving) for name, serving in self.steps))
 
     def __repr__(self) -> str:
         # The dataclass's repr, naming the later fields only when set: a repr seeds the synthetic
         # surface's noise (testing/synthetic.py), which must not move for configs without them.
         shown = [f.name for f in fields(self) if f.name not in _SHOWN_WHEN_SET or getattr(self, f.name)]
         return f"ServingConfig({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
+    def step(self, name: str) -> ServingConfig:
+        """An ensemble's composing model's config (KeyError when ``name`` is not one of its steps)."""
+        return dict(self.steps)[name]
 
     def backend_option(self, key: str) -> str | None:
         """The value a backend knob is set to, or None where the backend's default holds."""

@@ -214,6 +214,7 @@ class LoadDriver:
             server_stats=options.collect_server_stats,
             metrics=options.collect_metrics,
             memory=options.collect_memory,
+            steps=self.info.steps,
         )
         closed_seen = 0
 
@@ -296,6 +297,7 @@ class LoadDriver:
             workers=workers,
             percentile=self.options.stability.percentile,
             host_other_cpu=side.host_other_cpu,
+            steps=side.steps,
         )
 
     def sweep(

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, parse_model_stats
+from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, parse_model_stats, step_breakdowns
 from tritune.monitor.host_cpu import HostCpuSample, others_between, sample_host_cpu, watched_cores
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
@@ -29,12 +29,24 @@ def fetch_model_stats(endpoints: Endpoints, model: str, time_ns: int = 0) -> Sta
     return parse_model_stats(document, model, time_ns)
 
 
+def fetch_stats(endpoints: Endpoints, models: tuple[str, ...], time_ns: int = 0) -> dict[str, StatsSnapshot]:
+    """Several models' cumulative statistics now, in one request (an ensemble and its steps);
+    the models the server does not answer for are left out."""
+    try:
+        document = endpoints.api(timeout_s=SNAPSHOT_TIMEOUT_S).statistics()
+    except (TritonHttpError, ValueError):
+        return {}
+    snapshots = {m: parse_model_stats(document, m, time_ns) for m in models}
+    return {m: s for m, s in snapshots.items() if s is not None}
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     stats: StatsSnapshot | None
     metrics: MetricsSample | None
     memory: ModelMemory | None
     host: HostCpuSample | None = None
+    steps: dict[str, StatsSnapshot] | None = None  # an ensemble's composing models'
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class ServerSide:
     memory: ModelMemory | None = None
     host_other_cpu: float | None = None  # cores others took (None: a server given by URL)
     host_cores: int = 0  # the cores tritune and the server run on, that figure's scale
+    steps: tuple[tuple[str, ServerBreakdown], ...] = ()  # an ensemble's composing models', in step order
 
 
 class ServerObserver:
@@ -60,13 +73,16 @@ class ServerObserver:
         metrics: bool = True,
         memory: bool = True,
         host_cpu: bool = True,
+        steps: tuple[str, ...] = (),
     ) -> None:
         """``host_cpu``: watch the CPU other processes take. Only for a server tritune knows the
-        process of: a server given by URL may run on this host, and its CPU would read as others'."""
+        process of: a server given by URL may run on this host, and its CPU would read as others'.
+        ``steps``: an ensemble's composing models, whose statistics are read beside its own."""
         self._server = server
         server_pid = server.server_pid()
         self._cores = watched_cores(server_pid) if host_cpu and server_pid is not None else frozenset()
         self._model = model
+        self._steps = steps
         self._want = (server_stats, metrics, memory)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tritune-observer")
         self._snapshots: dict[int, Future[_Snapshot]] = {}
@@ -77,12 +93,17 @@ class ServerObserver:
         now = time.monotonic_ns()
         want_stats, want_metrics, want_memory = self._want
         endpoints = self._server.endpoints
-        stats = fetch_model_stats(endpoints, self._model, now) if want_stats else None
+        stats, steps = None, None
+        if want_stats and self._steps:
+            every = fetch_stats(endpoints, (self._model, *self._steps), now)
+            stats, steps = every.pop(self._model, None), every
+        elif want_stats:
+            stats = fetch_model_stats(endpoints, self._model, now)
         metrics = None
         if want_metrics and endpoints.metrics:
             metrics = scrape_metrics(endpoints.metrics, now, SNAPSHOT_TIMEOUT_S, endpoints.connection)
         memory = model_memory(self._server.server_pid(), self._model) if want_memory else None
-        return _Snapshot(stats, metrics, memory, host)
+        return _Snapshot(stats, metrics, memory, host, steps)
 
     def snapshot(self, edge: int) -> None:
         """Edge -1 is the start of the first window, edge i the end of window i."""
@@ -110,4 +131,7 @@ class ServerObserver:
         others = None
         if first and last and first.host and last.host:
             others = others_between(first.host, last.host)
-        return ServerSide(server, metrics, memory, others, len(self._cores))
+        steps: tuple[tuple[str, ServerBreakdown], ...] = ()
+        if first and last and first.steps and last.steps:
+            steps = step_breakdowns(first.steps, last.steps, self._steps)
+        return ServerSide(server, metrics, memory, others, len(self._cores), steps)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from tritune.domain.host_load import HOST_OTHER_CPU, busy_host_warning
 from tritune.domain.measurement import Measurement
-from tritune.domain.metrics import metric
+from tritune.domain.metrics import metric, step_metric
+from tritune.domain.names import step_label
 from tritune.domain.status import MeasurementStatus, Stability
-from tritune.loadgen.server_stats import ServerBreakdown
+from tritune.loadgen.server_stats import ServerBreakdown, step_times_ns
 from tritune.loadgen.spec import LoadSpec
 from tritune.loadgen.stats import ClientSummary
 from tritune.monitor.memory import ModelMemory
@@ -125,6 +126,7 @@ class PerfResult:
     workers: int = 1
     percentile: int | None = None  # the latency stability and the summary line use
     host_other_cpu: float | None = None  # cores other processes took (see domain.host_load)
+    steps: tuple[tuple[str, ServerBreakdown], ...] = ()  # an ensemble's composing models', as served
 
     @property
     def stable(self) -> bool:
@@ -195,6 +197,12 @@ class PerfResult:
                 values["gpu_used_memory"] = sum(gauges.gpu_memory_used_bytes.values())
         if self.host_other_cpu is not None:
             values[HOST_OTHER_CPU] = self.host_other_cpu
+        if server is not None and server.requests and self.steps:
+            # An ensemble: its whole server time per request and each step's share of it, the
+            # step named as in the user's ensemble (a variant serves it under its own name).
+            values["perf_server_request"] = server.request_ns
+            for (served, part), ns in step_times_ns(server, self.steps).items():
+                values[step_metric(step_label(self.model, served), part)] = ns
         return values
 
 

@@ -110,3 +110,30 @@ def breakdown(first: StatsSnapshot, last: StatsSnapshot) -> ServerBreakdown:
             if (delta := count - first.batch_executions.get(size, 0)) > 0
         },
     )
+
+
+def step_breakdowns(
+    first: Mapping[str, StatsSnapshot], last: Mapping[str, StatsSnapshot], steps: tuple[str, ...]
+) -> tuple[tuple[str, ServerBreakdown], ...]:
+    """An ensemble's composing models' breakdowns between two snapshots of each (a step missing
+    from either is left out)."""
+    return tuple((s, breakdown(first[s], last[s])) for s in steps if s in first and s in last)
+
+
+def step_times_ns(
+    ensemble: ServerBreakdown, steps: tuple[tuple[str, ServerBreakdown], ...]
+) -> dict[tuple[str, str], float]:
+    """Each step's time per request of the ensemble, in ns, by (composing model, part): its whole time
+    (``request``: queue, compute and the rest of the server's time for it) and its queue and
+    compute parts: its own average, times the runs per ensemble request (a model that serves two
+    steps counts twice)."""
+    times: dict[tuple[str, str], float] = {}
+    for name, step in steps:
+        # A step runs a whole number of times per request (requests in flight at the window's
+        # edges make the counts differ by a few).
+        per_request = max(1, round(step.requests / ensemble.requests)) if ensemble.requests else 0
+        compute = step.compute_input_ns + step.compute_infer_ns + step.compute_output_ns
+        times[name, "request"] = step.request_ns * per_request
+        times[name, "queue"] = step.queue_ns * per_request
+        times[name, "compute"] = compute * per_request
+    return times

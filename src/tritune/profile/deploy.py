@@ -1,7 +1,8 @@
 """Putting one variant on a server: the :class:`Deployer` seam between what a run does and how a
 variant is served, and Triton's deployers (files into the output model repository, then a load
 through the model-control API, never a server restart): :class:`VariantDeployer` for a model file
-served by tritune's runner, :class:`UserModelDeployer` for a model of the user's repository."""
+served by tritune's runner, :class:`UserModelDeployer` for a model of the user's repository,
+:class:`EnsembleDeployer` for an ensemble of it (its composing models' variants together)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritune.domain.names import composing_name
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelError, ModelLoadError, ServerError
 from tritune.triton.control import ModelControl
+from tritune.triton.ensemble import Ensemble, ensemble_config
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.user_model import (
     Placement,
@@ -131,23 +134,7 @@ class UserModelDeployer(_ControlledDeployer):
     def completed_config(self) -> mc.ModelConfig:
         """The config Triton completes from the user's (what a backend's auto-complete adds):
         the model is loaded once, as written, under its own name, read, and unloaded."""
-        model = self._model
-        as_written = mc.ModelConfig()
-        as_written.CopyFrom(model.config)
-        as_written.name = model.name  # Triton checks the name against the entry's directory
-        write_entry(self._repository, model.name, model, as_written, Placement.LINK)
-        try:
-            self._control.load(model.name)
-        except ModelLoadError as error:
-            raise ModelError(
-                f"{model.name} as written in {model.directory} does not load ({error.message}): fix the model "
-                "so Triton serves it, then profile it",
-                detail=error.detail,
-            ) from None
-        try:
-            return served_config(self._control.config(model.name))
-        finally:
-            self._control.unload(model.name)
+        return completed_configs(self._control, self._repository, self._model, ())[self._model.name]
 
     def write(self, name: str, serving: ServingConfig, precision: str) -> None:
         self._write(self._repository, name, name, serving, Placement.LINK)
@@ -159,3 +146,91 @@ class UserModelDeployer(_ControlledDeployer):
     def _write(self, repository: Path, entry: str, name: str, serving: ServingConfig, placement: Placement) -> Path:
         config = variant_config(self._model.config, name, serving)
         return write_entry(repository, entry, self._model, config, placement)
+
+
+def completed_configs(
+    control: ModelControl, repository: Path, model: UserModel, steps: tuple[UserModel, ...]
+) -> dict[str, mc.ModelConfig]:
+    """The configs Triton completes from the user's (what a backend's auto-complete adds), by
+    name: ``steps`` (an ensemble's composing models) and then ``model`` are loaded once, as
+    written, under their own names, read, and unloaded."""
+    for entry in (*steps, model):
+        as_written = mc.ModelConfig()
+        as_written.CopyFrom(entry.config)
+        as_written.name = entry.name  # Triton checks the name against the entry's directory
+        write_entry(repository, entry.name, entry, as_written, Placement.LINK)
+    loaded: list[str] = []
+    try:
+        for entry in (*steps, model):
+            try:
+                control.load(entry.name)
+            except ModelLoadError as error:
+                raise ModelError(
+                    f"{entry.name} as written in {entry.directory} does not load ({error.message}): fix the model "
+                    "so Triton serves it, then profile it",
+                    detail=error.detail,
+                ) from None
+            loaded.append(entry.name)
+        return {name: served_config(control.config(name)) for name in loaded}
+    finally:
+        for name in reversed(loaded):
+            control.unload(name)
+
+
+class EnsembleDeployer(_ControlledDeployer):
+    """Deploys variants of an ensemble of the user's repository: each composing model's variant
+    under a name of the variant's own (``<variant>.<model>``), beside links to the user's files,
+    and the ensemble's config with its steps pointing at them. The ensemble is loaded after its
+    composing models and unloaded before them."""
+
+    def __init__(self, control: ModelControl, output_repository: Path, ensemble: Ensemble) -> None:
+        super().__init__(control, output_repository)
+        self._ensemble = ensemble
+
+    def completed_configs(self) -> dict[str, mc.ModelConfig]:
+        """Triton's completed configs of the composing models and the ensemble, by name."""
+        return completed_configs(self._control, self._repository, self._ensemble.model, self._ensemble.steps)
+
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        self.write(name, serving, precision)
+        seconds = 0.0
+        try:
+            for step in self._ensemble.step_names:
+                seconds += self._control.load(composing_name(name, step))
+                self._loaded.add(composing_name(name, step))
+            seconds += self._control.load(name)
+        except ModelLoadError:
+            self._unload_steps(name)
+            raise
+        self._loaded.add(name)
+        return seconds
+
+    def unload(self, name: str) -> None:
+        super().unload(name)
+        self._unload_steps(name)
+
+    def _unload_steps(self, name: str) -> None:
+        for step in reversed(self._ensemble.step_names):
+            super().unload(composing_name(name, step))
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        served = {step: composing_name(name, step) for step in self._ensemble.step_names}
+        self._write(self._repository, name, served, serving, Placement.LINK)
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        """Every composing model and the ensemble, named as the user named them (Triton checks a
+        name against its directory); the ensemble's config.pbtxt."""
+        model = self._ensemble.model
+        served = {step: step for step in self._ensemble.step_names}
+        return self._write(repository, model.name, served, serving, Placement.COPY)
+
+    def _write(
+        self, repository: Path, name: str, served: dict[str, str], serving: ServingConfig, placement: Placement
+    ) -> Path:
+        """Each composing model under its name in ``served``, then the ensemble ``name`` whose
+        steps point at them; the ensemble's config.pbtxt."""
+        for step in self._ensemble.steps:
+            config = variant_config(step.config, served[step.name], serving.step(step.name))
+            write_entry(repository, served[step.name], step, config, placement)
+        model = self._ensemble.model
+        return write_entry(repository, name, model, ensemble_config(model.config, name, served), placement)

@@ -20,6 +20,7 @@ from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import ConfirmResult, confirmed_facts, confirmed_ranking
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence, unmet_constraints_line
 from tritune.config import MeasurementSettings, ProfileConfig
+from tritune.domain.joint_space import JointSpace, joint_space
 from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
 from tritune.domain.serving import ServingConfig
@@ -32,7 +33,7 @@ from tritune.profile.notify import Notifier, QuietNotifier
 from tritune.search.factory import SearchPlan, build_space, create_plan
 from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
-from tritune.triton.user_model import UserModel, config_diff
+from tritune.triton.user_model import CONFIG_FILE, UserModel, config_diff
 
 if TYPE_CHECKING:  # the caller builds it; the run only calls it
     from tritune.loadgen.warmup import WarmupFn
@@ -55,6 +56,9 @@ class ModelFiles:
     # The backend that serves it (a user model: as Triton completed it, so an inferred backend
     # counts); None: tritune's runner. Its knobs join the search space.
     backend: str | None = None
+    # An ensemble's composing models (each a user model as above), in step order: their knobs
+    # are searched jointly and ``user`` is the ensemble's own entry. Empty for any other model.
+    steps: tuple[ModelFiles, ...] = ()
 
     @property
     def batches(self) -> bool:
@@ -137,13 +141,15 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
     return identity
 
 
-def model_identity(model: ModelFiles) -> dict[str, str]:
+def model_identity(model: ModelFiles) -> dict[str, Any]:
     """The model's part of a run's identity: its files' digests (a user model: its config's text
-    and the digests of its version files, so an edit to either starts a new run)."""
+    and the digests of its version files, so an edit to either starts a new run; an ensemble:
+    its own and each composing model's)."""
     if model.user is None:
         return {k: file_digest(p) for k, p in sorted(model.files.items())}
     files = {k: file_digest(p) for k, p in model.user.version_files().items()}
-    return {"config.pbtxt": model.user.text, **files}
+    steps = {"steps": {step.name: model_identity(step) for step in model.steps}} if model.steps else {}
+    return {"config.pbtxt": model.user.text, **files, **steps}
 
 
 def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
@@ -168,7 +174,12 @@ def plan_for(
     cpu_cores: int | None = None,
 ) -> SearchPlan:
     """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space);
-    ``cpu_cores``: the cores the server may use (CPU space; None: not known)."""
+    ``cpu_cores``: the cores the server may use (CPU space; None: not known). An ensemble's
+    space is its composing models' spaces, searched jointly (domain/joint_space.py)."""
+    if model.steps:
+        return create_plan(
+            config, model.name, model.signature, space=_joint_space(config, model, gpu_available, cpu_cores)
+        )
     space = build_space(
         config,
         model.name,
@@ -182,6 +193,31 @@ def plan_for(
         cpu_cores=cpu_cores,
     )
     return create_plan(config, model.name, model.signature, space=space)
+
+
+def _joint_space(config: ProfileConfig, model: ModelFiles, gpu_available: bool, cpu_cores: int | None) -> JointSpace:
+    """Each composing model's space as a single model of the repository gets it (the ensemble's
+    settings apply to each), joined; UsageError where the ensemble cannot be searched."""
+    spaces = {
+        step.name: build_space(
+            config,
+            model.name,
+            step.signature,
+            gpu_available=gpu_available,
+            default=step.default,
+            dynamic_batching=step.user.batching_searchable if step.user else True,
+            backend=step.backend,
+            cpu_cores=cpu_cores,
+        )
+        for step in model.steps
+    }
+    batch_sizes = tuple(config.profile_models[model.name].parameters.batch_sizes or (1,))
+    try:
+        return joint_space(
+            spaces, max_batch_size=model.default.max_batch_size if model.default else 0, client_batch_sizes=batch_sizes
+        )
+    except ValueError as error:
+        raise UsageError(f"{model.name}: {error}") from None
 
 
 class ProfileRun:
@@ -348,7 +384,13 @@ class ProfileRun:
         self.layout.best_marker.write_text(name + "\n")
         shutil.copy2(config_path, self.layout.best_config)
         if self.model.user is not None:
-            self.layout.best_diff.write_text(config_diff(self.model.user, config_path.read_text()))
+            # An ensemble's own config changes nowhere: the diff is each composing model's.
+            diffs = [] if self.model.steps else [config_diff(self.model.user, config_path.read_text())]
+            for step in self.model.steps:
+                assert step.user is not None
+                step_config = self.layout.best / step.name / CONFIG_FILE
+                diffs.append(config_diff(step.user, step_config.read_text(), f"best/{step.name}/{CONFIG_FILE}"))
+            self.layout.best_diff.write_text("".join(diffs))
         return self.layout.best_config
 
     def _export(self, repository: Path, name: str) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,13 @@ from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
-from tritune.profile.deploy import Deployer, UserModelDeployer, VariantDeployer
+from tritune.profile.deploy import Deployer, EnsembleDeployer, UserModelDeployer, VariantDeployer
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
 from tritune.store.lock import run_lock
 from tritune.triton.control import ModelControl
+from tritune.triton.ensemble import Ensemble, read_ensemble
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
 from tritune.triton.probe import check_gpu_runtime
@@ -176,22 +177,49 @@ class ProfileSession:
             backend=backend_name(completed.backend, completed.platform),
         )
 
-    def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles | UserModel:
+    def _ensemble(self, ensemble: Ensemble, deployer: EnsembleDeployer) -> ModelFiles:
+        """An ensemble of the user's repository as Triton serves it: the ensemble's tensors and
+        max batch size, and each composing model as :meth:`_user_model` sees a single one."""
+        completed = deployer.completed_configs()
+
+        def model(user: UserModel) -> ModelFiles:
+            served = completed[user.name]
+            backend = backend_name(served.backend, served.platform) if not user.is_ensemble else None
+            return ModelFiles(user.name, {}, signature_of(served), user, serving_of(served), backend)
+
+        return replace(model(ensemble.model), steps=tuple(model(step) for step in ensemble.steps))
+
+    def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles | UserModel | Ensemble:
         """What is checked before a server starts: the entry of the user's repository (its
-        config read), or the model file (prepared, its shapes checked)."""
+        config read; an ensemble's composing models too), or the model file (prepared, its
+        shapes checked)."""
         if self.config.model_repository is not None:
-            return read_user_model(self.config.model_repository, name)
+            user = read_user_model(self.config.model_repository, name)
+            return read_ensemble(self.config.model_repository, user) if user.is_ensemble else user
         model = self._model_files(name, layout, gpu)
         self._check_shapes(model)
         return model
 
     def _deployer(
-        self, source: ModelFiles | UserModel, control: ModelControl, layout: RunLayout
+        self, source: ModelFiles | UserModel | Ensemble, control: ModelControl, layout: RunLayout
     ) -> tuple[ModelFiles, Deployer]:
         """The model and its deployer: a model file served by tritune's runner, or a repository's
-        entry served by its own backend (its tensors known once Triton has completed its config)."""
+        entry served by its own backend (its tensors known once Triton has completed its config),
+        or an ensemble of them."""
         if isinstance(source, ModelFiles):
             return source, VariantDeployer(control, layout.output_repository, source.files)
+        if isinstance(source, Ensemble):
+            if control.sends_files:
+                # Triton polls an ensemble's composing models from its own repository, where
+                # models sent in a load request are not ("model not found in any model repository").
+                raise UsageError(
+                    f"{source.model.name} is an ensemble, which tritune profiles on a server that reads the run's "
+                    "output repository: use the embedded or local launch mode, not a remote server"
+                )
+            ensemble_deployer = EnsembleDeployer(control, layout.output_repository, source)
+            ensemble = self._ensemble(source, ensemble_deployer)
+            self._check_shapes(ensemble)
+            return ensemble, ensemble_deployer
         deployer = UserModelDeployer(control, layout.output_repository, source)
         model = self._user_model(source, deployer)
         self._check_shapes(model)

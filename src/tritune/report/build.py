@@ -31,6 +31,7 @@ from tritune.analysis.confirm import (
 )
 from tritune.domain.measurement import Measurement, MeasurementStatus
 from tritune.domain.status import RunStatus
+from tritune.report.pipeline import Pipeline, describe_steps, median_metrics, pipeline_of, step_knobs_of
 from tritune.report.records import (
     ConfigSummary,
     ConstraintSummary,
@@ -126,7 +127,21 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         pareto_metrics=PARETO_METRICS,
         memory_metric=_memory_metric(configs),
         measurement_count=count,
+        pipeline=_pipeline(configs, facts.best_name, by_name),
     )
+
+
+def _pipeline(
+    configs: Sequence[ConfigSummary], best_name: str | None, variants: Mapping[str, VariantRecord]
+) -> Pipeline | None:
+    """An ensemble's best configuration's steps at its best load point, the median of its
+    measurements there (the search's and the confirm rounds'); None for other models."""
+    best = next((c for c in configs if c.name == best_name), None)
+    if best is None or best.best is None or not variants[best.name].serving.steps:
+        return None
+    at_best = [p.metrics for p in (best.best, *best.rounds) if p.usable and p.load_label == best.best.load_label]
+    pipeline = pipeline_of(best.name, best.best.load_label, variants[best.name].serving, median_metrics(at_best))
+    return dataclasses.replace(pipeline, measurements=len(at_best))
 
 
 def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Constraints) -> ConfirmResult | None:
@@ -218,6 +233,9 @@ def _config_summary(
     kind = serving.instance_kind.removeprefix("KIND_")
     # Model Analyzer counts a GPU group once per GPU it runs on.
     total = serving.instance_count * (max(gpu_count, 1) if kind == "GPU" else 1)
+    group = f"{total}:{kind}"
+    if serving.steps:  # an ensemble's: each step's group, in step order ("2:CPU/1:CPU")
+        group = "/".join(f"{s.instances}:{s.kind}" for s in step_knobs_of(serving))
     if config_text is not None:
         text, source = config_text, "output model repository"
     else:
@@ -236,7 +254,7 @@ def _config_summary(
         preferred_batch_sizes=tuple(batching.preferred_batch_sizes) if batching is not None else (),
         instance_count=serving.instance_count,
         instance_kind=serving.instance_kind,
-        instance_group=f"{total}:{kind}",
+        instance_group=group,
         runtime=serving.runner.runtime,
         execution_providers=tuple(serving.runner.execution_providers),
         params=dict(variant.params),
@@ -248,6 +266,8 @@ def _config_summary(
         load_time_s=variant.load_time_s,
         warmup_s=variant.warmup_s,
         rounds=tuple(_point(m, constraints) for m in rounds),
+        steps_text=describe_steps(serving),
+        steps=step_knobs_of(serving),
     )
 
 

@@ -15,6 +15,7 @@ from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
 from tritune.domain.measurement import LoadMode, LoadPoint
 from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
+from tritune.report.pipeline import Pipeline, StepKnobs
 from tritune.store import MeasurementRecord, RunRecord, VariantRecord
 
 DEFAULT_TOP_N = 3
@@ -175,6 +176,8 @@ class ConfigSummary:
     warmup_s: float | None = None
     # The confirm step's rounds of a finalist, in order (empty for the others).
     rounds: tuple[Point, ...] = ()
+    steps_text: str = ""  # an ensemble's: each composing model's knobs (report/pipeline.py)
+    steps: tuple[StepKnobs, ...] = ()  # the same, as values
 
     @property
     def batching_text(self) -> str:
@@ -196,7 +199,10 @@ class ConfigSummary:
         return "passes" if self.feasible else "fails"
 
     def describe(self) -> str:
-        """Model Analyzer's best-config bullet: instances, batch size, batching, runtime."""
+        """Model Analyzer's best-config bullet: instances, batch size, batching, runtime (an
+        ensemble: each composing model's knobs)."""
+        if self.steps_text:
+            return f"{self.name}: {self.steps_text}"
         kind = self.instance_kind.removeprefix("KIND_")
         plural = "s" if self.instance_count != 1 else ""
         parts = [f"{self.instance_count} {kind} instance{plural}", f"max batch size {self.max_batch_size}"]
@@ -235,6 +241,7 @@ class ReportData:
     pareto_metrics: tuple[str, str]
     memory_metric: str | None  # gpu_used_memory on GPU runs, cpu_used_ram on CPU runs
     measurement_count: int
+    pipeline: Pipeline | None = None  # an ensemble's: the best configuration's steps and their shares
 
     def config(self, name: str) -> ConfigSummary:
         for config in self.configs:

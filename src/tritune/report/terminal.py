@@ -41,11 +41,22 @@ def summary_table(data: ReportData) -> Table:
     for config in data.plotted:
         best = config.best
         name = Text("● ", style=config.color) + Text(config.name + (" *" if config.is_default else ""))
+        knobs = (
+            (
+                str(config.max_batch_size),
+                f"{config.max_queue_delay_us or 0}µs" if config.dynamic_batching else "off",
+                config.instance_group,
+            )
+            if not config.steps
+            else (  # an ensemble's: each step's, in order
+                "/".join(str(s.max_batch_size) for s in config.steps),
+                "/".join("off" if s.queue_delay_us is None else f"{s.queue_delay_us}µs" for s in config.steps),
+                "/".join(f"{s.instances}:{s.kind}" for s in config.steps),
+            )
+        )
         table.add_row(
             name,
-            str(config.max_batch_size),
-            f"{config.max_queue_delay_us or 0}µs" if config.dynamic_batching else "off",
-            config.instance_group,
+            *knobs,
             _short_load(best),
             ("~" if config.best_unstable else "") + format_number(best.get("perf_throughput") if best else None),
             format_number(best.get("perf_latency_p99") if best else None),
@@ -55,6 +66,11 @@ def summary_table(data: ReportData) -> Table:
         "best first; * default; MBS: max batch size; Queue: dynamic batching delay;\n"
         "Load: c=concurrency, b=batch; OK: meets the constraints"
     )
+    steps = next((c.steps for c in data.plotted if c.steps), ())
+    if steps:
+        table.caption += (
+            f"\nensemble: MBS, Queue and Inst. list its steps in order ({'/'.join(s.model for s in steps)})"
+        )
     if any(c.best_unstable for c in data.plotted):
         table.caption += "\n~: unstable (the best point never stabilised)"
     table.caption_justify = "left"

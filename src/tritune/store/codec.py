@@ -13,9 +13,11 @@ from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 def serving_to_dict(serving: ServingConfig) -> dict[str, Any]:
     data = dataclasses.asdict(serving)
     # Written only when set, so a variant without backend knobs is stored as it always was,
-    for later in ("backend_options", "gpus"):  # as the GPU selection (--gpus) is
+    for later in ("backend_options", "gpus", "steps"):  # as the GPU selection (--gpus) is, and an ensemble's steps
         if not data[later]:
             del data[later]
+    if serving.steps:
+        data["steps"] = [[name, serving_to_dict(step)] for name, step in serving.steps]
     return data
 
 
@@ -37,6 +39,7 @@ def serving_from_dict(data: dict[str, Any]) -> ServingConfig:
             "runner": RunnerOptions(**runner),
             # Absent in stores written before backend knobs: none set.
             "backend_options": tuple((str(k), str(v)) for k, v in data.get("backend_options") or ()),
+            "steps": tuple((str(name), serving_from_dict(step)) for name, step in data.get("steps") or ()),
         }
     )
 

@@ -52,6 +52,11 @@ class ModelControl:
             else None
         )
 
+    @property
+    def sends_files(self) -> bool:
+        """Whether a load sends the model's config and files (the server reads another repository)."""
+        return self._send_from is not None
+
     def close(self) -> None:
         """Nothing held between calls (a connection per call); kept for the context manager."""
 

@@ -19,6 +19,8 @@ class ModelInfo:
     signature: ModelSignature
     max_batch_size: int
     output_names: tuple[str, ...]
+    # An ensemble's composing models as served, in step order (each once); () for any other model.
+    steps: tuple[str, ...] = ()
 
     @property
     def batched(self) -> bool:
@@ -61,4 +63,6 @@ def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> 
     except TritonHttpError as error:  # unloaded between the two questions
         raise ServerError(f"model {model!r} is not available: {error.reason}") from None
     signature = ModelSignature(inputs=_specs(metadata.get("inputs", [])), outputs=_specs(metadata.get("outputs", [])))
-    return ModelInfo(model, signature, int(config.get("max_batch_size", 0)), tuple(t.name for t in signature.outputs))
+    steps = tuple(dict.fromkeys(str(s["model_name"]) for s in config.get("ensemble_scheduling", {}).get("step", [])))
+    outputs = tuple(t.name for t in signature.outputs)
+    return ModelInfo(model, signature, int(config.get("max_batch_size", 0)), outputs, steps)

@@ -54,6 +54,11 @@ class UserModel:
         }
 
     @property
+    def is_ensemble(self) -> bool:
+        """An ensemble (``platform: "ensemble"``): its steps are models of the repository."""
+        return self.config.platform == "ensemble" or self.config.HasField("ensemble_scheduling")
+
+    @property
     def batching_searchable(self) -> bool:
         """False when the model has a scheduler of its own, which dynamic batching would replace."""
         return self.config.WhichOneof("scheduling_choice") not in _OWN_SCHEDULERS
@@ -79,8 +84,6 @@ def read_user_model(repository: Path, name: str) -> UserModel:
     except text_format.ParseError as error:
         where = f"{path}:{error.GetLine()}" if error.GetLine() else str(path)
         raise UsageError(f"{where}: not a valid model config ({error}): fix that line") from None
-    if config.platform == "ensemble" or config.HasField("ensemble_scheduling"):
-        raise UsageError(f"{name} is an ensemble: profile the models it is made of (each serves on its own)")
     model = UserModel(name, directory.resolve(), config, config.backend or config.platform, text)
     if not model.versions:
         raise UsageError(f"{directory} has no version directory: put the model files in {directory}/1/")
@@ -215,12 +218,13 @@ def _overlaps(entry: Path, directory: Path) -> bool:
     return entry == directory or directory in entry.parents or entry in directory.parents
 
 
-def config_diff(model: UserModel, best_text: str) -> str:
-    """A unified diff from the user's config (as protobuf text) to ``best_text``."""
+def config_diff(model: UserModel, best_text: str, best_file: str = f"best/{CONFIG_FILE}") -> str:
+    """A unified diff from the user's config (as protobuf text) to ``best_text`` (``best_file``)."""
     diff = difflib.unified_diff(
         to_pbtxt(model.config).splitlines(keepends=True),
         best_text.splitlines(keepends=True),
         fromfile=str(model.directory / CONFIG_FILE),
-        tofile=f"best/{CONFIG_FILE}",
+        tofile=best_file,
     )
-    return "".join(diff) or "# the best configuration measured is your config as it is: nothing to change\n"
+    same = "your config as it is: nothing to change"
+    return "".join(diff) or f"# {best_file}: the best configuration measured is {same}\n"
