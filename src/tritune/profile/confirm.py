@@ -7,7 +7,8 @@ every finalist alike. Where the deployer cannot load two variants side by side (
 which share the composing models' names), each finalist is loaded, warmed up, measured and
 unloaded in turn within each round: the same interleaving, one finalist on the server at a time.
 Each round is stored as a repeat of that load point (repeat 1, 2, ...), so a rerun after Ctrl-C
-replays the stored rounds and measures only what is missing. The decision (medians, spread, ties, the unstable rule) is ``tritune.analysis.confirm``'s.
+replays the stored rounds and measures only what is missing. The decision
+(medians, spread, ties, the unstable rule) is ``tritune.analysis.confirm``'s.
 """
 
 from __future__ import annotations
