@@ -155,12 +155,14 @@ class ProfileConfig(FrozenSection):
         return value
 
     @model_serializer(mode="wrap")
-    def _leave_out_unset_gpus(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _leave_out_unset_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Added after runs were stored: left out when unset, so a run's fingerprint (a hash of
-        # the dump) is what it was; set, a GPU selection is part of the run's identity.
+        # the dump) is what it was; set, a GPU selection or BLS calls are part of the run's identity.
         data: dict[str, Any] = handler(self)
         if data.get("gpus", 0) is None:
             data.pop("gpus")
+        if data.get("bls_composing_models", 0) in ([], ()):
+            data.pop("bls_composing_models")
         return data
 
     @field_validator("profile_models", mode="before")
