@@ -102,6 +102,8 @@ def test_a_bls_model_is_profiled_jointly_and_its_configs_serve_together(tmp_path
         config = from_pbtxt((export / step / "config.pbtxt").read_text())
         assert config.name == step and config.instance_group[0].count == best.serving.step(step).instance_count
     assert from_pbtxt((export / "bls" / "config.pbtxt").read_text()).name == "bls"
+    diff = (run_dir / "best" / "config.diff").read_text()
+    assert "best/prep/config.pbtxt" in diff and "best/scaled/config.pbtxt" in diff
 
     # The exported set loads on a fresh server and a request through the BLS model is right.
     x = np.linspace(-1, 1, 2 * WIDTH, dtype=np.float32).reshape(2, WIDTH)
