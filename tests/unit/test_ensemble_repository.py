@@ -42,10 +42,10 @@ def test_the_ensembles_composing_models_are_read_in_step_order(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda root: shutil.rmtree(root / "prep"), r"step 'prep' is not in .*: put the composing model beside"),
+        (lambda root: shutil.rmtree(root / "prep"), r"composing model 'prep' is not in .*: put it beside"),
         (
             lambda root: (root / "prep" / "config.pbtxt").write_text('platform: "ensemble"\n'),
-            r"step 'prep' is an ensemble itself",
+            r"composing model 'prep' is an ensemble itself",
         ),
     ],
 )

@@ -105,8 +105,7 @@ MODEL_ANALYZER_ONLY = {
     "checkpoint_directory": "tritune keeps its results in <run>/tritune.db: pass --run-dir",
     "output_model_repository_path": "tritune writes the variants under --run-dir: remove it",
     "override_output_model_repository": "tritune writes the variants under --run-dir: remove it",
-    "cpu_only_composing_models": "ensembles and BLS models are not profiled: remove it",
-    "bls_composing_models": "ensembles and BLS models are not profiled: remove it",
+    "cpu_only_composing_models": "composing models are served as each config says: set KIND_CPU there",
     "client_protocol": "set measurement: {protocol: grpc} (or --protocol)",
 }
 

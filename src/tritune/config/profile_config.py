@@ -77,6 +77,11 @@ class ProfileConfig(FrozenSection):
         description="GPUs to serve on and measure, by index, e.g. 0,1 (Model Analyzer's gpus; default: all visible)",
         json_schema_extra={"comma_list": True},
     )
+    bls_composing_models: list[str] = Field(
+        default=[],
+        description="the models a BLS model of model_repository calls by name, searched jointly (Model Analyzer's key)",
+        json_schema_extra={"comma_list": True},
+    )
     measurement: MeasurementSettings = Field(
         default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
     )
@@ -132,6 +137,16 @@ class ProfileConfig(FrozenSection):
                 raise ValueError(f"gpus {value} repeat a GPU: list each once")
         return value
 
+    @field_validator("bls_composing_models", mode="before")
+    @classmethod
+    def _bls_models(cls, value: Any) -> Any:
+        # Model Analyzer's "a,b" (also what the flag gives) or a YAML list; each name once.
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and len(set(map(str, value))) != len(value):
+            raise ValueError(f"bls_composing_models {value} repeat a model: list each once")
+        return value
+
     @field_validator("gpus")
     @classmethod
     def _gpu_indices(cls, value: list[int] | None) -> list[int] | None:
@@ -140,12 +155,14 @@ class ProfileConfig(FrozenSection):
         return value
 
     @model_serializer(mode="wrap")
-    def _leave_out_unset_gpus(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _leave_out_unset_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Added after runs were stored: left out when unset, so a run's fingerprint (a hash of
-        # the dump) is what it was; set, a GPU selection is part of the run's identity.
+        # the dump) is what it was; set, a GPU selection or BLS calls are part of the run's identity.
         data: dict[str, Any] = handler(self)
         if data.get("gpus", 0) is None:
             data.pop("gpus")
+        if data.get("bls_composing_models", 0) in ([], ()):
+            data.pop("bls_composing_models")
         return data
 
     @field_validator("profile_models", mode="before")
@@ -197,6 +214,10 @@ class ProfileConfig(FrozenSection):
     @model_validator(mode="after")
     def _repository_models(self) -> ProfileConfig:
         if self.model_repository is None:
+            if self.bls_composing_models:
+                raise ValueError(
+                    "bls_composing_models name models of a repository: give model_repository (--model-repository)"
+                )
             return self
         for name, settings in self.profile_models.items():
             if settings.model_path:

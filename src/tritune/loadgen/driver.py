@@ -84,13 +84,18 @@ class LoadDriver:
         model: str,
         options: MeasureOptions | None = None,
         pool: WorkerPool | None = None,
+        steps: tuple[str, ...] = (),
     ) -> None:
         """``pool``: worker processes shared with other drivers (the caller closes it);
-        without one the driver starts its own when a load needs it, and ``close`` ends it."""
+        without one the driver starts its own when a load needs it, and ``close`` ends it.
+        ``steps``: the models a BLS model calls, whose statistics are read as an ensemble's steps
+        (an ensemble's come from its config)."""
         self.server = server
         self.model = model
         self.options = options or MeasureOptions()
         self.info: ModelInfo = inspect_model(server.endpoints, model)
+        if steps and not self.info.steps:
+            self.info = replace(self.info, steps=steps)
         self._targets: dict[int, RequestTarget] = {}
         self._shapes: dict[int, str] = {}  # batch size -> its inputs' shapes, for error messages
         self._samples: list[dict[str, np.ndarray]] | None = None
@@ -319,18 +324,22 @@ def measure(server: TritonServer, model: str, load: LoadSpec, options: MeasureOp
 
 
 def make_measure_fn(
-    server: TritonServer, options: MeasureOptions | None = None, pool: WorkerPool | None = None
+    server: TritonServer,
+    options: MeasureOptions | None = None,
+    pool: WorkerPool | None = None,
+    steps: tuple[str, ...] = (),
 ) -> Callable[[str, LoadPoint], Measurement]:
     """The orchestrator's ``MeasureFn``: (model name, load point) -> stored Measurement.
 
     The model is inspected on every call, since a variant reloaded under the same name may
     have a new max_batch_size. Set-up errors become FAILED measurements, so a search goes on.
-    ``pool`` (closed by the caller) keeps load-generator processes between measurements."""
+    ``pool`` (closed by the caller) keeps load-generator processes between measurements;
+    ``steps``: a BLS model's composing models (see :class:`LoadDriver`)."""
 
     def measure_point(model: str, point: LoadPoint) -> Measurement:
         load = LoadSpec.from_point(point)
         try:
-            with LoadDriver(server, model, options, pool) as driver:
+            with LoadDriver(server, model, options, pool, steps) as driver:
                 return driver.measure(load).to_measurement()
         except TrituneError as error:
             return Measurement(load=point, status=MeasurementStatus.FAILED, error=error.message)

@@ -3,8 +3,11 @@
 The top configurations (ranked as the conclusion ranks them) and the default are loaded together
 under their own names, warmed up as the evaluator warms a variant, and measured round by round
 at the search winner's load point: A, B, C, D, A, B, C, D, ... so drift on the host falls on
-every finalist alike. Each round is stored as a repeat of that load point (repeat 1, 2, ...), so
-a rerun after Ctrl-C replays the stored rounds and measures only what is missing. The decision
+every finalist alike. Where the deployer cannot load two variants side by side (a BLS model's,
+which share the composing models' names), each finalist is loaded, warmed up, measured and
+unloaded in turn within each round: the same interleaving, one finalist on the server at a time.
+Each round is stored as a repeat of that load point (repeat 1, 2, ...), so a rerun after Ctrl-C
+replays the stored rounds and measures only what is missing. The decision
 (medians, spread, ties, the unstable rule) is ``tritune.analysis.confirm``'s.
 """
 
@@ -116,16 +119,24 @@ class ConfirmStep:
                     break
                 planned = max(settings.rounds, number)
                 self._notifier.confirm_round(number, planned, [v.name for v in variants])
-                if missing and not loaded:
+                alone = not self._deployer.side_by_side
+                if missing and not loaded and not alone:
                     variants = self._load(variants, load, loaded)
+                kept = []
                 for variant in variants:
                     measurement = stored.get(variant.name)
-                    if measurement is None:
+                    if measurement is None and alone:
+                        measurement = self._measure_alone(variant, load, number)
+                        if measurement is None:
+                            continue
+                    elif measurement is None:
                         measurement = self._measure_round(variant, load, number)
                     else:
                         self.replayed += 1
                         self._notifier.measurement_done(variant.name, measurement, replayed=True)
                     rounds[variant.name].append(measurement)
+                    kept.append(variant)
+                variants = kept
                 done = number
                 standings = [
                     standing(Finalist(v.name, tuple(rounds[v.name])), self._objectives, self._constraints)
@@ -148,6 +159,17 @@ class ConfirmStep:
         self.measured_now += 1
         self._notifier.measurement_done(variant.name, measurement, replayed=False)
         return measurement
+
+    def _measure_alone(self, variant: VariantRecord, load: LoadPoint, number: int) -> Measurement | None:
+        """One round of a finalist that is served alone: loaded and warmed up, measured, unloaded;
+        None (with a warning) when it no longer loads."""
+        if not self._load([variant], load, []):
+            return None
+        try:
+            return self._measure_round(variant, load, number)
+        finally:
+            with contextlib.suppress(ServerError):  # a dead server is reported by the next load
+                self._deployer.unload(variant.name)
 
     def _load(self, variants: list[VariantRecord], load: LoadPoint, loaded: list[str]) -> list[VariantRecord]:
         """Load every finalist together (each under its own name) and warm each up; one that no

@@ -2,7 +2,8 @@
 variant is served, and Triton's deployers (files into the output model repository, then a load
 through the model-control API, never a server restart): :class:`VariantDeployer` for a model file
 served by tritune's runner, :class:`UserModelDeployer` for a model of the user's repository,
-:class:`EnsembleDeployer` for an ensemble of it (its composing models' variants together)."""
+:class:`EnsembleDeployer` for an ensemble of it (its composing models' variants together),
+:class:`BlsDeployer` for a BLS model of it (the models it calls, under their own names)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def variant_name(model: str, index: int | None) -> str:
 
 class Deployer(Protocol):
     """Serves variants of one model under their own names."""
+
+    # Whether two variants can be loaded together (the confirm step loads its finalists side by
+    # side when they can, one at a time when they cannot).
+    side_by_side: bool
 
     def write(self, name: str, serving: ServingConfig, precision: str) -> None:
         """The variant's files only: a variant replayed from the store is still in the output."""
@@ -75,6 +80,8 @@ def load_and_warm_up(
 class _ControlledDeployer:
     """Variants written into ``output_repository`` and loaded on one running Triton; subclasses
     say how a variant's entry is written (``export`` into a repository)."""
+
+    side_by_side = True
 
     def __init__(self, control: ModelControl, output_repository: Path) -> None:
         self._control = control
@@ -196,8 +203,8 @@ class EnsembleDeployer(_ControlledDeployer):
         seconds = 0.0
         try:
             for step in self._ensemble.step_names:
-                seconds += self._control.load(composing_name(name, step))
-                self._loaded.add(composing_name(name, step))
+                seconds += self._control.load(self._served_name(name, step))
+                self._loaded.add(self._served_name(name, step))
             seconds += self._control.load(name)
         except ModelLoadError:
             self._unload_steps(name)
@@ -211,7 +218,11 @@ class EnsembleDeployer(_ControlledDeployer):
 
     def _unload_steps(self, name: str) -> None:
         for step in reversed(self._ensemble.step_names):
-            super().unload(composing_name(name, step))
+            super().unload(self._served_name(name, step))
+
+    def _served_name(self, name: str, step: str) -> str:
+        """The name variant ``name`` serves composing model ``step`` under."""
+        return composing_name(name, step)
 
     def write(self, name: str, serving: ServingConfig, precision: str) -> None:
         served = {step: composing_name(name, step) for step in self._ensemble.step_names}
@@ -234,3 +245,41 @@ class EnsembleDeployer(_ControlledDeployer):
             write_entry(repository, served[step.name], step, config, placement)
         model = self._ensemble.model
         return write_entry(repository, name, model, ensemble_config(model.config, name, served), placement)
+
+
+class BlsDeployer(EnsembleDeployer):
+    """Deploys variants of a BLS model of the user's repository. Its code calls the composing
+    models by their own names, so each variant (re)loads them under those names with its
+    configs, then the BLS model under the variant's name; two variants cannot be loaded side by
+    side. The BLS model's own config is the user's (named as the variant)."""
+
+    side_by_side = False
+
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        loaded = [n for n in self._loaded if n not in self._ensemble.step_names]
+        if loaded:  # the composing models are shared: another variant would now call this one's
+            raise ModelLoadError(f"{name} cannot load beside {', '.join(loaded)}: a BLS variant serves alone")
+        return super().load(name, serving, precision)
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        self._write(self._repository, name, serving, Placement.LINK)
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        return self._write(repository, self._ensemble.model.name, serving, Placement.COPY)
+
+    def _served_name(self, name: str, step: str) -> str:
+        return step
+
+    def _write(  # type: ignore[override]
+        self, repository: Path, name: str, serving: ServingConfig, placement: Placement
+    ) -> Path:
+        """Each composing model under its own name with the variant's config, then the BLS model
+        ``name`` as the user wrote it; the BLS model's config.pbtxt."""
+        for step in self._ensemble.steps:
+            config = variant_config(step.config, step.name, serving.step(step.name))
+            write_entry(repository, step.name, step, config, placement)
+        model = self._ensemble.model
+        own = mc.ModelConfig()
+        own.CopyFrom(model.config)
+        own.name = name
+        return write_entry(repository, name, model, own, placement)

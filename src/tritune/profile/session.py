@@ -19,13 +19,13 @@ from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
-from tritune.profile.deploy import Deployer, EnsembleDeployer, UserModelDeployer, VariantDeployer
+from tritune.profile.deploy import BlsDeployer, Deployer, EnsembleDeployer, UserModelDeployer, VariantDeployer
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
 from tritune.store.lock import run_lock
 from tritune.triton.control import ModelControl
-from tritune.triton.ensemble import Ensemble, read_ensemble
+from tritune.triton.ensemble import Ensemble, read_bls, read_ensemble
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
 from tritune.triton.probe import check_gpu_runtime
@@ -191,11 +191,14 @@ class ProfileSession:
 
     def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles | UserModel | Ensemble:
         """What is checked before a server starts: the entry of the user's repository (its
-        config read; an ensemble's composing models too), or the model file (prepared, its
-        shapes checked)."""
-        if self.config.model_repository is not None:
-            user = read_user_model(self.config.model_repository, name)
-            return read_ensemble(self.config.model_repository, user) if user.is_ensemble else user
+        config read; an ensemble's or a BLS model's composing models too), or the model file
+        (prepared, its shapes checked)."""
+        repository = self.config.model_repository
+        if repository is not None:
+            user = read_user_model(repository, name)
+            if self.config.bls_composing_models:
+                return read_bls(repository, user, self.config.bls_composing_models)
+            return read_ensemble(repository, user) if user.is_ensemble else user
         model = self._model_files(name, layout, gpu)
         self._check_shapes(model)
         return model
@@ -209,6 +212,11 @@ class ProfileSession:
         if isinstance(source, ModelFiles):
             return source, VariantDeployer(control, layout.output_repository, source.files)
         if isinstance(source, Ensemble):
+            if source.bls:  # its code calls the composing models, which each variant loads by name
+                bls_deployer = BlsDeployer(control, layout.output_repository, source)
+                bls = self._ensemble(source, bls_deployer)
+                self._check_shapes(bls)
+                return bls, bls_deployer
             if control.sends_files:
                 # Triton polls an ensemble's composing models from its own repository, where
                 # models sent in a load request are not ("model not found in any model repository").
@@ -310,7 +318,8 @@ class ProfileSession:
                 layout=layout,
                 store=store,
                 deployer=deployer,
-                measure=make_measure_fn(server, options, workers),
+                # A BLS model's calls are in its code: the steps whose statistics are read are named here.
+                measure=make_measure_fn(server, options, workers, steps=tuple(s.name for s in model.steps)),
                 warm_up=make_warmup_fn(server, options) if self.config.measurement.warmup else None,
                 notifier=self.notifier,
                 gpu_available=gpu,

@@ -14,7 +14,9 @@ class InMemoryDeployer:
     """Remembers which serving config and precision is loaded under which name, so a measure
     function can tell what it measures (see :func:`measured_by`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, side_by_side: bool = True) -> None:
+        self.side_by_side = side_by_side
+        self.most_loaded = 0  # the most variants loaded at once
         self.written: dict[str, tuple[ServingConfig, str]] = {}
         self.loaded: dict[str, tuple[ServingConfig, str]] = {}
         self.loads = 0
@@ -25,6 +27,7 @@ class InMemoryDeployer:
     def load(self, name: str, serving: ServingConfig, precision: str) -> float:
         self.write(name, serving, precision)
         self.loaded[name] = (serving, precision)
+        self.most_loaded = max(self.most_loaded, len(self.loaded))
         self.loads += 1
         return 0.0
 

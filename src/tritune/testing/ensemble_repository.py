@@ -4,6 +4,8 @@ of the user's own, each served by Triton's Python backend, for the ensemble test
 ``prep`` scales its input (``raw`` -> ``x``, times :data:`PREP_SCALE`) in numpy; ``scaled``
 runs an MLP through ONNX Runtime inside its ``model.py`` (as in ``user_repository``), ``x`` ->
 ``y``. The ensemble takes ``raw`` and answers ``y``; every model batches (max batch 8).
+``bls`` (:func:`write_bls_repository`) is the same pipeline as a BLS model: a Python model whose
+code calls ``prep`` and then ``scaled`` by name (``pb_utils.InferenceRequest``).
 """
 
 from __future__ import annotations
@@ -74,4 +76,51 @@ def write_ensemble_repository(root: Path) -> Path:
     onnx_file.unlink()
     (root / "pipeline" / "1").mkdir(parents=True)  # Triton wants a version directory, even empty
     (root / "pipeline" / "config.pbtxt").write_text(PIPELINE_PBTXT)
+    return root
+
+
+BLS_PY = """
+import triton_python_backend_utils as pb_utils
+
+
+def call(model, name, array, output):
+    # BLS: the model is called by its name on the server that serves this one.
+    request = pb_utils.InferenceRequest(
+        model_name=model, inputs=[pb_utils.Tensor(name, array)], requested_output_names=[output]
+    )
+    response = request.exec()
+    if response.has_error():
+        raise pb_utils.TritonModelException(response.error().message())
+    return pb_utils.get_output_tensor_by_name(response, output).as_numpy()
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for r in requests:
+            try:
+                x = call("prep", "raw", pb_utils.get_input_tensor_by_name(r, "raw").as_numpy(), "x")
+                y = call("scaled", "x", x, "y")
+                responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("y", y)]))
+            except pb_utils.TritonModelException as error:
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error))))
+        return responses
+"""
+BLS_PBTXT = f"""name: "bls"
+backend: "python"
+max_batch_size: 8
+input [ {{ name: "raw", data_type: TYPE_FP32, dims: [ {WIDTH} ] }} ]
+output [ {{ name: "y", data_type: TYPE_FP32, dims: [ {WIDTH} ] }} ]
+instance_group [ {{ count: 1, kind: KIND_CPU }} ]
+"""
+
+
+def write_bls_repository(root: Path) -> Path:
+    """The repository of :func:`write_ensemble_repository` with ``bls`` beside ``pipeline``: the
+    same pipeline, its calls in code; ``root``."""
+    write_ensemble_repository(root)
+    version = root / "bls" / "1"
+    version.mkdir(parents=True)
+    (version / "model.py").write_text(BLS_PY)
+    (root / "bls" / "config.pbtxt").write_text(BLS_PBTXT)
     return root

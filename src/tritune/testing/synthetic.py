@@ -178,15 +178,17 @@ def profile_surface(
     model: str = "m",
     *,
     knows_cores: bool = False,
+    deployer: InMemoryDeployer | None = None,
 ) -> SurfaceRun:
     """Run the product's search (ProfileRun, a real store in ``run_dir``) on the surface, with an
     in-memory deployer in place of the server. ``knows_cores``: the run is told the surface's
     cores, as a session tells it the server's (the CPU space then searches threads and queue
-    delays); off, the space is the one searched without that fact."""
+    delays); off, the space is the one searched without that fact. ``deployer``: the in-memory
+    deployer to use (one that serves a variant alone, say); a fresh one by default."""
     run_dir.mkdir(parents=True, exist_ok=True)
     model_file = run_dir / "synthetic.onnx"  # only its bytes matter: they are part of the run's identity
     model_file.write_bytes(b"synthetic")
-    deployer = InMemoryDeployer()
+    deployer = deployer or InMemoryDeployer()
     # Each re-measurement of a point (the confirm step's rounds) draws fresh noise, as a real
     # one does; the first is the one seeds always gave.
     taken: Counter[tuple[str, LoadPoint]] = Counter()
