@@ -3,6 +3,7 @@ problem and the fix; the CLI maps each class to an exit status."""
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -54,3 +55,21 @@ class ModelLoadError(ServerError):
 
 class InferenceError(TrituneError):
     """An inference request failed."""
+
+
+# The errors that mean the disk will not take what tritune writes: the user's to fix.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+class StorageError(TrituneError):
+    """A file or folder tritune writes cannot be written: the disk is full or read-only."""
+
+
+def storage_error(path: object, error: OSError, elsewhere: str) -> StorageError:
+    """``error`` (one of STORAGE_ERRNOS) writing ``path`` as one line naming the path and the
+    fix: free some space, or ``elsewhere`` (another place to write, e.g. "give another --run-dir")."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(f"no space left on the device writing {path}: free some space or {elsewhere}")
+    if error.errno == errno.EROFS:
+        return StorageError(f"{path} is on a read-only file system: {elsewhere}")
+    return StorageError(f"{path} cannot be written ({error.strerror}): {elsewhere}")

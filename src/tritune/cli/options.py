@@ -9,13 +9,16 @@ named in its comment."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from tritune.config.connection import ConnectionSettings
 from tritune.domain.connection import Connection, parse_headers
+from tritune.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,3 +198,19 @@ def connection(command: F, *, as_keys: bool = False) -> F:
 def connection_keys_option(command: F) -> F:
     """``connection`` for a command with a config file (-> connection_keys: dict[str, Any])."""
     return connection(command, as_keys=True)
+
+
+def check_writable(path: Path, option: str, *, folder: bool) -> None:
+    """Refuse, before anything is measured, an output path that cannot be written: a folder
+    (``folder``) that is a file, or a file whose folder is absent or not writable."""
+    if folder and path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder: give a folder (it is created if absent)")
+    if not folder and path.is_dir():
+        raise UsageError(f"{option} {path} is a folder: give the path of a file")
+    parent = path if folder else path.parent
+    if not folder and not parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist: create it or give another path")
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # a folder that is absent is created under the nearest one there
+    if not os.access(parent, os.W_OK | os.X_OK):  # EROFS says no even to root
+        raise UsageError(f"{option} {path}: the folder {parent} is not writable: give a path in a writable folder")

@@ -18,13 +18,14 @@ from rich.table import Table
 
 from tritune.cli import options
 from tritune.cli.app import App
+from tritune.cli.options import check_writable
 from tritune.cpus import client_side, server_split
 from tritune.domain.connection import Connection
 from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.names import default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
-from tritune.errors import InferenceError, UsageError
+from tritune.errors import STORAGE_ERRNOS, InferenceError, UsageError, storage_error
 from tritune.inputs import parse_shape_options
 from tritune.loadgen import LoadDriver, LoadSpec, MeasureOptions, PerfResult, StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.pa_output import to_csv, to_dict
@@ -259,6 +260,8 @@ def perf(
 
     MODEL is an .onnx file (deployed on the embedded Triton) or, with -u, the name of a model
     the running server has loaded."""
+    if filename is not None:
+        check_writable(filename, "-f", folder=False)
     loads = _loads(concurrency_range, request_rate_range, request_distribution, request_intervals, batch_size)
     options = MeasureOptions(
         protocol=protocol,
@@ -306,13 +309,18 @@ def perf(
                 say(result.summary_line())
             if result.status is MeasurementStatus.FAILED and not server.is_alive():
                 break
-    if filename is not None:
-        filename.write_text(to_csv(results, verbose_csv))
-        app.info(f"wrote {filename}")
     if as_json:
         app.out.print_json(json.dumps([to_dict(r) for r in results]))
     else:
         app.err.print(_table(results))
+    if filename is not None:  # after the results are on the terminal: a full disk loses none
+        try:
+            filename.write_text(to_csv(results, verbose_csv))
+        except OSError as error:
+            if error.errno not in STORAGE_ERRNOS:
+                raise
+            raise storage_error(filename, error, "give -f a path on another disk") from None
+        app.info(f"wrote {filename}")
     if any(r.client_bound for r in results):
         app.warn("some results were limited by the load generator, not the server (see the warnings above)")
     if any(_busy_host(r) for r in results):

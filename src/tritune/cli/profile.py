@@ -10,6 +10,7 @@ import click
 
 from tritune.cli import options
 from tritune.cli.app import App
+from tritune.cli.options import check_writable
 from tritune.config import (
     FlagSpec,
     ProfileConfig,
@@ -157,6 +158,8 @@ def profile(
             "profile_models: tritune profile model.onnx"
         )
     config: ProfileConfig = load_profile_config(config_file, overrides)
+    if export_repo is not None:
+        check_writable(export_repo, "--export", folder=True)
     from tritune.prepare import parse_input_option
 
     session = ProfileSession(

@@ -17,7 +17,7 @@ from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
-from tritune.errors import ModelError, UsageError
+from tritune.errors import STORAGE_ERRNOS, ModelError, UsageError, storage_error
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
 from tritune.profile.deploy import BlsDeployer, Deployer, EnsembleDeployer, UserModelDeployer, VariantDeployer
 from tritune.profile.notify import Notifier
@@ -286,8 +286,16 @@ class ProfileSession:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
             # One tritune per run folder, from the model's preparation to its reports: two would
             # interleave their measurements into one store and overwrite each other's best.
-            with run_lock(layout.root):
-                conclusions.append(self._profile_model(name, layout, host, export=export, report=report))
+            try:
+                with run_lock(layout.root):
+                    conclusions.append(self._profile_model(name, layout, host, export=export, report=report))
+            except OSError as error:
+                if error.errno not in STORAGE_ERRNOS:
+                    raise
+                where = Path(error.filename or layout.root)
+                exported = export is not None and where.is_relative_to(export.resolve())
+                fix = "give another --export folder" if exported else "give this run another --run-dir"
+                raise storage_error(where, error, fix) from None
         return conclusions
 
     def _profile_model(

@@ -1,0 +1,198 @@
+"""The storage faults of docs/reliability.md: a read-only run folder, a full disk, an --export
+or perf -f path that cannot be written, a damaged store. Each is fed for real (a tmpfs mounted
+read-only or small, a store with bytes overwritten) and must end with one ``error:`` line that
+names the path and the fix, a non-zero exit, no traceback, and every stored result kept."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from profile_flags import SHORT_MEASUREMENT
+from tritune.testing.models import mlp_model
+from tritune.testing.processes import wait_until_gone
+
+pytestmark = pytest.mark.triton
+
+TRITUNE = [sys.executable, "-m", "tritune"]
+SEARCH_OFF = [*SHORT_MEASUREMENT, "--run-config-search-disable", "--no-report"]
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TRITUNE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.lower().startswith("error:")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def measurement_count(store: Path) -> int:
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        count = int(db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0])
+    db.close()
+    return count
+
+
+class Tmpfs:
+    """A tmpfs of ``size`` mounted at ``path`` (the CI runs as root; root ignores file modes, so
+    a read-only folder has to be a read-only mount)."""
+
+    def __init__(self, path: Path, size: str) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    def fill(self, leave: int = 0) -> None:
+        """Fill the tmpfs but ``leave`` bytes."""
+        free = shutil.disk_usage(self.path).free
+        with open(self.path / "filler", "wb") as filler:
+            filler.write(b"\0" * max(free - leave, 0))
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+@pytest.fixture
+def mount() -> Iterator[Callable[[Path, str], Tmpfs]]:
+    mounted: list[Tmpfs] = []
+
+    def make(path: Path, size: str) -> Tmpfs:
+        fs = Tmpfs(path, size)
+        mounted.append(fs)
+        return fs
+
+    yield make
+    for fs in reversed(mounted):
+        fs.unmount()
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return mlp_model(tmp_path_factory.mktemp("storage") / "mlp.onnx", width=8, depth=1)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, mlp: Path) -> Path:
+    """A finished profile run (one config, reports off), copied by the tests that damage it."""
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    result = run_cli("profile", str(mlp), "--run-dir", str(run_dir), *SEARCH_OFF)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def _copy_run(run_dir: Path, to: Path) -> Path:
+    to.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run_dir / "tritune.db", to / "tritune.db")
+    return to
+
+
+def test_a_read_only_run_folder_is_one_line(
+    tmp_path: Path, mlp: Path, finished_run: Path, mount: Callable[[Path, str], Tmpfs]
+) -> None:
+    empty = mount(tmp_path / "ro", "1m")
+    empty.read_only()
+    result = run_cli("profile", str(mlp), "--run-dir", str(empty.path), *SEARCH_OFF)
+    assert result.returncode != 0
+    line = error_line(result)
+    assert str(empty.path) in line and "read-only" in line and "--run-dir" in line, line
+    assert wait_until_gone(str(empty.path)) == []
+
+    run = mount(tmp_path / "ro-run", "1m")
+    _copy_run(finished_run, run.path)
+    run.read_only()
+    before = digest(run.path / "tritune.db")
+    result = run_cli("report", str(run.path), "--no-pdf")
+    assert result.returncode != 0
+    line = error_line(result)
+    assert str(run.path) in line and "read-only" in line and "--output-dir" in line, line
+    assert digest(run.path / "tritune.db") == before
+
+
+def test_a_full_disk_is_one_line_and_keeps_every_measurement(
+    tmp_path: Path, mlp: Path, mount: Callable[[Path, str], Tmpfs]
+) -> None:
+    """The run's store and model repository fit in 4 MiB, its HTML reports do not: the disk
+    fills while the reports are written, after every measurement is stored."""
+    disk = mount(tmp_path / "small", "4m")
+    run_dir = disk.path / "run"
+    result = run_cli("profile", str(mlp), "--run-dir", str(run_dir), *SHORT_MEASUREMENT, "--run-config-search-disable")
+    assert result.returncode != 0
+    line = error_line(result)
+    assert str(run_dir) in line and "no space left" in line and "--run-dir" in line, line
+    assert measurement_count(run_dir / "tritune.db") > 0
+    assert (run_dir / "best" / "config.pbtxt").is_file()
+    assert wait_until_gone(str(run_dir)) == []
+
+
+def test_export_to_a_file_is_refused_before_the_profile(tmp_path: Path, mlp: Path) -> None:
+    a_file = tmp_path / "export.txt"
+    a_file.write_text("mine")
+    run_dir = tmp_path / "run"
+    result = run_cli("profile", str(mlp), "--run-dir", str(run_dir), "--export", str(a_file), *SEARCH_OFF)
+    assert result.returncode == 2
+    line = error_line(result)
+    assert str(a_file) in line and "folder" in line, line
+    assert a_file.read_text() == "mine"
+    assert not (run_dir / "tritune.db").exists()  # refused before anything was measured
+
+
+def test_perf_filename_that_cannot_be_written(tmp_path: Path, mlp: Path, mount: Callable[[Path, str], Tmpfs]) -> None:
+    """A read-only or absent folder is refused before anything is measured; a disk that fills
+    (/dev/full says ENOSPC to every write) fails after the results are on the terminal."""
+    ro = mount(tmp_path / "ro", "1m")
+    ro.read_only()
+    short = ["--measurement-interval", "150", "--max-trials", "3", "--stability-percentage", "50"]
+    for target, folder in ((ro.path / "perf.csv", ro.path), (tmp_path / "nowhere" / "perf.csv", tmp_path / "nowhere")):
+        result = run_cli("perf", str(mlp), "-f", str(target), *short)
+        assert result.returncode == 2
+        line = error_line(result)
+        assert line.startswith(f"error: -f {target}: the folder {folder} ") and ": give" in line or ": create" in line
+        assert "Request concurrency" not in result.stderr  # nothing measured
+        assert not target.exists()
+    result = run_cli("perf", str(mlp), "-f", "/dev/full", *short)
+    assert result.returncode == 1
+    assert (
+        error_line(result)
+        == "error: no space left on the device writing /dev/full: free some space or give -f a path on another disk"
+    )
+    assert "Concurrency: 1, throughput:" in result.stdout, result.stdout  # the results, printed before
+
+
+def test_a_damaged_store_page_is_one_line_and_kept(tmp_path: Path, mlp: Path, finished_run: Path) -> None:
+    run_dir = _copy_run(finished_run, tmp_path / "run")
+    store = run_dir / "tritune.db"
+    data = bytearray(store.read_bytes())
+    page = 4096
+    assert len(data) >= 4 * page
+    data[2 * page + 8 : 3 * page - 8] = b"\xa5" * (page - 16)  # the middle of a b-tree page, not its header
+    store.write_bytes(bytes(data))
+    before = digest(store)
+    for command in (
+        ["report", str(run_dir), "--no-pdf"],
+        ["profile", str(mlp), "--run-dir", str(run_dir), *SEARCH_OFF],
+    ):
+        result = run_cli(*command)
+        assert result.returncode != 0
+        line = error_line(result)
+        assert f"the store {store} is damaged" in line, line
+        assert digest(store) == before
+    assert wait_until_gone(str(run_dir)) == []
