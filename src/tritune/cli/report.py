@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tritune.cli.app import App
+from tritune.errors import STORAGE_ERRNOS, storage_error
 
 
 @click.command()
@@ -38,5 +39,12 @@ def report(app: App, run_dir: Path, top_n: int | None, pdf: bool | None, output_
     from tritune.report import write_reports
     from tritune.report.terminal import print_written
 
-    written = write_reports(run_dir, output_dir=output_dir, top_n=top_n, pdf=pdf)
+    try:
+        written = write_reports(run_dir, output_dir=output_dir, top_n=top_n, pdf=pdf)
+    except OSError as error:
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        raise storage_error(
+            error.filename or output_dir or run_dir, error, "give --output-dir a writable folder"
+        ) from None
     print_written(app.out, app.err, written)

@@ -6,7 +6,9 @@ measurement in flight, and a rerun of the same command finds what was already me
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -18,7 +20,7 @@ from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, MeasurementStatus, RunStatus, VariantStatus
-from tritune.errors import UsageError
+from tritune.errors import StorageError, TrituneError, UsageError
 from tritune.store.codec import canonical_json, measurement_from_row, serving_from_dict, serving_to_dict
 from tritune.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
@@ -73,15 +75,14 @@ class Store:
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self._refuse_newer()  # before anything writes to the file
+            self._refuse_damaged()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             existed = self._has_table("variants")
             self._db.executescript(SCHEMA)
             self._migrate(existed)
         except sqlite3.DatabaseError as error:
-            raise UsageError(
-                f"{self.path} is not a tritune store ({error}): pass another run directory or remove the file"
-            ) from None
+            raise self._open_error(error) from None
         self._db.row_factory = sqlite3.Row
 
     def _refuse_newer(self) -> None:
@@ -97,6 +98,34 @@ class Store:
                 f"{self.path} was written by a newer tritune (store version {version}; this one reads up to "
                 f"{SCHEMA_VERSION}): upgrade tritune (pip install -U tritune) or pass another run directory"
             )
+
+    def _refuse_damaged(self) -> None:
+        """A store with a damaged page (a disk fault, a copy cut short) is refused before
+        anything writes to it: a write could spread the damage over what is still readable."""
+        if not self._has_table("meta"):
+            return
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            lines = [line for line in "\n".join(problems).splitlines() if line and not line.startswith("***")]
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {(lines or problems)[0]}")
+
+    def _open_error(self, error: sqlite3.DatabaseError) -> TrituneError:
+        with contextlib.suppress(sqlite3.Error, AttributeError):
+            self._db.close()
+        reason = str(error)
+        if "malformed" in reason:
+            return StorageError(
+                f"the store {self.path} is damaged ({reason}): restore it from a copy, or give this run another "
+                "--run-dir (the file is kept as it is)"
+            )
+        if not os.access(self.path.parent, os.W_OK):  # EROFS says no even to root
+            return StorageError(
+                f"the store {self.path} cannot be opened ({reason}): its folder {self.path.parent} is read-only; "
+                "copy the run folder somewhere writable"
+            )
+        return UsageError(
+            f"{self.path} is not a tritune store ({reason}): pass another run directory or remove the file"
+        )
 
     def _has_table(self, name: str) -> bool:
         query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
