@@ -220,3 +220,39 @@ def test_a_damaged_store_page_is_one_line_and_kept(tmp_path: Path, mlp: Path, fi
         assert line.endswith("restore it from a copy, or give this run another --run-dir (the file is kept as it is)")
         assert digest(store) == before
     assert wait_until_gone(str(run_dir)) == []
+
+
+def test_the_store_filling_the_disk_keeps_what_it_committed(
+    tmp_path: Path, mount: Callable[[Path, str], Tmpfs]
+) -> None:
+    """Through the store API (what `profile` stores each measurement with): the disk fills
+    under the store; the write that finds no room is one line, every measurement before it stays."""
+    from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+    from tritune.domain.serving import ServingConfig
+    from tritune.errors import StorageError
+    from tritune.store import Store
+
+    disk = mount(tmp_path / "small", "1m")
+    store = Store.in_run_dir(disk.path / "run")
+    run, _ = store.open_run("m", "fp", {}, {})
+    variant = store.variant_for(run.id, {"max_batch_size": 8}, ServingConfig(max_batch_size=8), name="m_config_0")
+    metrics = {f"metric_{i}": float(i) for i in range(50)}
+
+    def measurement(concurrency: int) -> Measurement:
+        load = LoadPoint(LoadMode.CONCURRENCY, concurrency, 1)
+        return Measurement(load=load, status=MeasurementStatus.OK, metrics=metrics)
+
+    for stored in range(1, 6):
+        store.add_measurement(variant.id, measurement(stored))
+    disk.fill()
+    with pytest.raises(StorageError) as refused:
+        for concurrency in range(6, 100_000):
+            store.add_measurement(variant.id, measurement(concurrency))
+            stored = concurrency
+    store.close()
+    assert str(refused.value) == (
+        f"no space left on the device writing {store.path}: free some space or give this run another --run-dir"
+    )
+    (disk.path / "filler").unlink()
+    with Store.in_run_dir(disk.path / "run") as reopened:
+        assert reopened.measurement_count(run.id) == stored >= 5

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -20,8 +19,9 @@ from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, MeasurementStatus, RunStatus, VariantStatus
-from tritune.errors import StorageError, TrituneError, UsageError
+from tritune.errors import UsageError
 from tritune.store.codec import canonical_json, measurement_from_row, serving_from_dict, serving_to_dict
+from tritune.store.faults import open_error, writes
 from tritune.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -82,7 +82,9 @@ class Store:
             self._db.executescript(SCHEMA)
             self._migrate(existed)
         except sqlite3.DatabaseError as error:
-            raise self._open_error(error) from None
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self._db.close()
+            raise open_error(self.path, error) from None
         self._db.row_factory = sqlite3.Row
 
     def _refuse_newer(self) -> None:
@@ -108,24 +110,6 @@ class Store:
         if problems != ["ok"]:
             lines = [line for line in "\n".join(problems).splitlines() if line and not line.startswith("***")]
             raise sqlite3.DatabaseError(f"database disk image is malformed: {(lines or problems)[0]}")
-
-    def _open_error(self, error: sqlite3.DatabaseError) -> TrituneError:
-        with contextlib.suppress(sqlite3.Error, AttributeError):
-            self._db.close()
-        reason = str(error)
-        if "malformed" in reason:
-            return StorageError(
-                f"the store {self.path} is damaged ({reason}): restore it from a copy, or give this run another "
-                "--run-dir (the file is kept as it is)"
-            )
-        if not os.access(self.path.parent, os.W_OK):  # EROFS says no even to root
-            return StorageError(
-                f"the store {self.path} cannot be opened ({reason}): its folder {self.path.parent} is read-only; "
-                "copy the run folder somewhere writable"
-            )
-        return UsageError(
-            f"{self.path} is not a tritune store ({reason}): pass another run directory or remove the file"
-        )
 
     def _has_table(self, name: str) -> bool:
         query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
@@ -165,6 +149,7 @@ class Store:
         self.close()
 
     # -- runs ----------------------------------------------------------------------------
+    @writes
     def open_run(
         self, model_name: str, fingerprint: str, settings: Mapping[str, Any], hardware: Mapping[str, Any]
     ) -> tuple[RunRecord, bool]:
@@ -192,6 +177,7 @@ class Store:
     def runs(self) -> list[RunRecord]:
         return [self._run(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
 
+    @writes
     def set_run_status(self, run_id: int, status: RunStatus) -> None:
         self._db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status, time.time(), run_id))
 
@@ -206,6 +192,7 @@ class Store:
         )
 
     # -- variants --------------------------------------------------------------------------
+    @writes
     def variant_for(
         self,
         run_id: int,
@@ -237,6 +224,7 @@ class Store:
             assert row is not None  # inserted just above, in autocommit
         return self._variant(row)
 
+    @writes
     def set_variant_status(
         self,
         variant_id: int,
@@ -259,6 +247,7 @@ class Store:
             (status, load_time_s, warmup_s, error, failure, variant_id),
         )
 
+    @writes
     def forget_failed_measurements(self, variant_id: int) -> int:
         """Drop a variant's FAILED measurements (taken while the server was failing), so a retry
         measures those load points again; the ones that succeeded stay. Returns how many."""
@@ -298,6 +287,7 @@ class Store:
         )
 
     # -- measurements ----------------------------------------------------------------------
+    @writes
     def add_measurement(
         self, variant_id: int, measurement: Measurement, duration_s: float | None = None, *, repeat: int = 0
     ) -> None:
