@@ -207,6 +207,8 @@ def check_writable(path: Path, option: str, *, folder: bool) -> None:
         raise UsageError(f"{option} {path} is a file, not a folder: give a folder (it is created if absent)")
     if not folder and path.is_dir():
         raise UsageError(f"{option} {path} is a folder: give the path of a file")
+    if not folder and path.exists() and os.access(path, os.W_OK):
+        return  # a file there to overwrite (/dev/null), whatever its folder
     parent = path if folder else path.parent
     if not folder and not parent.is_dir():
         raise UsageError(f"{option} {path}: the folder {parent} does not exist: create it or give another path")
