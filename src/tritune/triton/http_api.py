@@ -53,6 +53,20 @@ class TritonHttpError(ServerError):
         self.reason = reason  # the server's error (first line), or why nothing answered
 
 
+# Statuses Triton never gives for its health paths: another web server listens at the address.
+_NOT_TRITON = frozenset({404, 405, 501})
+
+
+def not_triton(address: str, error: TritonHttpError, path: str = "/v2/health/live") -> str | None:
+    """The line for an address where something answered ``path`` but not as Triton does, else None."""
+    if error.fix or error.status not in _NOT_TRITON:
+        return None
+    return (
+        f"the server at {address} answered but is not a Triton server (it said {error.status} for {path}): "
+        "give the address of Triton's HTTP endpoint (its --http-port, 8000 by default)"
+    )
+
+
 def _first_line(text: str) -> str:
     stripped = text.strip()
     return stripped.splitlines()[0] if stripped else ""
