@@ -5,15 +5,24 @@ the fix, a non-zero exit, nothing stored lost, nothing left running, no tracebac
 from __future__ import annotations
 
 import http.server
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from tritune.domain.serving import ServingConfig
 from tritune.testing.models import mlp_model
+from tritune.testing.processes import interruptible_popen, wait_until_gone
+from tritune.triton.control import ModelControl
+from tritune.triton.repository import deploy_onnx
+from tritune.triton.server import EmbeddedTriton
 
 pytestmark = pytest.mark.triton
 
@@ -74,3 +83,60 @@ def test_a_url_where_something_else_answers_is_not_called_unreachable(not_triton
     assert profile.returncode == 1
     line = _error_line(profile)
     assert f"the server at {not_triton} answered but is not a Triton server" in line, line
+
+
+@pytest.fixture
+def mlp_server(tmp_path: Path) -> Iterator[EmbeddedTriton]:
+    """A server of our own with ``mlp`` loaded, standing in for a user's server."""
+    repo = tmp_path / "served"
+    repo.mkdir()
+    deploy_onnx(repo, "mlp", mlp_model(tmp_path / "mlp.onnx", width=8, depth=1), ServingConfig(max_batch_size=8))
+    server = EmbeddedTriton(repo, load_models=["mlp"])
+    with server:
+        try:
+            yield server
+        finally:
+            pid = server.server_pid()
+            if pid is not None and psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGCONT)  # a stopped server is ended as any other
+    assert wait_until_gone(str(repo)) == []
+
+
+def _served(server: EmbeddedTriton, model: str) -> int:
+    with ModelControl(server) as control:
+        return int(control.statistics(model)["model_stats"][0].get("inference_count", 0))
+
+
+@pytest.mark.parametrize("when", ["checking", "measuring"])
+def test_a_server_that_stops_answering_mid_measurement_is_named(mlp_server: EmbeddedTriton, when: str) -> None:
+    """Stopped as perf starts (its check request gets no reply) or once it has measured a while
+    (in-flight requests and the statistics get none): either way the server is named."""
+    address = mlp_server.endpoints.http
+    # Never stable (0.01 %), many trials: it measures until the server stops answering.
+    command = [*TRITUNE, "perf", "-u", address, "mlp", "-p", "200", "-s", "0.01", "-r", "100000", "--no-warmup"]
+    process = interruptible_popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = mlp_server.server_pid()
+    assert pid is not None
+    try:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if "Request concurrency: 1" in line:
+                break
+        while when == "measuring" and _served(mlp_server, "mlp") < 20 and process.poll() is None:
+            time.sleep(0.1)  # polls an observable state: requests the server answered
+        os.kill(pid, signal.SIGSTOP)
+        _, rest = process.communicate(timeout=400)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.kill(pid, signal.SIGCONT)
+    stderr = "".join(seen) + rest
+    print(stderr[-3000:])
+    assert process.returncode == 1, stderr[-3000:]
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr[-3000:]
+    assert f"the server at {address} stopped answering" in errors[0], errors[0]

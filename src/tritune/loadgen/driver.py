@@ -25,7 +25,7 @@ import numpy as np
 from tritune.cpus import usable_cpus
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.status import MeasurementStatus
-from tritune.errors import InferenceError, TrituneError, UsageError
+from tritune.errors import InferenceError, ServerError, TrituneError, UsageError
 from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_shapes
 from tritune.loadgen.observer import ServerObserver, ServerSide
 from tritune.loadgen.payload import RequestTarget
@@ -37,6 +37,7 @@ from tritune.loadgen.spec import LoadSpec, MeasureOptions
 from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
 from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
+from tritune.triton.http_api import stopped_answering
 from tritune.triton.model_info import ModelInfo, inspect_model
 from tritune.triton.server import TritonServer
 
@@ -131,6 +132,8 @@ class LoadDriver:
         if result.error is not None:
             if result.error in _CONNECTION_ERRORS:  # TLS, a proxy's refusal, nothing listening
                 raise InferenceError(f"{target.protocol} endpoint {target.url}: {result.message}")
+            if result.error == "timeout" and (hung := stopped_answering(self.server.endpoints.api())):
+                raise ServerError(hung)
             raise self.rejected(batch_size, result.error, result.message)
         self._targets[batch_size] = target
         return target
@@ -286,11 +289,14 @@ class LoadDriver:
             host_other_cpu=side.host_other_cpu,
             host_cores=side.host_cores,
         )
+        reason = verdict.reason
+        if verdict.status is MeasurementStatus.FAILED:  # a hung server is named, not its symptoms
+            reason = stopped_answering(self.server.endpoints.api()) or reason
         return PerfResult(
             model=self.model,
             load=load,
             status=verdict.status,
-            reason=verdict.reason,
+            reason=reason,
             client=client,
             windows=briefs,
             kept_windows=len(kept),

@@ -67,6 +67,20 @@ def not_triton(address: str, error: TritonHttpError, path: str = "/v2/health/liv
     )
 
 
+def stopped_answering(api: TritonHttp) -> str | None:
+    """The line for a server that accepts connections but answers nothing (hung, SIGSTOPped),
+    else None: it answered, or refused (a dead server is told by its own line)."""
+    try:
+        api.check_live()
+    except TritonHttpError as error:
+        if error.status == 0 and "timed out" in error.reason:
+            return (
+                f"the server at {api.address} stopped answering (no reply to /v2/health/live within "
+                f"{api.timeout_s:g} s): check it, or restart it"
+            )
+    return None
+
+
 def _first_line(text: str) -> str:
     stripped = text.strip()
     return stripped.splitlines()[0] if stripped else ""
