@@ -134,9 +134,60 @@ def test_a_server_that_stops_answering_mid_measurement_is_named(mlp_server: Embe
             process.wait()
         os.kill(pid, signal.SIGCONT)
     stderr = "".join(seen) + rest
-    print(stderr[-3000:])
     assert process.returncode == 1, stderr[-3000:]
     assert "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, stderr[-3000:]
     assert f"the server at {address} stopped answering" in errors[0], errors[0]
+
+
+CRASHY_PY = """
+import os
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.served = 0
+
+    def execute(self, requests):
+        self.served += len(requests)
+        if self.served > 40:
+            os._exit(1)  # the stub dies mid-measurement
+        return [
+            pb_utils.InferenceResponse([pb_utils.Tensor("y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())])
+            for r in requests
+        ]
+"""
+
+
+@pytest.fixture
+def crashy_server(tmp_path: Path) -> Iterator[EmbeddedTriton]:
+    """A user's server with ``crashy``, a Python model whose stub exits after 40 requests."""
+    root = tmp_path / "user-models"
+    (root / "crashy" / "1").mkdir(parents=True)
+    (root / "crashy" / "1" / "model.py").write_text(CRASHY_PY)
+    (root / "crashy" / "config.pbtxt").write_text(
+        'name: "crashy"\nbackend: "python"\nmax_batch_size: 8\n'
+        'input [ { name: "x", data_type: TYPE_FP32, dims: [ 4 ] } ]\n'
+        'output [ { name: "y", data_type: TYPE_FP32, dims: [ 4 ] } ]\n'
+    )
+    with EmbeddedTriton(root, load_models=["crashy"]) as server:
+        yield server
+    assert wait_until_gone(str(root)) == []
+
+
+def test_a_stub_that_dies_mid_measurement_is_named(crashy_server: EmbeddedTriton) -> None:
+    """Triton fails each later request after a second (the windows may close before); it was
+    `no valid requests recorded within window 2: a request takes longer than the window`."""
+    address = crashy_server.endpoints.http
+    result = subprocess.run(
+        [*TRITUNE, "perf", "-u", address, "crashy", "-p", "300", "-s", "0.01", "-r", "1000", "--no-warmup"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert result.returncode == 1
+    line = _error_line(result)
+    assert "model 'crashy': its stub died (Stub process 'crashy_0' is not healthy)" in line, line
+    assert "reload the model" in line

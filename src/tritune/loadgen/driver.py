@@ -15,6 +15,7 @@ measured before.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -138,6 +139,18 @@ class LoadDriver:
         self._targets[batch_size] = target
         return target
 
+    def _stub_died(self, target: RequestTarget) -> str | None:
+        """After a failed measurement, one more request: a Python-backend stub that died fails it
+        with "Stub process '…' is not healthy." (the windows may have closed before it came)."""
+        result = _run_coroutine(lambda: probe(target))
+        found = re.search(r"Stub process '[^']*' is not healthy", result.message or "")
+        if result.error is None or found is None:
+            return None
+        return (
+            f"model {self.model!r}: its stub died ({found.group(0)}): see the server's log for why "
+            "(the model's code), fix it and reload the model"
+        )
+
     def build_target(self, batch_size: int) -> RequestTarget:
         """The requests for ``batch_size`` (inputs as the options say), built but not sent."""
         info, options = self.info, self.options
@@ -247,7 +260,7 @@ class LoadDriver:
                 self._worker_pool().run(plans, on_tick)
         except WorkerError as error:
             failure = error.message
-        return self._result(load, controller, observer, len(plans), failure)
+        return self._result(load, controller, observer, len(plans), failure, target)
 
     def _run_here(self, plan: WorkerPlan, on_tick: Callable[[WindowStats], bool]) -> None:
         async def main() -> None:
@@ -266,6 +279,7 @@ class LoadDriver:
         observer: ServerObserver,
         workers: int,
         failure: str,
+        target: RequestTarget,
     ) -> PerfResult:
         windows = controller.windows
         kept = controller.kept_windows()
@@ -291,7 +305,7 @@ class LoadDriver:
         )
         reason = verdict.reason
         if verdict.status is MeasurementStatus.FAILED:  # a hung server is named, not its symptoms
-            reason = stopped_answering(self.server.endpoints.api()) or reason
+            reason = stopped_answering(self.server.endpoints.api()) or self._stub_died(target) or reason
         return PerfResult(
             model=self.model,
             load=load,
