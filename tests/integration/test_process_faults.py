@@ -191,3 +191,49 @@ def test_a_stub_that_dies_mid_measurement_is_named(crashy_server: EmbeddedTriton
     line = _error_line(result)
     assert "model 'crashy': its stub died (Stub process 'crashy_0' is not healthy)" in line, line
     assert "reload the model" in line
+
+
+@pytest.mark.parametrize(
+    ("stage", "sig"),
+    [
+        ("searching the max batch size", signal.SIGINT),
+        ("loading the config in Triton", signal.SIGINT),
+        ("loading the config in Triton", signal.SIGKILL),
+    ],
+)
+def test_prepare_stopped_leaves_no_model_that_looks_prepared_and_reruns(
+    tmp_path: Path, stage: str, sig: signal.Signals
+) -> None:
+    model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
+    marker = tmp_path / "marker"
+    marker.mkdir()
+    env = dict(os.environ, TMPDIR=str(marker))
+    out = tmp_path / "repo"
+    command = [*TRITUNE, "prepare", str(model), "-o", str(out)]
+    process = interruptible_popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if stage in line:
+                break
+        assert seen and stage in seen[-1], "".join(seen)
+        process.send_signal(sig)
+        _, rest = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = "".join(seen) + rest
+    assert wait_until_gone(str(marker), timeout_s=30) == []  # no server, no stub
+    assert "Traceback" not in stderr, stderr
+    if sig == signal.SIGINT:
+        assert process.returncode == 130, stderr
+        assert not (out / "mlp").exists()  # nothing half-written left behind
+    else:
+        assert process.returncode == -signal.SIGKILL
+        assert not (out / "mlp" / "prepare_report.json").exists()  # not presented as prepared
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert (out / "mlp" / "prepare_report.json").exists() and (out / "mlp" / "config.pbtxt").exists()
