@@ -5,18 +5,22 @@ the fix, a non-zero exit, nothing stored lost, nothing left running, no tracebac
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import psutil
 import pytest
 
+from profile_flags import SHORT_MEASUREMENT
 from tritune.domain.serving import ServingConfig
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import interruptible_popen, wait_until_gone
@@ -237,3 +241,62 @@ def test_prepare_stopped_leaves_no_model_that_looks_prepared_and_reruns(
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (out / "mlp" / "prepare_report.json").exists() and (out / "mlp" / "config.pbtxt").exists()
+
+
+def _stored(run_dir: Path) -> list[tuple[float, str]]:
+    """The load points stored so far (read while the run writes: a store not made yet is empty)."""
+    try:
+        with closing(sqlite3.connect(run_dir / "tritune.db", timeout=30)) as db:
+            return db.execute("SELECT load_value, status FROM measurements ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # the file or its tables not created yet
+        return []
+
+
+def test_a_remote_server_that_disappears_and_comes_back_resumes(tmp_path: Path) -> None:
+    model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
+    server_repo, run_dir = tmp_path / "server-repo", tmp_path / "run"
+    server_repo.mkdir()
+    first = EmbeddedTriton(server_repo)
+    with first:
+        address = first.endpoints.http
+        ports = {
+            "http_port": int(first.endpoints.http.rpartition(":")[2]),
+            "grpc_port": int(first.endpoints.grpc.rpartition(":")[2]),
+            "metrics_port": int((first.endpoints.metrics or "").rpartition(":")[2].split("/")[0]),
+        }
+        command = [
+            *TRITUNE, "profile", str(model), "--run-dir", str(run_dir),
+            *SHORT_MEASUREMENT, "--run-config-search-disable", "--run-config-search-max-concurrency", "64",
+            "--json", "--no-report", "--triton-launch-mode", "remote",
+            "--triton-http-endpoint", first.endpoints.http, "--triton-grpc-endpoint", first.endpoints.grpc,
+            "--triton-metrics-url", first.endpoints.metrics or "",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            while len(_stored(run_dir)) < 2 and process.poll() is None:
+                time.sleep(0.1)  # polls an observable state: measurements stored
+            pid = first.server_pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)  # the server disappears mid-run
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert f"lost the Triton server at {address}" in stderr, stderr[-3000:]
+    before = _stored(run_dir)
+    assert len(before) >= 2
+    assert all(status != "failed" for _, status in before), before  # nothing measured against the dead server
+    assert wait_until_gone(str(server_repo)) == []
+    with EmbeddedTriton(server_repo, **ports) as again:  # back on the same ports
+        rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert "successfully loaded" in again.log_tail(400)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    (summary,) = json.loads(rerun.stdout)
+    assert summary["resumed"] is True
+    after = _stored(run_dir)
+    assert after[: len(before)] == before  # replayed, not measured again
+    assert summary["measured_now"] == len(after) - len(before) >= 1
+    assert wait_until_gone(str(server_repo)) == []
