@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -300,3 +301,40 @@ def test_a_remote_server_that_disappears_and_comes_back_resumes(tmp_path: Path) 
     assert after[: len(before)] == before  # replayed, not measured again
     assert summary["measured_now"] == len(after) - len(before) >= 1
     assert wait_until_gone(str(server_repo)) == []
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None, reason="no Chromium")
+def test_ctrl_c_while_report_prints_pdfs_leaves_no_chromium_and_no_partial_pdf(tmp_path: Path) -> None:
+    model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
+    run_dir = tmp_path / "run"
+    profile = subprocess.run(
+        [*TRITUNE, "profile", str(model), "--run-dir", str(run_dir), *SHORT_MEASUREMENT,
+         "--run-config-search-disable", "--run-config-search-max-concurrency", "2", "--no-report"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert profile.returncode == 0, profile.stderr[-3000:]
+    process = interruptible_popen([*TRITUNE, "report", str(run_dir), "--pdf"], stderr=subprocess.PIPE, text=True)
+    chromium: list[psutil.Process] = []
+    try:
+        while not chromium and process.poll() is None:
+            try:  # polls an observable state: Chromium started to print a report
+                chromium = [p for p in psutil.Process(process.pid).children(recursive=True) if "chrom" in p.name()]
+            except psutil.Error:
+                break
+            time.sleep(0.05)
+        assert chromium, "Chromium never started"
+        family = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    _, alive = psutil.wait_procs(family, timeout=30)
+    assert alive == []  # no Chromium (nor its helpers) left
+    for pdf in run_dir.rglob("*.pdf*"):  # a PDF there is a whole one
+        assert pdf.suffix == ".pdf" and pdf.read_bytes().rstrip().endswith(b"%%EOF"), pdf
+    rerun = subprocess.run([*TRITUNE, "report", str(run_dir), "--pdf"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
