@@ -24,7 +24,7 @@ import pytest
 from profile_flags import SHORT_MEASUREMENT
 from tritune.domain.serving import ServingConfig
 from tritune.testing.models import mlp_model
-from tritune.testing.processes import interruptible_popen, wait_until_gone
+from tritune.testing.processes import interruptible_popen, triton_processes, wait_until_gone
 from tritune.triton.control import ModelControl
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
@@ -338,3 +338,39 @@ def test_ctrl_c_while_report_prints_pdfs_leaves_no_chromium_and_no_partial_pdf(t
         assert pdf.suffix == ".pdf" and pdf.read_bytes().rstrip().endswith(b"%%EOF"), pdf
     rerun = subprocess.run([*TRITUNE, "report", str(run_dir), "--pdf"], capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+
+
+def test_the_runner_stub_killed_mid_profile_is_named_and_stored(tmp_path: Path) -> None:
+    model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
+    run_dir = tmp_path / "run"
+    marker = tmp_path / "marker"
+    marker.mkdir()
+    command = [
+        *TRITUNE, "profile", str(model), "--run-dir", str(run_dir), *SHORT_MEASUREMENT,
+        "--run-config-search-disable", "--run-config-search-max-concurrency", "64", "--json", "--no-report",
+    ]  # fmt: skip
+    env = dict(os.environ, TMPDIR=str(marker))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        while not _stored(run_dir) and process.poll() is None:
+            time.sleep(0.1)  # polls an observable state: the first measurement stored (more follow)
+        stubs = [p for p in triton_processes(str(run_dir)) if p.name().startswith("triton_python_b")]
+        assert stubs, "no stub found"
+        for stub in stubs:
+            stub.kill()  # the runner's stub dies mid-measurement
+        stdout, stderr = process.communicate(timeout=400)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 0, stderr[-3000:]  # the search goes on with what it measured
+    died = "model 'mlp_config_default': its stub died (Stub process 'mlp_config_default_0_0' is not healthy)"
+    assert f"failed: {died}" in stderr, stderr[-3000:]
+    with closing(sqlite3.connect(run_dir / "tritune.db")) as db:
+        rows = db.execute("SELECT status, error FROM measurements ORDER BY id").fetchall()
+    failed = [error for status, error in rows if status == "failed"]
+    assert failed and all(died in error for error in failed), rows  # stored with the reason
+    assert rows[0][0] != "failed"  # what was measured before is kept
+    assert wait_until_gone(str(run_dir), timeout_s=30) == []
+    assert wait_until_gone(str(marker), timeout_s=30) == []

@@ -76,6 +76,17 @@ def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+def stub_died(model: str, message: str | None) -> str | None:
+    """The line for a request Triton failed because the model's Python-backend stub died."""
+    found = re.search(r"Stub process '[^']*' is not healthy", message or "")
+    if found is None:
+        return None
+    return (
+        f"model {model!r}: its stub died ({found.group(0)}): see the server's log for why "
+        "(the model's code), fix it and reload the model"
+    )
+
+
 class LoadDriver:
     """Drives one served model through successive loads and measures each (inputs are built
     once per batch size)."""
@@ -135,6 +146,8 @@ class LoadDriver:
                 raise InferenceError(f"{target.protocol} endpoint {target.url}: {result.message}")
             if result.error == "timeout" and (hung := stopped_answering(self.server.endpoints.api())):
                 raise ServerError(hung)
+            if died := stub_died(self.model, result.message):
+                raise InferenceError(died)
             raise self.rejected(batch_size, result.error, result.message)
         self._targets[batch_size] = target
         return target
@@ -143,13 +156,7 @@ class LoadDriver:
         """After a failed measurement, one more request: a Python-backend stub that died fails it
         with "Stub process '…' is not healthy." (the windows may have closed before it came)."""
         result = _run_coroutine(lambda: probe(target))
-        found = re.search(r"Stub process '[^']*' is not healthy", result.message or "")
-        if result.error is None or found is None:
-            return None
-        return (
-            f"model {self.model!r}: its stub died ({found.group(0)}): see the server's log for why "
-            "(the model's code), fix it and reload the model"
-        )
+        return None if result.error is None else stub_died(self.model, result.message)
 
     def build_target(self, batch_size: int) -> RequestTarget:
         """The requests for ``batch_size`` (inputs as the options say), built but not sent."""
