@@ -87,7 +87,9 @@ class RichProgress:
             self._measured += 1
         metrics = measurement.metrics
         status = measurement.status.value
-        if "perf_throughput" in metrics:
+        if measurement.status.value == "failed" and measurement.error:
+            status = f"failed: {measurement.error}"  # why, as stored (a stub that died, a lost server)
+        elif "perf_throughput" in metrics:
             status = (
                 f"{metrics['perf_throughput']:.1f} infer/s, p99 {metrics.get('perf_latency_p99', float('nan')):.2f} ms"
             )

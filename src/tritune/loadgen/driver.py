@@ -15,6 +15,7 @@ measured before.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -25,7 +26,7 @@ import numpy as np
 from tritune.cpus import usable_cpus
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.status import MeasurementStatus
-from tritune.errors import InferenceError, TrituneError, UsageError
+from tritune.errors import InferenceError, ServerError, TrituneError, UsageError
 from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_shapes
 from tritune.loadgen.observer import ServerObserver, ServerSide
 from tritune.loadgen.payload import RequestTarget
@@ -37,6 +38,7 @@ from tritune.loadgen.spec import LoadSpec, MeasureOptions
 from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
 from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
+from tritune.triton.http_api import stopped_answering
 from tritune.triton.model_info import ModelInfo, inspect_model
 from tritune.triton.server import TritonServer
 
@@ -72,6 +74,17 @@ def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
+
+
+def stub_died(model: str, message: str | None) -> str | None:
+    """The line for a request Triton failed because the model's Python-backend stub died."""
+    found = re.search(r"Stub process '[^']*' is not healthy", message or "")
+    if found is None:
+        return None
+    return (
+        f"model {model!r}: its stub died ({found.group(0)}): see the server's log for why "
+        "(the model's code), fix it and reload the model"
+    )
 
 
 class LoadDriver:
@@ -131,9 +144,19 @@ class LoadDriver:
         if result.error is not None:
             if result.error in _CONNECTION_ERRORS:  # TLS, a proxy's refusal, nothing listening
                 raise InferenceError(f"{target.protocol} endpoint {target.url}: {result.message}")
+            if result.error == "timeout" and (hung := stopped_answering(self.server.endpoints.api())):
+                raise ServerError(hung)
+            if died := stub_died(self.model, result.message):
+                raise InferenceError(died)
             raise self.rejected(batch_size, result.error, result.message)
         self._targets[batch_size] = target
         return target
+
+    def _stub_died(self, target: RequestTarget) -> str | None:
+        """After a failed measurement, one more request: a Python-backend stub that died fails it
+        with "Stub process '…' is not healthy." (the windows may have closed before it came)."""
+        result = _run_coroutine(lambda: probe(target))
+        return None if result.error is None else stub_died(self.model, result.message)
 
     def build_target(self, batch_size: int) -> RequestTarget:
         """The requests for ``batch_size`` (inputs as the options say), built but not sent."""
@@ -244,7 +267,7 @@ class LoadDriver:
                 self._worker_pool().run(plans, on_tick)
         except WorkerError as error:
             failure = error.message
-        return self._result(load, controller, observer, len(plans), failure)
+        return self._result(load, controller, observer, len(plans), failure, target)
 
     def _run_here(self, plan: WorkerPlan, on_tick: Callable[[WindowStats], bool]) -> None:
         async def main() -> None:
@@ -263,6 +286,7 @@ class LoadDriver:
         observer: ServerObserver,
         workers: int,
         failure: str,
+        target: RequestTarget,
     ) -> PerfResult:
         windows = controller.windows
         kept = controller.kept_windows()
@@ -286,11 +310,14 @@ class LoadDriver:
             host_other_cpu=side.host_other_cpu,
             host_cores=side.host_cores,
         )
+        reason = verdict.reason
+        if verdict.status is MeasurementStatus.FAILED:  # a hung server is named, not its symptoms
+            reason = stopped_answering(self.server.endpoints.api()) or self._stub_died(target) or reason
         return PerfResult(
             model=self.model,
             load=load,
             status=verdict.status,
-            reason=verdict.reason,
+            reason=reason,
             client=client,
             windows=briefs,
             kept_windows=len(kept),

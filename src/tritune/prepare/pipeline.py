@@ -53,6 +53,9 @@ from tritune.triton.model_config import load_onnx
 from tritune.triton.repository import deploy_onnx
 
 MODEL_FILE = "model.onnx"
+# In a model folder prepare is still writing (removed with the report written): a folder a
+# SIGKILL left half-written is not taken for a prepared model, and the rerun may reuse it.
+CLAIM_FILE = ".tritune-prepare-incomplete"
 
 
 def host_device(requested: str) -> Device:
@@ -69,12 +72,14 @@ def _claim(model_dir: Path) -> None:
     if model_dir.exists():
         if not model_dir.is_dir():
             raise UsageError(f"{model_dir} exists and is a file: choose another output (-o) or --name")
-        if any(model_dir.iterdir()) and not (model_dir / REPORT_FILE).exists():
+        ours = (model_dir / REPORT_FILE).exists() or (model_dir / CLAIM_FILE).exists()
+        if any(model_dir.iterdir()) and not ours:
             raise UsageError(
                 f"{model_dir} exists and was not made by tritune prepare: choose another output (-o) or --name"
             )
         shutil.rmtree(model_dir)
     model_dir.mkdir(parents=True)
+    (model_dir / CLAIM_FILE).write_text("tritune prepare is writing this model: not ready until prepare_report.json\n")
 
 
 def _copy_variant(source: Path, target_dir: Path) -> Path:
@@ -158,37 +163,47 @@ def prepare_model(
     model_dir = repository / name
     found = Findings()
     device = host_device(options.device)  # before any work: --device gpu without CUDA fails here
-    with tempfile.TemporaryDirectory(prefix="tritune-prepare-") as tmp:
-        work = Path(tmp)
-        imported = import_step(model_arg, work, options, found, say)
-        outcome = batch_step(imported, work, options, found, say)
-        say("running the source model for reference outputs ...")
-        reference = reference_outputs(imported.source, outcome.feeds, outcome.batched)
-        precisions = precision_step(imported.source, outcome, reference, work, options, found, say)
-        max_batch, device = max_batch_step(outcome, precisions.variants, options, found, say, device)
-        _claim(model_dir)
-        files = {p: _copy_variant(path, model_dir / VARIANTS_DIR / p) for p, path in precisions.variants.items()}
-    variants = {
-        p: VariantRecord(str(f.relative_to(model_dir)), options.force or precisions.verdicts[p])
-        for p, f in files.items()
-    }
-    config = None
-    primary = options.precisions[0]
-    if (not found.problems or options.force) and primary in files:
-        size = max_batch[0]
-        # One instance of the device's kind: on KIND_GPU Triton reads count 1 as one per GPU.
-        serving = ServingConfig(
-            max_batch_size=size,
-            instance_kind=device.instance_kind,
-            dynamic_batching=DynamicBatching() if size > 0 else None,
+    claimed = False  # from here on model_dir is ours: a stop (Ctrl-C, an error) removes it
+    try:
+        with tempfile.TemporaryDirectory(prefix="tritune-prepare-") as tmp:
+            work = Path(tmp)
+            imported = import_step(model_arg, work, options, found, say)
+            outcome = batch_step(imported, work, options, found, say)
+            say("running the source model for reference outputs ...")
+            reference = reference_outputs(imported.source, outcome.feeds, outcome.batched)
+            precisions = precision_step(imported.source, outcome, reference, work, options, found, say)
+            max_batch, device = max_batch_step(outcome, precisions.variants, options, found, say, device)
+            _claim(model_dir)
+            claimed = True
+            files = {p: _copy_variant(path, model_dir / VARIANTS_DIR / p) for p, path in precisions.variants.items()}
+        variants = {
+            p: VariantRecord(str(f.relative_to(model_dir)), options.force or precisions.verdicts[p])
+            for p, f in files.items()
+        }
+        config = None
+        primary = options.precisions[0]
+        if (not found.problems or options.force) and primary in files:
+            size = max_batch[0]
+            # One instance of the device's kind: on KIND_GPU Triton reads count 1 as one per GPU.
+            serving = ServingConfig(
+                max_batch_size=size,
+                instance_kind=device.instance_kind,
+                dynamic_batching=DynamicBatching() if size > 0 else None,
+            )
+            deployed = deploy_onnx(
+                repository, name, files[primary], serving, external_data=external_files(files[primary])
+            )
+            config = deployed.config
+            if options.serve_check:
+                say("loading the config in Triton for one request ...")
+                config = _prove(deployed.config, deployed.config_path, outcome.feeds, reference, options, found)
+        report = _report(
+            model_arg, name, imported, outcome, precisions, max_batch, variants, config is not None, options, found
         )
-        deployed = deploy_onnx(repository, name, files[primary], serving, external_data=external_files(files[primary]))
-        config = deployed.config
-        if options.serve_check:
-            say("loading the config in Triton for one request ...")
-            config = _prove(deployed.config, deployed.config_path, outcome.feeds, reference, options, found)
-    report = _report(
-        model_arg, name, imported, outcome, precisions, max_batch, variants, config is not None, options, found
-    )
-    report.write(model_dir)
+        report.write(model_dir)
+        (model_dir / CLAIM_FILE).unlink()
+    except BaseException:
+        if claimed:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        raise
     return PreparedModel(model_dir, report, config)

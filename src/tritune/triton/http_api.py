@@ -53,6 +53,34 @@ class TritonHttpError(ServerError):
         self.reason = reason  # the server's error (first line), or why nothing answered
 
 
+# Statuses Triton never gives for its health paths: another web server listens at the address.
+_NOT_TRITON = frozenset({404, 405, 501})
+
+
+def not_triton(address: str, error: TritonHttpError, path: str = "/v2/health/live") -> str | None:
+    """The line for an address where something answered ``path`` but not as Triton does, else None."""
+    if error.fix or error.status not in _NOT_TRITON:
+        return None
+    return (
+        f"the server at {address} answered but is not a Triton server (it said {error.status} for {path}): "
+        "give the address of Triton's HTTP endpoint (its --http-port, 8000 by default)"
+    )
+
+
+def stopped_answering(api: TritonHttp) -> str | None:
+    """The line for a server that accepts connections but answers nothing (hung, SIGSTOPped),
+    else None: it answered, or refused (a dead server is told by its own line)."""
+    try:
+        api.check_live()
+    except TritonHttpError as error:
+        if error.status == 0 and "timed out" in error.reason:
+            return (
+                f"the server at {api.address} stopped answering (no reply to /v2/health/live within "
+                f"{api.timeout_s:g} s): check it, or restart it"
+            )
+    return None
+
+
 def _first_line(text: str) -> str:
     stripped = text.strip()
     return stripped.splitlines()[0] if stripped else ""

@@ -9,7 +9,7 @@ from typing import Any
 
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.errors import ServerError, UsageError
-from tritune.triton.http_api import TritonHttp, TritonHttpError
+from tritune.triton.http_api import TritonHttp, TritonHttpError, not_triton
 from tritune.triton.server import Endpoints
 
 
@@ -46,6 +46,8 @@ def inspect_model(endpoints: Endpoints, model: str, timeout_s: float = 10.0) -> 
     try:
         api.check_live()
     except TritonHttpError as error:
+        if other := not_triton(endpoints.http, error):
+            raise ServerError(other) from None
         if error.status:
             raise ServerError(f"Triton at {endpoints.http} is not live: check the server's log") from None
         raise ServerError(

@@ -24,7 +24,7 @@ from typing import Protocol
 from tritune.domain.connection import Connection
 from tritune.errors import ServerError
 from tritune.triton.endpoints import Endpoints
-from tritune.triton.http_api import TritonHttp, TritonHttpError
+from tritune.triton.http_api import TritonHttp, TritonHttpError, not_triton
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
 from tritune.triton.process_group import start_reaper, terminate_group
 
@@ -355,6 +355,8 @@ class RemoteTriton:
         except TritonHttpError as error:
             if error.fix:
                 raise ServerError(f"Triton at {self._endpoints.http_base_url}: {error.fix}") from None
+            if other := not_triton(self._endpoints.http, error):
+                raise ServerError(other) from None
             raise ServerError(
                 f"cannot reach Triton at {self._endpoints.http_base_url} ({error.reason}): start it with "
                 "`tritonserver --model-repository=DIR --model-control-mode=explicit` or fix the URL "
