@@ -6,15 +6,13 @@ the exported configs load together on a fresh server and serve the pipeline."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from profile_flags import SHORT_MEASUREMENT
+from profile_flags import profile_pipeline
 from tritune.domain.metrics import step_metric
 from tritune.store import Store
 from tritune.testing.ensemble_repository import PREP_SCALE, WIDTH, write_bls_repository
@@ -42,38 +40,7 @@ def test_a_bls_model_is_profiled_jointly_and_its_configs_serve_together(tmp_path
     repository = write_bls_repository(tmp_path / "models")
     (tmp_path / "config.yaml").write_text(CONFIG)
     out, export = tmp_path / "out", tmp_path / "exported"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tritune",
-            "profile",
-            "-f",
-            str(tmp_path / "config.yaml"),
-            "--model-repository",
-            str(repository),
-            "--export-path",
-            str(out),
-            "--export",
-            str(export),
-            "--json",
-            "--no-report",
-            *SHORT_MEASUREMENT,
-            "--run-config-search-min-concurrency",
-            "2",
-            "--run-config-search-max-concurrency",
-            "2",
-            "--num-configs-per-model",
-            "2",
-            "--confirm-rounds",
-            "1",
-            "--confirm-max-rounds",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = profile_pipeline(tmp_path / "config.yaml", repository, out, export)
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["model"] == "bls" and summary["best"] and summary["configurations"] == 4

@@ -5,15 +5,13 @@ serve the pipeline on a fresh server, and the report shows each step's share of 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from profile_flags import SHORT_MEASUREMENT
+from profile_flags import profile_pipeline
 from tritune.domain.metrics import step_metric
 from tritune.report import write_reports
 from tritune.store import Store
@@ -46,38 +44,7 @@ def test_an_ensemble_is_profiled_jointly_and_its_configs_serve_together(tmp_path
     before = _snapshot(repository)
     (tmp_path / "config.yaml").write_text(CONFIG)
     out, export = tmp_path / "out", tmp_path / "exported"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tritune",
-            "profile",
-            "-f",
-            str(tmp_path / "config.yaml"),
-            "--model-repository",
-            str(repository),
-            "--export-path",
-            str(out),
-            "--export",
-            str(export),
-            "--json",
-            "--no-report",
-            *SHORT_MEASUREMENT,
-            "--run-config-search-min-concurrency",
-            "2",
-            "--run-config-search-max-concurrency",
-            "2",
-            "--num-configs-per-model",
-            "2",
-            "--confirm-rounds",
-            "1",
-            "--confirm-max-rounds",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = profile_pipeline(tmp_path / "config.yaml", repository, out, export)
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["model"] == "pipeline" and summary["best"] and summary["configurations"] == 4
