@@ -320,6 +320,9 @@ def main() -> None:
     parser.add_argument(
         "--pa-memory", default="none,system,cuda", help="perf_analyzer's --shared-memory modes for the winner"
     )
+    parser.add_argument(
+        "--served", help="the precisions whose recommendation is profiled and re-measured (default: every prepared one)"
+    )
     parser.add_argument("--compiled-anchor", help=argparse.SUPPRESS)  # the child process of anchor_compiled
     args = parser.parse_args()
     if args.quick:
@@ -352,7 +355,12 @@ def run(args: argparse.Namespace) -> None:
         ]
         anchors = [anchor(net, batches, args.seconds, args.rounds, compiled=False, quick=args.quick)]
         anchors += filter(None, [anchor_compiled(name, args)] if args.compile_timeout > 0 else [])
-        rows = [(precision, *served(net, precision, args)) for precision in net.files]
+        rows = []
+        for precision in args.served.split(",") if args.served else net.files:
+            if precision not in net.files:
+                raise SystemExit(f"--served {precision}: prepare made {', '.join(net.files)} for {name}")
+            rows.append((precision, *served(net, precision, args)))
+            report(net, raws, anchors, rows[-1:])  # each precision as it is done: a cut-off run keeps it
         report(net, raws, anchors, rows)
 
 

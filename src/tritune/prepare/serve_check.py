@@ -63,8 +63,13 @@ def compare_served(
                 f"Triton served {config.name!r} with output {name!r} of shape {list(got.shape)}, the model gives "
                 f"{list(want.shape)}: check the config's dims"
             )
-        if not np.allclose(got.reshape(want.shape), want, atol=tolerance.atol, rtol=tolerance.rtol, equal_nan=True):
-            return f"Triton served {config.name!r} with output {name!r} differing from the model run directly"
+        got = got.reshape(want.shape)
+        if not np.allclose(got, want, atol=tolerance.atol, rtol=tolerance.rtol, equal_nan=True):
+            worst = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+            return (
+                f"Triton served {config.name!r} with output {name!r} differing from the model run directly "
+                f"(max abs difference {worst:.3g}; allowed {tolerance.atol:g} + {tolerance.rtol:g} x |reference|)"
+            )
     return None
 
 

@@ -7,7 +7,8 @@ import numpy as np
 
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.domain.serving import DynamicBatching, ServingConfig
-from tritune.prepare.options import Tolerance
+from tritune.prepare.options import DEFAULT_TOLERANCES, PrepareOptions, Tolerance
+from tritune.prepare.pipeline import served_tolerance
 from tritune.prepare.serve_check import compare_served, served_feeds
 from tritune.triton.model_config import build_model_config
 
@@ -47,4 +48,21 @@ def test_a_missing_reshaped_or_differing_output_is_one_line():
     wrong_shape = compare_served(config, feeds, reference, {"output": np.zeros((2, 1), np.float32)}, TOLERANCE)
     assert wrong_shape and "of shape [2, 1], the model gives [1, 1]" in wrong_shape
     differing = compare_served(config, feeds, reference, {"output": np.array([[0.9]], np.float32)}, TOLERANCE)
-    assert differing == "Triton served 'vad' with output 'output' differing from the model run directly"
+    assert differing == (
+        "Triton served 'vad' with output 'output' differing from the model run directly "
+        "(max abs difference 0.4; allowed 0.0001 + 0.001 x |reference|)"
+    )
+
+
+def test_fp32_on_a_gpu_instance_is_held_to_tf32_bounds_and_the_cpu_to_fp32s():
+    # ONNX Runtime's CUDA provider computes fp32 products in TF32: an fp32 bound there failed a
+    # correct 1024-wide MLP on an H200; the CPU and explicit precisions keep their own bounds.
+    fp32_only = PrepareOptions(inputs=(), precisions=("fp32",))
+    cpu = build_model_config("m", BATCHING, ServingConfig(max_batch_size=2, dynamic_batching=DynamicBatching()))
+    gpu = build_model_config("m", BATCHING, ServingConfig(max_batch_size=2, instance_kind="KIND_GPU"))
+    assert served_tolerance(cpu, fp32_only) == DEFAULT_TOLERANCES["fp32"]
+    assert served_tolerance(gpu, fp32_only) == DEFAULT_TOLERANCES["fp16"]
+    half_first = PrepareOptions(inputs=(), precisions=("fp16", "fp32"))
+    assert served_tolerance(gpu, half_first) == DEFAULT_TOLERANCES["fp16"]
+    strict = PrepareOptions(inputs=(), precisions=("fp32",), tolerances={"fp32": Tolerance(1e-6, 1e-6)})
+    assert served_tolerance(gpu, strict) == Tolerance(1e-6, 1e-6)  # the user's own bound is kept
