@@ -17,6 +17,7 @@ from profile_flags import SHORT_MEASUREMENT
 from tritune.domain.metrics import model_metric
 from tritune.domain.status import MeasurementStatus
 from tritune.loadgen import ConcurrentDriver, LoadSpec, MeasureOptions, StabilityCriteria, WindowSpec
+from tritune.report import write_reports
 from tritune.store import Store
 from tritune.testing.ensemble_repository import WIDTH, write_ensemble_repository
 from tritune.testing.processes import wait_until_gone
@@ -115,8 +116,9 @@ def test_two_models_profiled_concurrently_share_the_machine_within_their_constra
         assert metrics["weighted_throughput"] == pytest.approx(
             2 * metrics[model_metric("prep", "perf_throughput")] + metrics[model_metric("scaled", "perf_throughput")]
         )
-    # Each model's constraint holds at the pick (every measurement of it that counts).
-    best = [m for m in measured[summary["best"]] if m.status is MeasurementStatus.OK]
+    # Each model's constraint holds at the pick: in a measurement of it (stable or not: a busy
+    # host may leave every window unsteady, and the pick is still ranked on its numbers).
+    best = [m for m in measured[summary["best"]] if m.status is not MeasurementStatus.FAILED]
     assert best, measured[summary["best"]]
     assert any(
         all(m.metrics[model_metric(model, "perf_latency_p99")] <= cap for model, cap in LATENCY_CAP_MS.items())
@@ -141,3 +143,8 @@ def test_two_models_profiled_concurrently_share_the_machine_within_their_constra
             assert client.infer("scaled", {"x": x})["y"].shape == (2, WIDTH)
     assert wait_until_gone(str(export)) == []
     assert wait_until_gone(str(out)) == []
+
+    # The report says the same: the models share the machine (no ensemble pipeline to show).
+    (model,) = write_reports(run_dir, pdf=False).models
+    assert model.data.concurrent and model.data.pipeline is None
+    assert model.data.sentence == summary["sentence"]
