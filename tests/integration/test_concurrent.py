@@ -81,6 +81,9 @@ def test_both_models_are_served_in_the_same_windows(tmp_path: Path) -> None:
     measurement = result.to_measurement({"prep": 2.0, "scaled": 1.0})
     throughputs = {m: measurement.metrics[model_metric(m, "perf_throughput")] for m in MODELS}
     assert measurement.metrics["weighted_throughput"] == pytest.approx(2 * throughputs["prep"] + throughputs["scaled"])
+    # Each model's stubs' own memory (not the host's), summed for what the two take together.
+    memory = {m: measurement.metrics[model_metric(m, "cpu_used_ram")] for m in MODELS}
+    assert measurement.metrics["cpu_used_ram"] == pytest.approx(sum(memory.values()))
     assert wait_until_gone(str(repository)) == []
 
 

@@ -17,11 +17,13 @@ OBJECTIVE = "weighted_throughput"
 _WORST = ("perf_latency_avg", "perf_latency_p50", "perf_latency_p90", "perf_latency_p95", "perf_latency_p99")
 # What the models take of the machine adds up.
 _SUMMED = ("perf_throughput", "cpu_used_ram", "gpu_used_memory")
+# What the machine as a whole shows, the same reading in every model's result.
+_MACHINE = ("host_other_cpu", "gpu_utilization", "gpu_power_usage", "gpu_free_memory", "gpu_total_memory")
 
 
 def combined_metrics(per_model: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]) -> dict[str, float]:
     """One measurement's metrics from each model's (same windows): every model's under its
-    prefix, the summed throughput and memory, the worst model's latencies, the host's share once,
+    prefix, the summed throughput and memory, the worst model's latencies, the machine's gauges once,
     and ``weighted_throughput`` (each throughput times the model's weight; missing where a model
     has no throughput, so a model that served nothing cannot look good)."""
     combined: dict[str, float] = {}
@@ -34,9 +36,10 @@ def combined_metrics(per_model: Mapping[str, Mapping[str, float]], weights: Mapp
     for name in _WORST:
         if models and all(name in m for m in models):
             combined[name] = max(m[name] for m in models)
-    shared = [m["host_other_cpu"] for m in models if "host_other_cpu" in m]
-    if shared:
-        combined["host_other_cpu"] = shared[0]  # one host, sampled once for all the models
+    for name in _MACHINE:  # one host and its GPUs, sampled once for all the models
+        shared = [m[name] for m in models if name in m]
+        if shared:
+            combined[name] = shared[0]
     if models and all(m.get("perf_throughput") for m in models):
         combined[OBJECTIVE] = sum(weights.get(name, 1.0) * m["perf_throughput"] for name, m in per_model.items())
     return combined

@@ -28,6 +28,7 @@ from tritune.loadgen.stabilize import tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
 from tritune.loadgen.warmup import Warmup, WarmupFn, warm_up
 from tritune.loadgen.workers import WorkerError, WorkerPool
+from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.triton.server import TritonServer
 
 # Worst first: the measurement of the models together is as good as its worst model's.
@@ -116,6 +117,12 @@ class ConcurrentDriver:
         limit = self.options.max_auto_workers or len(usable_cpus())
         return max(1, min(int(load.value), limit // len(self.models)))
 
+    def _memory(self, served: str) -> ModelMemory | None:
+        """A model's stub memory after the windows (the observer follows the first model's over
+        them): without it, its result would fall back on the host-wide gauge, which the models'
+        memories, summed, must not hold."""
+        return model_memory(self.server.server_pid(), served) if self.options.collect_memory else None
+
     def measure(self, load: LoadSpec) -> ConcurrentResult:
         if load.mode is LoadMode.CONCURRENCY and (load.value < 1 or load.value != int(load.value)):
             raise UsageError(f"concurrency {load.value} must be a whole number >= 1")
@@ -191,7 +198,7 @@ class ConcurrentDriver:
                 kept_windows=len(kept_windows),
                 server=breakdowns.get(served_name),
                 metrics=side.metrics,
-                memory=side.memory if served_name == served[0] else None,
+                memory=side.memory if served_name == served[0] else self._memory(served_name),
                 client_bound=verdict.client_bound,
                 warnings=verdict.warnings,
                 workers=len(group),

@@ -56,6 +56,14 @@ def test_combined_metrics_keep_each_model_and_sum_weigh_and_take_the_worst():
     assert metrics["host_other_cpu"] == pytest.approx(0.1)  # one host, counted once
 
 
+def test_the_machines_gauges_are_taken_once_and_memory_adds_up():
+    per_model = _models((100, 5), (40, 9))
+    for name, ram in (("a", 300.0), ("b", 200.0)):
+        per_model[name] |= {"gpu_utilization": 70.0, "cpu_used_ram": ram}
+    metrics = combined_metrics(per_model, {})
+    assert metrics["gpu_utilization"] == 70.0 and metrics["cpu_used_ram"] == 500.0
+
+
 def test_a_model_that_served_nothing_leaves_no_objective():
     per_model = _models((100, 5), (40, 9))
     per_model["b"] = {}
