@@ -26,6 +26,7 @@ from tritune.config.sections import (
     known_objectives,
     objective_weights,
 )
+from tritune.domain.joint_space import MAX_STEPS
 from tritune.triton.launch import LaunchMode
 
 SearchMode = Literal["default", "brute", "quick", "optuna"]
@@ -81,6 +82,11 @@ class ProfileConfig(FrozenSection):
         default=[],
         description="the models a BLS model of model_repository calls by name, searched jointly (Model Analyzer's key)",
         json_schema_extra={"comma_list": True},
+    )
+    run_config_profile_models_concurrently_enable: bool = Field(
+        default=False,
+        description="profile the profile_models of model_repository together: loaded and driven at once, "
+        "searched jointly for their weighted throughput (Model Analyzer's key)",
     )
     measurement: MeasurementSettings = Field(
         default=MeasurementSettings(), description="how each load point is measured (its keys are flags too)"
@@ -163,6 +169,8 @@ class ProfileConfig(FrozenSection):
             data.pop("gpus")
         if data.get("bls_composing_models", 0) in ([], ()):
             data.pop("bls_composing_models")
+        if data.get("run_config_profile_models_concurrently_enable", True) is False:
+            data.pop("run_config_profile_models_concurrently_enable")
         return data
 
     @field_validator("profile_models", mode="before")
@@ -233,6 +241,37 @@ class ProfileConfig(FrozenSection):
         return self
 
     @model_validator(mode="after")
+    def _concurrent(self) -> ProfileConfig:
+        if not self.run_config_profile_models_concurrently_enable:
+            return self
+        names = list(self.profile_models)
+        if self.model_repository is None:
+            raise ValueError(
+                "run_config_profile_models_concurrently_enable profiles models of a repository: "
+                "give model_repository (--model-repository)"
+            )
+        if len(names) < 2:
+            raise ValueError(
+                f"run_config_profile_models_concurrently_enable needs two or more profile_models (got {names}): "
+                "list them, e.g. --profile-models a,b"
+            )
+        if len(names) > MAX_STEPS:
+            raise ValueError(
+                f"run_config_profile_models_concurrently_enable searches at most {MAX_STEPS} models jointly "
+                f"(got {len(names)}): profile fewer together"
+            )
+        if self.bls_composing_models:
+            raise ValueError(
+                "bls_composing_models profiles one BLS model, not models concurrently: drop one of the two keys"
+            )
+        if "objectives" in self.model_fields_set or any(s.objectives for s in self.profile_models.values()):
+            raise ValueError(
+                "models profiled concurrently maximize their weighted throughput: drop objectives and weigh "
+                "models with profile_models.<model>.weighting"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _bounds(self) -> ProfileConfig:
         for low, high in (
             ("run_config_search_min_instance_count", "run_config_search_max_instance_count"),
@@ -249,6 +288,15 @@ class ProfileConfig(FrozenSection):
         return self
 
     # -- effective settings per model ------------------------------------------------------------
+    @property
+    def concurrent(self) -> bool:
+        """Whether the profile_models are profiled together on one server."""
+        return self.run_config_profile_models_concurrently_enable
+
+    def weighting(self, model: str) -> float:
+        """A model's weight in the objective of models profiled concurrently (1 unless given)."""
+        return self.profile_models[model].weighting or 1.0
+
     def objectives_for(self, model: str) -> Objectives:
         return Objectives.of(self.profile_models[model].objectives or self.objectives)
 

@@ -316,10 +316,21 @@ class ModelSettings(FrozenSection):
     objectives: dict[str, float] | None = None
     constraints: dict[str, BoundSpec] | None = None
     cpu_only: bool = False
+    # Model Analyzer's key: with run_config_profile_models_concurrently_enable, this model's
+    # throughput counts this many times in the objective (None: once).
+    weighting: float | None = Field(default=None, gt=0)
 
     _objectives = field_validator("objectives", mode="before")(objective_weights)
     _objective_names = field_validator("objectives")(known_objectives)
     _constraint_names = field_validator("constraints")(known_constraints)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_weighting(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Added after runs were stored: left out when unset, so their fingerprints stay as they were.
+        data: dict[str, Any] = handler(self)
+        if data.get("weighting", 0) is None:
+            data.pop("weighting")
+        return data
 
 
 class MeasurementSettings(FrozenSection):

@@ -62,6 +62,15 @@ METRICS: dict[str, Metric] = {
         Metric("perf_server_request", "ms", _MIN, "Server Request (ms)", "Server time per request (ms)"),
         Metric("host_other_cpu", "cores", _MIN, "Other Processes CPU (cores)", "Other processes' CPU (cores)"),
         Metric("output_token_throughput", "tokens/sec", _MAX, "Output Token Throughput (tokens/sec)", "Tokens/sec"),
+        # Not Model Analyzer's: models profiled concurrently, the sum of each model's throughput
+        # times its weighting (profile_models.<model>.weighting): the objective of such a run.
+        Metric(
+            "weighted_throughput",
+            "infer/sec",
+            _MAX,
+            "Weighted Throughput (infer/sec)",
+            "Weighted throughput (infer/sec)",
+        ),
     )
 }
 
@@ -117,6 +126,25 @@ def parse_step_metric(name: str) -> tuple[str, str] | None:
     return (step, part) if step and part in STEP_PARTS else None
 
 
+# Models profiled concurrently: each model's own metrics, ``model:<model>:<metric>`` (any metric
+# of the table, e.g. ``model:a:perf_latency_p99``), beside the combined ones.
+MODEL_PREFIX = "model:"
+
+
+def model_metric(model: str, name: str) -> str:
+    """The name of one model's ``name`` in a measurement of models served concurrently."""
+    return f"{MODEL_PREFIX}{model}:{name}"
+
+
+def parse_model_metric(name: str) -> tuple[str, str] | None:
+    """(model, metric) of a per-model metric's name, or None for any other metric. Model names
+    hold no ":" (Triton serves none with it), so the first one after the prefix ends the model."""
+    if not name.startswith(MODEL_PREFIX):
+        return None
+    model, _, base = name[len(MODEL_PREFIX) :].partition(":")
+    return (model, base) if model and base else None
+
+
 def metric(name: str) -> Metric:
     """The table's entry for ``name`` (a latency-family flavour gets a generic entry).
 
@@ -130,6 +158,10 @@ def metric(name: str) -> Metric:
     step = parse_step_metric(name)
     if step is not None:
         return Metric(name, "ms", Direction.MINIMIZE, f"Step {step[0]} {step[1].title()} (ms)", f"{step[0]} {step[1]}")
+    per_model = parse_model_metric(name)
+    if per_model is not None and is_known(per_model[1]):
+        model, base = per_model[0], metric(per_model[1])
+        return Metric(name, base.unit, base.direction, f"{model} {base.header}", f"{model} {base.label}")
     raise UsageError(f"unknown metric {name!r}: use one of {', '.join(sorted(METRICS))}")
 
 
@@ -138,7 +170,10 @@ def direction(name: str) -> Direction:
 
 
 def is_known(name: str) -> bool:
-    return name in METRICS or name.startswith(_LATENCY_FAMILIES) or parse_step_metric(name) is not None
+    if name in METRICS or name.startswith(_LATENCY_FAMILIES) or parse_step_metric(name) is not None:
+        return True
+    per_model = parse_model_metric(name)
+    return per_model is not None and is_known(per_model[1])
 
 
 def known_metrics() -> set[str]:
@@ -146,21 +181,27 @@ def known_metrics() -> set[str]:
 
 
 def is_latency(name: str) -> bool:
-    """Latency metrics grow with load, so a load sweep may stop once they exceed a budget."""
-    return name.startswith("perf_latency")
+    """Latency metrics grow with load, so a load sweep may stop once they exceed a budget (a
+    model's own latency among models profiled concurrently too)."""
+    per_model = parse_model_metric(name)
+    return (per_model[1] if per_model else name).startswith("perf_latency")
 
 
 def header(name: str) -> str:
     """Model Analyzer's column header for ``name`` (the name itself when MA has none)."""
-    entry = METRICS.get(name)
+    entry = METRICS.get(name) or _per_model(name)
     return entry.header if entry else name
 
 
 def axis_label(name: str) -> str:
-    entry = METRICS.get(name)
+    entry = METRICS.get(name) or _per_model(name)
     return entry.label if entry else name
 
 
 def unit(name: str) -> str:
-    entry = METRICS.get(name)
+    entry = METRICS.get(name) or _per_model(name)
     return entry.unit if entry else ""
+
+
+def _per_model(name: str) -> Metric | None:
+    return metric(name) if parse_model_metric(name) is not None and is_known(name) else None

@@ -63,3 +63,13 @@ def step_label(ensemble: str, served: str) -> str:
     """The step's own model name for a composing model served as ``served`` in ``ensemble``
     (the inverse of :func:`composing_name`; a user's ensemble keeps its models' names)."""
     return served.removeprefix(f"{ensemble}{COMPOSING_SEPARATOR}")
+
+
+# Models profiled concurrently are one run, named by them all: a name Triton can serve inside a
+# variant's models' names (``<run>_config_0.<model>``), as "+" (percent-encoded in a URL) is not.
+CONCURRENT_JOIN = "_and_"
+
+
+def concurrent_name(models: tuple[str, ...] | list[str]) -> str:
+    """The name of the run that profiles ``models`` concurrently: ``a_and_b``."""
+    return CONCURRENT_JOIN.join(models)

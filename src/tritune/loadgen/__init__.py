@@ -3,9 +3,16 @@
 Public API: ``LoadDriver`` / ``measure`` / ``make_measure_fn`` with ``LoadSpec`` and
 ``MeasureOptions``, returning ``PerfResult`` (``.to_measurement()``); ``judge`` is the verdict
 rule set on a measurement's outputs; ``warm_up`` / ``make_warmup_fn`` send a loaded model each
-batch size it can form before its first measurement.
+batch size it can form before its first measurement; ``ConcurrentDriver`` /
+``make_concurrent_measure_fn`` drive several models together (models profiled concurrently).
 """
 
+from tritune.loadgen.concurrent import (
+    ConcurrentDriver,
+    ConcurrentResult,
+    make_concurrent_measure_fn,
+    make_concurrent_warmup_fn,
+)
 from tritune.loadgen.driver import LoadDriver, make_measure_fn, measure
 from tritune.loadgen.engine import ClosedLoop, LoadEngine, OpenLoop, RequestResult
 from tritune.loadgen.histogram import LatencyHistogram, LatencySummary, rank_index
@@ -19,6 +26,8 @@ from tritune.loadgen.workers import WorkerPool
 
 __all__ = [
     "ClosedLoop",
+    "ConcurrentDriver",
+    "ConcurrentResult",
     "Distribution",
     "LatencyHistogram",
     "LatencySummary",
@@ -40,6 +49,8 @@ __all__ = [
     "WindowSpec",
     "WorkerPool",
     "judge",
+    "make_concurrent_measure_fn",
+    "make_concurrent_warmup_fn",
     "make_measure_fn",
     "make_warmup_fn",
     "measure",

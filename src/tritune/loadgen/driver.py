@@ -191,7 +191,7 @@ class LoadDriver:
         )
 
     # -- measuring -------------------------------------------------------------------------
-    def _plans(self, load: LoadSpec, target: RequestTarget, workers: int, tick_ns: int) -> list[WorkerPlan]:
+    def plans(self, load: LoadSpec, target: RequestTarget, workers: int, tick_ns: int) -> list[WorkerPlan]:
         options = self.options
         common = dict(
             target=target,
@@ -206,7 +206,7 @@ class LoadDriver:
         slots = split_concurrency(int(load.value), workers)
         return [WorkerPlan(concurrency=n, **common) for n in slots if n > 0]  # type: ignore[arg-type]
 
-    def _criteria(self, load: LoadSpec) -> StabilityCriteria:
+    def criteria(self, load: LoadSpec) -> StabilityCriteria:
         criteria = self.options.stability
         if load.open_loop and not criteria.latency_optional:
             # perf_analyzer's rate mode (always async) accepts a stable throughput alone.
@@ -234,7 +234,7 @@ class LoadDriver:
         if not load.open_loop:
             workers = max(1, min(workers, int(load.value)))
         tick_ns = tick_length_ns(options.window, int(options.tick_ms * 1e6))
-        criteria = self._criteria(load)
+        criteria = self.criteria(load)
         controller = MeasurementController(options.window, criteria, load.batch_size, tick_ns)
         observer = ServerObserver(
             self.server,
@@ -258,7 +258,7 @@ class LoadDriver:
 
         if options.window.warmup_ns == 0:
             observer.snapshot(-1)
-        plans = self._plans(load, target, workers, tick_ns)
+        plans = self.plans(load, target, workers, tick_ns)
         failure = ""
         try:
             if len(plans) == 1:

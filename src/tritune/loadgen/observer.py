@@ -86,6 +86,7 @@ class ServerObserver:
         self._want = (server_stats, metrics, memory)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tritune-observer")
         self._snapshots: dict[int, Future[_Snapshot]] = {}
+        self._taken: dict[int, _Snapshot] = {}  # the snapshots collect() read, by edge
 
     def _take(self) -> _Snapshot:
         # The CPU first: it is the reading most sensitive to when it is taken.
@@ -120,6 +121,7 @@ class ServerObserver:
             except Exception:  # noqa: BLE001 - a failed snapshot only loses the breakdown
                 continue
         self._pool.shutdown(wait=False)
+        self._taken = snaps
         first, last = snaps.get(first_window - 1), snaps.get(last_window)
         server = None
         if first and last and first.stats and last.stats:
@@ -135,3 +137,22 @@ class ServerObserver:
         if first and last and first.steps and last.steps:
             steps = step_breakdowns(first.steps, last.steps, self._steps)
         return ServerSide(server, metrics, memory, others, len(self._cores), steps)
+
+    def requests_per_window(self) -> dict[str, tuple[int | None, ...]]:
+        """After :meth:`collect`: each observed model's successful requests in each window, by
+        Triton's statistics (window i: between edges i-1 and i; None where a snapshot is
+        missing). Models driven together show whether they were served in the same windows."""
+        edges = sorted(e for e in self._taken if e >= 0)
+        counts: dict[str, list[int | None]] = {m: [] for m in (self._model, *self._steps)}
+        for edge in range(edges[-1] + 1 if edges else 0):
+            before, after = self._taken.get(edge - 1), self._taken.get(edge)
+            for model, column in counts.items():
+                first, last = _model_stats(before, model, self._model), _model_stats(after, model, self._model)
+                column.append(None if first is None or last is None else breakdown(first, last).requests)
+        return {m: tuple(c) for m, c in counts.items()}
+
+
+def _model_stats(snapshot: _Snapshot | None, model: str, own: str) -> StatsSnapshot | None:
+    if snapshot is None:
+        return None
+    return snapshot.stats if model == own else (snapshot.steps or {}).get(model)

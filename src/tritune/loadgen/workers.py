@@ -238,6 +238,20 @@ class WorkerPool:
     ) -> None:
         """Run every plan in a process of its own until ``on_tick`` (fed combined ticks)
         returns True."""
+        self.run_groups([plans], lambda ticks: on_tick(ticks[0]), start_delay_ns=start_delay_ns)
+
+    def run_groups(
+        self,
+        groups: list[list[WorkerPlan]],
+        on_ticks: Callable[[list[WindowStats]], bool],
+        *,
+        start_delay_ns: int = 50_000_000,
+    ) -> None:
+        """Run every plan of every group (models served concurrently: a group per model) in a
+        process of its own, all started at the same instant, until ``on_ticks`` (fed each group's
+        combined tick, in group order, tick k of every group covering the same span) returns True."""
+        plans = [plan for group in groups for plan in group]
+        owners = [index for index, group in enumerate(groups) for _ in group]
         workers = self._take(len(plans))
         healthy = [True] * len(workers)
         try:
@@ -252,7 +266,7 @@ class WorkerPool:
             start_ns = time.monotonic_ns() + start_delay_ns
             for worker in workers:
                 worker.conn.send(start_ns)
-            self._stream(workers, healthy, plans[0].tick_ns, on_tick)
+            self._stream(workers, owners, len(groups), healthy, plans[0].tick_ns, on_ticks)
         except (EOFError, OSError):
             raise WorkerError("a load-generator worker exited early") from None
         finally:
@@ -260,10 +274,15 @@ class WorkerPool:
 
     @staticmethod
     def _stream(
-        workers: list[_Worker], healthy: list[bool], tick_ns: int, on_tick: Callable[[WindowStats], bool]
+        workers: list[_Worker],
+        owners: list[int],
+        groups: int,
+        healthy: list[bool],
+        tick_ns: int,
+        on_ticks: Callable[[list[WindowStats]], bool],
     ) -> None:
         while True:
-            ticks = []
+            combined: list[WindowStats | None] = [None] * groups
             for index, worker in enumerate(workers):
                 # A tick is due every tick_ns; a worker silent far longer than that has died.
                 if not worker.conn.poll(max(10.0, 50 * tick_ns / 1e9)):
@@ -273,11 +292,12 @@ class WorkerPool:
                 if not isinstance(message, WindowStats):
                     healthy[index] = False
                     raise WorkerError(f"load-generator worker {index} exited early")
-                ticks.append(message)
-            combined = ticks[0]
-            for tick in ticks[1:]:
-                combined.combine(tick)
-            if on_tick(combined):
+                group = combined[owners[index]]
+                if group is None:
+                    combined[owners[index]] = message
+                else:
+                    group.combine(message)
+            if on_ticks([tick for tick in combined if tick is not None]):
                 return
 
     def _finish(self, workers: list[_Worker], healthy: list[bool]) -> None:

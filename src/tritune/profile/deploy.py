@@ -3,7 +3,8 @@ variant is served, and Triton's deployers (files into the output model repositor
 through the model-control API, never a server restart): :class:`VariantDeployer` for a model file
 served by tritune's runner, :class:`UserModelDeployer` for a model of the user's repository,
 :class:`EnsembleDeployer` for an ensemble of it (its composing models' variants together),
-:class:`BlsDeployer` for a BLS model of it (the models it calls, under their own names)."""
+:class:`BlsDeployer` for a BLS model of it (the models it calls, under their own names),
+:class:`ConcurrentDeployer` for models of it profiled concurrently (each under the variant's name)."""
 
 from __future__ import annotations
 
@@ -283,3 +284,51 @@ class BlsDeployer(EnsembleDeployer):
         own.CopyFrom(model.config)
         own.name = name
         return write_entry(repository, name, model, own, placement)
+
+
+class ConcurrentDeployer(_ControlledDeployer):
+    """Deploys variants of models of the user's repository profiled concurrently: a variant is
+    each model's config, served under ``<variant>.<model>`` beside links to the user's files, so
+    variants load side by side (the confirm step). Nothing is served under the variant's own
+    name; the export names each model as the user did."""
+
+    def __init__(self, control: ModelControl, output_repository: Path, models: tuple[UserModel, ...]) -> None:
+        super().__init__(control, output_repository)
+        self._models = models
+
+    def completed_configs(self) -> dict[str, mc.ModelConfig]:
+        """Triton's completed configs of the models, by name (each loaded as written, then unloaded)."""
+        first, *others = self._models
+        return completed_configs(self._control, self._repository, first, tuple(others))
+
+    def load(self, name: str, serving: ServingConfig, precision: str) -> float:
+        self.write(name, serving, precision)
+        seconds = 0.0
+        try:
+            for model in self._models:
+                seconds += self._control.load(composing_name(name, model.name))
+                self._loaded.add(composing_name(name, model.name))
+        except ModelLoadError:
+            self.unload(name)
+            raise
+        return seconds
+
+    def unload(self, name: str) -> None:
+        for model in reversed(self._models):
+            super().unload(composing_name(name, model.name))
+
+    def write(self, name: str, serving: ServingConfig, precision: str) -> None:
+        self._write(
+            self._repository, {m.name: composing_name(name, m.name) for m in self._models}, serving, Placement.LINK
+        )
+
+    def export(self, repository: Path, name: str, serving: ServingConfig, precision: str) -> Path:
+        """Every model, named as the user named it; the first model's config.pbtxt."""
+        return self._write(repository, {m.name: m.name for m in self._models}, serving, Placement.COPY)
+
+    def _write(self, repository: Path, served: dict[str, str], serving: ServingConfig, placement: Placement) -> Path:
+        paths = []
+        for model in self._models:
+            config = variant_config(model.config, served[model.name], serving.step(model.name))
+            paths.append(write_entry(repository, served[model.name], model, config, placement))
+        return paths[0]

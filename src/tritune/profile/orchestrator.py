@@ -8,7 +8,6 @@ rerun of the same command resumes where the last one stopped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -16,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tritune.analysis.concurrent import sharing_sentence
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import ConfirmResult, confirmed_facts, confirmed_ranking
 from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence, unmet_constraints_line
-from tritune.config import MeasurementSettings, ProfileConfig
+from tritune.config import ProfileConfig
 from tritune.domain.joint_space import JointSpace, joint_space
 from tritune.domain.layout import RunLayout
 from tritune.domain.model import ModelSignature
@@ -29,8 +29,13 @@ from tritune.errors import ModelError, UsageError
 from tritune.profile.confirm import ConfirmStep
 from tritune.profile.deploy import Deployer, variant_name
 from tritune.profile.evaluate import MeasureFn, VariantEvaluator
+
+# Re-exported: the run's identity was defined here before identity.py held it.
+from tritune.profile.identity import measurement_identity as measurement_identity
+from tritune.profile.identity import model_identity as model_identity
+from tritune.profile.identity import run_fingerprint
 from tritune.profile.notify import Notifier, QuietNotifier
-from tritune.search.factory import SearchPlan, build_space, create_plan
+from tritune.search.factory import SearchPlan, build_space, concurrent_plan, create_plan
 from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
 from tritune.triton.user_model import CONFIG_FILE, UserModel, config_diff
@@ -59,6 +64,10 @@ class ModelFiles:
     # An ensemble's composing models (each a user model as above), in step order: their knobs
     # are searched jointly and ``user`` is the ensemble's own entry. Empty for any other model.
     steps: tuple[ModelFiles, ...] = ()
+    # The steps are models profiled concurrently (run_config_profile_models_concurrently_enable):
+    # served side by side and driven together, no entry of their own (``user`` None), ``name``
+    # the run's (domain.names.concurrent_name).
+    concurrent: bool = False
 
     @property
     def batches(self) -> bool:
@@ -110,61 +119,6 @@ class RunConclusion:
         }
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
-    """The measurement part of a run's identity, in the keys and units runs were stored with
-    before these settings became a section of the config, so those runs still resume."""
-    identity: dict[str, Any] = {
-        "protocol": settings.protocol,
-        "window_ms": settings.measurement_interval,
-        "stability": settings.stability_percentage / 100,
-        "max_windows": settings.max_trials,
-        "shapes": {k: list(v) for k, v in settings.shape.items()},
-    }
-    if settings.server_cpus is not None:
-        # Pinning changes the numbers, so it is part of the run's identity; left out when
-        # unset, so runs stored before the option existed still resume.
-        identity["server_cpus"] = settings.server_cpus
-    if settings.shared_memory != "none":  # left out when off, as server_cpus is
-        identity["shared_memory"] = settings.shared_memory
-    if not settings.warmup:
-        # A cold first measurement is another measurement; on (the default) it is left out, so
-        # runs stored before the warm-up existed still resume.
-        identity["warmup"] = False
-    return identity
-
-
-def model_identity(model: ModelFiles) -> dict[str, Any]:
-    """The model's part of a run's identity: its files' digests (a user model: its config's text
-    and the digests of its version files, so an edit to either starts a new run; an ensemble:
-    its own and each composing model's)."""
-    if model.user is None:
-        return {k: file_digest(p) for k, p in sorted(model.files.items())}
-    files = {k: file_digest(p) for k, p in model.user.version_files().items()}
-    steps = {"steps": {step.name: model_identity(step) for step in model.steps}} if model.steps else {}
-    return {"config.pbtxt": model.user.text, **files, **steps}
-
-
-def run_fingerprint(model: ModelFiles, config: ProfileConfig) -> str:
-    """Same model bytes + same settings = same run (resumed); anything else starts a new run."""
-    identity = {
-        "model": model_identity(model),
-        # The measurement section has its own part (older runs kept it outside the config); where
-        # the repository lies is not the model's identity (its bytes are), and the settings of
-        # the confirm step neither: a rerun with more rounds resumes the run and adds them.
-        "config": json.loads(config.model_dump_json(exclude={"measurement", "model_repository", "confirm"})),
-        "measure": measurement_identity(config.measurement),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def plan_for(
     config: ProfileConfig,
     model: ModelFiles,
@@ -175,7 +129,11 @@ def plan_for(
 ) -> SearchPlan:
     """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space);
     ``cpu_cores``: the cores the server may use (CPU space; None: not known). An ensemble's
-    space is its composing models' spaces, searched jointly (domain/joint_space.py)."""
+    space is its composing models' spaces, searched jointly (domain/joint_space.py), as is the
+    space of models profiled concurrently."""
+    if model.concurrent:
+        joint = _joint_space(config, model, gpu_available, cpu_cores)
+        return concurrent_plan(config, model.name, [s.name for s in model.steps], model.signature, joint)
     if model.steps:
         return create_plan(
             config, model.name, model.signature, space=_joint_space(config, model, gpu_available, cpu_cores)
@@ -201,7 +159,7 @@ def _joint_space(config: ProfileConfig, model: ModelFiles, gpu_available: bool, 
     spaces = {
         step.name: build_space(
             config,
-            model.name,
+            step.name if model.concurrent else model.name,  # concurrent: each model's own settings
             step.signature,
             gpu_available=gpu_available,
             default=step.default,
@@ -211,7 +169,8 @@ def _joint_space(config: ProfileConfig, model: ModelFiles, gpu_available: bool, 
         )
         for step in model.steps
     }
-    batch_sizes = tuple(config.profile_models[model.name].parameters.batch_sizes or (1,))
+    # Models profiled concurrently each send batches of 1 (the client batch is an ensemble's).
+    batch_sizes = (1,) if model.concurrent else tuple(config.profile_models[model.name].parameters.batch_sizes or (1,))
     try:
         return joint_space(
             spaces, max_batch_size=model.default.max_batch_size if model.default else 0, client_batch_sizes=batch_sizes
@@ -241,7 +200,7 @@ class ProfileRun:
     ) -> None:
         """``warm_up``: sent to each variant after its load (None: no warm-up); ``cpu_cores``:
         the cores the server may use (None: not known), a fact for the CPU space."""
-        if model.name not in config.profile_models:
+        if model.name not in config.profile_models and not model.concurrent:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
         self.model = model
@@ -343,6 +302,9 @@ class ProfileRun:
         facts = summary_facts(configs, self.plan.objectives, self.plan.constraints)
         if self.confirmation is not None:
             facts = confirmed_facts(facts, self.confirmation)
+        sentence = summary_sentence(facts)
+        if self.model.concurrent and facts.best_name is not None:
+            sentence += " " + self._sharing(configs, facts.best_name)
         searched = best_per_config(configs, self.plan.objectives, self.plan.constraints)
         bests = confirmed_ranking(searched, self.confirmation)
         best_name = facts.best_name
@@ -360,7 +322,7 @@ class ProfileRun:
             resumed=self.resumed,
             configs=configs,
             facts=facts,
-            sentence=summary_sentence(facts),
+            sentence=sentence,
             best_name=best_name,
             best_config_path=best_path,
             measured_now=self.measured_now + (self.confirm_step.measured_now if self.confirm_step else 0),
@@ -370,6 +332,13 @@ class ProfileRun:
             confirmation=self.confirmation,
             unmet_constraints=unmet,
         )
+
+    def _sharing(self, configs: list[ConfigResult], name: str) -> str:
+        """How the pick of models profiled concurrently shares the machine, at its best load point."""
+        bests = best_per_config(configs, self.plan.objectives, self.plan.constraints)
+        best = next((b for b in bests if b.config.name == name), None)
+        metrics = best.best.metrics if best is not None and best.best is not None else {}
+        return sharing_sentence(self._variant_precision(name)[0], metrics)
 
     def _variant_precision(self, name: str) -> tuple[Any, str]:
         for variant in self.store.variants(self.run.id):
@@ -383,9 +352,11 @@ class ProfileRun:
         config_path = self._export(self.layout.best, name)
         self.layout.best_marker.write_text(name + "\n")
         shutil.copy2(config_path, self.layout.best_config)
-        if self.model.user is not None:
-            # An ensemble's own config changes nowhere: the diff is each composing model's.
-            diffs = [] if self.model.steps else [config_diff(self.model.user, config_path.read_text())]
+        own = self.model.user
+        if own is not None or self.model.concurrent:
+            # An ensemble's own config changes nowhere, and models profiled concurrently have
+            # none: the diff is each composing (or concurrent) model's.
+            diffs = [config_diff(own, config_path.read_text())] if own is not None and not self.model.steps else []
             for step in self.model.steps:
                 assert step.user is not None
                 step_config = self.layout.best / step.name / CONFIG_FILE

@@ -15,11 +15,20 @@ from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_cores, server_split
 from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
+from tritune.domain.names import concurrent_name
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import STORAGE_ERRNOS, ModelError, UsageError, storage_error
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
-from tritune.profile.deploy import BlsDeployer, Deployer, EnsembleDeployer, UserModelDeployer, VariantDeployer
+from tritune.profile.concurrent import concurrent_model, measure_fn_for, warmup_fn_for
+from tritune.profile.deploy import (
+    BlsDeployer,
+    ConcurrentDeployer,
+    Deployer,
+    EnsembleDeployer,
+    UserModelDeployer,
+    VariantDeployer,
+)
 from tritune.profile.notify import Notifier
 from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
 from tritune.store import Store
@@ -47,6 +56,10 @@ def measure_options(settings: MeasurementSettings) -> MeasureOptions:
         shared_memory=settings.shared_memory,
     )
 
+
+# What a run profiles, read before its server starts: a model file, a repository's entry, an
+# ensemble (or BLS model) of it, or models of it profiled concurrently.
+Source = ModelFiles | UserModel | Ensemble | tuple[UserModel, ...]
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 
@@ -189,11 +202,13 @@ class ProfileSession:
 
         return replace(model(ensemble.model), steps=tuple(model(step) for step in ensemble.steps))
 
-    def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> ModelFiles | UserModel | Ensemble:
+    def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> Source:
         """What is checked before a server starts: the entry of the user's repository (its
-        config read; an ensemble's or a BLS model's composing models too), or the model file
-        (prepared, its shapes checked)."""
+        config read; an ensemble's or a BLS model's composing models too; models profiled
+        concurrently each), or the model file (prepared, its shapes checked)."""
         repository = self.config.model_repository
+        if repository is not None and self.config.concurrent:
+            return tuple(read_user_model(repository, model) for model in self.config.profile_models)
         if repository is not None:
             user = read_user_model(repository, name)
             if self.config.bls_composing_models:
@@ -203,12 +218,16 @@ class ProfileSession:
         self._check_shapes(model)
         return model
 
-    def _deployer(
-        self, source: ModelFiles | UserModel | Ensemble, control: ModelControl, layout: RunLayout
-    ) -> tuple[ModelFiles, Deployer]:
+    def _deployer(self, source: Source, control: ModelControl, layout: RunLayout) -> tuple[ModelFiles, Deployer]:
         """The model and its deployer: a model file served by tritune's runner, or a repository's
         entry served by its own backend (its tensors known once Triton has completed its config),
-        or an ensemble of them."""
+        or an ensemble of them, or models of it profiled concurrently."""
+        if isinstance(source, tuple):
+            together = ConcurrentDeployer(control, layout.output_repository, source)
+            group = concurrent_model(source, together)
+            for step in group.steps:
+                self._check_shapes(step)
+            return group, together
         if isinstance(source, ModelFiles):
             return source, VariantDeployer(control, layout.output_repository, source.files)
         if isinstance(source, Ensemble):
@@ -282,7 +301,13 @@ class ProfileSession:
             self.notifier.info(split.describe())
         host = _Host(machine, providers, gpu, split, remote)
         conclusions = []
-        for name in self.config.profile_models:
+        # Models profiled concurrently are one run, named by them all.
+        names = (
+            [concurrent_name(list(self.config.profile_models))]
+            if self.config.concurrent
+            else self.config.profile_models
+        )
+        for name in names:
             layout = RunLayout((run_dir or RunLayout.default(self.config.export_path, name).root).resolve())
             # One tritune per run folder, from the model's preparation to its reports: two would
             # interleave their measurements into one store and overwrite each other's best.
@@ -301,7 +326,7 @@ class ProfileSession:
     def _profile_model(
         self, name: str, layout: RunLayout, host: _Host, *, export: Path | None, report: bool
     ) -> RunConclusion:
-        from tritune.loadgen import WorkerPool, make_measure_fn, make_warmup_fn
+        from tritune.loadgen import WorkerPool
         from tritune.loadgen.shm import check_local
 
         machine, providers, gpu, split, remote = host.machine, host.providers, host.gpu, host.split, host.remote
@@ -326,9 +351,8 @@ class ProfileSession:
                 layout=layout,
                 store=store,
                 deployer=deployer,
-                # A BLS model's calls are in its code: the steps whose statistics are read are named here.
-                measure=make_measure_fn(server, options, workers, steps=tuple(s.name for s in model.steps)),
-                warm_up=make_warmup_fn(server, options) if self.config.measurement.warmup else None,
+                measure=measure_fn_for(self.config, model, server, options, workers),
+                warm_up=warmup_fn_for(model, server, options) if self.config.measurement.warmup else None,
                 notifier=self.notifier,
                 gpu_available=gpu,
                 hardware=machine.to_dict(),

@@ -21,6 +21,8 @@ from tritune.analysis import (
     summary_facts,
     summary_sentence,
 )
+from tritune.analysis.concurrent import sharing_sentence
+from tritune.analysis.configs import ConfigBest
 from tritune.analysis.confirm import (
     ConfirmResult,
     Finalist,
@@ -30,6 +32,7 @@ from tritune.analysis.confirm import (
     serving_cost,
 )
 from tritune.domain.measurement import Measurement, MeasurementStatus
+from tritune.domain.metrics import parse_model_metric
 from tritune.domain.status import RunStatus
 from tritune.report.pipeline import Pipeline, describe_steps, median_metrics, pipeline_of, step_knobs_of
 from tritune.report.records import (
@@ -105,6 +108,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
             )
         )
     top = tuple(c.name for c in configs if c.rank is not None)[: settings.top_n]
+    shared = _sharing(bests, facts.best_name, by_name)
     count = facts.measurements  # the confirm rounds included
     partial = run.status is not RunStatus.COMPLETE
     return ReportData(
@@ -117,7 +121,7 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         hardware=hardware,
         goals=_goals(objectives, constraints, settings),
         facts=facts,
-        sentence=summary_sentence(facts),
+        sentence=f"{summary_sentence(facts)} {shared}" if shared else summary_sentence(facts),
         gain_percent=facts.gain_percent,
         best_name=facts.best_name,
         default_name=facts.default_name,
@@ -127,8 +131,18 @@ def build_report_data(snapshot: RunSnapshot, settings: ReportSettings | None = N
         pareto_metrics=PARETO_METRICS,
         memory_metric=_memory_metric(configs),
         measurement_count=count,
-        pipeline=_pipeline(configs, facts.best_name, by_name),
+        pipeline=None if shared else _pipeline(configs, facts.best_name, by_name),
+        concurrent=bool(shared),
     )
+
+
+def _sharing(bests: Sequence[ConfigBest], best_name: str | None, variants: Mapping[str, VariantRecord]) -> str:
+    """How models profiled concurrently share the machine at the pick (its measurement holds each
+    model's metrics); "" for any other run."""
+    best = next((b for b in bests if b.config.name == best_name), None)
+    if best is None or best.best is None or not any(parse_model_metric(m) for m in best.best.metrics):
+        return ""
+    return sharing_sentence(variants[best.config.name].serving, best.best.metrics)
 
 
 def _pipeline(

@@ -242,6 +242,7 @@ class ReportData:
     memory_metric: str | None  # gpu_used_memory on GPU runs, cpu_used_ram on CPU runs
     measurement_count: int
     pipeline: Pipeline | None = None  # an ensemble's: the best configuration's steps and their shares
+    concurrent: bool = False  # models profiled concurrently: the steps are models served side by side
 
     def config(self, name: str) -> ConfigSummary:
         for config in self.configs:

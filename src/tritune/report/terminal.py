@@ -68,9 +68,12 @@ def summary_table(data: ReportData) -> Table:
     )
     steps = next((c.steps for c in data.plotted if c.steps), ())
     if steps:
-        table.caption += (
-            f"\nensemble: MBS, Queue and Inst. list its steps in order ({'/'.join(s.model for s in steps)})"
+        what = (
+            "models served together: MBS, Queue and Inst. list each"
+            if data.concurrent
+            else "ensemble: MBS, Queue and Inst. list its steps"
         )
+        table.caption += f"\n{what} in order ({'/'.join(s.model for s in steps)})"
     if any(c.best_unstable for c in data.plotted):
         table.caption += "\n~: unstable (the best point never stabilised)"
     table.caption_justify = "left"

@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from tritune.analysis.concurrent import objectives as concurrent_objectives
+from tritune.analysis.concurrent import per_model_constraints
 from tritune.analysis.configs import config_score
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
@@ -354,4 +356,18 @@ def create_plan(
         maximum=config.run_config_search_max_request_rate if rate else config.run_config_search_max_concurrency,
         binary_search_steps=config.run_config_search_max_binary_search_steps,
         caps=constraints.latency_caps(),
+    )
+
+
+def concurrent_plan(
+    config: ProfileConfig, name: str, models: Sequence[str], signature: ModelSignature, space: SearchSpace
+) -> SearchPlan:
+    """The plan of models profiled concurrently (``name``: the run's, ``space``: their joint
+    space): the load sweep of the first model's settings (each model gets that load), the
+    weighted throughput as the objective, and each model's constraints on its own metrics; a
+    latency budget on any model caps the sweep."""
+    plan = create_plan(config, models[0], signature, space=space)
+    constraints = per_model_constraints({m: config.constraints_for(m) for m in models})
+    return replace(
+        plan, model=name, objectives=concurrent_objectives(), constraints=constraints, caps=constraints.latency_caps()
     )
