@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--window-ms", type=int, default=1000)
     parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument("--instances", type=int, default=1, help="instances per variant")
+    parser.add_argument("--shared-memory", choices=["none", "system"], default="none", help="where the inputs travel")
     parser.add_argument("--cpu", action="store_true", help="KIND_CPU instances (a smoke run without a GPU)")
     args = parser.parse_args()
     kind = "KIND_CPU" if args.cpu else "KIND_GPU"
@@ -63,12 +65,13 @@ def main() -> None:
         protocol="grpc",
         window=WindowSpec(window_ns=args.window_ms * 1_000_000),
         stability=StabilityCriteria(threshold=0.1, max_windows=6),
+        shared_memory=args.shared_memory,
     )
     rows: dict[tuple[str, float], list[dict[str, float]]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="tritune-io-paths-") as repo:
         names = args.paths.split(",")
         for name in names:
-            serving = ServingConfig(args.max_batch, 1, kind, DynamicBatching(), PATHS[name])
+            serving = ServingConfig(args.max_batch, args.instances, kind, DynamicBatching(), PATHS[name])
             deploy_onnx(repo, name, args.model, serving)
         with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as pool:
             for name in names:
@@ -83,7 +86,11 @@ def main() -> None:
                         result = measure(name, load)
                         rows[(name, load.value)].append({**result.metrics, "ok": float(result.ok)})
                 print(f"round {round_index + 1} of {args.rounds} done", flush=True)
-    print(f"\n{args.model.name}: {kind}, 1 instance, max batch {args.max_batch}, dynamic batching, grpc")
+    where = "in system shared memory" if args.shared_memory == "system" else "in the requests"
+    print(
+        f"\n{args.model.name}: {kind}, {args.instances} instance(s), max batch {args.max_batch}, dynamic batching, "
+        f"grpc, inputs {where}"
+    )
     print(f"{'path':14s} {'conc':>5s} {'infer/s':>10s} {'spread':>7s} {'p50 ms':>8s}  " + "  ".join(SPLIT))
     for (name, concurrency), measured in sorted(rows.items(), key=lambda item: (item[0][1], item[0][0])):
         throughputs = [m.get("perf_throughput", 0.0) for m in measured]
