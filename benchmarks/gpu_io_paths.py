@@ -10,12 +10,15 @@ path shows in which step it is slow. Rounds interleave the variants (A, B, C, A,
 a drift of the host moves them alike; the spread is (max - min) / median over rounds.
 
 Usage (GPU host): python benchmarks/gpu_io_paths.py MODEL.onnx [--concurrency 1,4,32] [--rounds 2]
+    [--instances 4] [--shared-memory system] [--phases 5]  (--phases: the runner's own split of
+    compute infer into read, merge, pad, run and respond, runner/phases.py)
 Smoke run on a CPU host: python benchmarks/gpu_io_paths.py MODEL.onnx --cpu
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 from collections import defaultdict
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--paths", default=",".join(PATHS))
     parser.add_argument("--instances", type=int, default=1, help="instances per variant")
     parser.add_argument("--shared-memory", choices=["none", "system"], default="none", help="where the inputs travel")
+    parser.add_argument("--phases", type=float, default=0.0, help="seconds between the runner's phase reports (0: off)")
     parser.add_argument("--cpu", action="store_true", help="KIND_CPU instances (a smoke run without a GPU)")
     args = parser.parse_args()
     kind = "KIND_CPU" if args.cpu else "KIND_GPU"
@@ -71,7 +75,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tritune-io-paths-") as repo:
         names = args.paths.split(",")
         for name in names:
-            serving = ServingConfig(args.max_batch, args.instances, kind, DynamicBatching(), PATHS[name])
+            runner = dataclasses.replace(PATHS[name], phase_timing_s=args.phases)
+            serving = ServingConfig(args.max_batch, args.instances, kind, DynamicBatching(), runner)
             deploy_onnx(repo, name, args.model, serving)
         with EmbeddedTriton(repo) as server, ModelControl(server) as control, WorkerPool() as pool:
             for name in names:
@@ -86,6 +91,7 @@ def main() -> None:
                         result = measure(name, load)
                         rows[(name, load.value)].append({**result.metrics, "ok": float(result.ok)})
                 print(f"round {round_index + 1} of {args.rounds} done", flush=True)
+            phases = _last_phase_reports(server.log_file, names) if args.phases > 0 else {}
     where = "in system shared memory" if args.shared_memory == "system" else "in the requests"
     print(
         f"\n{args.model.name}: {kind}, {args.instances} instance(s), max batch {args.max_batch}, dynamic batching, "
@@ -101,6 +107,21 @@ def main() -> None:
             f"{name:14s} {concurrency:5g} {statistics.median(throughputs):10,.1f} {spread(throughputs):7.0%} "
             f"{p50:8.2f}  {split}  ({stable}/{len(measured)} stable)"
         )
+    for line in phases.values():  # where compute infer's time goes inside the runner
+        print(f"  {line}")
+
+
+def _last_phase_reports(log: Path | None, names: list[str]) -> dict[str, str]:
+    """Each variant's last ``tritune runner phases`` line (one per instance and report; the last
+    one written covers the busiest, latest span)."""
+    text = log.read_text(errors="replace") if log is not None and log.exists() else ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        for name in names:
+            marker = f"tritune runner phases {name}:"
+            if marker in line:
+                found[name] = line[line.index(marker) :].rstrip('"')  # Triton quotes a model's log line
+    return found
 
 
 if __name__ == "__main__":

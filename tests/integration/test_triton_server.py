@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,3 +207,36 @@ def test_remote_mode_names_an_unreachable_server() -> None:
         RemoteTriton(f"127.0.0.1:{port}").__enter__()
     with pytest.raises(ServerError, match="host:port"):
         RemoteTriton("not a url")
+
+
+def test_phase_timing_says_where_execute_spends_its_time(
+    triton_server: EmbeddedTriton, control: ModelControl, dtype_zoo_onnx: Path, zoo_deployed: str
+) -> None:
+    # A report due after every execute(): each request below adds one line for this model; the
+    # zoo deployed without the option adds none, and the answers are the same as without it.
+    base = default_serving_config(read_signature(dtype_zoo_onnx))
+    serving = dataclasses.replace(base, runner=dataclasses.replace(base.runner, phase_timing_s=1e-9))
+    deploy_onnx(triton_server.model_repository, "zoo_phases", dtype_zoo_onnx, serving)
+    control.load("zoo_phases")
+    feeds = _zoo_feeds(3, np.random.default_rng(3))
+    with InferClient(triton_server.endpoints) as client:
+        for _ in range(3):
+            got = client.infer("zoo_phases", feeds)
+        plain = client.infer(zoo_deployed, feeds)
+    for name, want in plain.items():
+        np.testing.assert_array_equal(got[name], want, err_msg=name)
+    log = triton_server.log_file
+    assert log is not None
+
+    def lines(model: str) -> list[str]:
+        return [line for line in log.read_text().splitlines() if f"tritune runner phases {model}:" in line]
+
+    deadline = time.monotonic() + 30  # the stub's log lines reach the file through the server
+    while len(lines("zoo_phases")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reports = lines("zoo_phases")
+    assert len(reports) == 3, reports
+    assert all("1 executions, 1 requests, 3 rows; per execution read " in line for line in reports), reports
+    for phase in ("read", "merge", "pad", "run", "respond"):
+        assert f" {phase} " in reports[0], reports[0]
+    assert lines("zoo") == []

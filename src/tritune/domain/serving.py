@@ -26,7 +26,7 @@ class RunnerOptions:
     inter_op_threads: int = 0
     graph_optimization_level: str = "all"
     model_filename: str = "model.onnx"
-    # GPU knobs (runner/runtimes/ort_options.py reads them). Written as parameters, and named in
+    # GPU and diagnostic knobs (runner/runtimes/ort_options.py, runner/phases.py). Written as parameters, and named in
     # the repr, only when set: a variant without them keeps its config text and its repr (which
     # seeds the synthetic surface's noise) as they were before these knobs existed.
     cuda_graph: bool = False  # CUDA graphs, one per input shape (IO binding)
@@ -34,6 +34,7 @@ class RunnerOptions:
     trt_fp16: bool = False  # TensorRT EP: let TensorRT pick fp16 kernels
     trt_cache_dir: str = ""  # TensorRT EP: engine cache folder (e.g. <run>/trt_cache)
     batch_buckets: str = ""  # "": the runner's default (pow2 on a GPU); "off", "pow2" or "max"
+    phase_timing_s: float = 0.0  # > 0: the runner logs where execute()'s time goes this often (runner/phases.py)
 
     def _gpu_parameters(self) -> dict[str, str]:
         gpu = {
@@ -42,6 +43,7 @@ class RunnerOptions:
             "trt_fp16": "1" if self.trt_fp16 else "",
             "trt_cache_dir": self.trt_cache_dir,
             "batch_buckets": self.batch_buckets,
+            "phase_timing": f"{self.phase_timing_s:g}" if self.phase_timing_s > 0 else "",
         }
         return {key: value for key, value in gpu.items() if value}
 
@@ -61,7 +63,7 @@ class RunnerOptions:
         return f"RunnerOptions({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
 
-_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir", "batch_buckets"})
+_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir", "batch_buckets", "phase_timing_s"})
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import triton_python_backend_utils as pb_utils  # provided by the Python-backend
 from .batching import BatchGroup, group_requests, merge_feeds, padded_rows, split_outputs
 from .device import as_host, concatenate, feed_from_dlpack, output_dtype, pad_rows, split_device
 from .dtypes import numpy_dtype
+from .phases import PhaseClock
 from .runtimes import Device, create_runtime
 
 
@@ -78,6 +80,9 @@ class TritonPythonModel:
         self.scalars = {n.strip() for n in options.get("scalar_tensors", "").split(",") if n.strip()}
         self.device_outputs = bool(getattr(self.runtime, "outputs_on_device", False)) and not self.scalars
         self._said: set[str] = set()
+        # phase_timing: seconds between the server-log lines saying where execute()'s time goes.
+        every = float(options.get("phase_timing") or 0)
+        self.clock = PhaseClock(str(args.get("model_name", "")), every) if every > 0 else None
         describe = getattr(self.runtime, "describe", None)
         self._once(f"tritune runner {args.get('model_name', '')}: {describe() if describe else 'numpy in and out'}")
 
@@ -107,16 +112,21 @@ class TritonPythonModel:
             raise ValueError("a GPU input arrived but neither onnxruntime nor torch can import DLPack here")
         return feed
 
+    def _phase(self, name: str) -> AbstractContextManager[None]:
+        return self.clock.phase(name) if self.clock is not None else nullcontext()
+
     def execute(self, requests: list[Any]) -> list[Any]:
         responses: list[Any] = [None] * len(requests)
         feeds: list[dict[str, np.ndarray]] = []
         readable: list[int] = []
-        for index, request in enumerate(requests):
-            try:
-                feeds.append(self._read(request))
-                readable.append(index)
-            except Exception as error:  # noqa: BLE001 - reported to the client
-                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error)))
+        rows_run = 0
+        with self._phase("read"):
+            for index, request in enumerate(requests):
+                try:
+                    feeds.append(self._read(request))
+                    readable.append(index)
+                except Exception as error:  # noqa: BLE001 - reported to the client
+                    responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error)))
         if self.max_batch_size > 0:
             groups = group_requests(feeds)
         else:  # no batch dimension: each request runs on its own
@@ -124,45 +134,58 @@ class TritonPythonModel:
         for group in groups:
             originals = [readable[i] for i in group.request_indices]
             try:
-                merged = merge_feeds(feeds, group, concatenate)
+                with self._phase("merge"):
+                    merged = merge_feeds(feeds, group, concatenate)
                 sizes = group.batch_sizes if self.max_batch_size > 0 else (1,)
                 rows = sum(sizes)
                 extra = padded_rows(rows, self.max_batch_size, self.buckets) - rows
                 if extra > 0:  # the padding rows' outputs are the last piece, dropped
-                    merged = {name: pad_rows(value, extra) for name, value in merged.items()}
+                    with self._phase("pad"):
+                        merged = {name: pad_rows(value, extra) for name, value in merged.items()}
                     sizes = (*sizes, extra)
-                for original, tensors in zip(originals, self._run(merged, sizes)[: len(originals)], strict=True):
-                    responses[original] = pb_utils.InferenceResponse(output_tensors=tensors)
+                rows_run += rows + max(extra, 0)
+                pieces = self._run(merged, sizes)[: len(originals)]
+                with self._phase("respond"):
+                    for original, tensors in zip(originals, pieces, strict=True):
+                        responses[original] = pb_utils.InferenceResponse(output_tensors=tensors)
             except Exception as error:  # noqa: BLE001 - each request gets the error
                 for original in originals:
                     responses[original] = pb_utils.InferenceResponse(
                         error=pb_utils.TritonError(f"{type(error).__name__}: {error}")
                     )
+        if self.clock is not None:
+            line = self.clock.executed(len(requests), rows_run)
+            if line:
+                _log(line)
         return responses
 
     def _run(self, merged: dict[str, Any], sizes: tuple[int, ...]) -> list[list[Any]]:
         """Each request's output tensors: from the device by DLPack where the runtime leaves
         them there and the declared types match, else from numpy as before."""
         if self.device_outputs:
-            outputs = self.runtime.run_values(merged)  # type: ignore[attr-defined]
+            with self._phase("run"):
+                outputs = self.runtime.run_values(merged)  # type: ignore[attr-defined]
             mismatched = [n for n, dtype in self.outputs.items() if output_dtype(outputs[n]) != dtype]
             pieces = None if mismatched else split_device(outputs, sizes)
             if pieces is not None:
-                return [[pb_utils.Tensor.from_dlpack(n, piece[n]) for n in self.outputs] for piece in pieces]
+                with self._phase("respond"):
+                    return [[pb_utils.Tensor.from_dlpack(n, piece[n]) for n in self.outputs] for piece in pieces]
             self._once("tritune runner: outputs copied to the host to split (torch not importable, or types differ)")
             host = {name: as_host(value) for name, value in outputs.items()}
         else:
-            host = self.runtime.run(merged)
+            with self._phase("run"):
+                host = self.runtime.run(merged)
         graph_error = getattr(self.runtime, "graph_error", None)
         if graph_error:
             self._once(f"tritune runner: CUDA graphs given up, running uncaptured ({graph_error})")
         if self.scalars:
             host = {n: v.reshape(1) if n in self.scalars else v for n, v in host.items()}
-        per_request = split_outputs(host, sizes) if self.max_batch_size > 0 else [host]
-        return [
-            [pb_utils.Tensor(n, np.ascontiguousarray(result[n], dtype=dtype)) for n, dtype in self.outputs.items()]
-            for result in per_request
-        ]
+        with self._phase("respond"):
+            per_request = split_outputs(host, sizes) if self.max_batch_size > 0 else [host]
+            return [
+                [pb_utils.Tensor(n, np.ascontiguousarray(result[n], dtype=dtype)) for n, dtype in self.outputs.items()]
+                for result in per_request
+            ]
 
     def finalize(self) -> None:
         runtime = getattr(self, "runtime", None)
