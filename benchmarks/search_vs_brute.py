@@ -21,7 +21,14 @@ Cases: ``cnn`` (a small CNN), ``minilm`` (a BERT-like model) and ``mlp`` (a smal
 model files served by tritune's runner; ``repo`` is an entry of a user's own model repository
 (``--model-repository`` mode): a Python-backend ``model.py`` running the same CNN through ONNX
 Runtime with its own ``parameters``, served by its own backend (no thread search: its threads
-are its own), each variant its config.pbtxt with only the searched fields changed.
+are its own), each variant its config.pbtxt with only the searched fields changed. ``ensemble``
+is an ensemble of a user's repository (testing/ensemble_repository.py: ``prep``, a numpy step,
+then ``scaled``, an MLP through ONNX Runtime, both Python-backend models, the ensemble's max
+batch 8): the search varies both composing models' knobs jointly, brute force walks their
+product (each step's max batch sizes below the ensemble's 8 are left out, as the joint space
+does), and the side-by-side check loads each pick as an ensemble of its own composing models.
+``--queue-delays`` replaces the automatic queue delays by a list (for every case): each step of
+an ensemble has its own, so the joint grid grows with their square.
 
 Prints, per model and repeat:
 
@@ -31,8 +38,8 @@ Prints, per model and repeat:
 
 and, over the repeats, how often the pick is within 2 % of brute force's confirmed winner.
 
-Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm,mlp] [--repeats 5]
-    [--rounds 3] [--batch-sizes 1,4,16] [--instances 1,2,3] [--server-cpus 0]
+Usage: python benchmarks/search_vs_brute.py [--window-ms 300] [--models cnn,minilm,mlp,ensemble] [--repeats 5]
+    [--rounds 3] [--batch-sizes 1,4,16] [--instances 1,2,3] [--queue-delays 0,500] [--server-cpus 0]
 """
 
 from __future__ import annotations
@@ -50,24 +57,35 @@ from typing import Any
 
 from tritune.config import ProfileConfig, parse_profile_config
 from tritune.cpus import CpuSplit, client_side, server_cores, server_split
+from tritune.domain.joint_space import split_joint_name
 from tritune.domain.measurement import LoadPoint, MeasurementStatus
+from tritune.domain.names import composing_name
 from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.profile.notify import QuietNotifier
 from tritune.profile.orchestrator import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
+from tritune.testing.ensemble_repository import write_ensemble_repository
 from tritune.testing.models import MINILM_INPUT_NAMES, cnn_model, minilm_path, mlp_model
 from tritune.testing.user_repository import write_onnx_python_model
 from tritune.triton.control import ModelControl
+from tritune.triton.ensemble import ensemble_config, read_ensemble
 from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 from tritune.triton.user_model import Placement, read_user_model, variant_config, write_entry
 
 
-def grid(batch_sizes: list[int], instances: list[int]) -> dict[str, Any]:
-    """The manual part of the space; threads and queue delays are left to the automatic space."""
-    return {"max_batch_size": batch_sizes, "instance_group": [{"count": instances, "kind": ["KIND_CPU"]}]}
+def grid(batch_sizes: list[int], instances: list[int], delays: list[int] | None = None) -> dict[str, Any]:
+    """The manual part of the space; threads (and queue delays unless ``delays``) are left to
+    the automatic space."""
+    space: dict[str, Any] = {
+        "max_batch_size": batch_sizes,
+        "instance_group": [{"count": instances, "kind": ["KIND_CPU"]}],
+    }
+    if delays:
+        space["dynamic_batching"] = {"max_queue_delay_microseconds": delays}
+    return space
 
 
 SHAPES = {"minilm": {name: [32] for name in MINILM_INPUT_NAMES}}
@@ -104,6 +122,35 @@ def repository_case(name: str, work: Path, space: dict[str, Any]) -> Case:
         lambda to, entry, serving: write_entry(
             to, entry, user, variant_config(user.config, entry, serving), Placement.LINK
         ),
+    )
+
+
+ENSEMBLE_MAX_BATCH = 8  # the ensemble's own max batch size (testing/ensemble_repository.py)
+
+
+def ensemble_case(work: Path, space: dict[str, Any]) -> Case:
+    """An ensemble of the user's repository, its two composing models searched jointly; a
+    configuration is written as the profile's deployer writes it: each composing model under the
+    configuration's own name (``<name>.<model>``) and the ensemble's config pointing at them."""
+    repository = work / "ensemble_models"
+    if not repository.is_dir():
+        write_ensemble_repository(repository)
+    ensemble = read_ensemble(repository, read_user_model(repository, "pipeline"))
+    # A composing model takes no smaller batches than the ensemble (Triton refuses it otherwise).
+    batches = [b for b in space["max_batch_size"] if b >= ENSEMBLE_MAX_BATCH] or [ENSEMBLE_MAX_BATCH]
+
+    def deploy(to: Path, entry: str, serving: ServingConfig) -> object:
+        served = {step.name: composing_name(entry, step.name) for step in ensemble.steps}
+        for step in ensemble.steps:
+            config = variant_config(step.config, served[step.name], serving.step(step.name))
+            write_entry(to, served[step.name], step, config, Placement.LINK)
+        model = ensemble.model
+        return write_entry(to, entry, model, ensemble_config(model.config, entry, served), Placement.LINK)
+
+    parameters = {**space, "max_batch_size": batches}
+    return Case(
+        {"model_repository": str(repository), "profile_models": {"pipeline": {"model_config_parameters": parameters}}},
+        deploy,
     )
 
 
@@ -198,8 +245,20 @@ KNOBS = ("instance_count", "intra_op_threads", "max_batch_size", "dynamic_batchi
 
 
 def knobs(params: Any) -> str:
-    """The searched knobs of a pick, short: ``2x1t mbs16 q500`` (instances x threads)."""
+    """The searched knobs of a pick, short: ``2x1t mbs16 q500`` (instances x threads); an
+    ensemble's per composing model: ``prep 2x mbs8 q0 | scaled 1x mbs8 q500``."""
     p = dict(params)
+    steps: dict[str, dict[str, Any]] = {}
+    for name, value in p.items():
+        split = split_joint_name(name)
+        if split is not None:
+            steps.setdefault(split[0], {})[split[1]] = value
+    if steps:
+        return " | ".join(
+            f"{step} {k.get('instance_count')}x mbs{k.get('max_batch_size')} "
+            f"{'off' if k.get('dynamic_batching') is None else 'q{}'.format(k['dynamic_batching'])}"
+            for step, k in steps.items()
+        )
     delay = p.get("dynamic_batching")
     return (
         f"{p.get('instance_count')}x{p.get('intra_op_threads')}t mbs{p.get('max_batch_size')} "
@@ -284,11 +343,16 @@ def compare(name: str, case: Case, args: argparse.Namespace, server_cpus: int | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window-ms", type=int, default=300)
-    parser.add_argument("--models", default="cnn,minilm,mlp", help="of cnn, minilm, mlp, repo (a user's model.py)")
+    parser.add_argument(
+        "--models",
+        default="cnn,minilm,mlp",
+        help="of cnn, minilm, mlp, repo (a user's model.py), ensemble (a user's ensemble of two models)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="default searches per model (each a fresh run)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved re-measurements of the picks")
     parser.add_argument("--batch-sizes", default="1,4,16", help="max batch sizes searched")
     parser.add_argument("--instances", default="1,2,3", help="instance counts searched")
+    parser.add_argument("--queue-delays", default="", help="queue delays searched, us (default: the automatic ones)")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     parser.add_argument(
         "--server-cpus",
@@ -300,7 +364,8 @@ def main() -> None:
     server_cpus = args.server_cpus or None
     split = server_split(server_cpus)
     print(split.describe() if split else f"no pinning: the server may use all {server_cores(None)} cores")
-    space = grid([int(v) for v in args.batch_sizes.split(",")], [int(v) for v in args.instances.split(",")])
+    delays = [int(v) for v in args.queue_delays.split(",")] if args.queue_delays else None
+    space = grid([int(v) for v in args.batch_sizes.split(",")], [int(v) for v in args.instances.split(",")], delays)
     results = []
     with tempfile.TemporaryDirectory(prefix="tritune-bench-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -310,6 +375,7 @@ def main() -> None:
             "minilm": lambda: file_case("minilm", minilm_path(), space),
             "mlp": lambda: file_case("mlp", mlp_model(work / "mlp.onnx", width=256, depth=4), space),
             "repo": lambda: repository_case("repo", work, space),
+            "ensemble": lambda: ensemble_case(work, space),
         }
         for name in args.models.split(","):
             results.append(compare(name, cases[name](), args, server_cpus, work))

@@ -1,6 +1,8 @@
 """Concrete input tensors for a model: shapes resolved from the signature plus user overrides
 (perf_analyzer's ``--shape name:dims`` semantics: dims exclude the batch dimension of a
-batching model), filled with random or zero data from an injected generator."""
+batching model), filled with random or zero data from an injected generator. A string (BYTES)
+input, which a model of the user's repository may take (a tokenizer), is a NumPy object array
+of ``bytes``: random text is words drawn from :data:`WORDS`, zero text is empty."""
 
 from __future__ import annotations
 
@@ -18,14 +20,48 @@ from tritune.runner.dtypes import numpy_dtype
 
 # Dynamic non-batch dims the user did not pin get this size (and a notice from the CLI).
 DEFAULT_DYNAMIC_DIM = 16
+STRING_TYPE = "TYPE_STRING"
+# Random text: a few words each, from this fixed list (no vocabulary file, nothing downloaded).
+_SENTENCE = (
+    "the quick brown fox jumps over a lazy dog while triton serves many models on one server "
+    "and each request carries short sentence of plain text to tokenizer"
+)
+WORDS = tuple(_SENTENCE.split())
+WORDS_PER_TEXT = (3, 12)
 
 
 def tensor_dtype(tensor: TensorSpec) -> np.dtype:
-    """The NumPy dtype of ``tensor``'s data; ModelError for a type tritune cannot generate (BYTES)."""
+    """The NumPy dtype of ``tensor``'s data as tritune's runner takes it; ModelError for a type
+    the runner cannot serve (BYTES)."""
     try:
         return numpy_dtype(tensor.triton_type)
     except TypeError as error:
         raise ModelError(f"input {tensor.name!r}: {error}") from None
+
+
+def request_dtype(tensor: TensorSpec) -> np.dtype:
+    """The NumPy dtype of ``tensor``'s data in a request: object (``bytes`` elements) for a
+    string tensor, which a model of the user's repository may take; else :func:`tensor_dtype`."""
+    return np.dtype(np.object_) if tensor.triton_type == STRING_TYPE else tensor_dtype(tensor)
+
+
+def random_text(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """An object array of ``shape``, each element a few of :data:`WORDS` as UTF-8 ``bytes``."""
+    texts = np.empty(shape, dtype=np.object_)
+    for index in np.ndindex(*shape):
+        count = int(rng.integers(*WORDS_PER_TEXT, endpoint=True))
+        texts[index] = " ".join(WORDS[int(i)] for i in rng.integers(0, len(WORDS), size=count)).encode()
+    return texts
+
+
+def as_text(values: object, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``values`` (str or bytes, nested lists or a NumPy string array) as an object array of
+    UTF-8 ``bytes``, reshaped to ``shape`` when given."""
+    given = np.asarray(values, dtype=np.object_)
+    texts = np.empty(given.size, dtype=np.object_)
+    for i, value in enumerate(given.ravel()):
+        texts[i] = value if isinstance(value, bytes) else str(value).encode()
+    return texts.reshape(shape if shape is not None else given.shape)
 
 
 def parse_shape_options(options: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -103,15 +139,18 @@ def make_inputs(
     rng: np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
     """Random data is uniform in [0, 1) for floats and 0/1 for integers and booleans: small
-    integers are valid token ids, masks and segment ids alike, so any integer input works."""
+    integers are valid token ids, masks and segment ids alike, so any integer input works; a
+    string input gets :func:`random_text` (zero: empty strings)."""
     if kind not in ("random", "zero"):
         raise UsageError(f"input data {kind!r} is not 'random' or 'zero'")
     rng = rng or np.random.default_rng(0)
     feeds = {}
     for tensor in signature.inputs:
-        dtype = tensor_dtype(tensor)
+        dtype = request_dtype(tensor)
         shape = shapes[tensor.name]
-        if kind == "zero":
+        if dtype == np.object_:
+            feeds[tensor.name] = np.full(shape, b"", dtype=np.object_) if kind == "zero" else random_text(shape, rng)
+        elif kind == "zero":
             feeds[tensor.name] = np.zeros(shape, dtype=dtype)
         elif np.issubdtype(dtype, np.floating):
             feeds[tensor.name] = rng.random(shape, dtype=np.float32).astype(dtype)
@@ -146,7 +185,7 @@ def load_input_file(
     if not path.is_file():
         raise UsageError(f"input data file {path} does not exist: give a .json or .npz file, 'random' or 'zero'")
     names = [t.name for t in signature.inputs]
-    dtypes = {t.name: tensor_dtype(t) for t in signature.inputs}
+    dtypes = {t.name: request_dtype(t) for t in signature.inputs}
     shapes = {t.name: _sample_shape(t.shape, batched, overrides, t.name) for t in signature.inputs}
     samples: list[dict[str, np.ndarray]] = []
     if path.suffix == ".npz":
@@ -159,7 +198,7 @@ def load_input_file(
         if len(counts) != 1 or 0 in counts:
             raise UsageError(f"{path}: every input array needs the same number of samples on its first axis")
         for index in range(counts.pop()):
-            samples.append({n: np.ascontiguousarray(arrays[n][index], dtype=dtypes[n]) for n in names})
+            samples.append({n: _sample(arrays[n][index], dtypes[n]) for n in names})
     elif path.suffix == ".json":
         try:
             document = json.loads(path.read_text())
@@ -178,14 +217,18 @@ def load_input_file(
                     )
                 value = entry[name]
                 shape = shapes[name]
+                text = dtypes[name] == np.object_
                 if isinstance(value, dict) and "b64" in value:
-                    array = np.frombuffer(base64.b64decode(value["b64"]), dtype=dtypes[name])
+                    raw = base64.b64decode(value["b64"])
+                    # A string input's b64 is one element's bytes (perf_analyzer's, too).
+                    array = as_text([raw]) if text else np.frombuffer(raw, dtype=dtypes[name])
                     shape = tuple(value.get("shape", shape))
                 elif isinstance(value, dict):
-                    array = np.asarray(value.get("content"), dtype=dtypes[name])
+                    content = value.get("content")
+                    array = as_text(content) if text else np.asarray(content, dtype=dtypes[name])
                     shape = tuple(value.get("shape", shape))
                 else:
-                    array = np.asarray(value, dtype=dtypes[name])
+                    array = as_text(value) if text else np.asarray(value, dtype=dtypes[name])
                 if array.size != int(np.prod(shape)):
                     raise UsageError(
                         f"{path}: entry {number}, input {name!r} has {array.size} values but shape "
@@ -198,6 +241,11 @@ def load_input_file(
     if not samples:
         raise UsageError(f"{path} holds no samples: give at least one")
     return samples
+
+
+def _sample(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """One sample of an .npz array in the input's request dtype (strings as UTF-8 ``bytes``)."""
+    return as_text(array) if dtype == np.object_ else np.ascontiguousarray(array, dtype=dtype)
 
 
 def batch_samples(samples: list[dict[str, np.ndarray]], batch_size: int, batched: bool) -> list[dict[str, np.ndarray]]:

@@ -5,6 +5,7 @@ the exported configs load together on a fresh server and serve the pipeline."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from tritune.triton.server import EmbeddedTriton
 pytestmark = pytest.mark.triton
 
 STEPS = ("prep", "scaled")
-# Only the manual lists vary: 1 or 2 instances of each model the BLS model calls (4 configurations).
+# Only the manual lists vary: 1 or 2 instances of the BLS model itself and of each model it calls
+# (8 configurations).
 CONFIG = """
 profile_models:
   bls:
@@ -43,7 +45,7 @@ def test_a_bls_model_is_profiled_jointly_and_its_configs_serve_together(tmp_path
     result = profile_pipeline(tmp_path / "config.yaml", repository, out, export)
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
-    assert summary["model"] == "bls" and summary["best"] and summary["configurations"] == 4
+    assert summary["model"] == "bls" and summary["best"] and summary["configurations"] == 8
 
     # The joint configurations were measured, each with its own configs of the called models.
     run_dir = out / "tritune_runs" / "bls"
@@ -51,11 +53,11 @@ def test_a_bls_model_is_profiled_jointly_and_its_configs_serve_together(tmp_path
         (run,) = store.runs()
         variants = store.variants(run.id)
         records = {v.name: store.measurements(v.id, repeats=True) for v in variants}
-    counts = {tuple(v.serving.step(s).instance_count for s in STEPS) for v in variants}
-    assert counts == {(1, 1), (1, 2), (2, 1), (2, 2)}
+    counts = {(v.serving.instance_count, *(v.serving.step(s).instance_count for s in STEPS)) for v in variants}
+    assert counts == set(itertools.product((1, 2), repeat=3))
     # The load went to the BLS model; the called models' statistics give each step's time.
     measured = [r.measurement.metrics for rs in records.values() for r in rs if r.repeat == 0]
-    assert len(measured) >= 4
+    assert len(measured) >= 8
     assert all(m.get(step_metric(s, "request"), 0) > 0 for m in measured for s in STEPS), measured
     # The confirm step measured at least two finalists (one at a time: a BLS variant serves alone).
     assert sum(any(r.repeat == 1 for r in rs) for rs in records.values()) >= 2, result.stderr[-3000:]
@@ -68,7 +70,8 @@ def test_a_bls_model_is_profiled_jointly_and_its_configs_serve_together(tmp_path
     for step in STEPS:
         config = from_pbtxt((export / step / "config.pbtxt").read_text())
         assert config.name == step and config.instance_group[0].count == best.serving.step(step).instance_count
-    assert from_pbtxt((export / "bls" / "config.pbtxt").read_text()).name == "bls"
+    own = from_pbtxt((export / "bls" / "config.pbtxt").read_text())
+    assert own.name == "bls" and own.instance_group[0].count == best.serving.instance_count
     diff = (run_dir / "best" / "config.diff").read_text()
     assert "best/prep/config.pbtxt" in diff and "best/scaled/config.pbtxt" in diff
 

@@ -5,6 +5,8 @@ serve the pipeline on a fresh server, and the report shows each step's share of 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,4 +103,27 @@ def test_an_ensemble_is_profiled_jointly_and_its_configs_serve_together(tmp_path
     html = model.summary_html.read_text()
     assert 'id="pipeline-steps"' in html and all(f'data-step="{s}"' in html for s in STEPS)
     assert wait_until_gone(str(export)) == []
+    assert wait_until_gone(str(out)) == []
+
+
+def test_an_ensemble_on_a_server_that_reads_another_repository_is_refused_before_the_search(tmp_path: Path) -> None:
+    """Triton finds an ensemble's composing models in its own repository only, where models sent
+    with a load request are not: the profile stops with the fix before measuring anything."""
+    repository = write_ensemble_repository(tmp_path / "models")
+    (tmp_path / "theirs").mkdir()
+    out = tmp_path / "out"
+    with EmbeddedTriton(tmp_path / "theirs") as server:
+        endpoints = server.endpoints
+        command = ["profile", "--model-repository", str(repository), "--profile-models", "pipeline"]
+        command += ["--export-path", str(out), "--triton-launch-mode", "remote"]
+        command += ["--triton-http-endpoint", endpoints.http, "--triton-grpc-endpoint", endpoints.grpc]
+        command = [sys.executable, "-m", "tritune", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: pipeline is an ensemble, which tritune profiles on a server that reads the run's output "
+        "repository: use the embedded or local launch mode, not a remote server"
+    )
+    with Store.in_run_dir(out / "tritune_runs" / "pipeline") as store:
+        assert store.runs() == []  # refused before the search: no run, nothing measured
     assert wait_until_gone(str(out)) == []

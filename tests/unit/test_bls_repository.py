@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 
+from tritune.analysis.confirm import serving_cost
 from tritune.config import parse_profile_config
 from tritune.domain.serving import ServingConfig
+from tritune.domain.space import Dim
 from tritune.errors import ModelLoadError, UsageError
 from tritune.profile.deploy import BlsDeployer
+from tritune.profile.orchestrator import ModelFiles, plan_for
 from tritune.testing.deployer import InMemoryDeployer
 from tritune.testing.ensemble_repository import write_bls_repository
 from tritune.testing.synthetic import SyntheticSurface, profile_surface
 from tritune.triton.ensemble import read_bls
 from tritune.triton.model_config import from_pbtxt
-from tritune.triton.user_model import read_user_model
+from tritune.triton.user_model import read_user_model, serving_of, signature_of
 
 VARIANT = ServingConfig(
     max_batch_size=8,
@@ -94,6 +97,49 @@ def test_a_variant_serves_the_called_models_under_their_own_names(tmp_path: Path
     assert exported == tmp_path / "exported" / "bls" / "config.pbtxt" and from_pbtxt(exported.read_text()).name == "bls"
     assert from_pbtxt((tmp_path / "exported" / "prep" / "config.pbtxt").read_text()).instance_group[0].count == 2
     assert not (tmp_path / "exported" / "bls" / "1" / "model.py").is_symlink()
+
+
+def test_the_bls_models_own_instance_count_is_searched_with_the_called_models(tmp_path: Path) -> None:
+    """Its code runs on instances of its own: their count is a dimension of the joint space, and
+    a variant's BLS config gets it (the default keeps the user's config as written)."""
+    repository = write_bls_repository(tmp_path / "models")
+    bls = _read(repository)
+    model = ModelFiles(
+        "bls",
+        {},
+        signature_of(bls.model.config),
+        user=bls.model,
+        default=serving_of(bls.model.config),
+        backend="python",
+        steps=tuple(
+            ModelFiles(s.name, {}, signature_of(s.config), user=s, default=serving_of(s.config), backend="python")
+            for s in bls.steps
+        ),
+    )
+    config = parse_profile_config(
+        {
+            "model_repository": str(repository),
+            "profile_models": {"bls": {"model_config_parameters": {"instance_group": [{"count": [1, 2]}]}}},
+            "bls_composing_models": "prep, scaled",
+            "run_config_search_disable": True,
+        }
+    )
+    space = plan_for(config, model, gpu_available=False).space
+    assert space.dimension(Dim.INSTANCE_COUNT).values == (1, 2)
+    assert len(list(space.grid())) == 2 * 2 * 2  # itself x prep x scaled
+    assert space.variant(space.default).serving.instance_count == 1
+    variant = space.variant({**space.default, Dim.INSTANCE_COUNT: 2}).serving
+    assert variant.instance_count == 2 and [n for n, _ in variant.steps] == ["prep", "scaled"]
+    assert serving_cost(variant)[0] == serving_cost(space.variant(space.default).serving)[0] + 1
+
+    out = tmp_path / "out"
+    deployer = BlsDeployer(None, out, bls)  # type: ignore[arg-type]
+    deployer.write("bls_config_1", variant, "fp32")
+    written = from_pbtxt((out / "bls_config_1" / "config.pbtxt").read_text())
+    assert (written.name, written.instance_group[0].count, written.max_batch_size) == ("bls_config_1", 2, 8)
+    deployer.write("bls_config_default", space.variant(space.default).serving, "fp32")
+    default = from_pbtxt((out / "bls_config_default" / "config.pbtxt").read_text())
+    assert default.instance_group == bls.model.config.instance_group  # as the user wrote it
 
 
 class _Control:

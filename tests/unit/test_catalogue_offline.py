@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tritune.config import parse_profile_config
 from tritune.domain.model import ModelSignature, TensorSpec
 from tritune.domain.names import check_model_name
 from tritune.errors import ExitStatus, ModelError, ServerError, UsageError
-from tritune.inputs import load_input_file, make_inputs
+from tritune.inputs import load_input_file, tensor_dtype
 from tritune.triton.locate import find_triton
 
 
@@ -84,7 +83,7 @@ def test_model_names_triton_cannot_serve_are_usage_errors(name: str) -> None:
 def test_a_bytes_input_is_a_model_error_not_a_type_error() -> None:
     signature = ModelSignature((TensorSpec("text", "TYPE_STRING", (-1, 1)),), (TensorSpec("y", "TYPE_FP32", (-1,)),))
     with pytest.raises(ModelError, match=r"^input 'text': BYTES tensors are not supported .*: convert the model"):
-        make_inputs(signature, {"text": (1, 1)}, "random", np.random.default_rng(0))
+        tensor_dtype(signature.inputs[0])
 
 
 def test_input_data_json_lacking_an_input_names_the_inputs(tmp_path: Path) -> None:

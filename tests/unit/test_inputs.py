@@ -2,8 +2,20 @@ import numpy as np
 import pytest
 
 from tritune.domain.model import ModelSignature, TensorSpec
-from tritune.errors import UsageError
-from tritune.inputs import DEFAULT_DYNAMIC_DIM, make_inputs, parse_shape_options, request_feeds, resolve_shapes
+from tritune.errors import ModelError, UsageError
+from tritune.inputs import (
+    DEFAULT_DYNAMIC_DIM,
+    WORDS,
+    batch_samples,
+    load_input_file,
+    make_inputs,
+    parse_shape_options,
+    request_feeds,
+    resolve_shapes,
+)
+from tritune.prepare.feeds import random_feeds
+from tritune.prepare.options import PrepareOptions
+from tritune.triton.model_info import config_type
 
 SIG = ModelSignature(
     inputs=(TensorSpec("ids", "TYPE_INT64", (-1, -1)), TensorSpec("img", "TYPE_FP32", (-1, 3, 8))),
@@ -58,3 +70,43 @@ def test_request_feeds_from_generated_data_or_a_file(tmp_path):
     requests = request_feeds(SIG, 2, {"ids": (4,)}, True, str(path))
     assert len(requests) == 3 and requests[0]["ids"].shape == (2, 4) and requests[0]["img"].shape == (2, 3, 8)
     assert requests[0]["ids"].dtype == np.int64 and requests[2]["ids"][1].tolist() == [0, 1, 2, 3]  # round-robin
+
+
+TEXT = ModelSignature(
+    inputs=(TensorSpec("text", "TYPE_STRING", (-1, 1)), TensorSpec("n", "TYPE_INT32", (-1, 1))),
+    outputs=(TensorSpec("y", "TYPE_FP32", (-1, 2)),),
+)
+
+
+def test_a_string_input_gets_text_as_bytes_random_deterministic_or_empty():
+    feeds = make_inputs(TEXT, {"text": (3, 1), "n": (3, 1)}, "random", np.random.default_rng(5))
+    text = feeds["text"]
+    assert text.dtype == np.object_ and text.shape == (3, 1)
+    assert all(isinstance(t, bytes) and set(t.decode().split()) <= set(WORDS) for t in text.ravel())
+    again = make_inputs(TEXT, {"text": (3, 1), "n": (3, 1)}, "random", np.random.default_rng(5))
+    assert again["text"].tolist() == text.tolist()
+    zeros = make_inputs(TEXT, {"text": (2, 1), "n": (2, 1)}, "zero")
+    assert zeros["text"].tolist() == [[b""], [b""]]
+
+
+def test_string_samples_come_from_json_and_npz_as_utf8_bytes(tmp_path):
+    data = tmp_path / "text.json"
+    data.write_text(
+        '{"data": [{"text": ["h\\u00e9llo world"], "n": [1]}, {"text": {"content": ["bye"], "shape": [1]}, "n": [2]},'
+        ' {"text": {"b64": "cmF3"}, "n": [3]}]}'
+    )
+    samples = load_input_file(data, TEXT, batched=True)
+    assert [s["text"].tolist() for s in samples] == [["héllo world".encode()], [b"bye"], [b"raw"]]
+    (request, _) = batch_samples(samples, 2, batched=True)
+    assert request["text"].dtype == np.object_ and request["text"].shape == (2, 1)
+    archive = tmp_path / "text.npz"
+    np.savez(archive, text=np.array([["one"], ["two"]]), n=np.array([[1], [2]], np.int32))
+    samples = load_input_file(archive, TEXT, batched=True)
+    assert [s["text"].tolist() for s in samples] == [[b"one"], [b"two"]]
+
+
+def test_a_string_input_the_runner_cannot_serve_still_stops_prepare():
+    """The load generator makes text for a repository's model; prepare's models run on tritune's runner."""
+    with pytest.raises(ModelError, match=r"^input 'text': BYTES tensors are not supported .*: convert the model"):
+        random_feeds(TEXT, 1, PrepareOptions(), True, np.random.default_rng(0))
+    assert config_type("BYTES") == "TYPE_STRING" and config_type("FP32") == "TYPE_FP32"

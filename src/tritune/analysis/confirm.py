@@ -40,9 +40,10 @@ _COST_REASONS = ("fewer instances", "a smaller max batch", "a shorter queue dela
 def serving_cost(serving: ServingConfig) -> tuple[int, int, int]:
     """What deploying a configuration costs, as a person compares it: instances, then max batch,
     then queue delay (smaller is cheaper)."""
-    if serving.steps:  # an ensemble's: its composing models' together
+    if serving.steps:  # an ensemble's: its composing models' together (a BLS model's own instances too)
         costs = [serving_cost(step) for _, step in serving.steps]
-        return (sum(c[0] for c in costs), sum(c[1] for c in costs), sum(c[2] for c in costs))
+        own = serving.instance_count - 1
+        return (own + sum(c[0] for c in costs), sum(c[1] for c in costs), sum(c[2] for c in costs))
     delay = serving.dynamic_batching.max_queue_delay_us if serving.dynamic_batching is not None else 0
     return (serving.instance_count, serving.max_batch_size, delay)
 

@@ -5,7 +5,9 @@ repository); the joint space is their product, each dimension named by its step'
 knob (``prep.instance_count``), plus the client's batch size, which belongs to the ensemble. A
 joint point is legal when each step's part is legal in its own space and the client batch fits
 the ensemble's max batch size. :meth:`JointSpace.variant` gives one :class:`ServingConfig` of the
-ensemble whose ``steps`` are the composing models' configs.
+ensemble whose ``steps`` are the composing models' configs. A BLS model, unlike an ensemble, runs
+code of its own on instances of its own: their count joins the joint space as a dimension of the
+BLS model's (``instance_count``, no step prefix), the variant's own ``instance_count``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class JointSpace(SearchSpace):
 
     steps: tuple[tuple[str, SearchSpace], ...] = ()
     max_batch_size: int = 0
+    own_kind: str = "KIND_CPU"  # a BLS model's instance kind, where its own instance count is searched
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.dimensions]
@@ -95,14 +98,24 @@ class JointSpace(SearchSpace):
     def variant(self, point: Point) -> Variant:
         parts = self.split(point)
         steps = tuple((step, space.variant(parts[step]).serving) for step, space in self.steps)
-        client = int(normalize_point(point).get(Dim.CLIENT_BATCH_SIZE, 1))  # type: ignore[arg-type]
-        return Variant(ServingConfig(max_batch_size=self.max_batch_size, steps=steps), client)
+        given = normalize_point(point)
+        client = int(given.get(Dim.CLIENT_BATCH_SIZE, 1))  # type: ignore[arg-type]
+        if Dim.INSTANCE_COUNT not in given:  # an ensemble: the steps are all it serves
+            return Variant(ServingConfig(max_batch_size=self.max_batch_size, steps=steps), client)
+        count = int(given[Dim.INSTANCE_COUNT])  # type: ignore[arg-type]
+        own = ServingConfig(self.max_batch_size, instance_count=count, instance_kind=self.own_kind, steps=steps)
+        return Variant(own, client)
 
 
 def joint_space(
-    steps: Mapping[str, SearchSpace], *, max_batch_size: int, client_batch_sizes: tuple[int, ...]
+    steps: Mapping[str, SearchSpace],
+    *,
+    max_batch_size: int,
+    client_batch_sizes: tuple[int, ...],
+    own: SearchSpace | None = None,
 ) -> JointSpace:
-    """The joint space of ``steps`` (each composing model's own space, in step order).
+    """The joint space of ``steps`` (each composing model's own space, in step order); ``own``:
+    a BLS model's own space, whose instance counts join it (its default's count first measured).
 
     A step's client batch size is not its own (the ensemble's client sends it), so it is left
     out; a step's max batch sizes below the ensemble's are left out too (Triton refuses an
@@ -130,7 +143,14 @@ def joint_space(
         if knob != Dim.CLIENT_BATCH_SIZE
     }
     default[Dim.CLIENT_BATCH_SIZE] = (client_batch_sizes or (1,))[0]
-    return JointSpace(tuple(dims), default=default, steps=tuple(fitted.items()), max_batch_size=max_batch_size)
+    own_kind = "KIND_CPU"
+    if own is not None and Dim.INSTANCE_COUNT in own.names:
+        dims.append(own.dimension(Dim.INSTANCE_COUNT))
+        default[Dim.INSTANCE_COUNT] = own.default[Dim.INSTANCE_COUNT]
+        own_kind = str(own.default.get(Dim.INSTANCE_KIND, own_kind))
+    return JointSpace(
+        tuple(dims), default=default, steps=tuple(fitted.items()), max_batch_size=max_batch_size, own_kind=own_kind
+    )
 
 
 def _fit_batches(step: str, space: SearchSpace, ensemble_batch: int) -> SearchSpace:

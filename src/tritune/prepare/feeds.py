@@ -63,6 +63,8 @@ def _input_shapes(
 def random_feeds(
     signature: ModelSignature, batch: int, options: PrepareOptions, batched: bool, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
+    for tensor in signature.inputs:
+        tensor_dtype(tensor)  # a string input, which the load generator can make, the runner cannot serve
     return make_inputs(signature, _input_shapes(signature, batch, options, batched), "random", rng)
 
 

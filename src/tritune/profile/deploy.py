@@ -24,6 +24,7 @@ from tritune.triton.user_model import (
     UserModel,
     served_config,
     variant_config,
+    with_instances,
     write_entry,
 )
 
@@ -275,14 +276,13 @@ class BlsDeployer(EnsembleDeployer):
         self, repository: Path, name: str, serving: ServingConfig, placement: Placement
     ) -> Path:
         """Each composing model under its own name with the variant's config, then the BLS model
-        ``name`` as the user wrote it; the BLS model's config.pbtxt."""
+        ``name`` as the user wrote it but for its instance count, the variant's own; the BLS
+        model's config.pbtxt."""
         for step in self._ensemble.steps:
             config = variant_config(step.config, step.name, serving.step(step.name))
             write_entry(repository, step.name, step, config, placement)
         model = self._ensemble.model
-        own = mc.ModelConfig()
-        own.CopyFrom(model.config)
-        own.name = name
+        own = with_instances(model.config, name, serving.instance_count, serving.instance_kind)
         return write_entry(repository, name, model, own, placement)
 
 

@@ -171,10 +171,12 @@ def _joint_space(config: ProfileConfig, model: ModelFiles, gpu_available: bool, 
     }
     # Models profiled concurrently each send batches of 1 (the client batch is an ensemble's).
     batch_sizes = (1,) if model.concurrent else tuple(config.profile_models[model.name].parameters.batch_sizes or (1,))
+    # A BLS model (not an ensemble; concurrent models have no entry) runs instances of its own: searched too.
+    bls = model.user is not None and not model.user.is_ensemble
+    own = build_space(config, model.name, model.signature, default=model.default, cpu_cores=cpu_cores) if bls else None
+    max_batch = model.default.max_batch_size if model.default else 0
     try:
-        return joint_space(
-            spaces, max_batch_size=model.default.max_batch_size if model.default else 0, client_batch_sizes=batch_sizes
-        )
+        return joint_space(spaces, max_batch_size=max_batch, client_batch_sizes=batch_sizes, own=own)
     except ValueError as error:
         raise UsageError(f"{model.name}: {error}") from None
 

@@ -250,6 +250,8 @@ def _config_summary(
     group = f"{total}:{kind}"
     if serving.steps:  # an ensemble's: each step's group, in step order ("2:CPU/1:CPU")
         group = "/".join(f"{s.instances}:{s.kind}" for s in step_knobs_of(serving))
+        if serving.instance_count > 1:  # a BLS model's own instances, before its steps'
+            group = f"{serving.instance_count}:{kind}+{group}"
     if config_text is not None:
         text, source = config_text, "output model repository"
     else:

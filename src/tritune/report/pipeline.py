@@ -84,8 +84,12 @@ def step_knobs(serving: ServingConfig) -> str:
 
 
 def describe_steps(serving: ServingConfig) -> str:
-    """An ensemble's configuration in one line: each step's knobs."""
-    return "; ".join(f"{name}: {step_knobs(step)}" for name, step in serving.steps)
+    """An ensemble's configuration in one line: each step's knobs (a BLS model's own instances
+    first, where it runs more than one)."""
+    if not serving.steps:
+        return ""
+    own = [f"itself: {serving.instance_count} instances"] if serving.instance_count > 1 else []
+    return "; ".join([*own, *(f"{name}: {step_knobs(step)}" for name, step in serving.steps)])
 
 
 def pipeline_of(config: str, load_label: str, serving: ServingConfig, metrics: Mapping[str, float]) -> Pipeline:

@@ -27,8 +27,14 @@ class ModelInfo:
         return self.max_batch_size > 0
 
 
+def config_type(datatype: str) -> str:
+    """The config's name of a metadata data type: ``FP32`` -> ``TYPE_FP32``; a string tensor,
+    ``BYTES`` in the metadata, is ``TYPE_STRING`` in a config (and in every TensorSpec)."""
+    return "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}"
+
+
 def _specs(tensors: Sequence[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-    return tuple(TensorSpec(t["name"], f"TYPE_{t['datatype']}", tuple(int(d) for d in t["shape"])) for t in tensors)
+    return tuple(TensorSpec(t["name"], config_type(t["datatype"]), tuple(int(d) for d in t["shape"])) for t in tensors)
 
 
 def _ready_models(api: TritonHttp) -> list[str]:

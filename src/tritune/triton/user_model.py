@@ -166,6 +166,16 @@ def _set_batching(config: mc.ModelConfig, serving: ServingConfig) -> None:
     dynamic.preferred_batch_size.extend(batching.preferred_batch_sizes)
 
 
+def with_instances(config: mc.ModelConfig, name: str, count: int, kind: str) -> mc.ModelConfig:
+    """``config`` named ``name`` with ``count`` instances of ``kind`` and nothing else changed
+    (the user's groups as they are where they already say so). Pure."""
+    changed = mc.ModelConfig()
+    changed.CopyFrom(config)
+    changed.name = name
+    _set_instances(changed, count, kind)
+    return changed
+
+
 def _set_instances(config: mc.ModelConfig, count: int, kind: str) -> None:
     kind_value = mc.ModelInstanceGroup.Kind.Value(kind)
     groups = config.instance_group
