@@ -34,6 +34,8 @@ from tritune.triton.server import EmbeddedTriton
 
 # Batches are padded to powers of two on a GPU by default (runner/batching.py says why); the
 # "_unpadded" paths run them as the batcher formed them, "_pad_max" always at max batch.
+# Batches are staged in one copy into reused page-locked buffers by default (runner/staging.py);
+# "host_unpinned" keeps the buffers pageable, "host_concat" concatenates then pads as before.
 PATHS: dict[str, RunnerOptions] = {
     "dlpack_out": RunnerOptions(io_binding="device"),
     "bind_host_out": RunnerOptions(io_binding="host"),
@@ -41,6 +43,8 @@ PATHS: dict[str, RunnerOptions] = {
     "cuda_graph": RunnerOptions(cuda_graph=True),
     "host_unpadded": RunnerOptions(io_binding="host", batch_buckets="off"),
     "host_pad_max": RunnerOptions(io_binding="host", batch_buckets="max"),
+    "host_unpinned": RunnerOptions(io_binding="host", host_staging="unpinned"),
+    "host_concat": RunnerOptions(io_binding="host", host_staging="off"),
 }
 SPLIT = ("perf_server_queue", "perf_server_compute_input", "perf_server_compute_infer", "perf_server_compute_output")
 

@@ -98,7 +98,8 @@ gpu)
 iopaths)
     # Where a served request's time goes per IO path of the runner (benchmarks/gpu_io_paths.py).
     [ -f /tmp/repo/resnet50/config.pbtxt ] ||
-        python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo
+        python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo \
+            --tolerance fp16:0.1,0.1  # random weights: fp16 was 0.042 off at worst on one H200 run, 0.02 on another
     python3 benchmarks/gpu_io_paths.py /tmp/repo/resnet50/variants/${PRECISION:-fp32}/model.onnx ${BENCH_ARGS:-}
     ;;
 gputests)

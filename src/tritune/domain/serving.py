@@ -35,6 +35,8 @@ class RunnerOptions:
     trt_cache_dir: str = ""  # TensorRT EP: engine cache folder (e.g. <run>/trt_cache)
     batch_buckets: str = ""  # "": the runner's default (pow2 on a GPU); "off", "pow2" or "max"
     phase_timing_s: float = 0.0  # > 0: the runner logs where execute()'s time goes this often (runner/phases.py)
+    # "": batches staged in reused buffers, page-locked on a GPU (runner/staging.py); "unpinned" or "off"
+    host_staging: str = ""
 
     def _gpu_parameters(self) -> dict[str, str]:
         gpu = {
@@ -44,6 +46,7 @@ class RunnerOptions:
             "trt_cache_dir": self.trt_cache_dir,
             "batch_buckets": self.batch_buckets,
             "phase_timing": f"{self.phase_timing_s:g}" if self.phase_timing_s > 0 else "",
+            "host_staging": self.host_staging,
         }
         return {key: value for key, value in gpu.items() if value}
 
@@ -63,7 +66,9 @@ class RunnerOptions:
         return f"RunnerOptions({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
 
-_GPU_FIELDS = frozenset({"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir", "batch_buckets", "phase_timing_s"})
+_GPU_FIELDS = frozenset(
+    {"cuda_graph", "io_binding", "trt_fp16", "trt_cache_dir", "batch_buckets", "phase_timing_s", "host_staging"}
+)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from .batching import BatchGroup, group_requests, merge_feeds, padded_rows, spli
 from .device import as_host, concatenate, feed_from_dlpack, output_dtype, pad_rows, split_device
 from .dtypes import numpy_dtype
 from .phases import PhaseClock
+from .pinned import pin
 from .runtimes import Device, create_runtime
+from .staging import STAGING_MODES, StagingBuffers
 
 
 def _parameters(model_config: dict[str, Any]) -> dict[str, str]:
@@ -80,6 +82,15 @@ class TritonPythonModel:
         self.scalars = {n.strip() for n in options.get("scalar_tensors", "").split(",") if n.strip()}
         self.device_outputs = bool(getattr(self.runtime, "outputs_on_device", False)) and not self.scalars
         self._said: set[str] = set()
+        # host_staging: batches joined and padded in one copy into reused buffers, page-locked on
+        # a GPU instance (runner/staging.py, runner/pinned.py); "unpinned" and "off" are for A/B runs.
+        staging = (options.get("host_staging") or "on").strip().lower()
+        if staging not in STAGING_MODES:
+            raise pb_utils.TritonModelException(
+                f"host_staging {staging!r} is not one of {', '.join(STAGING_MODES)}: fix the parameter in config.pbtxt"
+            )
+        pin_buffers = pin if kind == "GPU" and staging == "on" else None
+        self.staging = StagingBuffers(pin_buffers) if staging != "off" else None
         # phase_timing: seconds between the server-log lines saying where execute()'s time goes.
         every = float(options.get("phase_timing") or 0)
         self.clock = PhaseClock(str(args.get("model_name", "")), every) if every > 0 else None
@@ -134,14 +145,11 @@ class TritonPythonModel:
         for group in groups:
             originals = [readable[i] for i in group.request_indices]
             try:
-                with self._phase("merge"):
-                    merged = merge_feeds(feeds, group, concatenate)
                 sizes = group.batch_sizes if self.max_batch_size > 0 else (1,)
                 rows = sum(sizes)
                 extra = padded_rows(rows, self.max_batch_size, self.buckets) - rows
+                merged = self._merge(feeds, group, extra)
                 if extra > 0:  # the padding rows' outputs are the last piece, dropped
-                    with self._phase("pad"):
-                        merged = {name: pad_rows(value, extra) for name, value in merged.items()}
                     sizes = (*sizes, extra)
                 rows_run += rows + max(extra, 0)
                 pieces = self._run(merged, sizes)[: len(originals)]
@@ -158,6 +166,24 @@ class TritonPythonModel:
             if line:
                 _log(line)
         return responses
+
+    def _merge(self, feeds: list[dict[str, Any]], group: BatchGroup, extra: int) -> dict[str, Any]:
+        """The group's inputs as one batch with ``extra`` padding rows: host arrays in one copy
+        into the staging buffers (runner/staging.py), device tensors joined then padded."""
+        members = [feeds[i] for i in group.request_indices]
+        on_host = all(isinstance(v, np.ndarray) for m in members for v in m.values())
+        if self.staging is not None and on_host and (len(members) > 1 or extra > 0):
+            with self._phase("merge"):
+                staged = {name: self.staging.stage(name, [m[name] for m in members], extra) for name in members[0]}
+            if self.staging.pinned:
+                self._once("tritune runner: batches staged in page-locked host buffers")
+            return staged
+        with self._phase("merge"):
+            merged = merge_feeds(feeds, group, concatenate)
+        if extra > 0:
+            with self._phase("pad"):
+                merged = {name: pad_rows(value, extra) for name, value in merged.items()}
+        return merged
 
     def _run(self, merged: dict[str, Any], sizes: tuple[int, ...]) -> list[list[Any]]:
         """Each request's output tensors: from the device by DLPack where the runtime leaves
