@@ -14,6 +14,12 @@ tritune (fp32 and, where it validates, fp16):
 Printed: served/raw (target >= 0.9) and served/anchor (target >= 0.8), each with the spread
 ((max - min) / median) over --rounds rounds. Nothing is downloaded: weights are random.
 
+Rerun with the same --work-dir to go on where a cut-off run stopped (a device call has 10
+minutes): the prepared files and the in-process results are kept there (``<net>/files.json``,
+``<net>/inprocess.json``) and the profile resumes from its own store. Each loaded variant and
+each measurement is printed as it happens (load, warm-up and window seconds), so a cut-off run
+still shows where its time went.
+
 Usage (GPU host): python benchmarks/gpu_served_vs_raw.py [--models resnet50,mlp] [--grid default|gpu]
 Smoke run anywhere (CPU, tiny sizes): python benchmarks/gpu_served_vs_raw.py --quick
 """
@@ -37,7 +43,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tritune.config import parse_profile_config
-from tritune.domain.measurement import LoadPoint
+from tritune.domain.measurement import LoadPoint, Measurement
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.prepare.options import InputSpec, PrepareOptions
 from tritune.prepare.pipeline import prepare_model
@@ -84,7 +90,14 @@ def spread(values: list[float]) -> float:
 
 
 def prepared(source: str, work: Path, name: str, sample: tuple[int, ...], quick: bool) -> dict[str, Path]:
-    """tritune prepare's variants that validated (fp16 is kept only where it passed)."""
+    """tritune prepare's variants that validated (fp16 is kept only where it passed); those of an
+    earlier run in the same work dir when its files are all still there."""
+    kept = work / "files.json"
+    if kept.exists():
+        files = {p: Path(f) for p, f in json.loads(kept.read_text()).items()}
+        if files and all(f.exists() for f in files.values()):
+            print(f"  [prepare] reused: {', '.join(files)} from {kept}")
+            return files
     options = PrepareOptions(
         inputs=(InputSpec("x", sample, "float32"),),
         precisions=("fp32", "fp16"),
@@ -93,7 +106,9 @@ def prepared(source: str, work: Path, name: str, sample: tuple[int, ...], quick:
         force=True,  # write fp32 even where fp16 fails its check
     )
     model = prepare_model(source, work / "prepared", name, options, log=lambda line: print(f"  [prepare] {line}"))
-    return {p: model.directory / v.file for p, v in model.report.variants.items() if v.usable}
+    files = {p: model.directory / v.file for p, v in model.report.variants.items() if v.usable}
+    kept.write_text(json.dumps({p: str(f) for p, f in files.items()}))
+    return files
 
 
 def resnet(work: Path, quick: bool, prepare: bool = True) -> Net:
@@ -199,6 +214,28 @@ def anchor_compiled(net_name: str, args: argparse.Namespace) -> Best | None:
     return Best(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+class LineNotifier(QuietNotifier):
+    """One line per loaded variant and per measurement, with the seconds each took: where a
+    search's time goes (loads, warm-ups, windows), visible even when the run is cut off."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
+        print(f"    {name}: loaded in {load_time_s:.1f} s; {warmup or 'no warm-up'}", flush=True)
+        self._last = time.monotonic()
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
+        took = time.monotonic() - self._last
+        self._last = time.monotonic()
+        rate = measurement.metrics.get("perf_throughput", 0.0)
+        how = "stored" if replayed else f"{took:.1f} s"
+        print(
+            f"    {name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how})",
+            flush=True,
+        )
+
+
 def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[list[Best], str]:
     """``tritune profile`` on one prepared file, then its winner re-measured by both clients."""
     grid = QUICK_GRID if args.quick else GPU_GRID if args.grid == "gpu" else None
@@ -222,7 +259,7 @@ def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[list[Bes
     )
     run_dir = args.work_dir / f"profile_{net.name}_{precision}"
     started = time.monotonic()
-    (conclusion,) = ProfileSession(config, QuietNotifier()).run(run_dir=run_dir, export=None, report=False)
+    (conclusion,) = ProfileSession(config, LineNotifier()).run(run_dir=run_dir, export=None, report=False)
     took = time.monotonic() - started
     if conclusion.best_name is None:
         raise SystemExit(f"the profile found no usable configuration: see {run_dir}")
@@ -307,7 +344,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="per in-process measurement")
     parser.add_argument("--window-ms", type=int, default=1000)
-    parser.add_argument("--compile-timeout", type=float, default=600.0, help="0 skips the torch.compile anchor")
+    parser.add_argument(
+        "--compile-timeout",
+        type=float,
+        default=180.0,
+        help="0 skips the torch.compile anchor (on an H100 it had not finished in 7 min: the call's time went)",
+    )
     parser.add_argument("--max-concurrency", type=int, default=1024, help="the profile's search bound")
     parser.add_argument("--max-instances", type=int, default=5, help="the profile's search bound")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temporary directory)")
@@ -333,6 +375,26 @@ def main() -> None:
         run(args)
 
 
+def inprocess(
+    key: str, net: Net, args: argparse.Namespace, batches: list[int], providers: list[str]
+) -> tuple[list[Best], list[Best]]:
+    """Raw ONNX Runtime and the PyTorch anchor (``key``: the --models name), measured once per
+    work dir (a rerun reuses them)."""
+    kept = args.work_dir / key / "inprocess.json"
+    if kept.exists():
+        stored = json.loads(kept.read_text())
+        print(f"  in-process results reused from {kept}")
+        return [Best(**b) for b in stored["raw"]], [Best(**b) for b in stored["anchor"]]
+    trt_cache = args.work_dir / "trt_cache"
+    raws = [raw_ort(f, p, batches, args.seconds, args.rounds, trt_cache) for f in net.files.values() for p in providers]
+    anchors = [anchor(net, batches, args.seconds, args.rounds, compiled=False, quick=args.quick)]
+    anchors += filter(None, [anchor_compiled(key, args)] if args.compile_timeout > 0 else [])
+    kept.write_text(
+        json.dumps({"raw": [dataclasses.asdict(b) for b in raws], "anchor": [dataclasses.asdict(b) for b in anchors]})
+    )
+    return raws, anchors
+
+
 def run(args: argparse.Namespace) -> None:
     batches = [1, 2, 8] if args.quick else [1, 8, 32, 64, 128, 256]
     builders = {"resnet50": resnet, "mlp": mlp}
@@ -349,12 +411,7 @@ def run(args: argparse.Namespace) -> None:
     for name in args.models.split(","):
         net = builders[name](args.work_dir / name, args.quick)
         print(f"\n{name}: prepared {', '.join(net.files)}", flush=True)
-        trt_cache = args.work_dir / "trt_cache"
-        raws = [
-            raw_ort(f, p, batches, args.seconds, args.rounds, trt_cache) for f in net.files.values() for p in providers
-        ]
-        anchors = [anchor(net, batches, args.seconds, args.rounds, compiled=False, quick=args.quick)]
-        anchors += filter(None, [anchor_compiled(name, args)] if args.compile_timeout > 0 else [])
+        raws, anchors = inprocess(name, net, args, batches, providers)
         rows = []
         for precision in args.served.split(",") if args.served else net.files:
             if precision not in net.files:

@@ -114,6 +114,8 @@ gpuprofile)
     python3 -m tritune report /tmp/run_gpu -o "$OUT/report" --no-pdf >/dev/null 2>&1 || true
     ;;
 gpubench)
+    # Resumable: a rerun on the same (still warm) machine reuses /tmp/gpubench's prepared files,
+    # in-process results and profile store, so a run longer than one call goes on in the next.
     python3 benchmarks/gpu_served_vs_raw.py --models "${MODELS:-resnet50}" --rounds "${ROUNDS:-2}" --work-dir /tmp/gpubench ${BENCH_ARGS:-}
     ;;
 bench)
