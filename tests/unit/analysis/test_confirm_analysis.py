@@ -10,7 +10,9 @@ from tritune.analysis.confirm import (
     confirmed_facts,
     confirmed_ranking,
     decide,
+    equivalent,
     needs_another_round,
+    overlap,
     serving_cost,
     standing,
 )
@@ -116,6 +118,20 @@ def test_overlap_asks_for_more_rounds_up_to_the_cap() -> None:
     assert needs_another_round(close, 5, rounds=3, max_rounds=6)
     assert not needs_another_round(close, 6, rounds=3, max_rounds=6)  # the cap
     assert not needs_another_round(close, 3, rounds=3, max_rounds=3)
+
+
+def test_finalists_shown_within_2_percent_need_no_more_rounds() -> None:
+    # MiniLM's finalists on the 2-core host: 213 against 213.5 infer/s with a tight spread.
+    same = [
+        standing(_finalist("a", 213, 213, 213, 213), THROUGHPUT),
+        standing(_finalist("b", 214, 198, 218, 213), THROUGHPUT),
+    ]
+    assert overlap(*same) and equivalent(*same)
+    assert not needs_another_round(same, 4, rounds=3, max_rounds=6)
+    # As close in their medians but noisier: not shown within 2 % yet, so one more round.
+    noisy = [standing(_finalist("a", 200, 213, 226), THROUGHPUT), standing(_finalist("b", 198, 214, 230), THROUGHPUT)]
+    assert overlap(*noisy) and not equivalent(*noisy)
+    assert needs_another_round(noisy, 3, rounds=3, max_rounds=6)
 
 
 def _facts() -> SummaryFacts:
