@@ -170,7 +170,7 @@ def equivalent(a: Standing, b: Standing) -> bool:
 def needs_another_round(standings: Sequence[Standing], done: int, rounds: int, max_rounds: int) -> bool:
     """Measure another round: fewer than ``rounds`` are done, or (below ``max_rounds``) the top two
     still overlap and are not yet shown equivalent (on MiniLM, rounds 4-6 of two finalists that
-    measured 213 and 214 infer/s were a third of the confirm step's time)."""
+    measured 213 and 214 infer/s were nearly half of the confirm step's time)."""
     if done < rounds:
         return True
     if done >= max(max_rounds, rounds):
