@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tritune.runner.batching import BatchGroup, group_requests, merge_feeds, padded_rows, split_outputs
+from tritune.runner.batching import BatchGroup, bucket_mode, group_requests, merge_feeds, padded_rows, split_outputs
 from tritune.runner.device import pad_rows
 
 
@@ -33,6 +33,14 @@ def test_merge_then_split_round_trips_each_request():
 def test_split_rejects_an_output_that_lost_the_batch_dimension():
     with pytest.raises(ValueError, match="does not keep the batch dimension first"):
         split_outputs({"y": np.zeros((3, 4))}, [2, 2])
+
+
+def test_auto_buckets_are_pow2_on_a_batching_gpu_instance_only() -> None:
+    assert bucket_mode(None, gpu=True, max_batch_size=8) == "pow2"
+    assert bucket_mode(" AUTO ", gpu=True, max_batch_size=8) == "pow2"
+    assert bucket_mode("", gpu=False, max_batch_size=8) == "off"
+    assert bucket_mode("auto", gpu=True, max_batch_size=0) == "off"  # no batch dimension
+    assert bucket_mode("max", gpu=False, max_batch_size=8) == "max"  # given: kept as given
 
 
 def test_padded_rows_by_mode() -> None:

@@ -31,11 +31,11 @@ from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_
 from tritune.loadgen.observer import ServerObserver, ServerSide
 from tritune.loadgen.payload import RequestTarget
 from tritune.loadgen.request import make_request_fn, probe
-from tritune.loadgen.result import PerfResult, WindowBrief, judge
+from tritune.loadgen.result import PerfResult, WindowBrief, few_batches_hint, judge
 from tritune.loadgen.schedule import split_concurrency
 from tritune.loadgen.shm import InputRegion, Slot
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
-from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, tick_length_ns
+from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, WindowMode, tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
 from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
 from tritune.triton.http_api import stopped_answering
@@ -311,6 +311,10 @@ class LoadDriver:
             host_cores=side.host_cores,
         )
         reason = verdict.reason
+        window = self.options.window
+        if verdict.status is MeasurementStatus.UNSTABLE and side.breakdown and window.mode is WindowMode.TIME:
+            hint = few_batches_hint(side.breakdown.executions, len(kept), window.window_ns / 1e6)
+            reason = f"{reason}; {hint}" if hint else reason
         if verdict.status is MeasurementStatus.FAILED:  # a hung server is named, not its symptoms
             reason = stopped_answering(self.server.endpoints.api()) or self._stub_died(target) or reason
         return PerfResult(

@@ -32,6 +32,26 @@ LATE_FRACTION_BOUND = 0.01
 FAILED_FRACTION_BOUND = 0.01
 
 
+# Fewer model executions than this per window: one batch more or less moves a window's count by
+# a tenth or more, perf_analyzer's stability threshold (MiniLM at 300 ms windows on 2 cores held
+# 3-4 batches of 16, and a fifth of its measurements ran unstable to the last window).
+FEW_BATCHES_PER_WINDOW = 10
+
+
+def few_batches_hint(executions: int, windows: int, window_ms: float) -> str | None:
+    """Why an unstable measurement may be its window's fault, with the fix: its windows held few
+    of the model's executions (batches), whose completions arrive together. None otherwise."""
+    if windows <= 0 or executions <= 0:
+        return None
+    per_window = executions / windows
+    if per_window >= FEW_BATCHES_PER_WINDOW:
+        return None
+    return (
+        f"its {window_ms:g} ms windows held about {per_window:.0f} batches each, and one batch more or less "
+        f"moves a window's throughput by {100 / per_window:.0f} %: give a longer --measurement-interval"
+    )
+
+
 @dataclass(frozen=True)
 class MeasurementVerdict:
     status: MeasurementStatus

@@ -12,6 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tritune.runner.batching import bucket_mode, padded_rows
+
+# Parameters every config of tritune's runner carries (domain/serving.py RunnerOptions): how a
+# config the server hands back is known to be the runner's, whose batch buckets apply.
+_RUNNER_PARAMETERS = frozenset({"runtime", "model_filename", "graph_optimization_level"})
+
 
 @dataclass(frozen=True)
 class WarmupPlan:
@@ -76,14 +82,45 @@ def instance_total(config: Mapping[str, Any]) -> int:
     return max(total, 1)
 
 
+def runner_buckets(config: Mapping[str, Any]) -> str | None:
+    """The batch buckets tritune's runner pads to under this config (runner/batching.py), or None
+    when the model is not served by the runner (a user's backend meets every size it is sent)."""
+    if config.get("backend") != "python":
+        return None
+    parameters = {k: str((v or {}).get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+    if not _RUNNER_PARAMETERS.issubset(parameters):
+        return None
+    gpu = any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ())
+    return bucket_mode(
+        parameters.get("batch_buckets"), gpu=gpu, max_batch_size=int(config.get("max_batch_size", 0) or 0)
+    )
+
+
+def bucketed(sizes: Sequence[int], max_batch_size: int, mode: str) -> tuple[int, ...]:
+    """One size per shape the runtime meets when batches are padded (``mode``): the largest of
+    ``sizes`` padded to each shape, so a request that pads to nothing is sent where one exists."""
+    largest: dict[int, int] = {}
+    for size in sorted(sizes):
+        largest[padded_rows(size, max_batch_size, mode)] = size
+    return tuple(sorted(largest.values()))
+
+
 def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> WarmupPlan:
-    """The warm-up of a model as the server loaded it (its config JSON, as Triton completed it)."""
+    """The warm-up of a model as the server loaded it (its config JSON, as Triton completed it).
+
+    On a GPU every size the batcher can form is a new shape, except where tritune's runner pads
+    batches to buckets: there only the buckets are (ResNet-50 on an H100 at max batch 128, 5
+    instances: 640 warm-up requests in 30-33 s, every size 1-128; the buckets are 8 shapes)."""
     batching = config.get("dynamic_batching")
+    max_batch_size = int(config.get("max_batch_size", 0) or 0)
     sizes = warmup_batch_sizes(
-        int(config.get("max_batch_size", 0) or 0),
+        max_batch_size,
         dynamic_batching=batching is not None,
         client_batch_size=client_batch_size,
         preferred=[int(p) for p in (batching or {}).get("preferred_batch_size") or ()],
         every_size=any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ()),
     )
+    buckets = runner_buckets(config)
+    if buckets is not None and buckets != "off":
+        sizes = bucketed(sizes, max_batch_size, buckets)
     return WarmupPlan(sizes, instance_total(config))

@@ -82,6 +82,16 @@ def split_outputs(outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int])
 BUCKET_MODES = ("off", "pow2", "max")
 
 
+def bucket_mode(option: str | None, *, gpu: bool, max_batch_size: int) -> str:
+    """The mode a ``batch_buckets`` parameter means: "auto" (or unset) is pow2 on a GPU instance
+    of a batching model, off elsewhere. The warm-up plan (loadgen/warmup_plan.py) reads the same
+    rule to send only the shapes the runtime will see."""
+    mode = (option or "auto").strip().lower()
+    if mode == "auto":
+        return "pow2" if gpu and max_batch_size > 0 else "off"
+    return mode
+
+
 def padded_rows(rows: int, max_batch_size: int, mode: str) -> int:
     """The rows a batch of ``rows`` runs as (never fewer, never above ``max_batch_size`` unless
     ``rows`` already is)."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the Python-backend stub
 
-from .batching import BatchGroup, group_requests, merge_feeds, padded_rows, split_outputs
+from .batching import BatchGroup, bucket_mode, group_requests, merge_feeds, padded_rows, split_outputs
 from .device import as_host, concatenate, feed_from_dlpack, output_dtype, pad_rows, split_device
 from .dtypes import numpy_dtype
 from .phases import PhaseClock
@@ -61,9 +61,7 @@ class TritonPythonModel:
         device = Device(kind=kind, device_id=int(args.get("model_instance_device_id") or 0))
         # Padding to a few batch sizes is the GPU default (see batching.BUCKET_MODES for why);
         # the runtime reads the same option to keep one session per size.
-        buckets = (options.get("batch_buckets") or "auto").strip().lower()
-        if buckets == "auto":
-            buckets = "pow2" if kind == "GPU" and self.max_batch_size > 0 else "off"
+        buckets = bucket_mode(options.get("batch_buckets"), gpu=kind == "GPU", max_batch_size=self.max_batch_size)
         padded_rows(1, self.max_batch_size, buckets)  # an unknown mode fails the load, naming the modes
         self.buckets = options["batch_buckets"] = buckets
         self.runtime = create_runtime(options.get("runtime") or "onnxruntime", model_path, options, device)

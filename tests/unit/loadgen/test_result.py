@@ -8,7 +8,7 @@ import pytest
 from tritune.domain.metrics import METRICS, is_known
 from tritune.domain.status import MeasurementStatus, Stability
 from tritune.loadgen import LoadSpec, PerfResult, judge
-from tritune.loadgen.result import CLIENT_CPU_BOUND
+from tritune.loadgen.result import CLIENT_CPU_BOUND, few_batches_hint
 from tritune.loadgen.server_stats import ServerBreakdown
 from tritune.loadgen.stats import ClientSummary, WindowStats, summarize
 from tritune.monitor.memory import ModelMemory
@@ -106,3 +106,14 @@ def test_to_measurement_writes_the_metric_tables_names_in_its_units() -> None:
     assert metrics["gpu_used_memory"] == pytest.approx(3000.0)  # MB, from the gauges
     assert metrics["gpu_utilization"] == pytest.approx(37.5)  # percent, averaged over GPUs
     assert metrics["gpu_power_usage"] == pytest.approx(150.0)  # W, summed over GPUs
+
+
+def test_an_unstable_window_holding_few_batches_is_named_with_its_fix() -> None:
+    # MiniLM at 300 ms windows: 3 windows holding 11 executions (batches of 16) in all
+    hint = few_batches_hint(executions=11, windows=3, window_ms=300)
+    assert hint is not None
+    assert "300 ms windows held about 4 batches each" in hint and "27 %" in hint
+    assert "--measurement-interval" in hint
+    assert few_batches_hint(executions=30, windows=3, window_ms=1000) is None  # 10 a window: enough
+    assert few_batches_hint(executions=0, windows=3, window_ms=300) is None  # no server count (ensemble)
+    assert few_batches_hint(executions=11, windows=0, window_ms=300) is None

@@ -62,3 +62,32 @@ def test_gpu_instances_warm_every_batch_size_the_batcher_can_form() -> None:
     assert plan_from_config(config).batch_sizes == (1, 2, 3, 4, 5, 6, 7, 8)
     assert plan_from_config(config, client_batch_size=2).batch_sizes == (2, 4, 6, 8)
     assert plan_from_config({**config, "dynamic_batching": None}).batch_sizes == (1,)
+
+
+def _runner_config(kind: str, max_batch: int, **parameters: str) -> dict[str, object]:
+    """A config of tritune's runner as the server hands it back (its parameters as string values)."""
+    values = {"runtime": "onnxruntime", "model_filename": "model.onnx", "graph_optimization_level": "all", **parameters}
+    return {
+        "backend": "python",
+        "max_batch_size": max_batch,
+        "dynamic_batching": {"max_queue_delay_microseconds": 0},
+        "instance_group": [{"count": 5, "kind": kind}],
+        "parameters": {k: {"string_value": v} for k, v in values.items()},
+    }
+
+
+def test_the_runners_gpu_buckets_are_the_only_shapes_warmed() -> None:
+    """The runner pads GPU batches to powers of two: 8 shapes at max batch 128, not 128 sizes."""
+    plan = plan_from_config(_runner_config("KIND_GPU", 128))
+    assert plan.batch_sizes == (1, 2, 4, 8, 16, 32, 64, 128) and plan.requests == 40
+    assert plan_from_config(_runner_config("KIND_GPU", 12)).batch_sizes == (1, 2, 4, 8, 12)
+    # a client batch of 3: the largest multiple padded to each bucket (3 -> 4, 6 -> 8, 15 -> 16)
+    assert plan_from_config(_runner_config("KIND_GPU", 16), client_batch_size=3).batch_sizes == (3, 6, 15)
+    assert plan_from_config(_runner_config("KIND_GPU", 16, batch_buckets="max")).batch_sizes == (16,)
+    every = tuple(range(1, 17))
+    assert plan_from_config(_runner_config("KIND_GPU", 16, batch_buckets="off")).batch_sizes == every
+    # not the runner (a user's model.py without its parameters): every size stays
+    user = {**_runner_config("KIND_GPU", 16), "parameters": {}}
+    assert plan_from_config(user).batch_sizes == every
+    # the runner on the CPU pads nothing: the CPU plan is unchanged
+    assert plan_from_config(_runner_config("KIND_CPU", 16)).batch_sizes == (1, 2, 4, 8, 16)
