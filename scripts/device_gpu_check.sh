@@ -9,7 +9,7 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|doctor|gpu|iopaths|gputests|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|gpu|warmup|iopaths|gputests|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
 # STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
 # onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
 # (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
@@ -101,6 +101,12 @@ iopaths)
         python3 -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 -o /tmp/repo \
             --tolerance fp16:0.1,0.1  # random weights: fp16 was 0.042 off at worst on one H200 run, 0.02 on another
     python3 benchmarks/gpu_io_paths.py /tmp/repo/resnet50/variants/${PRECISION:-fp32}/model.onnx ${BENCH_ARGS:-}
+    ;;
+warmup)
+    # The warm-up a GPU variant of tritune's runner gets: the shapes it pads batches to, once per
+    # instance (loadgen/warmup_plan.py), printed by `tritune perf` before its measurement.
+    python3 -c 'from pathlib import Path; from tritune.testing.models import mlp_model; mlp_model(Path("/tmp/mlp.onnx"), width=1024, depth=8)'
+    python3 -m tritune perf /tmp/mlp.onnx --concurrency-range 16 -p 500 2>&1 | grep -i "warm-up\|concurrency: 16"
     ;;
 gputests)
     # test_gpu.py alone: collecting the folder imports selenium (the browser tests), which that host lacks
