@@ -354,8 +354,9 @@ def test_a_server_stuck_in_a_model_load_ends_with_a_killed_tritune(tmp_path: Pat
     """A server loading a model ignores SIGTERM until the load ends (here: never), so the
     kernel's parent-death signal alone left it and its stub running for minutes. The reaper
     ends them, and removes the shared memory they mapped, once tritune is SIGKILLed."""
-    from tritune.triton.reaper import group_members, shared_memory
+    from tritune.triton.reaper import group_members, shared_memory, unmapped_regions
 
+    started = time.time()
     repo = tmp_path / "repo"
     (repo / "sleepy" / "1").mkdir(parents=True)
     (repo / "sleepy" / "1" / "model.py").write_text(
@@ -385,6 +386,12 @@ def test_a_server_stuck_in_a_model_load_ends_with_a_killed_tritune(tmp_path: Pat
     assert wait_until_gone(str(repo), timeout_s=60) == []
     assert group_members(server_pid) == []
     assert [r for r in regions if r.exists()] == []
+    # Nor any region the server made that nobody maps now (one was left behind every time the
+    # reaper took only those its processes mapped when it ended them).
+    deadline = time.monotonic() + 10
+    while unmapped_regions(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert unmapped_regions(started) == set()
 
 
 def test_the_stubs_of_a_server_that_died_by_itself_are_ended_by_stop(tmp_path: Path, dtype_zoo_onnx: Path) -> None:

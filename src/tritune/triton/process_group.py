@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from tritune.triton.reaper import group_members, remove, shared_memory
+from tritune.triton.reaper import group_members, remove, shared_memory, unmapped_regions
 
 
 def start_reaper(server_pid: int, owned: tempfile.TemporaryDirectory[str] | None) -> subprocess.Popen[bytes]:
@@ -34,9 +34,10 @@ def start_reaper(server_pid: int, owned: tempfile.TemporaryDirectory[str] | None
     )
 
 
-def terminate_group(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+def terminate_group(process: subprocess.Popen[bytes], timeout_s: float, started_epoch: float | None = None) -> None:
     """End the server, every process of its group and any stub that left it; remove the
-    ``/dev/shm`` regions they mapped.
+    ``/dev/shm`` regions they mapped and, given when the server started (``time.time()``), the
+    Python backend's regions made since then that nobody maps any more (reaper.unmapped_regions).
 
     The group, not the tree: a server that died by itself leaves its stubs reparented to init,
     out of ``children()`` but still in the server's process group."""
@@ -65,6 +66,8 @@ def terminate_group(process: subprocess.Popen[bytes], timeout_s: float) -> None:
         with contextlib.suppress(psutil.Error):
             member.kill()
     psutil.wait_procs(alive, timeout=3)
+    if started_epoch is not None:
+        regions |= unmapped_regions(started_epoch)
     remove(regions)
 
 

@@ -128,6 +128,7 @@ class EmbeddedTriton:
         self._extra_args = list(extra_args)
         self._log_verbose = log_verbose
         self._process: subprocess.Popen[bytes] | None = None
+        self._started_epoch: float | None = None  # time.time() at start
         self._reaper: subprocess.Popen[bytes] | None = None
         self._endpoints: Endpoints | None = None
         self._log_file: Path | None = None
@@ -237,6 +238,7 @@ class EmbeddedTriton:
             *self._extra_args,
         ]
         env = server_environment(install)
+        self._started_epoch = time.time()  # its stubs' regions are newer (stop() looks for them)
         with self._log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 command,
@@ -289,7 +291,7 @@ class EmbeddedTriton:
         """Stop the server and every process it started; idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            terminate_group(process, timeout_s)
+            terminate_group(process, timeout_s, self._started_epoch)
         reaper, self._reaper = self._reaper, None
         if reaper is not None:  # its server is gone: nothing left for it to do
             reaper.kill()
