@@ -82,6 +82,14 @@ def instance_total(config: Mapping[str, Any]) -> int:
     return max(total, 1)
 
 
+def _on_gpu(config: Mapping[str, Any]) -> bool:
+    return any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ())
+
+
+def _max_batch_size(config: Mapping[str, Any]) -> int:
+    return int(config.get("max_batch_size", 0) or 0)
+
+
 def runner_buckets(config: Mapping[str, Any]) -> str | None:
     """The batch buckets tritune's runner pads to under this config (runner/batching.py), or None
     when the model is not served by the runner (a user's backend meets every size it is sent)."""
@@ -90,10 +98,7 @@ def runner_buckets(config: Mapping[str, Any]) -> str | None:
     parameters = {k: str((v or {}).get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
     if not _RUNNER_PARAMETERS.issubset(parameters):
         return None
-    gpu = any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ())
-    return bucket_mode(
-        parameters.get("batch_buckets"), gpu=gpu, max_batch_size=int(config.get("max_batch_size", 0) or 0)
-    )
+    return bucket_mode(parameters.get("batch_buckets"), gpu=_on_gpu(config), max_batch_size=_max_batch_size(config))
 
 
 def bucketed(sizes: Sequence[int], max_batch_size: int, mode: str) -> tuple[int, ...]:
@@ -112,13 +117,13 @@ def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> W
     batches to buckets: there only the buckets are (ResNet-50 on an H100 at max batch 128, 5
     instances: 640 warm-up requests in 30-33 s, every size 1-128; the buckets are 8 shapes)."""
     batching = config.get("dynamic_batching")
-    max_batch_size = int(config.get("max_batch_size", 0) or 0)
+    max_batch_size = _max_batch_size(config)
     sizes = warmup_batch_sizes(
         max_batch_size,
         dynamic_batching=batching is not None,
         client_batch_size=client_batch_size,
         preferred=[int(p) for p in (batching or {}).get("preferred_batch_size") or ()],
-        every_size=any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ()),
+        every_size=_on_gpu(config),
     )
     buckets = runner_buckets(config)
     if buckets is not None and buckets != "off":

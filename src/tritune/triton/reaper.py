@@ -25,7 +25,7 @@ from pathlib import Path
 POLL_S = 0.5
 GRACE_S = 5.0
 SHM = "/dev/shm/"
-PYTHON_BACKEND_REGION = "triton_python_backend_shm_region_"  # the stubs' regions, one per stub
+PYTHON_BACKEND_REGION = "triton_python_backend_shm_region_"  # the Python backend's regions for its stubs
 
 
 def alive(pid: int) -> bool:
@@ -67,10 +67,10 @@ def shared_memory(pids: Iterable[int]) -> set[Path]:
 def unmapped_regions(since_epoch: float) -> set[Path]:
     """The Python backend's regions made since ``since_epoch`` that no live process maps.
 
-    A server SIGKILLed (or crashed) on its own takes its stubs along a moment later (they watch
-    their parent), so by the time it is stopped nobody maps its regions and ``shared_memory``
-    of its group finds none: in the test suite a server killed while in use left one 1 MiB
-    region behind now and then. Another server's regions are mapped by its live stubs and kept."""
+    ``shared_memory`` of a group finds only what its processes map when they are ended; a region
+    nobody maps by then is missed: a server stuck loading a model, whose tritune was SIGKILLed,
+    left one 1 MiB region behind every time the reaper ended it. Another server's regions are
+    mapped by its live processes and kept."""
     candidates = set()
     for path in Path(SHM).glob(f"{PYTHON_BACKEND_REGION}*"):
         with contextlib.suppress(OSError):
