@@ -9,7 +9,7 @@
 # libs, Python 3.12 stub only; tools/: perf_analyzer and its CUDA runtime, from
 # scripts/get_perf_analyzer.sh) and the cp312 wheels of tritune's dependencies the host lacks.
 # scripts/device_bundle.sh builds .whl/.
-#   STEP=check|doctor|gpu|warmup|iopaths|gputests|gpuprofile|gpubench|bench|search|tests scripts/device_gpu_check.sh
+#   STEP=check|doctor|gpu|warmup|iopaths|gputests|gpuprofile|gpubench|bench|search|searchall|tests scripts/device_gpu_check.sh
 # STEP=doctor prints doctor alone: the server's Python as the probe model sees it, its
 # onnxruntime and providers beside tritune's, and the GPU install step missing. ORT_WHEEL=FILE
 # (an onnxruntime-gpu wheel, carried with ../shared/tools/device_parts.sh) is installed into
@@ -133,6 +133,28 @@ bench)
     ;;
 search)
     python3 benchmarks/search_vs_brute.py --models "${MODELS:-cnn}" --server-cpus "${SERVER_CPUS:-4}" ${BENCH_ARGS:-}
+    ;;
+searchall)
+    # The search benchmark's three models at once, each on its own share of the cores (whole
+    # physical cores first: CPUs ordered by core, then cut into equal groups), its own --server-cpus
+    # within it, its own window, and its own --work-dir, so a rerun on the still-warm machine
+    # resumes every run where it stopped (LIMIT: seconds each may run). Logs: $OUT/svb_<model>.log.
+    lscpu | grep -i "model name\|thread(s) per core\|core(s) per socket\|socket(s)"
+    mapfile -t order < <(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -k1,1n | cut -d, -f1)
+    size=${GROUP_CPUS:-5}
+    i=0
+    set -m  # each job its own process group, SIGINT not ignored: LIMIT's SIGINT stops it cleanly
+    for spec in ${CASES:-cnn:300 mlp:300 minilm:500}; do
+        model=${spec%%:*} window=${spec##*:}
+        cpus=$(IFS=,; echo "${order[*]:$((i * size)):$size}")
+        i=$((i + 1))
+        echo "== $model on CPUs $cpus, window $window ms"
+        timeout -s INT "${LIMIT:-550}" taskset -c "$cpus" python3 benchmarks/search_vs_brute.py --models "$model" --server-cpus "${SERVER_CPUS:-3}" \
+            --window-ms "$window" --repeats "${REPEATS:-5}" --work-dir "/tmp/svb_$model" ${BENCH_ARGS:-} \
+            >"$OUT/svb_$model.log" 2>&1 &
+    done
+    wait || true
+    for spec in ${CASES:-cnn:300 mlp:300 minilm:500}; do tail -n 12 "$OUT/svb_${spec%%:*}.log"; done
     ;;
 tests)
     python3 -m pytest -q -p no:cacheprovider tests/integration/test_triton_server.py tests/integration/test_perf.py
