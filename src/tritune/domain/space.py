@@ -35,6 +35,9 @@ class Dim(StrEnum):
     INTRA_OP_THREADS = "intra_op_threads"  # 0: the runtime's default
     INTER_OP_THREADS = "inter_op_threads"
     PRECISION = "precision"  # "fp32", "fp16", ...: which prepared model file is served
+    # tritune's runner on a GPU: CUDA graphs, one per padded batch shape. A point carries it only
+    # in a space that searches it (a GPU one), so CPU points keep the keys they always had.
+    CUDA_GRAPH = "cuda_graph"
     CLIENT_BATCH_SIZE = "client_batch_size"  # the batch size of each client request
 
 
@@ -49,6 +52,7 @@ BASELINE: dict[str, Value] = {
     Dim.INTRA_OP_THREADS: 0,
     Dim.INTER_OP_THREADS: 0,
     Dim.PRECISION: "fp32",
+    Dim.CUDA_GRAPH: False,
     Dim.CLIENT_BATCH_SIZE: 1,
 }
 
@@ -203,6 +207,7 @@ class SearchSpace:
             execution_providers=tuple(p[Dim.EXECUTION_PROVIDERS]),  # type: ignore[arg-type]
             intra_op_threads=int(p[Dim.INTRA_OP_THREADS]),  # type: ignore[arg-type]
             inter_op_threads=int(p[Dim.INTER_OP_THREADS]),  # type: ignore[arg-type]
+            cuda_graph=bool(p[Dim.CUDA_GRAPH]),
         )
         serving = ServingConfig(
             max_batch_size=int(p[Dim.MAX_BATCH_SIZE]),  # type: ignore[arg-type]
@@ -233,14 +238,16 @@ def point_from_serving(
         Dim.PRECISION: precision,
         Dim.CLIENT_BATCH_SIZE: client_batch_size,
     }
+    if serving.runner.cuda_graph:  # only where set: see Dim.CUDA_GRAPH
+        point[Dim.CUDA_GRAPH] = True
     point.update((backend_dim(key), value) for key, value in serving.backend_options)
     return point
 
 
 def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] | None:
     """Make a proposal legal by changing only the knobs that depend on the max batch size (and
-    GPU-only backend knobs, which are unset on a CPU instance; and, in a space with ``cores``,
-    the intra-op threads, which depend on the instances).
+    GPU-only backend knobs and the runner's CUDA graphs, which are unset (off) on a CPU
+    instance; and, in a space with ``cores``, the intra-op threads, which depend on the instances).
 
     Triton rejects dynamic batching without batching, preferred batch sizes above the max batch
     size, and client batches above it. Rather than waste a measurement (or a searcher's draw)
@@ -269,7 +276,7 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
 
     def device_ok(v: Value) -> bool:
         # A GPU accelerator or CUDA graphs on a CPU instance changes nothing: measure it once.
-        return v in (UNSET, None) or p.get(Dim.INSTANCE_KIND) != "KIND_CPU"
+        return v in (UNSET, None, False) or p.get(Dim.INSTANCE_KIND) != "KIND_CPU"
 
     def threads_ok(v: Value) -> bool:
         threads = int(v)  # type: ignore[arg-type]
@@ -290,6 +297,7 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
         (Dim.DYNAMIC_BATCHING, batching_ok, None),
         (Dim.PREFERRED_BATCH_SIZES, preferred_ok, ()),
         (Dim.CLIENT_BATCH_SIZE, client_ok, 1),
+        (Dim.CUDA_GRAPH, device_ok, False),
         *(((Dim.INTRA_OP_THREADS, threads_ok, 0),) if cores is not None else ()),
         *((name, device_ok, UNSET) for name in sorted(p) if name.startswith(BACKEND_DIM_PREFIX) and foldable(name)),
     )

@@ -101,6 +101,17 @@ def runner_buckets(config: Mapping[str, Any]) -> str | None:
     return bucket_mode(parameters.get("batch_buckets"), gpu=_on_gpu(config), max_batch_size=_max_batch_size(config))
 
 
+# Runs of one shape until its CUDA graph replays: the runner's first run of a shape is a plain one
+# that sizes the graph's buffers (runtimes/ort_binding.py); ONNX Runtime then runs the graph id
+# once uncaptured and captures it on the next.
+CUDA_GRAPH_RUNS = 3
+
+
+def _cuda_graphs(config: Mapping[str, Any]) -> bool:
+    parameters = config.get("parameters") or {}
+    return _on_gpu(config) and str((parameters.get("enable_cuda_graph") or {}).get("string_value", "")) == "1"
+
+
 def bucketed(sizes: Sequence[int], max_batch_size: int, mode: str) -> tuple[int, ...]:
     """One size per shape the runtime meets when batches are padded (``mode``): the largest of
     ``sizes`` padded to each shape, so a request that pads to nothing is sent where one exists."""
@@ -115,7 +126,8 @@ def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> W
 
     On a GPU every size the batcher can form is a new shape, except where tritune's runner pads
     batches to buckets: there only the buckets are (ResNet-50 on an H100 at max batch 128, 5
-    instances: 640 warm-up requests in 30-33 s, every size 1-128; the buckets are 8 shapes)."""
+    instances: 640 warm-up requests in 30-33 s, every size 1-128; the buckets are 8 shapes). With
+    the runner's CUDA graphs each shape is sent until its graph is captured (CUDA_GRAPH_RUNS)."""
     batching = config.get("dynamic_batching")
     max_batch_size = _max_batch_size(config)
     sizes = warmup_batch_sizes(
@@ -128,4 +140,5 @@ def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> W
     buckets = runner_buckets(config)
     if buckets is not None and buckets != "off":
         sizes = bucketed(sizes, max_batch_size, buckets)
-    return WarmupPlan(sizes, instance_total(config))
+    graphs = buckets is not None and _cuda_graphs(config)
+    return WarmupPlan(sizes, instance_total(config) * (CUDA_GRAPH_RUNS if graphs else 1))

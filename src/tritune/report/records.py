@@ -208,6 +208,8 @@ class ConfigSummary:
         parts = [f"{self.instance_count} {kind} instance{plural}", f"max batch size {self.max_batch_size}"]
         parts.append(f"dynamic batching {self.batching_text}")
         runtime = self.runtime + (f" ({', '.join(self.execution_providers)})" if self.execution_providers else "")
+        if self.params.get("cuda_graph"):  # the runner's, searched on a GPU
+            runtime += " with CUDA graphs"
         parts.append(f"runtime {runtime}")
         return f"{self.name}: " + ", ".join(parts)
 

@@ -32,12 +32,15 @@ class AutomaticValues:
     delays: tuple[int, ...] = (0,)
     threads: tuple[int, ...] = (0,)  # the runner's intra-op threads; 0: the runtime's default
     cores: int | None = None  # set: a CPU point keeps instances x threads within these cores
+    cuda_graphs: tuple[bool, ...] = (False,)  # the runner's CUDA graphs (off first: the default's)
 
 
 def gpu_automatic(*, gpu: bool, runner: bool, precisions: Sequence[str], providers: Sequence[str]) -> AutomaticValues:
     """What a GPU adds to the automatic space, a pure function of the facts: queue delays for any
-    backend; for tritune's runner, the model's validated precisions (fp32 first) and TensorRT
-    where ONNX Runtime offers it (the runner's default, (), is CUDA on a GPU instance)."""
+    backend; for tritune's runner, the model's validated precisions (fp32 first), TensorRT
+    where ONNX Runtime offers it (the runner's default, (), is CUDA on a GPU instance), and CUDA
+    graphs: one replayed launch per padded batch shape, which pays most where kernels are short
+    (a small model, small batches) and where the CPU launching them is busy."""
     if not gpu:
         return AutomaticValues()
     if not runner:
@@ -46,7 +49,7 @@ def gpu_automatic(*, gpu: bool, runner: bool, precisions: Sequence[str], provide
     if TENSORRT_PROVIDER in providers:
         chosen.append(TENSORRT_PROVIDERS)
     ordered = tuple(sorted(precisions, key=lambda p: p != "fp32"))
-    return AutomaticValues(ordered, tuple(chosen), GPU_QUEUE_DELAYS_US)
+    return AutomaticValues(ordered, tuple(chosen), GPU_QUEUE_DELAYS_US, cuda_graphs=(False, True))
 
 
 def cpu_automatic(*, cores: int | None, runner: bool, instance_counts: Sequence[int]) -> AutomaticValues:

@@ -104,7 +104,8 @@ def build_space(
 
     On a GPU (``gpu_available`` and not ``cpu_only``) the automatic space adds what pays there
     (see :func:`gpu_automatic`): the queue delays, and for tritune's runner the validated
-    ``precisions`` the model has and the ``providers`` ONNX Runtime offers (TensorRT); every
+    ``precisions`` the model has, the ``providers`` ONNX Runtime offers (TensorRT) and its CUDA
+    graphs; every
     KIND_GPU variant is placed on the config's ``gpus``.
 
     ``cpu_cores`` (the cores the server may use: the ``--server-cpus`` split, else this process's;
@@ -184,6 +185,8 @@ def build_space(
         else fixed(Dim.PREFERRED_BATCH_SIZES),
         threads,
         values(Dim.INTER_OP_THREADS, manual.inter_op_threads if manual else None, [0]),
+        # Only where searched (a GPU space of the runner): see Dim.CUDA_GRAPH.
+        *((Dimension(Dim.CUDA_GRAPH, on_gpu.cuda_graphs),) if auto and len(on_gpu.cuda_graphs) > 1 else ()),
         *knob_dims,
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
     )

@@ -46,7 +46,8 @@ class SyntheticSurface:
 
     Args:
         cores: CPU cores; instances x threads beyond this oversubscribe and slow everyone.
-        overhead_ms: fixed cost per executed batch (framework, Python backend), single-threaded.
+        overhead_ms: fixed cost per executed batch (framework, Python backend), single-threaded;
+            on a GPU with CUDA graphs, 0.6 of it (the kernel launches replayed as one).
         per_item_ms: cost per sample on one core (on a GPU: divided by ``gpu_speedup``).
         client_ms: client and network time per request, outside the server.
         noise: sigma of the log-normal noise on throughput and latency (0: exact).
@@ -88,12 +89,15 @@ class SyntheticSurface:
         contention = max(1.0, busy) * (1.0 + 0.15 * max(0.0, busy - 1.0))
         speed = min(threads, self.cores / n) ** self.thread_exponent
         per_item = self.per_item_ms * (0.6 if fp16 and gpu else 1.3 if fp16 else 1.0)
+        overhead_ms = self.overhead_ms
         if gpu:
             speed, contention = self.gpu_speedup, 1.0 + 0.05 * (n - 1)
+            if serving.runner.cuda_graph:  # one replayed launch instead of one per kernel
+                overhead_ms *= 0.6
 
         delay_ms = 0.0
         if load.mode is LoadMode.REQUEST_RATE:
-            waiting = max(1.0, load.value * (self.overhead_ms + per_item * k / speed) / 1000 / n)
+            waiting = max(1.0, load.value * (overhead_ms + per_item * k / speed) / 1000 / n)
         else:
             waiting = max(1.0, load.value / n)  # requests in flight per instance
         if serving.dynamic_batching is not None and mbs > 0:
@@ -103,7 +107,7 @@ class SyntheticSurface:
             batch = min(float(mbs), max(float(k), k * waiting * fill))
         else:
             batch = float(k)
-        compute_ms = (self.overhead_ms * max(1.0, n / self.cores) + per_item * batch / speed) * contention
+        compute_ms = (overhead_ms * max(1.0, n / self.cores) + per_item * batch / speed) * contention
         capacity = n * batch / compute_ms * 1000  # items/sec with every instance busy
         cycle_ms = compute_ms + self.client_ms + delay_ms / 2
         # Open loop: the rate is what is offered; closed loop: each client waits for its reply.

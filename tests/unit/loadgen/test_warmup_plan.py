@@ -2,7 +2,13 @@
 
 import pytest
 
-from tritune.loadgen.warmup_plan import WarmupPlan, instance_total, plan_from_config, warmup_batch_sizes
+from tritune.loadgen.warmup_plan import (
+    CUDA_GRAPH_RUNS,
+    WarmupPlan,
+    instance_total,
+    plan_from_config,
+    warmup_batch_sizes,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +97,16 @@ def test_the_runners_gpu_buckets_are_the_only_shapes_warmed() -> None:
     assert plan_from_config(user).batch_sizes == every
     # the runner on the CPU pads nothing: the CPU plan is unchanged
     assert plan_from_config(_runner_config("KIND_CPU", 16)).batch_sizes == (1, 2, 4, 8, 16)
+
+
+def test_cuda_graphs_warm_each_shape_until_it_is_captured() -> None:
+    """With the runner's CUDA graphs a shape's first runs are plain (buffers sized, then ONNX
+    Runtime's uncaptured run): each is sent CUDA_GRAPH_RUNS times per instance, so the capture
+    is paid before the first window, not in it."""
+    plain = plan_from_config(_runner_config("KIND_GPU", 8))
+    graphs = plan_from_config(_runner_config("KIND_GPU", 8, enable_cuda_graph="1"))
+    assert graphs.batch_sizes == plain.batch_sizes == (1, 2, 4, 8)
+    assert graphs.repeats == CUDA_GRAPH_RUNS * plain.repeats == CUDA_GRAPH_RUNS * 5
+    # on a CPU instance the runner takes no graphs: the parameter changes nothing
+    cpu = plan_from_config(_runner_config("KIND_CPU", 8, enable_cuda_graph="1"))
+    assert cpu.repeats == plan_from_config(_runner_config("KIND_CPU", 8)).repeats

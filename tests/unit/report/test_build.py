@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -118,6 +119,9 @@ def test_configs_carry_serving_fields_colors_and_config_text(tmp_path: Path):
     )
     assert config_1.batching_text == "on, queue delay 500 µs, preferred [8]"
     assert config_1.describe().startswith("toy_config_1: 3 GPU instances, max batch size 16")
+    assert "CUDA graphs" not in config_1.describe()
+    graphs = dataclasses.replace(config_1, params={**config_1.params, "cuda_graph": True})
+    assert graphs.describe().endswith("runtime onnxruntime with CUDA graphs")
     assert data.config("toy_config_2").batching_text == "off"
     assert data.config(DEFAULT).color == DEFAULT_COLOR
     colors = [c.color for c in data.configs]

@@ -29,7 +29,7 @@ def _values(space: Any, dim: str) -> tuple[Any, ...]:
     return tuple(space.dimension(dim).values)
 
 
-def test_a_gpu_host_searches_precision_tensorrt_and_queue_delay() -> None:
+def test_a_gpu_host_searches_precision_tensorrt_cuda_graphs_and_queue_delay() -> None:
     space = build_space(
         _config(), "m", SYNTHETIC_SIGNATURE, gpu_available=True, precisions=("fp16", "fp32"), providers=WITH_TRT
     )
@@ -39,10 +39,15 @@ def test_a_gpu_host_searches_precision_tensorrt_and_queue_delay() -> None:
     assert _values(space, Dim.DYNAMIC_BATCHING) == GPU_QUEUE_DELAYS_US
     assert _values(space, Dim.INSTANCE_COUNT) == (1, 2, 3, 4, 5)  # Model Analyzer's ranges
     assert _values(space, Dim.MAX_BATCH_SIZE) == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert _values(space, Dim.CUDA_GRAPH) == (False, True)  # off first: the default's
     # The default is Triton's own on a GPU: one KIND_GPU instance (one per GPU), fp32, CUDA.
     default = space.variant(space.default)
     assert (default.serving.instance_kind, default.serving.instance_count, default.precision) == ("KIND_GPU", 1, "fp32")
     assert default.serving.runner.execution_providers == ()
+    assert not default.serving.runner.cuda_graph
+    graphs = space.variant({**space.default, Dim.CUDA_GRAPH: True}).serving
+    assert graphs.runner.cuda_graph and graphs.runner.as_parameters()["enable_cuda_graph"] == "1"
+    assert "enable_cuda_graph" not in default.serving.runner.as_parameters()
     cuda_only = build_space(
         _config(), "m", SYNTHETIC_SIGNATURE, gpu_available=True, precisions=("fp32",), providers=CUDA
     )
@@ -57,6 +62,8 @@ def test_the_cpu_host_space_is_unchanged_whatever_the_facts() -> None:
     assert _values(plain, Dim.PRECISION) == ("fp32",)
     assert _values(plain, Dim.EXECUTION_PROVIDERS) == ((),)
     assert _values(plain, Dim.DYNAMIC_BATCHING) == (0,)
+    assert Dim.CUDA_GRAPH not in plain.names  # so a CPU point keeps the store key it always had
+    assert all(Dim.CUDA_GRAPH not in point for point in plain.grid())
     cpu_only = parse_profile_config({"profile_models": {"m": {"model_path": "m.onnx", "cpu_only": True}}})
     on_gpu_host = build_space(cpu_only, "m", SYNTHETIC_SIGNATURE, gpu_available=True, precisions=("fp32", "fp16"))
     assert _values(on_gpu_host, Dim.INSTANCE_KIND) == ("KIND_CPU",)
@@ -84,6 +91,7 @@ def test_manual_lists_win_and_backends_get_only_the_delays() -> None:
     assert _values(space, Dim.DYNAMIC_BATCHING) == (0, 50)
     backend = gpu_automatic(gpu=True, runner=False, precisions=("fp32", "fp16"), providers=WITH_TRT)
     assert (backend.precisions, backend.providers, backend.delays) == ((), ((),), GPU_QUEUE_DELAYS_US)
+    assert backend.cuda_graphs == (False,)  # a backend of the user's has its own (optimization.cuda.graphs)
     disabled = build_space(
         _config(run_config_search_disable=True), "m", SYNTHETIC_SIGNATURE, gpu_available=True, providers=WITH_TRT
     )
@@ -126,7 +134,7 @@ def test_a_variant_over_the_gpu_memory_bound_is_infeasible() -> None:
 
 def test_the_default_search_stays_cheap_on_the_gpu_space() -> None:
     """The default mode's hill climb on the full automatic GPU space (2 precisions x 2 provider
-    lists x 5 instance counts x 8 max batch sizes x 3 delays) measures a small part of the grid
+    lists x 5 instance counts x 8 max batch sizes x 3 delays x CUDA graphs off/on) measures a small part of the grid
     and gets near the best of it on the synthetic GPU surface."""
     config = _config()
     plan = create_plan(
@@ -149,7 +157,7 @@ def test_the_default_search_stays_cheap_on_the_gpu_space() -> None:
         tried[point_key(trial.params)] = trial.params
         plan.searcher.tell(trial, plan.score(measurements(trial.params)))
     grid = list(plan.space.grid())
-    assert len(grid) == 2 * 2 * 5 * 8 * 3
+    assert len(grid) == 2 * 2 * 5 * 8 * 3 * 2
     assert len(tried) <= len(grid) // 8, (len(tried), len(grid))
     optimum = max(best(p) for p in grid)
     assert max(best(p) for p in tried.values()) >= 0.95 * optimum
@@ -164,3 +172,28 @@ def test_gpus_replace_a_user_configs_gpu_ids() -> None:
     assert list(placed.instance_group[0].gpus) == [0, 1]
     kept = variant_config(base, "m_config_2", ServingConfig(instance_count=2, instance_kind="KIND_GPU"))
     assert list(kept.instance_group[0].gpus) == [3]  # no --gpus: the user's placement stays
+
+
+def test_cuda_graphs_fold_away_on_a_cpu_instance_and_survive_storage() -> None:
+    """A space listing both instance kinds: a CPU point with CUDA graphs on is the same point
+    with them off (measured once); a GPU point keeps them, through the store's codec too."""
+    both = parse_profile_config(
+        {
+            "profile_models": {
+                "m": {
+                    "model_path": "m.onnx",
+                    "model_config_parameters": {"instance_group": [{"count": [1], "kind": ["KIND_CPU", "KIND_GPU"]}]},
+                }
+            }
+        }
+    )
+    space = build_space(both, "m", SYNTHETIC_SIGNATURE, gpu_available=True)
+    grid = list(space.grid())
+    cpu = [p for p in grid if p[Dim.INSTANCE_KIND] == "KIND_CPU"]
+    gpu = [p for p in grid if p[Dim.INSTANCE_KIND] == "KIND_GPU"]
+    assert cpu and {p[Dim.CUDA_GRAPH] for p in cpu} == {False}
+    assert {p[Dim.CUDA_GRAPH] for p in gpu} == {False, True}
+    assert len(gpu) == 2 * len(cpu)
+    on = space.variant(next(p for p in gpu if p[Dim.CUDA_GRAPH])).serving
+    assert serving_from_dict(serving_to_dict(on)) == on
+    assert 'key: "enable_cuda_graph"' in to_pbtxt(build_model_config("m", SYNTHETIC_SIGNATURE, on))
