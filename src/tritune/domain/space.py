@@ -57,7 +57,7 @@ BASELINE: dict[str, Value] = {
 }
 
 # Dimensions whose values have no natural order: a hill climber may jump between any two.
-UNORDERED: frozenset[str] = frozenset({Dim.INSTANCE_KIND, Dim.EXECUTION_PROVIDERS, Dim.PRECISION})
+UNORDERED: frozenset[str] = frozenset({Dim.INSTANCE_KIND, Dim.EXECUTION_PROVIDERS, Dim.PRECISION, Dim.CUDA_GRAPH})
 
 # A backend knob's dimension is its option key under this prefix ("backend:parameters.X"), so
 # points of models without backend knobs keep exactly the keys (and store keys) they had. A
