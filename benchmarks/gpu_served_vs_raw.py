@@ -43,11 +43,11 @@ import numpy as np
 import onnxruntime as ort
 
 from tritune.config import parse_profile_config
-from tritune.domain.measurement import LoadPoint, Measurement
+from tritune.domain.measurement import LoadPoint
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.prepare.options import InputSpec, PrepareOptions
 from tritune.prepare.pipeline import prepare_model
-from tritune.profile.notify import QuietNotifier
+from tritune.profile.notify import LineNotifier
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.runner.runtimes.ort_options import provider_options, tensorrt_usable
 from tritune.store import Store
@@ -212,28 +212,6 @@ def anchor_compiled(net_name: str, args: argparse.Namespace) -> Best | None:
         print(f"  torch.compile anchor skipped: {type(error).__name__}")
         return None
     return Best(**json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-class LineNotifier(QuietNotifier):
-    """One line per loaded variant and per measurement, with the seconds each took: where a
-    search's time goes (loads, warm-ups, windows), visible even when the run is cut off."""
-
-    def __init__(self) -> None:
-        self._last = time.monotonic()
-
-    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
-        print(f"    {name}: loaded in {load_time_s:.1f} s; {warmup or 'no warm-up'}", flush=True)
-        self._last = time.monotonic()
-
-    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
-        took = time.monotonic() - self._last
-        self._last = time.monotonic()
-        rate = measurement.metrics.get("perf_throughput", 0.0)
-        how = "stored" if replayed else f"{took:.1f} s"
-        print(
-            f"    {name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how})",
-            flush=True,
-        )
 
 
 def served(net: Net, precision: str, args: argparse.Namespace) -> tuple[list[Best], str]:

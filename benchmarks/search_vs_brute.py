@@ -63,7 +63,7 @@ from tritune.domain.measurement import LoadPoint, MeasurementStatus
 from tritune.domain.names import composing_name
 from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
-from tritune.profile.notify import QuietNotifier
+from tritune.profile.notify import LineNotifier
 from tritune.profile.orchestrator import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
@@ -194,8 +194,9 @@ def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / statistics.median(values) if values else 0.0
 
 
-class SearchClock(QuietNotifier):
-    """Times the search alone (not the server's start or the conclusion)."""
+class SearchClock(LineNotifier):
+    """Times the search alone (not the server's start or the conclusion), and logs each load and
+    measurement as it happens, so a run cut off (a device call's limit) still shows how far it got."""
 
     seconds = 0.0
 
@@ -210,7 +211,9 @@ class SearchClock(QuietNotifier):
 
 def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConclusion, Any, LoadPoint]:
     """One search as ``tritune profile`` runs it (its own server, store and output repository)."""
-    clock = SearchClock()
+    label = f"{run_dir.parent.name} {run_dir.name}"  # "cnn brute", "cnn default_2"
+    print(f"  [{label}] {'resuming' if run_dir.exists() else 'starting'}", flush=True)
+    clock = SearchClock(prefix=f"[{label}] ")
     (conclusion,) = ProfileSession(config, clock).run(run_dir=run_dir, export=None, report=False)
     mode = config.run_config_search_mode
     if conclusion.best_name is None:
@@ -224,6 +227,11 @@ def search(config: ProfileConfig, run_dir: Path) -> tuple[float, float, RunConcl
     else:
         (searched,) = [c for c in conclusion.configs if c.name == winner.name]
         load = max(searched.measurements, key=lambda m: m.metrics.get("perf_throughput", 0.0)).load
+    print(
+        f"  [{label}] done: {conclusion.facts.measurements} measurements, {measuring_s:.1f} s measuring; "
+        f"winner {knobs(winner.params)} at {load.label()}",
+        flush=True,
+    )
     return clock.seconds, measuring_s, conclusion, winner, load
 
 

@@ -7,6 +7,7 @@ terminal, see ``tritune.cli.progress``; tests and benchmarks pass a :class:`Quie
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,3 +76,30 @@ class QuietNotifier:
 
     def concluded(self, conclusion: RunConclusion, reports: WrittenReports | None) -> None:
         return None
+
+
+class LineNotifier(QuietNotifier):
+    """One plain line per loaded variant and per measurement, with the seconds each took, for a
+    benchmark's log: where a search's time goes (loads, warm-ups, windows), visible even when the
+    run is cut off. ``prefix`` tells apart searches logged together."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+        self._last = time.monotonic()
+
+    def _line(self, text: str) -> None:
+        print(f"    {self._prefix}{text}", flush=True)
+
+    def variant_ready(self, name: str, load_time_s: float, warmup: str | None) -> None:
+        self._line(f"{name}: loaded in {load_time_s:.1f} s; {warmup or 'no warm-up'}")
+        self._last = time.monotonic()
+
+    def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
+        took = time.monotonic() - self._last
+        self._last = time.monotonic()
+        rate = measurement.metrics.get("perf_throughput", 0.0)
+        how = "stored" if replayed else f"{took:.1f} s"
+        self._line(f"{name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how})")
+
+    def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
+        self._line(f"confirm round {number} of {planned}: {', '.join(finalists)}")
