@@ -139,8 +139,9 @@ searchall)
     # physical cores first: CPUs ordered by core, then cut into equal groups), its own --server-cpus
     # within it, its own window, and its own --work-dir, so a rerun on the still-warm machine
     # resumes every run where it stopped (LIMIT: seconds each may run). Logs: $OUT/svb_<model>.log.
-    # MiniLM's window: 400 ms, not the host's 1000 (3 server cores there serve it several times faster, so
-    # a window still holds well over 10 of its batches); at 1000 ms it would need a call more than the rest.
+    # MiniLM's window: 400 ms, not the host's 1000: 3 server cores there should serve it about 3 times
+    # faster than 1 core here, so a window would still hold over 10 of its batches (an unstable line in
+    # the log says so where it does not); at 1000 ms it would need a call more than the rest.
     lscpu | grep -i "model name\|thread(s) per core\|core(s) per socket\|socket(s)"
     mapfile -t order < <(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -k1,1n | cut -d, -f1)
     size=${GROUP_CPUS:-5}

@@ -99,7 +99,8 @@ class LineNotifier(QuietNotifier):
         self._last = time.monotonic()
         rate = measurement.metrics.get("perf_throughput", 0.0)
         how = "stored" if replayed else f"{took:.1f} s"
-        self._line(f"{name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how})")
+        why = f": {measurement.error}" if measurement.error else ""  # an unstable one says why (few batches, ...)
+        self._line(f"{name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how}){why}")
 
     def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
         self._line(f"confirm round {number} of {planned}: {', '.join(finalists)}")
