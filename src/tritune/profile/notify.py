@@ -100,7 +100,8 @@ class LineNotifier(QuietNotifier):
         rate = measurement.metrics.get("perf_throughput", 0.0)
         how = "stored" if replayed else f"{took:.1f} s"
         why = f": {measurement.error}" if measurement.error else ""  # an unstable one says why (few batches, ...)
-        self._line(f"{name} at {measurement.load.label()}: {rate:,.0f} infer/s, {measurement.status.value} ({how}){why}")
+        status = measurement.status.value
+        self._line(f"{name} at {measurement.load.label()}: {rate:,.0f} infer/s, {status} ({how}){why}")
 
     def confirm_round(self, number: int, planned: int, finalists: Sequence[str]) -> None:
         self._line(f"confirm round {number} of {planned}: {', '.join(finalists)}")
