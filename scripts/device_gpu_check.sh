@@ -147,7 +147,8 @@ searchall)
     size=${GROUP_CPUS:-5}
     i=0
     set -m  # each job its own process group, SIGINT not ignored: LIMIT's SIGINT stops it cleanly
-    for spec in ${CASES:-cnn:300 mlp:300 minilm:400}; do
+    cases=${CASES:-cnn:300 mlp:300 minilm:400}
+    for spec in $cases; do
         model=${spec%%:*} window=${spec##*:}
         cpus=$(IFS=,; echo "${order[*]:$((i * size)):$size}")
         i=$((i + 1))
@@ -157,7 +158,7 @@ searchall)
             >"$OUT/svb_$model.log" 2>&1 &
     done
     wait || true
-    for spec in ${CASES:-cnn:300 mlp:300 minilm:400}; do tail -n 12 "$OUT/svb_${spec%%:*}.log"; done
+    for spec in $cases; do tail -n 12 "$OUT/svb_${spec%%:*}.log"; done
     ;;
 tests)
     python3 -m pytest -q -p no:cacheprovider tests/integration/test_triton_server.py tests/integration/test_perf.py

@@ -90,26 +90,30 @@ def _max_batch_size(config: Mapping[str, Any]) -> int:
     return int(config.get("max_batch_size", 0) or 0)
 
 
+def _parameters(config: Mapping[str, Any]) -> dict[str, str]:
+    """The config's ``parameters`` as plain strings (Triton's JSON wraps each in ``string_value``)."""
+    return {k: str((v or {}).get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+
+
 def runner_buckets(config: Mapping[str, Any]) -> str | None:
     """The batch buckets tritune's runner pads to under this config (runner/batching.py), or None
     when the model is not served by the runner (a user's backend meets every size it is sent)."""
     if config.get("backend") != "python":
         return None
-    parameters = {k: str((v or {}).get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+    parameters = _parameters(config)
     if not _RUNNER_PARAMETERS.issubset(parameters):
         return None
     return bucket_mode(parameters.get("batch_buckets"), gpu=_on_gpu(config), max_batch_size=_max_batch_size(config))
 
 
 # Runs of one shape until its CUDA graph replays: the runner's first run of a shape is a plain one
-# that sizes the graph's buffers (runtimes/ort_binding.py); ONNX Runtime then runs the graph id
-# once uncaptured and captures it on the next.
+# that sizes the graph's buffers (runtimes/ort_binding.py); ONNX Runtime is taken to run a graph id
+# once uncaptured before it captures it (not yet checked on a GPU here: one run to spare).
 CUDA_GRAPH_RUNS = 3
 
 
 def _cuda_graphs(config: Mapping[str, Any]) -> bool:
-    parameters = config.get("parameters") or {}
-    return _on_gpu(config) and str((parameters.get("enable_cuda_graph") or {}).get("string_value", "")) == "1"
+    return _on_gpu(config) and _parameters(config).get("enable_cuda_graph") == "1"
 
 
 def bucketed(sizes: Sequence[int], max_batch_size: int, mode: str) -> tuple[int, ...]:

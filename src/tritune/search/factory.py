@@ -105,8 +105,7 @@ def build_space(
     On a GPU (``gpu_available`` and not ``cpu_only``) the automatic space adds what pays there
     (see :func:`gpu_automatic`): the queue delays, and for tritune's runner the validated
     ``precisions`` the model has, the ``providers`` ONNX Runtime offers (TensorRT) and its CUDA
-    graphs; every
-    KIND_GPU variant is placed on the config's ``gpus``.
+    graphs; every KIND_GPU variant is placed on the config's ``gpus``.
 
     ``cpu_cores`` (the cores the server may use: the ``--server-cpus`` split, else this process's;
     None where not known) adds what pays on the CPU (see :func:`cpu_automatic`) where a KIND_CPU
