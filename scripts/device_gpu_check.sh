@@ -139,15 +139,20 @@ searchall)
     # physical cores first: CPUs ordered by core, then cut into equal groups), its own --server-cpus
     # within it, its own window, and its own --work-dir, so a rerun on the still-warm machine
     # resumes every run where it stopped (LIMIT: seconds each may run). Logs: $OUT/svb_<model>.log.
-    # MiniLM's window: 400 ms, not the host's 1000: 3 server cores there should serve it about 3 times
-    # faster than 1 core here, so a window would still hold over 10 of its batches (an unstable line in
-    # the log says so where it does not); at 1000 ms it would need a call more than the rest.
+    # MiniLM keeps the host's 1000 ms window: at 400 ms the H200 host's 3 server cores served it at
+    # 30-40 infer/s, 4 batches a window, and most of its measurements came back unstable.
+    # Across machines: the runs' stores come back in $OUT/svb_state.tar (the model copies and
+    # server logs left out); carried back as .svb/state.tar (a call of its own: .whl fills a call),
+    # they are unpacked where this machine has none, so a run goes on after the machine is lost.
+    if [ -f .svb/state.tar ] && ! ls -d /tmp/svb_* >/dev/null 2>&1; then
+        tar -xf .svb/state.tar -C /tmp && echo "resumed from .svb/state.tar: $(ls -d /tmp/svb_* | xargs)"
+    fi
     lscpu | grep -i "model name\|thread(s) per core\|core(s) per socket\|socket(s)"
     mapfile -t order < <(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -k1,1n | cut -d, -f1)
     size=${GROUP_CPUS:-5}
     i=0
     set -m  # each job its own process group, SIGINT not ignored: LIMIT's SIGINT stops it cleanly
-    cases=${CASES:-cnn:300 mlp:300 minilm:400}
+    cases=${CASES:-cnn:300 mlp:300 minilm:1000}
     for spec in $cases; do
         model=${spec%%:*} window=${spec##*:}
         cpus=$(IFS=,; echo "${order[*]:$((i * size)):$size}")
@@ -158,6 +163,9 @@ searchall)
             >"$OUT/svb_$model.log" 2>&1 &
     done
     wait || true
+    tar -cf "$OUT/svb_state.tar" -C /tmp --exclude=output_model_repository --exclude=side_by_side \
+        --exclude='*.log' $(cd /tmp && ls -d svb_*)
+    ls -l "$OUT/svb_state.tar"
     for spec in $cases; do tail -n 12 "$OUT/svb_${spec%%:*}.log"; done
     ;;
 tests)
