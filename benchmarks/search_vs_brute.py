@@ -40,7 +40,7 @@ and, over the repeats, how often the pick is within 2 % of brute force's confirm
 
 Usage: python benchmarks/search_vs_brute.py [--models cnn,minilm,mlp,ensemble] [--repeats 5] [--rounds 3]
     [--window-ms MS (default: the case's, 300; MiniLM 1000)] [--batch-sizes 1,4,16] [--instances 1,2,3]
-    [--queue-delays 0,500] [--server-cpus 0]
+    [--queue-delays 0,500] [--server-cpus 0] [--work-dir DIR [--only brute,default_0]]
 """
 
 from __future__ import annotations
@@ -316,15 +316,29 @@ def run_search(config: ProfileConfig, run_dir: Path) -> Pick:
     )
 
 
-def compare(name: str, case: Case, args: argparse.Namespace, server_cpus: int | None, work: Path) -> dict[str, Any]:
-    """Brute force once, the default search ``args.repeats`` times, all picks re-measured."""
+def searches(name: str, case: Case, args: argparse.Namespace, server_cpus: int | None) -> dict[str, ProfileConfig]:
+    """The runs of one model by their folder's name: ``brute``, then ``default_0`` ... ``default_<repeats - 1>``."""
     window_ms = args.window_ms or case.window_ms
-    brute_config = settings(name, case, "brute", window_ms, server_cpus)
+    runs = {"brute": settings(name, case, "brute", window_ms, server_cpus)}
+    runs.update({f"default_{i}": settings(name, case, "default", window_ms, server_cpus) for i in range(args.repeats)})
+    return runs
+
+
+def compare(
+    name: str, case: Case, args: argparse.Namespace, server_cpus: int | None, work: Path
+) -> dict[str, Any] | None:
+    """Brute force once, the default search ``args.repeats`` times, all picks re-measured (with
+    ``--only``: those runs alone, no side by side, None)."""
+    runs = searches(name, case, args, server_cpus)
+    if args.only:
+        for run in args.only.split(","):
+            if run not in runs:
+                raise SystemExit(f"--only {run}: not one of {', '.join(runs)} (--repeats sets the defaults)")
+            run_search(runs[run], work / name / run)
+        return None
+    brute_config = runs.pop("brute")
     brute = run_search(brute_config, work / name / "brute")
-    picks = [
-        run_search(settings(name, case, "default", window_ms, server_cpus), work / name / f"default_{i}")
-        for i in range(args.repeats)
-    ]
+    picks = [run_search(config, work / name / run) for run, config in runs.items()]
     # Each distinct configuration once on the server: a pick equal to brute's winner is it.
     distinct: dict[str, tuple[Any, LoadPoint]] = {"check_0": (brute.serving, brute.load)}
     keys = {knobs(brute.params) + f"@{brute.load.value:g}": "check_0"}
@@ -379,6 +393,12 @@ def main() -> None:
     parser.add_argument("--queue-delays", default="", help="queue delays searched, us (default: the automatic ones)")
     parser.add_argument("--work-dir", type=Path, help="Keep the runs here (default: a temporary directory).")
     parser.add_argument(
+        "--only",
+        default="",
+        help="these runs alone, no side by side (brute, default_0, ...: comma-separated): with --work-dir, "
+        "runs of one model can go on at once in several processes, and a full run then finds them stored",
+    )
+    parser.add_argument(
         "--server-cpus",
         type=int,
         default=0,
@@ -402,7 +422,10 @@ def main() -> None:
             "ensemble": lambda: ensemble_case(work, space),
         }
         for name in args.models.split(","):
-            results.append(compare(name, cases[name](), args, server_cpus, work))
+            result = compare(name, cases[name](), args, server_cpus, work)
+            results += [result] if result is not None else []
+    if args.only:
+        return  # the side by side and the summary are a full run's
     print(
         f"\nsummary over {args.repeats} default search(es) per model "
         "(targets: objective ratio >= 0.98, time ratio <= 0.2)"

@@ -135,10 +135,16 @@ search)
     python3 benchmarks/search_vs_brute.py --models "${MODELS:-cnn}" --server-cpus "${SERVER_CPUS:-4}" ${BENCH_ARGS:-}
     ;;
 searchall)
-    # The search benchmark's three models at once, each on its own share of the cores (whole
-    # physical cores first: CPUs ordered by core, then cut into equal groups), its own --server-cpus
-    # within it, its own window, and its own --work-dir, so a rerun on the still-warm machine
-    # resumes every run where it stopped (LIMIT: seconds each may run). Logs: $OUT/svb_<model>.log.
+    # The search benchmark's three models at once on core groups of their own (whole physical cores
+    # first: CPUs ordered by core, then cut into groups of GROUP_CPUS), each with --server-cpus
+    # within its group, its own window, and its own --work-dir, so a rerun resumes every run where
+    # it stopped. LIMIT: the seconds the call's jobs may take in all.
+    # JOBS: what each group runs in turn, groups split by '|', jobs by ';'. A job "model" is the
+    # model's whole benchmark (the runs it finds stored are resumed, then the side by side and the
+    # summary); "model:run,run" is those runs alone (--only). MiniLM measures slowest by far (about
+    # 5 s a measurement, brute force about 60 configurations), so by default its default runs go on
+    # in the groups the CNN and the MLP leave free, and FINAL (after every group is done, on the
+    # first group's cores) puts its runs side by side. Logs: $OUT/svb_<model>[_<runs>].log.
     # MiniLM keeps the host's 1000 ms window: at 400 ms the H200 host's 3 server cores served it at
     # 30-40 infer/s, 4 batches a window, and most of its measurements came back unstable.
     # Across machines: the runs' stores come back in $OUT/svb_state.tar (the model copies and
@@ -150,23 +156,32 @@ searchall)
     lscpu | grep -i "model name\|thread(s) per core\|core(s) per socket\|socket(s)"
     mapfile -t order < <(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -k1,1n | cut -d, -f1)
     size=${GROUP_CPUS:-5}
-    i=0
-    set -m  # each job its own process group, SIGINT not ignored: LIMIT's SIGINT stops it cleanly
-    cases=${CASES:-cnn:300 mlp:300 minilm:1000}
-    for spec in $cases; do
-        model=${spec%%:*} window=${spec##*:}
+    declare -A window=([cnn]=300 [mlp]=300 [minilm]=1000)
+    deadline=$((SECONDS + ${LIMIT:-550}))
+    job() {  # job CPUS MODEL[:RUNS]: one benchmark process, cut off (SIGINT, a clean stop) at the deadline
+        local model=${2%%:*} runs="" left=$((deadline - SECONDS))
+        [[ $2 == *:* ]] && runs=${2#*:}
+        local log="$OUT/svb_${model}${runs:+_${runs//,/-}}.log"
+        if [ "$left" -lt 20 ]; then echo "== $2: no time left"; return; fi
+        echo "== $2 on CPUs $1, window ${window[$model]} ms, $left s left"
+        timeout -s INT "$left" taskset -c "$1" python3 benchmarks/search_vs_brute.py --models "$model" \
+            --server-cpus "${SERVER_CPUS:-3}" --window-ms "${window[$model]}" --repeats "${REPEATS:-5}" \
+            --work-dir "/tmp/svb_$model" ${runs:+--only "$runs"} ${BENCH_ARGS:-} >>"$log" 2>&1 || true
+        grep -h "done:\|within 2 %" "$log" | tail -n 8
+    }
+    set -m  # each job its own process group, SIGINT not ignored: the deadline's SIGINT stops it cleanly
+    IFS='|' read -ra groups <<<"${JOBS:-cnn;minilm:default_0,default_1|mlp;minilm:default_2,default_3|minilm:brute,default_4}"
+    for i in "${!groups[@]}"; do
         cpus=$(IFS=,; echo "${order[*]:$((i * size)):$size}")
-        i=$((i + 1))
-        echo "== $model on CPUs $cpus, window $window ms"
-        timeout -s INT "${LIMIT:-550}" taskset -c "$cpus" python3 benchmarks/search_vs_brute.py --models "$model" --server-cpus "${SERVER_CPUS:-3}" \
-            --window-ms "$window" --repeats "${REPEATS:-5}" --work-dir "/tmp/svb_$model" ${BENCH_ARGS:-} \
-            >"$OUT/svb_$model.log" 2>&1 &
+        IFS=';' read -ra specs <<<"${groups[$i]}"
+        (for spec in "${specs[@]}"; do job "$cpus" "$spec"; done) &
     done
     wait || true
+    for spec in ${FINAL-minilm}; do job "$(IFS=,; echo "${order[*]:0:$size}")" "$spec"; done
     tar -cf "$OUT/svb_state.tar" -C /tmp --exclude=output_model_repository --exclude=side_by_side \
         --exclude='*.log' $(cd /tmp && ls -d svb_*)
     ls -l "$OUT/svb_state.tar"
-    for spec in $cases; do tail -n 12 "$OUT/svb_${spec%%:*}.log"; done
+    tail -n 12 "$OUT"/svb_*.log | grep -v "^ \|Traceback\|KeyboardInterrupt" || true
     ;;
 tests)
     python3 -m pytest -q -p no:cacheprovider tests/integration/test_triton_server.py tests/integration/test_perf.py
