@@ -139,12 +139,14 @@ searchall)
     # first: CPUs ordered by core, then cut into groups of GROUP_CPUS), each with --server-cpus
     # within its group, its own window, and its own --work-dir, so a rerun resumes every run where
     # it stopped. LIMIT: the seconds the call's jobs may take in all.
-    # JOBS: what each group runs in turn, groups split by '|', jobs by ';'. A job "model" is the
-    # model's whole benchmark (the runs it finds stored are resumed, then the side by side and the
-    # summary); "model:run,run" is those runs alone (--only). MiniLM measures slowest by far (about
-    # 5 s a measurement, brute force about 60 configurations), so by default its default runs go on
-    # in the groups the CNN and the MLP leave free, and FINAL (after every group is done, on the
-    # first group's cores) puts its runs side by side. Logs: $OUT/svb_<model>[_<runs>].log.
+    # JOBS: each group's first job, groups split by '|'; QUEUE: jobs any group takes in turn once its
+    # own is done (claimed with mkdir, so each runs once); FINAL: after every group is done, on the
+    # first group's cores. A job "model" is the model's whole benchmark (the runs it finds stored
+    # are resumed, then the side by side and the summary); "model:run,run" is those runs alone
+    # (--only). MiniLM measures slowest by far (about 5 s a measurement, brute force 61
+    # configurations, 30 s each), so its brute force has a group to itself from the start, its
+    # default runs go on where the CNN and the MLP are done, and FINAL puts them side by side.
+    # Logs: $OUT/svb_<model>[_<runs>].log.
     # MiniLM keeps the host's 1000 ms window: at 400 ms the H200 host's 3 server cores served it at
     # 30-40 infer/s, 4 batches a window, and most of its measurements came back unstable.
     # Across machines: the runs' stores come back in $OUT/svb_state.tar (the model copies and
@@ -170,11 +172,15 @@ searchall)
         grep -h "done:\|within 2 %" "$log" | tail -n 8
     }
     set -m  # each job its own process group, SIGINT not ignored: the deadline's SIGINT stops it cleanly
-    IFS='|' read -ra groups <<<"${JOBS:-cnn;minilm:default_0,default_1|mlp;minilm:default_2,default_3|minilm:brute,default_4}"
+    claims=$(mktemp -d)  # this call's: a queued job cut off by the deadline is taken again next call
+    IFS='|' read -ra groups <<<"${JOBS:-cnn|mlp|minilm:brute}"
+    read -ra queue <<<"${QUEUE-minilm:default_0 minilm:default_1 minilm:default_2 minilm:default_3 minilm:default_4}"
     for i in "${!groups[@]}"; do
         cpus=$(IFS=,; echo "${order[*]:$((i * size)):$size}")
-        IFS=';' read -ra specs <<<"${groups[$i]}"
-        (for spec in "${specs[@]}"; do job "$cpus" "$spec"; done) &
+        (
+            job "$cpus" "${groups[$i]}"
+            for spec in "${queue[@]}"; do mkdir "$claims/${spec//[:,]/_}" 2>/dev/null && job "$cpus" "$spec"; done
+        ) &
     done
     wait || true
     for spec in ${FINAL-minilm}; do job "$(IFS=,; echo "${order[*]:0:$size}")" "$spec"; done
