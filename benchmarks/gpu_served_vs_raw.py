@@ -119,6 +119,12 @@ def resnet(work: Path, quick: bool, prepare: bool = True) -> Net:
     def module() -> Any:
         return getattr(torchvision.models, arch)(weights=None)
 
+    if prepare:
+        import torch
+
+        # prepare draws the random weights: the same ones on every machine give the same file
+        # bytes, the profile's identity, so a run carried to another machine resumes its store
+        torch.manual_seed(0)
     files = prepared(f"torchvision.models:{arch}", work, arch, sample, quick) if prepare else {}
     return Net(arch, files, module, sample)
 

@@ -126,7 +126,20 @@ gpuprofile)
 gpubench)
     # Resumable: a rerun on the same (still warm) machine reuses /tmp/gpubench's prepared files,
     # in-process results and profile store, so a run longer than one call goes on in the next.
-    python3 benchmarks/gpu_served_vs_raw.py --models "${MODELS:-resnet50}" --rounds "${ROUNDS:-2}" --work-dir /tmp/gpubench ${BENCH_ARGS:-}
+    # Across machines: the in-process results and the profile stores come back in
+    # $OUT/gpubench_state.tar (the model files left out: the benchmark prepares them again with the
+    # same seeded weights, the same bytes, so the stores still match them); carried back as
+    # .gpub/state.tar in a call of its own, they are unpacked where this machine has none.
+    # LIMIT: the benchmark's seconds (SIGINT, a clean stop), so the state is packed within the call.
+    if [ -f .gpub/state.tar ] && [ ! -d /tmp/gpubench ]; then
+        tar -xf .gpub/state.tar -C /tmp && echo "resumed from .gpub/state.tar"
+    fi
+    set -m
+    timeout -s INT "${LIMIT:-540}" python3 benchmarks/gpu_served_vs_raw.py --models "${MODELS:-resnet50}" \
+        --rounds "${ROUNDS:-2}" --work-dir /tmp/gpubench ${BENCH_ARGS:-} || echo "(stopped: $?)"
+    tar -cf "$OUT/gpubench_state.tar" -C /tmp --exclude='*.onnx' --exclude=prepared --exclude='check_*' \
+        --exclude=trt_cache --exclude=output_model_repository --exclude='*.log' --exclude=child gpubench
+    ls -l "$OUT/gpubench_state.tar"
     ;;
 bench)
     python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}
