@@ -32,19 +32,16 @@ import random
 import statistics
 import tempfile
 import zlib
-from collections import Counter
 from pathlib import Path
 
-from tritune.config import parse_profile_config
-from tritune.domain.layout import RunLayout
+from tritune.config import ProfileConfig, parse_profile_config
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import Variant
-from tritune.profile.orchestrator import ModelFiles, ProfileRun
 from tritune.store import Store
 from tritune.store.sqlite import RunRecord
-from tritune.testing.deployer import InMemoryDeployer, measured_by
-from tritune.testing.synthetic import SYNTHETIC_SIGNATURE
+from tritune.testing.deployer import InMemoryDeployer
+from tritune.testing.synthetic import profile_surface
 
 Key = tuple[object, ...]
 
@@ -83,28 +80,22 @@ def stored_surface(brute_dir: Path) -> tuple[RunRecord, dict[Key, dict[float, fl
 
 
 class Replay:
-    """Measurements drawn from the stored surface with seeded noise."""
+    """Measurements drawn from the stored surface with seeded noise (a :class:`Surface`)."""
 
-    def __init__(self, surface: dict[Key, dict[float, float]], noise: float, seed: int) -> None:
-        self.surface, self.noise, self.seed = surface, noise, seed
-        self.taken: Counter[tuple[Key, LoadPoint]] = Counter()
-        self.unknown: set[Key] = set()
+    def __init__(self, surface: dict[Key, dict[float, float]], noise: float, seed: int, cores: int) -> None:
+        self.surface, self.noise, self.seed, self.cores = surface, noise, seed, cores
+        self.measured: set[Key] = set()  # the configurations the search measured
+        self.unknown: set[Key] = set()  # ... of which the store has none
 
-    def value(self, key: Key, load: float) -> float | None:
+    def measure(self, variant: Variant, load: LoadPoint, repeat: int = 0) -> Measurement:
+        key = knob_key(variant.serving)
+        self.measured.add(key)
         loads = self.surface.get(key)
         if not loads:
-            return None
-        nearest = min(loads, key=lambda v: abs(math.log(v) - math.log(load)))
-        return loads[nearest]
-
-    def measure(self, variant: Variant, load: LoadPoint) -> Measurement:
-        key = knob_key(variant.serving)
-        true = self.value(key, load.value)
-        if true is None:
             self.unknown.add(key)
             return Measurement(load, MeasurementStatus.FAILED, error="not in the brute-force store")
-        self.taken[(key, load)] += 1
-        draw = random.Random(zlib.crc32(f"{self.seed}|{key}|{load.value}|{self.taken[(key, load)]}".encode()))
+        true = loads[min(loads, key=lambda v: abs(math.log(v) - math.log(load.value)))]
+        draw = random.Random(zlib.crc32(f"{self.seed}|{key}|{load.value}|{repeat}".encode()))
         throughput = true * math.exp(draw.gauss(0, self.noise))
         # Latency by Little's law at this concurrency: the objective is throughput alone.
         latency_ms = 1000.0 * load.value / throughput
@@ -112,30 +103,12 @@ class Replay:
         return Measurement(load, MeasurementStatus.OK, metrics)
 
 
-def replay_once(config_data: dict, model: str, replay: Replay, cores: int, work: Path) -> tuple[Key | None, int, int]:
+def replay_once(config: ProfileConfig, model: str, replay: Replay, run_dir: Path) -> tuple[Key | None, int, int]:
     """One default run on the replayed surface: its pick's knobs, configurations, measurements."""
-    config = parse_profile_config(config_data)
-    work.mkdir(parents=True)
-    model_file = work / "replay.onnx"  # only its bytes matter: they are part of the run's identity
-    model_file.write_bytes(b"replay")
     deployer = InMemoryDeployer()
-    with Store.in_run_dir(work) as store:
-        run = ProfileRun(
-            config=config,
-            model=ModelFiles(model, {"fp32": model_file}, SYNTHETIC_SIGNATURE),
-            layout=RunLayout(work),
-            store=store,
-            deployer=deployer,
-            measure=measured_by(replay.measure, deployer),
-            cpu_cores=cores,
-        )
-        run.search()
-        run.confirm()
-        conclusion = run.conclude()
-        if conclusion.best_name is None:
-            return None, conclusion.facts.configurations, run.measured_now
-        (winner,) = [v for v in store.variants(conclusion.run.id) if v.name == conclusion.best_name]
-        return knob_key(winner.serving), conclusion.facts.configurations, run.measured_now
+    run = profile_surface(config, replay, run_dir, model, knows_cores=True, deployer=deployer)
+    pick = None if run.pick is None else knob_key(deployer.written[run.pick][0])
+    return pick, run.conclusion.facts.configurations, run.measurements
 
 
 def main() -> None:
@@ -153,15 +126,13 @@ def main() -> None:
         f"{model}: {len(surface)} configurations, {measured} measurements stored; best {best:,.0f} infer/s {best_key}"
     )
     # The brute-force run's own settings (its space, bounds and objectives), searched the default way.
-    config_data = {**run.settings["config"], "run_config_search_mode": "default"}
+    config = parse_profile_config({**run.settings["config"], "run_config_search_mode": "default"})
     for sigma in (float(v) for v in args.noise.split(",")):
         ratios, configs, counts, unknown = [], [], [], set()
         with tempfile.TemporaryDirectory(prefix="tritune-replay-") as tmp:
             for seed in range(args.seeds):
-                replay = Replay(surface, sigma, seed)
-                pick, n_configs, n_measured = replay_once(
-                    config_data, model, replay, args.server_cpus, Path(tmp) / str(seed)
-                )
+                replay = Replay(surface, sigma, seed, args.server_cpus)
+                pick, n_configs, n_measured = replay_once(config, model, replay, Path(tmp) / str(seed))
                 unknown |= replay.unknown
                 ratios.append(max(surface[pick].values()) / best if pick in surface else 0.0)
                 configs.append(n_configs)

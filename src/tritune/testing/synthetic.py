@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
 from tritune.analysis.constraints import Constraints
@@ -38,6 +39,20 @@ from tritune.testing.deployer import InMemoryDeployer, measured_by
 SYNTHETIC_SIGNATURE = ModelSignature(
     inputs=(TensorSpec("x", "TYPE_FP32", (DYNAMIC, 16)),), outputs=(TensorSpec("y", "TYPE_FP32", (DYNAMIC, 16)),)
 )
+
+
+class Surface(Protocol):
+    """What :func:`profile_surface` measures on: formulas (:class:`SyntheticSurface`) or a table of
+    a real run's measurements (benchmarks/replay_search.py)."""
+
+    @property
+    def cores(self) -> int:
+        """The CPU cores the run is told the server has (``knows_cores``)."""
+        ...
+
+    def measure(self, variant: Variant, load: LoadPoint, repeat: int = 0) -> Measurement:
+        """One measurement; ``repeat`` 1, 2, ... are re-measurements of the point (fresh noise)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,7 @@ class SurfaceRun:
 
 def profile_surface(
     config: ProfileConfig,
-    surface: SyntheticSurface,
+    surface: Surface,
     run_dir: Path,
     model: str = "m",
     *,
