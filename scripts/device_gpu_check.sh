@@ -182,7 +182,7 @@ searchall)
         timeout -s INT "$left" taskset -c "$1" python3 benchmarks/search_vs_brute.py --models "$model" \
             --server-cpus "${SERVER_CPUS:-3}" --window-ms "${window[$model]}" --repeats "${REPEATS:-5}" \
             --work-dir "/tmp/svb_$model" ${runs:+--only "$runs"} ${BENCH_ARGS:-} >>"$log" 2>&1 || true
-        grep -h "done:\|within 2 %" "$log" | tail -n 8
+        grep -h "done:\|within 2 %" "$log" | tail -n 8 || true  # none yet: the group still takes its next job
     }
     set -m  # each job its own process group, SIGINT not ignored: the deadline's SIGINT stops it cleanly
     claims=$(mktemp -d)  # this call's: a queued job cut off by the deadline is taken again next call
