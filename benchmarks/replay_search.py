@@ -114,7 +114,9 @@ def replay_once(config: ProfileConfig, model: str, replay: Replay, run_dir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("brute_dir", type=Path, help="a brute-force run folder of search_vs_brute.py (its tritune.db)")
-    parser.add_argument("--server-cpus", type=int, default=3, help="the cores that run's server had (its space)")
+    parser.add_argument(
+        "--server-cpus", type=int, help="the cores that run's server had, for its space (default: its --server-cpus)"
+    )
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--noise", default="0.03,0.08", help="sigmas of the log-normal noise, comma-separated")
     args = parser.parse_args()
@@ -127,13 +129,17 @@ def main() -> None:
     )
     # The brute-force run's own settings (its space, bounds and objectives), searched the default way.
     config = parse_profile_config({**run.settings["config"], "run_config_search_mode": "default"})
+    cores = args.server_cpus or config.measurement.server_cpus
+    if cores is None:
+        raise SystemExit("that run did not pin its server: give --server-cpus (the cores its server could use)")
     for sigma in (float(v) for v in args.noise.split(",")):
-        ratios, configs, counts, unknown = [], [], [], set()
+        ratios, configs, counts, unknown, found = [], [], [], set(), 0
         with tempfile.TemporaryDirectory(prefix="tritune-replay-") as tmp:
             for seed in range(args.seeds):
-                replay = Replay(surface, sigma, seed, args.server_cpus)
+                replay = Replay(surface, sigma, seed, cores)
                 pick, n_configs, n_measured = replay_once(config, model, replay, Path(tmp) / str(seed))
                 unknown |= replay.unknown
+                found += best_key in replay.measured
                 ratios.append(max(surface[pick].values()) / best if pick in surface else 0.0)
                 configs.append(n_configs)
                 counts.append(n_measured)
@@ -142,7 +148,8 @@ def main() -> None:
             f"  noise {sigma:.0%}: within 2 % of the best in {within}/{args.seeds} runs; objective ratio median "
             f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}); configurations "
             f"{statistics.median(configs):.0f} of {len(surface)}, "
-            f"measurements {statistics.median(counts):.0f} of {measured}"
+            f"measurements {statistics.median(counts):.0f} of {measured}; the best configuration measured "
+            f"in {found} runs"
         )
         if unknown:
             print(
