@@ -159,7 +159,8 @@ searchall)
     # (--only). MiniLM measures slowest by far (about 5 s a measurement, brute force 61
     # configurations, 30 s each), so its brute force has a group to itself from the start, its
     # default runs go on where the CNN and the MLP are done, and FINAL puts them side by side.
-    # Logs: $OUT/svb_<model>[_<runs>].log.
+    # Logs: $OUT/svb_<model>[_<runs>].log. ROUNDS: the side by side's interleaved rounds (5, not the
+    # host's 3: brute force's own confirm rounds there spread up to 2x with three models at once).
     # MiniLM keeps the host's 1000 ms window: at 400 ms the H200 host's 3 server cores served it at
     # 30-40 infer/s, 4 batches a window, and most of its measurements came back unstable.
     # Across machines: the runs' stores come back in $OUT/svb_state.tar (the model copies and
@@ -183,7 +184,7 @@ searchall)
         echo "== $2 on CPUs $1, window ${window[$model]} ms, $left s left"
         timeout -s INT "$left" taskset -c "$1" python3 benchmarks/search_vs_brute.py --models "$model" \
             --server-cpus "${SERVER_CPUS:-3}" --window-ms "${window[$model]}" --repeats "${REPEATS:-5}" \
-            --work-dir "/tmp/svb_$model" ${runs:+--only "$runs"} ${BENCH_ARGS:-} >>"$log" 2>&1 || true
+            --rounds "${ROUNDS:-5}" --work-dir "/tmp/svb_$model" ${runs:+--only "$runs"} ${BENCH_ARGS:-} >>"$log" 2>&1 || true
         if [ -z "$runs" ] && grep -q "within 2 %" "$log"; then  # its side by side is not stored: not again
             sed -n '/^== /,$p' "$log" | grep -v "^ *File\|^ *\^\|warnings.warn" >"$summary"
         fi
