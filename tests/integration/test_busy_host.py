@@ -4,7 +4,8 @@ of the others' CPU than the quiet one, and say so in a warning.
 
 Robust on a shared CI host: other work may make the quiet run busy too, so the test compares
 the two runs (or, where the quiet run was already near saturation, accepts a busy run that holds
-three quarters of the cores) and asserts a small floor, never an absolute time.
+three quarters of the cores) and asserts a small floor, never an absolute time. The warning
+names the busiest others by pid: one of the spinners must be among them.
 """
 
 from __future__ import annotations
@@ -56,3 +57,6 @@ def test_perf_names_a_busy_host_and_a_quiet_one_reads_less(tmp_path: Path) -> No
     assert len(warnings) == 1 and "--server-cpus" in warnings[0]
     assert f"warning: {warnings[0]}" in busy["stderr"]
     assert "other processes took a large share of the CPU" in busy["stderr"]
+    # The spinners take every cycle they get: at least one of them is named by its pid.
+    assert "the busiest others just after it:" in warnings[0]
+    assert any(f"(pid {pid})" in warnings[0] for pid in pids), warnings[0]

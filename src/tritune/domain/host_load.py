@@ -9,6 +9,9 @@ its Python-backend stubs, tritune itself and its load-generator workers. It is m
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 HOST_OTHER_CPU = "host_other_cpu"
 
 # Warn when others took at least this share of the cores we run on (0.5 of 2 cores). On a
@@ -28,15 +31,65 @@ def is_busy(other_cores: float, cores: int) -> bool:
     return cores > 0 and other_cores >= max(BUSY_SHARE * cores, BUSY_MIN_CORES)
 
 
-def busy_host_warning(other_cores: float | None, cores: int) -> str | None:
-    """The one-line warning for a busy host, or None when the others stayed small."""
+# A process named as one of the busiest others takes at least this much (in cores): less is the
+# background every host has.
+NAMED_MIN_CORES = 0.05
+# A process's create time is known to a clock tick (10 ms) or so.
+CREATE_TIME_SLACK_S = 0.05
+
+
+@dataclass(frozen=True)
+class OtherProcess:
+    """A process that is not ours, and the cores it took over a span."""
+
+    name: str
+    pid: int
+    cores: float
+
+
+def busy_host_warning(other_cores: float | None, cores: int, busiest: Sequence[OtherProcess] = ()) -> str | None:
+    """The one-line warning for a busy host, or None when the others stayed small; ``busiest``:
+    the other processes that took the most just after the measurement, named in it."""
     if other_cores is None or not is_busy(other_cores, cores):
         return None
     noun = "core" if cores == 1 else "cores"
+    named = ", ".join(f"{p.name} (pid {p.pid}) {p.cores:.1f}" for p in busiest)
+    # Read just after, not during: naming needs every process's CPU time twice, too dear for each window.
+    who = f" (the busiest others just after it: {named})" if named else ""
     return (
         f"{_PREFIX} {other_cores:.1f} of the {cores} {noun} tritune and the server run on during this "
-        "measurement: numbers may be low and unstable; stop other work or pin with --server-cpus"
+        f"measurement{who}: numbers may be low and unstable; stop other work or pin with --server-cpus"
     )
+
+
+def busiest_others(
+    before: Mapping[int, tuple[float, float, str]],
+    after: Mapping[int, tuple[float, float, str]],
+    ours: frozenset[int],
+    span: tuple[float, float],
+    top: int = 3,
+) -> list[OtherProcess]:
+    """The ``top`` processes not ours that took the most CPU between two readings of every
+    process (pid -> (create time, CPU seconds, name)) taken at ``span`` (epoch seconds), in
+    cores, each at least NAMED_MIN_CORES. A process started in between counts all its time; one
+    missing from the first reading although older is skipped (its whole life is not this span's)."""
+    wall_s = span[1] - span[0]
+    if wall_s <= 0:
+        return []
+    found = []
+    for pid, (created, cpu_s, name) in after.items():
+        earlier = before.get(pid)
+        if pid in ours:
+            continue
+        if earlier is not None and earlier[0] == created:
+            spent = cpu_s - earlier[1]
+        elif created >= span[0] - CREATE_TIME_SLACK_S:
+            spent = cpu_s  # started in the span (a reused pid too)
+        else:
+            continue
+        if spent / wall_s >= NAMED_MIN_CORES:
+            found.append(OtherProcess(name, pid, spent / wall_s))
+    return sorted(found, key=lambda p: (-p.cores, p.pid))[:top]
 
 
 def is_busy_host_warning(warning: str) -> bool:

@@ -184,6 +184,7 @@ class ConcurrentDriver:
                 failure=failure,
                 host_other_cpu=side.host_other_cpu,
                 host_cores=side.host_cores,
+                host_busiest=side.host_busiest,
             )
             results[name] = PerfResult(
                 model=served_name,

@@ -309,6 +309,7 @@ class LoadDriver:
             failure=failure,
             host_other_cpu=side.host_other_cpu,
             host_cores=side.host_cores,
+            host_busiest=side.host_busiest,
         )
         reason = verdict.reason
         window = self.options.window

@@ -8,8 +8,15 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from tritune.domain.host_load import OtherProcess, is_busy
 from tritune.loadgen.server_stats import ServerBreakdown, StatsSnapshot, breakdown, parse_model_stats, step_breakdowns
-from tritune.monitor.host_cpu import HostCpuSample, others_between, sample_host_cpu, watched_cores
+from tritune.monitor.host_cpu import (
+    HostCpuSample,
+    name_busiest_others,
+    others_between,
+    sample_host_cpu,
+    watched_cores,
+)
 from tritune.monitor.memory import ModelMemory, model_memory
 from tritune.monitor.metrics import MetricsSample, MetricsSummary, scrape_metrics, summarize_metrics
 from tritune.triton.http_api import TritonHttpError
@@ -59,6 +66,7 @@ class ServerSide:
     host_other_cpu: float | None = None  # cores others took (None: a server given by URL)
     host_cores: int = 0  # the cores tritune and the server run on, that figure's scale
     steps: tuple[tuple[str, ServerBreakdown], ...] = ()  # an ensemble's composing models', in step order
+    host_busiest: tuple[OtherProcess, ...] = ()  # where others took enough: the busiest of them, named
 
 
 class ServerObserver:
@@ -130,13 +138,16 @@ class ServerObserver:
         samples = [s.metrics for s in span if s.metrics is not None]
         metrics = summarize_metrics(samples) if samples else None
         memory = ModelMemory.peak([s.memory for s in span if s.memory is not None])
-        others = None
+        others: float | None = None
+        busiest: tuple[OtherProcess, ...] = ()
         if first and last and first.host and last.host:
             others = others_between(first.host, last.host)
+            if is_busy(others, len(self._cores)):
+                busiest = tuple(name_busiest_others(self._cores, self._server.server_pid()))
         steps: tuple[tuple[str, ServerBreakdown], ...] = ()
         if first and last and first.steps and last.steps:
             steps = step_breakdowns(first.steps, last.steps, self._steps)
-        return ServerSide(server, metrics, memory, others, len(self._cores), steps)
+        return ServerSide(server, metrics, memory, others, len(self._cores), steps, busiest)
 
     def requests_per_window(self) -> dict[str, tuple[int | None, ...]]:
         """After :meth:`collect`: each observed model's successful requests in each window, by

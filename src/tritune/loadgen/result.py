@@ -9,10 +9,10 @@ without a server. ``PerfResult.to_measurement`` writes the names of ``tritune.do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tritune.domain.host_load import HOST_OTHER_CPU, busy_host_warning
+from tritune.domain.host_load import HOST_OTHER_CPU, OtherProcess, busy_host_warning
 from tritune.domain.measurement import Measurement
 from tritune.domain.metrics import metric, step_metric
 from tritune.domain.names import step_label
@@ -70,13 +70,15 @@ def judge(
     failure: str = "",
     host_other_cpu: float | None = None,
     host_cores: int = 0,
+    host_busiest: Sequence[OtherProcess] = (),
 ) -> MeasurementVerdict:
     """The verdict on one measurement.
 
     ``stability``/``stability_reason``: where the window controller ended; ``client``: the
     summary of the kept windows (None when none was kept); ``failure``: why the load itself
     broke off (a worker died), empty when it ran to the end; ``host_other_cpu``: the cores
-    other processes took of the ``host_cores`` tritune and the server run on (None: not watched).
+    other processes took of the ``host_cores`` tritune and the server run on (None: not watched),
+    ``host_busiest`` the busiest of them, named in the warning.
     """
     warnings: list[str] = []
     status = {
@@ -115,7 +117,7 @@ def judge(
                 f"({client.late_fraction:.1%}) were sent late "
                 f"(worst {client.lateness_max_ns / 1e6:.1f} ms)"
             )
-    busy = busy_host_warning(host_other_cpu, host_cores)
+    busy = busy_host_warning(host_other_cpu, host_cores, host_busiest)
     if busy is not None:
         warnings.append(busy)
     return MeasurementVerdict(status, reason, client_bound, tuple(warnings))

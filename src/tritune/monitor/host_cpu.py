@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from tritune.cpus import usable_cpus
-from tritune.domain.host_load import other_cores
-
-# A process's create time is known to a clock tick (10 ms) or so.
-_CREATE_TIME_SLACK_S = 0.05
+from tritune.domain.host_load import CREATE_TIME_SLACK_S, OtherProcess, busiest_others, other_cores
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
         before = start.ours.get(pid)
         if before is not None and before[0] == created:
             total += max(0.0, cpu_s - before[1])
-        elif created >= start.epoch_s - _CREATE_TIME_SLACK_S:
+        elif created >= start.epoch_s - CREATE_TIME_SLACK_S:
             total += cpu_s  # started in the span (a reused pid too): all its time is in it
     return total
 
@@ -94,3 +91,31 @@ def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
 def others_between(start: HostCpuSample, end: HostCpuSample) -> float:
     """The others' CPU between two samples, in cores."""
     return other_cores(end.busy_s - start.busy_s, ours_between(start, end), end.wall_s - start.wall_s)
+
+
+def _every_process() -> dict[int, tuple[float, float, str]]:
+    """pid -> (create time, CPU seconds, name) of every process this user may read."""
+    found = {}
+    for process in psutil.process_iter(["create_time", "cpu_times", "name"]):
+        info = process.info
+        times = info.get("cpu_times")
+        if times is not None and info.get("create_time") is not None:
+            found[process.pid] = (info["create_time"], times.user + times.system, info.get("name") or "?")
+    return found
+
+
+def name_busiest_others(cores: frozenset[int], server_pid: int | None, seconds: float = 0.25) -> list[OtherProcess]:
+    """The processes not ours that take the most CPU on ``cores`` over the next ``seconds``:
+    every process read twice (a few ms on a host of hundreds), so only after a busy measurement.
+    A process pinned away from ``cores`` cannot be what took them, and is left out."""
+    start, before = time.time(), _every_process()
+    time.sleep(seconds)
+    end, after = time.time(), _every_process()
+    ours = frozenset(p.pid for p in _our_processes(server_pid))
+    named = []
+    for candidate in busiest_others(before, after, ours, (start, end), top=8):
+        with contextlib.suppress(psutil.Error):
+            if not cores.intersection(psutil.Process(candidate.pid).cpu_affinity() or cores):
+                continue
+        named.append(candidate)
+    return named[:3]

@@ -9,6 +9,8 @@ import pytest
 
 from tritune.domain.host_load import (
     HOST_OTHER_CPU,
+    OtherProcess,
+    busiest_others,
     busy_host_warning,
     is_busy,
     is_busy_host_warning,
@@ -63,6 +65,39 @@ def test_the_warning_names_the_share_the_cause_and_the_fix() -> None:
     assert "1.3 of the 2 cores" in text and "stop other work" in text and "--server-cpus" in text
     assert busy_host_warning(None, 2) is None and busy_host_warning(5.0, 0) is None
     assert not is_busy_host_warning("request latency is not stabilizing")
+
+
+def test_the_warning_names_the_busiest_others_when_known() -> None:
+    busiest = (OtherProcess("make", 41, 0.92), OtherProcess("cc1", 57, 0.31))
+    text = busy_host_warning(1.3, 2, busiest)
+    assert text is not None and is_busy_host_warning(text)
+    assert "the busiest others just after it: make (pid 41) 0.9, cc1 (pid 57) 0.3" in text
+    assert "--server-cpus" in text
+    assert busy_host_warning(0.2, 2, busiest) is None  # a quiet host names nobody
+
+
+def test_the_busiest_others_are_ranked_by_cores_over_the_span_and_ours_are_left_out() -> None:
+    span = (1000.0, 1000.5)
+    before = {
+        10: (100.0, 50.0, "build"),  # 0.4 s more: 0.8 cores
+        11: (100.0, 5.0, "idle"),  # 0.01 s more: 0.02 cores, background
+        12: (100.0, 7.0, "tritonserver"),  # ours
+        13: (200.0, 1.0, "old"),  # its pid is reused by a process started in the span
+        15: (300.0, 2.0, "gone"),  # ended in the span
+    }
+    after = {
+        10: (100.0, 50.4, "build"),
+        11: (100.0, 5.01, "idle"),
+        12: (100.0, 9.0, "tritonserver"),
+        13: (1000.2, 0.1, "new"),  # all its time is in the span: 0.2 cores
+        14: (500.0, 3.0, "unseen"),  # older than the span yet missing before: skipped
+        16: (1000.1, 0.2, "cc1"),  # started in the span: 0.4 cores
+    }
+    named = busiest_others(before, after, frozenset({12}), span)
+    assert [(p.name, p.pid) for p in named] == [("build", 10), ("cc1", 16), ("new", 13)]
+    assert named[0].cores == pytest.approx(0.8) and named[1].cores == pytest.approx(0.4)
+    assert len(busiest_others(before, after, frozenset({12}), span, top=1)) == 1
+    assert busiest_others(before, after, frozenset(), (5.0, 5.0)) == []
 
 
 def test_the_verdict_carries_the_warning_and_keeps_the_status() -> None:
