@@ -17,6 +17,9 @@
 # whether the server's Python imports it too.
 set -euo pipefail
 OUT=${OUT:-/tmp/out}
+# The resumable benchmarks' stores, committed after each call (benchmarks/device_state/README.md):
+# tracked, so they travel with the tree and survive a lost machine or a lost checkout.
+STATE=benchmarks/device_state
 mkdir -p "$OUT" /tmp/lib /tmp/bin
 if [ ! -d /tmp/site/pytriton ]; then
     tar -xJf .whl/bundle.tar.xz -C /tmp
@@ -127,19 +130,19 @@ gpubench)
     # Resumable: a rerun on the same (still warm) machine reuses /tmp/gpubench's prepared files,
     # in-process results and profile store, so a run longer than one call goes on in the next.
     # Across machines: the in-process results and the profile stores come back in
-    # $OUT/gpubench_state.tar (the model files left out: the benchmark prepares them again with the
-    # same seeded weights, the same bytes, so the stores still match them); carried back as
-    # .gpub/state.tar in a call of its own, they are unpacked where this machine has none.
+    # $OUT/gpubench.tar.gz (the model files left out: the benchmark prepares them again with the
+    # same seeded weights, the same bytes, so the stores still match them); committed as
+    # $STATE/gpubench.tar.gz, they travel with the tree and are unpacked where this machine has none.
     # LIMIT: the benchmark's seconds (SIGINT, a clean stop), so the state is packed within the call.
-    if [ -f .gpub/state.tar ] && [ ! -d /tmp/gpubench ]; then
-        tar -xf .gpub/state.tar -C /tmp && echo "resumed from .gpub/state.tar"
+    if [ -f "$STATE/gpubench.tar.gz" ] && [ ! -d /tmp/gpubench ]; then
+        tar -xzf "$STATE/gpubench.tar.gz" -C /tmp && echo "resumed from $STATE/gpubench.tar.gz"
     fi
     set -m
     timeout -s INT "${LIMIT:-540}" python3 benchmarks/gpu_served_vs_raw.py --models "${MODELS:-resnet50}" \
         --rounds "${ROUNDS:-2}" --work-dir /tmp/gpubench ${BENCH_ARGS:-} || echo "(stopped: $?)"
-    tar -cf "$OUT/gpubench_state.tar" -C /tmp --exclude='*.onnx' --exclude=prepared --exclude='check_*' \
+    tar -czf "$OUT/gpubench.tar.gz" -C /tmp --exclude='*.onnx' --exclude=prepared --exclude='check_*' \
         --exclude=trt_cache --exclude=output_model_repository --exclude='*.log' --exclude=child gpubench
-    ls -l "$OUT/gpubench_state.tar"
+    ls -l "$OUT/gpubench.tar.gz"
     ;;
 bench)
     python3 benchmarks/loadgen_vs_perf_analyzer.py --server-cpus "${SERVER_CPUS:-4}" --rounds "${ROUNDS:-3}" ${BENCH_ARGS:-}
@@ -163,11 +166,11 @@ searchall)
     # host's 3: brute force's own confirm rounds there spread up to 2x with three models at once).
     # MiniLM keeps the host's 1000 ms window: at 400 ms the H200 host's 3 server cores served it at
     # 30-40 infer/s, 4 batches a window, and most of its measurements came back unstable.
-    # Across machines: the runs' stores come back in $OUT/svb_state.tar (the model copies and
-    # server logs left out); carried back as .svb/state.tar (a call of its own: .whl fills a call),
-    # they are unpacked where this machine has none, so a run goes on after the machine is lost.
-    if [ -f .svb/state.tar ] && ! ls -d /tmp/svb_* >/dev/null 2>&1; then
-        tar -xf .svb/state.tar -C /tmp && echo "resumed from .svb/state.tar: $(ls -d /tmp/svb_* | xargs)"
+    # Across machines: the runs' stores come back in $OUT/svb.tar.gz (the model copies and server
+    # logs left out); committed as $STATE/svb.tar.gz, they travel with the tree and are unpacked
+    # where this machine has none, so a run goes on after the machine (or the session) is lost.
+    if [ -f "$STATE/svb.tar.gz" ] && ! ls -d /tmp/svb_* >/dev/null 2>&1; then
+        tar -xzf "$STATE/svb.tar.gz" -C /tmp && echo "resumed from $STATE/svb.tar.gz: $(ls -d /tmp/svb_* | xargs)"
     fi
     lscpu | grep -i "model name\|thread(s) per core\|core(s) per socket\|socket(s)"
     mapfile -t order < <(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -k1,1n | cut -d, -f1)
@@ -203,9 +206,9 @@ searchall)
     done
     wait || true
     for spec in ${FINAL-minilm}; do job "$(IFS=,; echo "${order[*]:0:$size}")" "$spec"; done
-    tar -cf "$OUT/svb_state.tar" -C /tmp --exclude=output_model_repository --exclude=side_by_side \
+    tar -czf "$OUT/svb.tar.gz" -C /tmp --exclude=output_model_repository --exclude=side_by_side \
         --exclude='*.log' $(cd /tmp && ls -d svb_*)
-    ls -l "$OUT/svb_state.tar"
+    ls -l "$OUT/svb.tar.gz"
     tail -n 12 "$OUT"/svb_*.log | grep -v "^ \|Traceback\|KeyboardInterrupt" || true
     ;;
 tests)
