@@ -17,6 +17,7 @@ from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import detect_batch
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.validate import Runner
+from tritune.runner.cpu_threads import confined_default_threads
 from tritune.triton.model_config import load_onnx
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
@@ -67,6 +68,9 @@ def onnx_session(path: Path, providers: Sequence[str] = ("CPUExecutionProvider",
     options = ort.SessionOptions()
     # Warnings (unused initializers) are noise here, and run errors come back as exceptions.
     options.log_severity_level = 4
+    confined = confined_default_threads()
+    if confined is not None:  # under taskset, ONNX Runtime's own default pins threads to other cores
+        options.intra_op_num_threads = confined[0]
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as error:

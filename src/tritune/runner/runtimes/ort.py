@@ -2,19 +2,22 @@
 
 - ``execution_providers``: comma-separated, e.g. "CUDAExecutionProvider,CPUExecutionProvider"
   (default: CUDA first on a GPU instance, CPU otherwise);
-- ``intra_op_threads`` / ``inter_op_threads``: 0 keeps ONNX Runtime's default;
+- ``intra_op_threads`` / ``inter_op_threads``: 0 keeps ONNX Runtime's default (intra-op: counted
+  within the cores the server may use where it is confined, see ``cpu_threads``);
 - ``graph_optimization_level``: disable, basic, extended or all;
 - the GPU options (IO binding, CUDA graphs, TensorRT): see ``ort_options``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from ..cpu_threads import confined_default_threads
 from ..device import as_host
 from .base import Device
 from .ort_binding import BoundRunner
@@ -28,9 +31,25 @@ _OPTIMIZATION_LEVELS = {
 }
 
 
+def intra_op_threads(options: Mapping[str, str]) -> tuple[int, str | None]:
+    """The intra-op count to give ONNX Runtime (0: its own default) and, where 0 was resolved
+    within a confined process's cores, the server-log note saying so."""
+    intra = int(options.get("intra_op_threads", "0") or 0)
+    if intra > 0:
+        return intra, None
+    confined = confined_default_threads()
+    if confined is None:
+        return 0, None
+    count, cpus = confined
+    return count, (
+        f"intra-op threads {count} (ONNX Runtime's default, one per physical core, counted within the "
+        f"CPUs this server may use, {len(cpus)} of {os.cpu_count()}: left at 0 it would pin threads to the others)"
+    )
+
+
 def session_options(options: Mapping[str, str]) -> ort.SessionOptions:
     session = ort.SessionOptions()
-    intra = int(options.get("intra_op_threads", "0") or 0)
+    intra, _ = intra_op_threads(options)
     inter = int(options.get("inter_op_threads", "0") or 0)
     if intra > 0:
         session.intra_op_num_threads = intra
@@ -74,6 +93,9 @@ class OnnxRuntimeRuntime:
         self._model_path = model_path
         self._device = device
         self.notes: list[str] = []  # what the server log should say about this session, once
+        threads_note = intra_op_threads(options)[1]
+        if threads_note:
+            self.notes.append(threads_note)
         try:
             session = self._new_session(options)
         except Exception as error:
