@@ -7,11 +7,15 @@ there is no PDF.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
+
+import psutil
 
 from tritune.errors import TrituneError
 
@@ -71,22 +75,53 @@ def print_pdf(html: Path, pdf: Path, *, chromium: Path | None = None, timeout_s:
     pdf.parent.mkdir(parents=True, exist_ok=True)
     pdf.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="tritune-chromium-") as profile:
+        # Printed inside the throwaway folder and moved into place whole: a run stopped mid-print
+        # leaves no partial PDF behind.
+        printing = Path(profile) / "print.pdf"
         command = [
             str(chromium),
             *_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--print-to-pdf={pdf}",
+            f"--user-data-dir={profile}/data",
+            f"--print-to-pdf={printing}",
             html.resolve().as_uri(),
         ]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise TrituneError(
-                f"Chromium took over {timeout_s:g} s to print {html.name}: rerun with --no-pdf"
-            ) from None
-    if result.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        returncode, stderr = _run_chromium(command, timeout_s, html)
+        if returncode == 0 and printing.is_file() and printing.stat().st_size > 0:
+            os.replace(printing, pdf)
+    if not pdf.is_file():
         raise TrituneError(
-            f"Chromium could not print {html.name} to PDF (exit {result.returncode}): rerun with --no-pdf",
-            detail=result.stderr[-2000:],
+            f"Chromium could not print {html.name} to PDF (exit {returncode}): rerun with --no-pdf",
+            detail=stderr[-2000:],
         )
     return pdf
+
+
+def _run_chromium(command: list[str], timeout_s: float, html: Path) -> tuple[int, str]:
+    """Chromium's exit code and stderr. It runs in a process group of its own, and on any way
+    out (a timeout, Ctrl-C) the whole group is ended and waited for: its helper processes
+    otherwise outlive it and keep writing into the profile folder while it is removed."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        _, stderr = process.communicate(timeout=timeout_s)
+        return process.returncode, stderr
+    except subprocess.TimeoutExpired:
+        raise TrituneError(f"Chromium took over {timeout_s:g} s to print {html.name}: rerun with --no-pdf") from None
+    finally:
+        _end_group(process)
+
+
+def _end_group(process: subprocess.Popen[str]) -> None:
+    """Chromium and every helper it started (its group, and any descendant that left it)."""
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.Error:
+        family = []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for member in family:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    process.wait()
+    psutil.wait_procs(family, timeout=10)
