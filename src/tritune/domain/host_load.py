@@ -62,6 +62,18 @@ def busy_host_warning(other_cores: float | None, cores: int, busiest: Sequence[O
     )
 
 
+def cpu_in_span(earlier: tuple[float, float] | None, created: float, cpu_s: float, start: float) -> float | None:
+    """The CPU seconds a process spent in a span that began at ``start`` (epoch seconds), from its
+    (create time, CPU seconds) then (``earlier``, None where it was not seen) and now: the
+    difference for a survivor; all its time for one started in the span (a reused pid too);
+    None for one older than the span yet not seen at its start (its whole life is not the span's)."""
+    if earlier is not None and earlier[0] == created:
+        return cpu_s - earlier[1]
+    if created >= start - CREATE_TIME_SLACK_S:
+        return cpu_s
+    return None
+
+
 def busiest_others(
     before: Mapping[int, tuple[float, float, str]],
     after: Mapping[int, tuple[float, float, str]],
@@ -81,13 +93,8 @@ def busiest_others(
         earlier = before.get(pid)
         if pid in ours:
             continue
-        if earlier is not None and earlier[0] == created:
-            spent = cpu_s - earlier[1]
-        elif created >= span[0] - CREATE_TIME_SLACK_S:
-            spent = cpu_s  # started in the span (a reused pid too)
-        else:
-            continue
-        if spent / wall_s >= NAMED_MIN_CORES:
+        spent = cpu_in_span(None if earlier is None else earlier[:2], created, cpu_s, span[0])
+        if spent is not None and spent / wall_s >= NAMED_MIN_CORES:
             found.append(OtherProcess(name, pid, spent / wall_s))
     return sorted(found, key=lambda p: (-p.cores, p.pid))[:top]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from tritune.cpus import usable_cpus
-from tritune.domain.host_load import CREATE_TIME_SLACK_S, OtherProcess, busiest_others, other_cores
+from tritune.domain.host_load import OtherProcess, busiest_others, cpu_in_span, other_cores
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,9 @@ def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
     one that ended in between is lost (and reads as others': rare, and errs towards a warning)."""
     total = 0.0
     for pid, (created, cpu_s) in end.ours.items():
-        before = start.ours.get(pid)
-        if before is not None and before[0] == created:
-            total += max(0.0, cpu_s - before[1])
-        elif created >= start.epoch_s - CREATE_TIME_SLACK_S:
-            total += cpu_s  # started in the span (a reused pid too): all its time is in it
+        spent = cpu_in_span(start.ours.get(pid), created, cpu_s, start.epoch_s)
+        if spent is not None:
+            total += max(0.0, spent)
     return total
 
 

@@ -115,7 +115,8 @@ def _run_chromium(command: list[str], timeout_s: float, html: Path) -> tuple[int
 def _end_group(process: subprocess.Popen[str]) -> None:
     """Chromium and every helper it started (its group, and any descendant that left it)."""
     try:
-        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        chromium = psutil.Process(process.pid)
+        family = [chromium, *chromium.children(recursive=True)]
     except psutil.Error:
         family = []
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -49,7 +49,7 @@ def intra_op_threads(options: Mapping[str, str]) -> tuple[int, str | None]:
 
 def session_options(options: Mapping[str, str]) -> ort.SessionOptions:
     session = ort.SessionOptions()
-    intra, _ = intra_op_threads(options)
+    intra = int(options.get("intra_op_threads", "0") or 0)
     inter = int(options.get("inter_op_threads", "0") or 0)
     if intra > 0:
         session.intra_op_num_threads = intra
@@ -93,9 +93,10 @@ class OnnxRuntimeRuntime:
         self._model_path = model_path
         self._device = device
         self.notes: list[str] = []  # what the server log should say about this session, once
-        threads_note = intra_op_threads(options)[1]
-        if threads_note:
+        intra, threads_note = intra_op_threads(options)
+        if threads_note:  # resolved once: every session of this model (one per batch size) uses it
             self.notes.append(threads_note)
+            options = {**options, "intra_op_threads": str(intra)}
         try:
             session = self._new_session(options)
         except Exception as error:
