@@ -43,8 +43,10 @@ def test_perf_names_a_busy_host_and_a_quiet_one_reads_less(tmp_path: Path) -> No
     model = mlp_model(tmp_path / "busy_mlp.onnx", width=32, depth=1)
     quiet = _perf(model)
     cores = len(usable_cpus())
-    # Two spinners a core: they outweigh whatever else shares a CI host with this test.
-    with burning(2 * cores) as pids:
+    # Four spinners a core: the scheduler shares a core among runnable threads (or sessions), and
+    # the server, its stub and the load generator run several; two a core once read only 0.3 to
+    # 0.5 of 2 cores on a CI host, under the warning's quarter.
+    with burning(4 * cores) as pids:
         busy = _perf(model)
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
 
@@ -54,7 +56,7 @@ def test_perf_names_a_busy_host_and_a_quiet_one_reads_less(tmp_path: Path) -> No
     assert busy_cpu > quiet_cpu or busy_cpu >= 0.75 * cores, (quiet_cpu, busy_cpu)
     assert busy_cpu >= 0.3  # our spinners alone held a good part of a core
     warnings = [w for w in busy["result"]["warnings"] if is_busy_host_warning(w)]
-    assert len(warnings) == 1 and "--server-cpus" in warnings[0]
+    assert len(warnings) == 1 and "--server-cpus" in warnings[0], (quiet_cpu, busy_cpu, busy["result"]["warnings"])
     assert f"warning: {warnings[0]}" in busy["stderr"]
     assert "other processes took a large share of the CPU" in busy["stderr"]
     # The spinners take every cycle they get: at least one of them is named by its pid.

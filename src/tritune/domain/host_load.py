@@ -3,8 +3,10 @@ measurement, and when that is enough to say so.
 
 ``host_other_cpu`` (unit: cores, i.e. CPU-seconds per second of the measurement) is the CPU
 time spent on the cores tritune and the server may run on by anything but the Triton server,
-its Python-backend stubs, tritune itself and its load-generator workers. It is measured by
-``tritune.monitor.host_cpu`` and judged here, purely.
+its Python-backend stubs, tritune itself and its load-generator workers, plus the time a
+virtual machine's hypervisor gave its cores to other guests (steal): either way a core our
+server and clients wanted went to someone else. It is measured by ``tritune.monitor.host_cpu``
+and judged here, purely.
 """
 
 from __future__ import annotations
@@ -47,15 +49,24 @@ class OtherProcess:
     cores: float
 
 
-def busy_host_warning(other_cores: float | None, cores: int, busiest: Sequence[OtherProcess] = ()) -> str | None:
+def busy_host_warning(
+    other_cores: float | None, cores: int, busiest: Sequence[OtherProcess] = (), stolen: float = 0.0
+) -> str | None:
     """The one-line warning for a busy host, or None when the others stayed small; ``busiest``:
-    the other processes that took the most just after the measurement, named in it."""
+    the other processes that took the most just after the measurement, named in it; ``stolen``:
+    the part of ``other_cores`` the hypervisor gave to other virtual machines (no process of
+    this host to name)."""
     if other_cores is None or not is_busy(other_cores, cores):
         return None
     noun = "core" if cores == 1 else "cores"
+    parts = []
+    if stolen >= NAMED_MIN_CORES:
+        parts.append(f"{stolen:.1f} of it taken by other virtual machines on this host (steal time)")
     named = ", ".join(f"{p.name} (pid {p.pid}) {p.cores:.1f}" for p in busiest)
     # Read just after, not during: naming needs every process's CPU time twice, too dear for each window.
-    who = f" (the busiest others just after it: {named})" if named else ""
+    if named:
+        parts.append(f"the busiest others just after it: {named}")
+    who = f" ({'; '.join(parts)})" if parts else ""
     return (
         f"{_PREFIX} {other_cores:.1f} of the {cores} {noun} tritune and the server run on during this "
         f"measurement{who}: numbers may be low and unstable; stop other work or pin with --server-cpus"

@@ -185,6 +185,7 @@ class ConcurrentDriver:
                 host_other_cpu=side.host_other_cpu,
                 host_cores=side.host_cores,
                 host_busiest=side.host_busiest,
+                host_stolen=side.host_stolen,
             )
             results[name] = PerfResult(
                 model=served_name,

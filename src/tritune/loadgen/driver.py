@@ -310,6 +310,7 @@ class LoadDriver:
             host_other_cpu=side.host_other_cpu,
             host_cores=side.host_cores,
             host_busiest=side.host_busiest,
+            host_stolen=side.host_stolen,
         )
         reason = verdict.reason
         window = self.options.window

@@ -15,6 +15,7 @@ from tritune.monitor.host_cpu import (
     name_busiest_others,
     others_between,
     sample_host_cpu,
+    steal_between,
     watched_cores,
 )
 from tritune.monitor.memory import ModelMemory, model_memory
@@ -67,6 +68,7 @@ class ServerSide:
     host_cores: int = 0  # the cores tritune and the server run on, that figure's scale
     steps: tuple[tuple[str, ServerBreakdown], ...] = ()  # an ensemble's composing models', in step order
     host_busiest: tuple[OtherProcess, ...] = ()  # where others took enough: the busiest of them, named
+    host_stolen: float = 0.0  # of host_other_cpu: the cores the hypervisor gave to other guests
 
 
 class ServerObserver:
@@ -140,14 +142,16 @@ class ServerObserver:
         memory = ModelMemory.peak([s.memory for s in span if s.memory is not None])
         others: float | None = None
         busiest: tuple[OtherProcess, ...] = ()
+        stolen = 0.0
         if first and last and first.host and last.host:
             others = others_between(first.host, last.host)
+            stolen = steal_between(first.host, last.host)
             if is_busy(others, len(self._cores)):
                 busiest = tuple(name_busiest_others(self._cores, self._server.server_pid()))
         steps: tuple[tuple[str, ServerBreakdown], ...] = ()
         if first and last and first.steps and last.steps:
             steps = step_breakdowns(first.steps, last.steps, self._steps)
-        return ServerSide(server, metrics, memory, others, len(self._cores), steps, busiest)
+        return ServerSide(server, metrics, memory, others, len(self._cores), steps, busiest, stolen)
 
     def requests_per_window(self) -> dict[str, tuple[int | None, ...]]:
         """After :meth:`collect`: each observed model's successful requests in each window, by

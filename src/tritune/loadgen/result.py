@@ -71,6 +71,7 @@ def judge(
     host_other_cpu: float | None = None,
     host_cores: int = 0,
     host_busiest: Sequence[OtherProcess] = (),
+    host_stolen: float = 0.0,
 ) -> MeasurementVerdict:
     """The verdict on one measurement.
 
@@ -78,7 +79,8 @@ def judge(
     summary of the kept windows (None when none was kept); ``failure``: why the load itself
     broke off (a worker died), empty when it ran to the end; ``host_other_cpu``: the cores
     other processes took of the ``host_cores`` tritune and the server run on (None: not watched),
-    ``host_busiest`` the busiest of them, named in the warning.
+    ``host_busiest`` the busiest of them, named in the warning, ``host_stolen`` the part of it
+    the hypervisor gave to other virtual machines.
     """
     warnings: list[str] = []
     status = {
@@ -117,7 +119,7 @@ def judge(
                 f"({client.late_fraction:.1%}) were sent late "
                 f"(worst {client.lateness_max_ns / 1e6:.1f} ms)"
             )
-    busy = busy_host_warning(host_other_cpu, host_cores, host_busiest)
+    busy = busy_host_warning(host_other_cpu, host_cores, host_busiest, host_stolen)
     if busy is not None:
         warnings.append(busy)
     return MeasurementVerdict(status, reason, client_bound, tuple(warnings))

@@ -1,7 +1,8 @@
 """CPU the host's other processes take while tritune measures (``host_other_cpu``).
 
 System-wide minus ours: at each window edge, the busy CPU time (user + nice + system, from
-``/proc/stat`` per core) of the cores tritune and the server may run on, and the CPU time of
+``/proc/stat`` per core) of the cores tritune and the server may run on, with the time a
+hypervisor gave those (virtual) cores to other guests (steal), and the CPU time of
 our processes — tritune with its threads, every process it started (the load generator's
 workers, an embedded server) and the server's tree with its Python-backend stubs. Others over
 a span = busy delta - ours delta. Two small reads per edge (a few ms), and unlike sampling every
@@ -15,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -28,8 +30,9 @@ from tritune.domain.host_load import OtherProcess, busiest_others, cpu_in_span, 
 class HostCpuSample:
     wall_s: float  # time.monotonic()
     epoch_s: float  # time.time(), to compare with a process's create time
-    busy_s: float  # busy CPU time of the watched cores since boot
+    busy_s: float  # busy CPU time of the watched cores since boot, steal time included
     ours: dict[int, tuple[float, float]] = field(default_factory=dict)  # pid -> (create time, CPU s)
+    steal_s: float = 0.0  # of busy_s: the steal time
 
 
 def watched_cores(server_pid: int | None) -> frozenset[int]:
@@ -55,14 +58,19 @@ def _our_processes(server_pid: int | None) -> list[psutil.Process]:
     return list(found.values())
 
 
-def _busy_s(cores: Iterable[int]) -> float:
-    per_core = psutil.cpu_times(percpu=True)
-    total = 0.0
+def busy_and_steal_s(per_core: Sequence[Any], cores: Iterable[int]) -> tuple[float, float]:
+    """The busy seconds (steal included) and the steal seconds of ``cores``, from
+    ``psutil.cpu_times(percpu=True)``. Steal counts as busy: on a virtual machine whose host is
+    oversubscribed, the hypervisor runs other guests on our cores, which slows the server just
+    as a process beside it would (and no process of ours or of this host's is charged for it)."""
+    busy = steal = 0.0
     for core in cores:
         if core < len(per_core):
             t = per_core[core]
-            total += t.user + t.nice + t.system
-    return total
+            stolen = getattr(t, "steal", 0.0)  # Linux only
+            busy += t.user + t.nice + t.system + stolen
+            steal += stolen
+    return busy, steal
 
 
 def sample_host_cpu(cores: frozenset[int], server_pid: int | None) -> HostCpuSample:
@@ -72,7 +80,8 @@ def sample_host_cpu(cores: frozenset[int], server_pid: int | None) -> HostCpuSam
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 ours[process.pid] = (process.create_time(), times.user + times.system)
-    return HostCpuSample(time.monotonic(), time.time(), _busy_s(cores), ours)
+    busy, steal = busy_and_steal_s(psutil.cpu_times(percpu=True), cores)
+    return HostCpuSample(time.monotonic(), time.time(), busy, ours, steal)
 
 
 def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
@@ -89,6 +98,12 @@ def ours_between(start: HostCpuSample, end: HostCpuSample) -> float:
 def others_between(start: HostCpuSample, end: HostCpuSample) -> float:
     """The others' CPU between two samples, in cores."""
     return other_cores(end.busy_s - start.busy_s, ours_between(start, end), end.wall_s - start.wall_s)
+
+
+def steal_between(start: HostCpuSample, end: HostCpuSample) -> float:
+    """The part of :func:`others_between` the hypervisor gave to other guests, in cores."""
+    wall_s = end.wall_s - start.wall_s
+    return max(0.0, end.steal_s - start.steal_s) / wall_s if wall_s > 0 else 0.0
 
 
 def _every_process() -> dict[int, tuple[float, float, str]]:

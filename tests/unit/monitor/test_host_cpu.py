@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import psutil
 import pytest
 
 from tritune.domain.host_load import (
@@ -19,7 +20,15 @@ from tritune.domain.host_load import (
 from tritune.domain.metrics import MEASUREMENT_COLUMNS, Direction, metric
 from tritune.domain.status import MeasurementStatus, Stability
 from tritune.loadgen import LoadSpec, PerfResult, judge
-from tritune.monitor.host_cpu import HostCpuSample, others_between, ours_between, sample_host_cpu, watched_cores
+from tritune.monitor.host_cpu import (
+    HostCpuSample,
+    busy_and_steal_s,
+    others_between,
+    ours_between,
+    sample_host_cpu,
+    steal_between,
+    watched_cores,
+)
 
 
 def test_others_are_the_busy_time_less_ours_per_second() -> None:
@@ -40,6 +49,41 @@ def test_our_time_counts_survivors_and_newcomers_not_a_reused_pid_from_before() 
     )
     assert ours_between(start, end) == pytest.approx(3.5)
     assert others_between(start, end) == pytest.approx((6.0 - 3.5) / 2.0)
+
+
+def _core_times(user: float, nice: float, system: float, idle: float, steal: float) -> object:
+    """One core's times as psutil reads them on this host (Linux: steal, irq, softirq, ...)."""
+    record = type(psutil.cpu_times())
+    fields = dict.fromkeys(record._fields, 0.0)
+    fields.update(user=user, nice=nice, system=system, idle=idle)
+    if "steal" in fields:
+        fields["steal"] = steal
+    return record(**fields)
+
+
+def test_steal_time_is_busy_time_of_someone_else_and_interrupts_are_not() -> None:
+    per_core = [_core_times(10, 1, 4, 50, 3), _core_times(20, 0, 5, 40, 7), _core_times(99, 0, 0, 0, 99)]
+    busy, steal = busy_and_steal_s(per_core, {0, 1, 7})  # core 2 not watched, core 7 not there
+    if "steal" in type(psutil.cpu_times())._fields:
+        assert (busy, steal) == (pytest.approx(50.0), pytest.approx(10.0))
+    else:  # not on Linux: no steal to read
+        assert (busy, steal) == (pytest.approx(40.0), 0.0)
+
+
+def test_stolen_cores_are_part_of_the_others() -> None:
+    start = HostCpuSample(10.0, 1000.0, busy_s=100.0, ours={1: (500.0, 3.0)}, steal_s=20.0)
+    end = HostCpuSample(12.0, 1002.0, busy_s=104.0, ours={1: (500.0, 4.0)}, steal_s=21.6)
+    assert others_between(start, end) == pytest.approx(1.5)
+    assert steal_between(start, end) == pytest.approx(0.8)
+    assert steal_between(end, start) == 0.0  # no wall time forward: nothing
+
+
+def test_the_warning_says_how_much_other_virtual_machines_took() -> None:
+    text = busy_host_warning(1.5, 2, (OtherProcess("make", 41, 0.6),), stolen=0.8)
+    assert text is not None and is_busy_host_warning(text)
+    assert "(0.8 of it taken by other virtual machines on this host (steal time); the busiest others" in text
+    quiet_hypervisor = busy_host_warning(1.5, 2, (), stolen=0.01)
+    assert quiet_hypervisor is not None and "steal" not in quiet_hypervisor and "(" not in quiet_hypervisor
 
 
 @pytest.mark.parametrize(
