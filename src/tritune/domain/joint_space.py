@@ -168,4 +168,11 @@ def _fit_batches(step: str, space: SearchSpace, ensemble_batch: int) -> SearchSp
                 )
             dim = Dimension(dim.name, kept, dim.ordered)
         dims.append(dim)
-    return SearchSpace(tuple(dims), default=space.default, runner=space.runner, gpus=space.gpus, cores=space.cores)
+    return SearchSpace(
+        tuple(dims),
+        default=space.default,
+        runner=space.runner,
+        gpus=space.gpus,
+        cores=space.cores,
+        default_threads=space.default_threads,
+    )
