@@ -107,7 +107,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("triton", "inputs", "cpus"),
     ("analysis", "runner", "triton_model"),  # the runner imports its own modules as top-level names
     ("domain",),
-    ("errors",),
+    ("errors", "interrupts"),
 )
 
 

@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from tritune.errors import TrituneError
+from tritune.interrupts import held_interrupts
 from tritune.loadgen.engine import ClosedLoop, LoadEngine, OpenLoop, RequestFunc
 from tritune.loadgen.payload import RequestTarget
 from tritune.loadgen.request import make_request_fn
@@ -162,12 +163,13 @@ class _Worker:
         env = dict(os.environ, **{_SYS_PATH_ENV: json.dumps([p for p in sys.path if p])})
         code = _ENTRY.format(env=_SYS_PATH_ENV, fd=child_end.fileno())
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", code],
-                pass_fds=(child_end.fileno(),),
-                env=env,
-                preexec_fn=_ignore_ctrl_c,  # noqa: PLW1509 - one signal call, before exec
-            )
+            with held_interrupts():
+                process = subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    pass_fds=(child_end.fileno(),),
+                    env=env,
+                    preexec_fn=_ignore_ctrl_c,  # noqa: PLW1509 - one signal call, before exec
+                )
         except OSError:
             parent_end.close()
             raise

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from tritune.errors import TrituneError
+from tritune.interrupts import held_interrupts
 
 CHROMIUM_ENV = "TRITUNE_CHROMIUM"
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -100,16 +101,19 @@ def _run_chromium(command: list[str], timeout_s: float, html: Path) -> tuple[int
     """Chromium's exit code and stderr. It runs in a process group of its own, and on any way
     out (a timeout, Ctrl-C) the whole group is ended and waited for: its helper processes
     otherwise outlive it and keep writing into the profile folder while it is removed."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    process = None
     try:
+        with held_interrupts():  # a Ctrl-C comes after the start, where the group is ended
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+            )
         _, stderr = process.communicate(timeout=timeout_s)
         return process.returncode, stderr
     except subprocess.TimeoutExpired:
         raise TrituneError(f"Chromium took over {timeout_s:g} s to print {html.name}: rerun with --no-pdf") from None
     finally:
-        _end_group(process)
+        if process is not None:
+            _end_group(process)
 
 
 def _end_group(process: subprocess.Popen[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from tritune.domain.connection import Connection
 from tritune.errors import ServerError
+from tritune.interrupts import held_interrupts
 from tritune.triton.endpoints import Endpoints
 from tritune.triton.http_api import TritonHttp, TritonHttpError, not_triton
 from tritune.triton.locate import TritonInstall, find_triton, prepare_backend_directory, server_environment
@@ -210,6 +211,9 @@ class EmbeddedTriton:
                     continue
                 self.stop()
                 raise
+            except BaseException:  # Ctrl-C or SIGTERM while it starts: __exit__ will not run
+                self.stop()
+                raise
 
     def _launch(self, install: TritonInstall, backend_dir: Path, ports: list[int]) -> None:
         http_port, grpc_port, metrics_port = ports
@@ -239,7 +243,7 @@ class EmbeddedTriton:
         ]
         env = server_environment(install)
         self._started_epoch = time.time()  # its stubs' regions are newer (stop() looks for them)
-        with self._log_file.open("ab") as log:
+        with held_interrupts(), self._log_file.open("ab") as log:
             self._process = subprocess.Popen(
                 command,
                 stdout=log,
@@ -250,7 +254,7 @@ class EmbeddedTriton:
                 start_new_session=True,  # its own process group: stop() signals the whole tree
                 preexec_fn=functools.partial(_prepare_child, self._cpus),  # noqa: PLW1509 - prctl and affinity
             )
-        self._reaper = start_reaper(self._process.pid, self._owned_log_dir)
+            self._reaper = start_reaper(self._process.pid, self._owned_log_dir)
         self._endpoints = Endpoints(
             http=f"{LOOPBACK}:{http_port}",
             grpc=f"{LOOPBACK}:{grpc_port}",
