@@ -226,9 +226,6 @@ def profile_surface(
             deployer=deployer,
             measure=measured_by(measure, deployer),
             cpu_cores=surface.cores if knows_cores else None,
-            # The surface's threads 0 is every core, as ONNX Runtime's default is on a host
-            # without hyper-threads: one instance with that many is the default's point.
-            cpu_default_threads=surface.cores if knows_cores else None,
         )
         run.search()
         run.confirm()
