@@ -11,9 +11,8 @@ is printed beside it, the noise floor of that ratio.
 
 The space: the max batch sizes and instance counts given (``--batch-sizes``, ``--instances``);
 the runner's intra-op threads and the queue delays are the automatic ones for the server's
-cores (instances x threads within the cores: on 2 cores one instance with 1 thread or ONNX
-Runtime's default, which is 2 there, more instances one thread each; delays 0, 100, 500,
-2000 us). The CNN on all cores is
+cores (instances x threads within the cores: on 2 cores one instance with 1, 2 or every core's
+threads, more instances one thread each; delays 0, 100, 500, 2000 us). The CNN on all cores is
 the case where threads matter: its 2- and 3-instance variants with ONNX Runtime's default
 threads fight over the cores. ``--server-cpus N`` (the profile's ``server_cpus``) pins the
 server to the first N cores and the load generator to the rest, and the space to N cores.

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tritune.errors import UsageError
-from tritune.runner.cpu_threads import physical_cores, topology
 
 
 def usable_cpus() -> frozenset[int]:
@@ -81,17 +80,6 @@ def server_split(server_cpus: int | None, remote: bool = False) -> CpuSplit | No
 def client_side(split: CpuSplit | None) -> contextlib.AbstractContextManager[None]:
     """Pins this process, the load generator, to the split's client cores (nothing for None)."""
     return contextlib.nullcontext() if split is None else pinned(split.client)
-
-
-def server_default_threads(split: CpuSplit | None, remote: bool = False) -> int | None:
-    """How many intra-op threads ONNX Runtime's default (0) runs for one instance of tritune's
-    runner on the server's cores: one per physical core among them (the machine's own default
-    where unconfined, the runner's resolution under ``--server-cpus``; runner/cpu_threads.py);
-    None for a server given by URL."""
-    if remote:
-        return None
-    cpus = split.server if split is not None else usable_cpus()
-    return max(1, physical_cores(cpus, topology(cpus)))
 
 
 def server_cores(split: CpuSplit | None, remote: bool = False) -> int | None:

@@ -60,16 +60,3 @@ def test_the_server_cores_are_the_splits_else_this_process_s_and_unknown_for_a_r
     assert server_cores(CpuSplit.first_for_server(1, {4, 5, 6})) == 1
     assert server_cores(None) == len(usable_cpus())
     assert server_cores(None, remote=True) is None
-
-
-def test_the_default_threads_are_one_per_physical_core_of_the_server_s_cpus() -> None:
-    from tritune.cpus import server_default_threads
-    from tritune.runner.cpu_threads import physical_cores, topology
-
-    every = usable_cpus()
-    assert server_default_threads(None) == physical_cores(every, topology(every)) >= 1
-    assert 1 <= server_default_threads(None) <= len(every)  # type: ignore[operator]
-    one = CpuSplit.first_for_server(1, {0, 1}) if {0, 1} <= every else None
-    if one is not None:
-        assert server_default_threads(one) == 1
-    assert server_default_threads(None, remote=True) is None

@@ -168,11 +168,4 @@ def _fit_batches(step: str, space: SearchSpace, ensemble_batch: int) -> SearchSp
                 )
             dim = Dimension(dim.name, kept, dim.ordered)
         dims.append(dim)
-    return SearchSpace(
-        tuple(dims),
-        default=space.default,
-        runner=space.runner,
-        gpus=space.gpus,
-        cores=space.cores,
-        default_threads=space.default_threads,
-    )
+    return SearchSpace(tuple(dims), default=space.default, runner=space.runner, gpus=space.gpus, cores=space.cores)

@@ -125,9 +125,6 @@ class SearchSpace:
             points and their store keys stay what they are.
         cores: the cores the server may use, where they bound the intra-op threads: a KIND_CPU
             point keeps instances x threads within them (see :func:`repair`); None: unbounded.
-        default_threads: with ``cores``, the intra-op threads 0 (the runtime's default) comes to
-            for one KIND_CPU instance on those cores; a one-instance point with that many threads
-            is the same configuration as 0, and folds into it (see :func:`repair`).
     """
 
     dimensions: tuple[Dimension, ...]
@@ -135,7 +132,6 @@ class SearchSpace:
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     gpus: tuple[int, ...] = ()
     cores: int | None = None
-    default_threads: int | None = None
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.dimensions]
@@ -258,10 +254,8 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
     on a load failure, such a knob takes the nearest legal value of its dimension at or below
     the proposed one (the next legal one above when none is below). Threads within ``cores``: on
     a CPU instance, instances x threads <= cores, 0 (every core) for one instance only, 1 always
-    (more instances than cores still run one thread each), and for one instance the count 0
-    comes to (the space's ``default_threads``) is 0 itself, the value the default configuration
-    deploys (measured twice it would fill a ranking with a configuration and its copy); on a GPU
-    instance, 0 (the runtime's default: the CPU only runs what the GPU does not). Without a space the repair
+    (more instances than cores still run one thread each); on a GPU instance, 0 (the runtime's
+    default: the CPU only runs what the GPU does not). Without a space the repair
     uses the obvious legal value (off, (), 1). Returns None when no legal value exists.
     """
     p = dict(normalize_point(point))
@@ -292,14 +286,6 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
         return count == 1 if threads == 0 else threads == 1 or count * threads <= (cores or 1)
 
     cores = space.cores if space is not None and Dim.INTRA_OP_THREADS in space.names else None
-    same_as_zero = space.default_threads if space is not None and cores is not None else None
-    if (
-        same_as_zero
-        and p.get(Dim.INTRA_OP_THREADS) == same_as_zero
-        and p.get(Dim.INSTANCE_KIND) == "KIND_CPU"
-        and int(p.get(Dim.INSTANCE_COUNT, 1)) == 1  # type: ignore[arg-type]
-    ):
-        p[Dim.INTRA_OP_THREADS] = 0
 
     def foldable(name: str) -> bool:
         # Only where the dimension can be unset (a manual list without "" keeps its values).

@@ -126,22 +126,17 @@ def plan_for(
     gpu_available: bool,
     providers: tuple[str, ...] = (),
     cpu_cores: int | None = None,
-    cpu_default_threads: int | None = None,
 ) -> SearchPlan:
     """``providers``: the execution providers the runner's ONNX Runtime offers (GPU space);
-    ``cpu_cores``: the cores the server may use (CPU space; None: not known), where the
-    runner's default intra-op threads come to ``cpu_default_threads``. An ensemble's
+    ``cpu_cores``: the cores the server may use (CPU space; None: not known). An ensemble's
     space is its composing models' spaces, searched jointly (domain/joint_space.py), as is the
     space of models profiled concurrently."""
     if model.concurrent:
-        joint = _joint_space(config, model, gpu_available, cpu_cores, cpu_default_threads)
+        joint = _joint_space(config, model, gpu_available, cpu_cores)
         return concurrent_plan(config, model.name, [s.name for s in model.steps], model.signature, joint)
     if model.steps:
         return create_plan(
-            config,
-            model.name,
-            model.signature,
-            space=_joint_space(config, model, gpu_available, cpu_cores, cpu_default_threads),
+            config, model.name, model.signature, space=_joint_space(config, model, gpu_available, cpu_cores)
         )
     space = build_space(
         config,
@@ -154,14 +149,11 @@ def plan_for(
         precisions=tuple(model.files),
         providers=providers,
         cpu_cores=cpu_cores,
-        cpu_default_threads=cpu_default_threads,
     )
     return create_plan(config, model.name, model.signature, space=space)
 
 
-def _joint_space(
-    config: ProfileConfig, model: ModelFiles, gpu_available: bool, cpu_cores: int | None, default_threads: int | None
-) -> JointSpace:
+def _joint_space(config: ProfileConfig, model: ModelFiles, gpu_available: bool, cpu_cores: int | None) -> JointSpace:
     """Each composing model's space as a single model of the repository gets it (the ensemble's
     settings apply to each), joined; UsageError where the ensemble cannot be searched."""
     spaces = {
@@ -174,7 +166,6 @@ def _joint_space(
             dynamic_batching=step.user.batching_searchable if step.user else True,
             backend=step.backend,
             cpu_cores=cpu_cores,
-            cpu_default_threads=default_threads,
         )
         for step in model.steps
     }
@@ -182,18 +173,7 @@ def _joint_space(
     batch_sizes = (1,) if model.concurrent else tuple(config.profile_models[model.name].parameters.batch_sizes or (1,))
     # A BLS model (not an ensemble; concurrent models have no entry) runs instances of its own: searched too.
     bls = model.user is not None and not model.user.is_ensemble
-    own = (
-        build_space(
-            config,
-            model.name,
-            model.signature,
-            default=model.default,
-            cpu_cores=cpu_cores,
-            cpu_default_threads=default_threads,
-        )
-        if bls
-        else None
-    )
+    own = build_space(config, model.name, model.signature, default=model.default, cpu_cores=cpu_cores) if bls else None
     max_batch = model.default.max_batch_size if model.default else 0
     try:
         return joint_space(spaces, max_batch_size=max_batch, client_batch_sizes=batch_sizes, own=own)
@@ -219,25 +199,16 @@ class ProfileRun:
         warm_up: WarmupFn | None = None,
         providers: tuple[str, ...] = (),
         cpu_cores: int | None = None,
-        cpu_default_threads: int | None = None,
     ) -> None:
         """``warm_up``: sent to each variant after its load (None: no warm-up); ``cpu_cores``:
-        the cores the server may use (None: not known) and ``cpu_default_threads`` the intra-op
-        threads the runner's default comes to on them, facts for the CPU space."""
+        the cores the server may use (None: not known), a fact for the CPU space."""
         if model.name not in config.profile_models and not model.concurrent:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
         self.model = model
         self.layout = layout
         self.store = store
-        self.plan = plan_for(
-            config,
-            model,
-            gpu_available=gpu_available,
-            providers=providers,
-            cpu_cores=cpu_cores,
-            cpu_default_threads=cpu_default_threads,
-        )
+        self.plan = plan_for(config, model, gpu_available=gpu_available, providers=providers, cpu_cores=cpu_cores)
         settings = {
             "model": model.name,
             "objectives": dict(self.plan.objectives.weights),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.config import MeasurementSettings, ProfileConfig
-from tritune.cpus import CpuSplit, client_side, server_cores, server_default_threads, server_split
+from tritune.cpus import CpuSplit, client_side, server_cores, server_split
 from tritune.domain.backends import backend_name
 from tritune.domain.layout import RunLayout
 from tritune.domain.names import concurrent_name
@@ -358,7 +358,6 @@ class ProfileSession:
                 hardware=machine.to_dict(),
                 providers=providers,
                 cpu_cores=server_cores(split, remote=remote),
-                cpu_default_threads=server_default_threads(split, remote=remote),
             )
             # GPU variants whose runner cannot get CUDA would all fail: refuse before the search.
             check_gpu_runtime(

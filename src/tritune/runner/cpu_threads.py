@@ -27,7 +27,7 @@ def physical_cores(cpus: Iterable[int], topology: Mapping[int, tuple[int, int]])
     return len({topology.get(cpu, (-1, -1 - cpu)) for cpu in cpus})
 
 
-def topology(cpus: Iterable[int]) -> dict[int, tuple[int, int]]:
+def _topology(cpus: Iterable[int]) -> dict[int, tuple[int, int]]:
     """Each CPU's (physical package, core id) from sysfs, for the CPUs that report one."""
     found = {}
     for cpu in cpus:
@@ -57,4 +57,4 @@ def confined_default_threads() -> tuple[int, frozenset[int]] | None:
     cpus = confined_cpus()
     if cpus is None:
         return None
-    return max(1, physical_cores(cpus, topology(cpus))), cpus
+    return max(1, physical_cores(cpus, _topology(cpus))), cpus

@@ -88,7 +88,6 @@ def build_space(
     precisions: Sequence[str] = (),
     providers: Sequence[str] = (),
     cpu_cores: int | None = None,
-    cpu_default_threads: int | None = None,
 ) -> SearchSpace:
     """The grid for one model: manual lists where the config gives them, automatic ranges elsewhere.
 
@@ -111,9 +110,8 @@ def build_space(
     ``cpu_cores`` (the cores the server may use: the ``--server-cpus`` split, else this process's;
     None where not known) adds what pays on the CPU (see :func:`cpu_automatic`) where a KIND_CPU
     instance is searched: queue delays, and for tritune's runner its intra-op threads, searched
-    with the instance count so that instances x threads stay within the cores;
-    ``cpu_default_threads``, the threads 0 comes to there, folds that count into 0 for one
-    instance. A manual list wins over either. Without any fact the space is Model Analyzer's.
+    with the instance count so that instances x threads stay within the cores. A manual list wins
+    over either. Without any fact the space is Model Analyzer's.
     """
     settings = config.profile_models[model]
     gpu = gpu_available and not settings.cpu_only
@@ -191,14 +189,7 @@ def build_space(
         *knob_dims,
         Dimension(Dim.CLIENT_BATCH_SIZE, batch_sizes),
     )
-    return SearchSpace(
-        dims,
-        default=base,
-        runner=default.runner,
-        gpus=tuple(config.gpus or ()),
-        cores=bounded,
-        default_threads=cpu_default_threads if bounded is not None else None,
-    )
+    return SearchSpace(dims, default=base, runner=default.runner, gpus=tuple(config.gpus or ()), cores=bounded)
 
 
 def backend_dimensions(

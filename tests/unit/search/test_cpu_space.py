@@ -58,28 +58,6 @@ def test_one_thread_per_instance_is_the_first_candidate_for_many_instances() -> 
     assert [t for c, t in _pairs(eight) if c == 2] == [1, 2, 4]  # 1 thread listed first
 
 
-@pytest.mark.parametrize(
-    ("cores", "default_threads", "one_instance"),
-    [
-        (1, 1, [0]),  # --server-cpus 1: 1 thread is what 0 comes to
-        (2, 2, [1, 0]),  # two cores, two physical cores: 2 threads is 0
-        (16, 8, [1, 3, 4, 5, 0, 16]),  # 16 CPUs on 8 cores (hyper-threads): 8 threads is 0, in its place
-    ],
-)
-def test_one_instance_with_the_threads_the_default_comes_to_is_the_default(
-    cores: int, default_threads: int, one_instance: list[int]
-) -> None:
-    space = build_space(_config(), "m", SYNTHETIC_SIGNATURE, cpu_cores=cores, cpu_default_threads=default_threads)
-    pairs = _pairs(space)
-    assert [t for c, t in pairs if c == 1] == one_instance
-    # The count stays for more instances, where 0 is not legal: 2 x 8 on 16 CPUs, 2 x 1 on 2.
-    assert (2, min(default_threads, max(1, cores // 2))) in pairs
-    # A proposal of that count for one instance is the default's own point, measured once.
-    proposed = space.legal({**space.default, Dim.INTRA_OP_THREADS: default_threads})
-    assert proposed is not None and proposed[Dim.INTRA_OP_THREADS] == 0
-    assert len(list(space.grid())) < len(list(build_space(_config(), "m", SYNTHETIC_SIGNATURE, cpu_cores=cores).grid()))
-
-
 def test_manual_lists_win_over_the_cores() -> None:
     manual = _config(
         {
