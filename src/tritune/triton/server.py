@@ -204,15 +204,17 @@ class EmbeddedTriton:
             try:
                 self._launch(install, backend_dir, ports)
                 return
-            except ServerError:
-                # Another process may have taken an auto-picked port between pick and bind.
-                if attempt + 1 < attempts and "already in use" in self.log_tail(200).lower():
-                    self.stop()
+            except BaseException as error:
+                # Another process may have taken an auto-picked port between pick and bind
+                # (read before stop(), which removes a log of tritune's own).
+                retry = (
+                    isinstance(error, ServerError)
+                    and attempt + 1 < attempts
+                    and "already in use" in self.log_tail(200).lower()
+                )
+                self.stop()  # a failed start (Ctrl-C and SIGTERM included): __exit__ will not run
+                if retry:
                     continue
-                self.stop()
-                raise
-            except BaseException:  # Ctrl-C or SIGTERM while it starts: __exit__ will not run
-                self.stop()
                 raise
 
     def _launch(self, install: TritonInstall, backend_dir: Path, ports: list[int]) -> None:
