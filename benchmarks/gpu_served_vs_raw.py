@@ -14,8 +14,8 @@ tritune (fp32 and, where it validates, fp16):
 Printed: served/raw (target >= 0.9) and served/anchor (target >= 0.8), each with the spread
 ((max - min) / median) over --rounds rounds. Nothing is downloaded: weights are random.
 
-Rerun with the same --work-dir to go on where a cut-off run stopped (a device call has 10
-minutes): the prepared files and the in-process results are kept there (``<net>/files.json``,
+Rerun with the same --work-dir to go on where a cut-off run stopped (a run longer than the
+time at hand goes on in the next): the prepared files and the in-process results are kept there (``<net>/files.json``,
 ``<net>/inprocess.json``) and the profile resumes from its own store. Each loaded variant and
 each measurement is printed as it happens (load, warm-up and window seconds), so a cut-off run
 still shows where its time went.

@@ -1,11 +1,12 @@
 """The default search replayed on a brute-force run's real measurements, many times, with seeded noise.
 
 search_vs_brute.py measures 5 default runs against brute force on a host, at the price of every
-measurement (on the device machine, about 1,500 s a model). This replays the product's default
-search (``ProfileRun``: its space, its searcher, its confirm step, a real SQLite store) on the
-measurements a brute-force run stored there (``<work-dir>/<model>/brute/tritune.db``, which
-``STEP=searchall`` brings back in ``svb_state.tar``), so its pick rate on that host's surface is
-known in seconds and over many seeds, before (or beside) the measured runs.
+measurement (tens of minutes a model). This replays the product's default search (``ProfileRun``:
+its space, its searcher, its confirm step, a real SQLite store) on the measurements a brute-force
+run stored there (``<work-dir>/<model>/brute/tritune.db``: on a GPU host,
+``.work/search/<model>/brute`` of ``tools/gpu_host/run.sh search``, or its ``search.tar.gz``
+unpacked), so its pick rate on that host's surface is known in seconds and over many seeds, before
+(or beside) the measured runs.
 
 The surface: each configuration's stored throughput per concurrency, the median of its rounds
 where brute force's confirm step measured it again (a load the brute sweep did not reach takes
@@ -17,7 +18,7 @@ itself noisy, so read the rate as the search's on that surface, not on the host 
 the host are orderings of noise there).
 
 Printed per noise level: how often the pick is within 2 % of the surface's best (issue #15's
-target: 5 of 5 on the device), the median objective ratio and its range, and the median number
+target: 5 of 5 on the host), the median objective ratio and its range, and the median number
 of configurations and measurements against brute force's.
 
 Usage: python benchmarks/replay_search.py WORK_DIR/MODEL/brute [--server-cpus 3] [--seeds 100]

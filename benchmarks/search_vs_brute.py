@@ -64,7 +64,7 @@ from tritune.domain.names import composing_name
 from tritune.domain.serving import ServingConfig
 from tritune.loadgen import WorkerPool, make_measure_fn
 from tritune.profile.notify import LineNotifier
-from tritune.profile.orchestrator import RunConclusion
+from tritune.profile.records import RunConclusion
 from tritune.profile.session import ProfileSession, measure_options
 from tritune.store import Store
 from tritune.testing.ensemble_repository import write_ensemble_repository
@@ -196,7 +196,7 @@ def spread(values: list[float]) -> float:
 
 class SearchClock(LineNotifier):
     """Times the search alone (not the server's start or the conclusion), and logs each load and
-    measurement as it happens, so a run cut off (a device call's limit) still shows how far it got."""
+    measurement as it happens, so a run cut off (by a time limit) still shows how far it got."""
 
     seconds = 0.0
 

