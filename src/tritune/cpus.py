@@ -2,7 +2,7 @@
 
 On a small host the load generator's own CPU use slows the server it measures; pinning the two
 to separate cores turns that contention into a fixed split, and repeated measurements agree
-far better (2 cores, CNN: 56 % spread over 6 runs shared, 15 % pinned one core each). The
+far better (docs/benchmarks.md). The
 split is pure; ``usable_cpus`` and ``pinned`` are the only system calls.
 """
 

@@ -15,9 +15,11 @@ from tritune.config import parse_profile_config
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import Dim
 from tritune.errors import ModelLoadError, UsageError
-from tritune.profile.deploy import BlsDeployer
-from tritune.profile.orchestrator import ModelFiles, plan_for
-from tritune.testing.deployer import InMemoryDeployer
+from tritune.profile.deploy import GroupDeployer
+from tritune.profile.entries import BlsEntries
+from tritune.profile.orchestrator import plan_for
+from tritune.profile.records import ModelFiles
+from tritune.testing.deployer import InMemoryDeployer, RecordingControl
 from tritune.testing.ensemble_repository import write_bls_repository
 from tritune.testing.synthetic import SyntheticSurface, profile_surface
 from tritune.triton.ensemble import read_bls
@@ -83,7 +85,7 @@ def test_a_bls_model_that_cannot_be_searched_is_refused(
 
 def test_a_variant_serves_the_called_models_under_their_own_names(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    deployer = BlsDeployer(None, out, _read(write_bls_repository(tmp_path / "models")))  # type: ignore[arg-type]
+    deployer = GroupDeployer(None, out, BlsEntries(_read(write_bls_repository(tmp_path / "models"))))  # type: ignore[arg-type]
     assert not deployer.side_by_side
     deployer.write("bls_config_1", VARIANT, "fp32")
     assert from_pbtxt((out / "bls_config_1" / "config.pbtxt").read_text()).name == "bls_config_1"
@@ -133,7 +135,7 @@ def test_the_bls_models_own_instance_count_is_searched_with_the_called_models(tm
     assert serving_cost(variant)[0] == serving_cost(space.variant(space.default).serving)[0] + 1
 
     out = tmp_path / "out"
-    deployer = BlsDeployer(None, out, bls)  # type: ignore[arg-type]
+    deployer = GroupDeployer(None, out, BlsEntries(bls))  # type: ignore[arg-type]
     deployer.write("bls_config_1", variant, "fp32")
     written = from_pbtxt((out / "bls_config_1" / "config.pbtxt").read_text())
     assert (written.name, written.instance_group[0].count, written.max_batch_size) == ("bls_config_1", 2, 8)
@@ -142,23 +144,9 @@ def test_the_bls_models_own_instance_count_is_searched_with_the_called_models(tm
     assert default.instance_group == bls.model.config.instance_group  # as the user wrote it
 
 
-class _Control:
-    """Loads succeed and are remembered (a server without models)."""
-
-    def __init__(self) -> None:
-        self.loaded: list[str] = []
-
-    def load(self, name: str) -> float:
-        self.loaded.append(name)
-        return 0.0
-
-    def unload(self, name: str) -> None:
-        self.loaded.remove(name)
-
-
 def test_a_bls_variant_loads_the_called_models_first_and_serves_alone(tmp_path: Path) -> None:
-    control = _Control()
-    deployer = BlsDeployer(control, tmp_path / "out", _read(write_bls_repository(tmp_path / "models")))  # type: ignore[arg-type]
+    control = RecordingControl()
+    deployer = GroupDeployer(control, tmp_path / "out", BlsEntries(_read(write_bls_repository(tmp_path / "models"))))
     deployer.load("bls_config_1", VARIANT, "fp32")
     assert control.loaded == ["prep", "scaled", "bls_config_1"]
     with pytest.raises(ModelLoadError, match="cannot load beside bls_config_1"):

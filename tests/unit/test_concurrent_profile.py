@@ -14,8 +14,11 @@ from tritune.config import ProfileConfig, load_profile_config, parse_profile_con
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
 from tritune.profile.concurrent import concurrent_model
-from tritune.profile.deploy import ConcurrentDeployer
-from tritune.profile.orchestrator import plan_for, run_fingerprint
+from tritune.profile.deploy import GroupDeployer
+from tritune.profile.entries import ConcurrentEntries
+from tritune.profile.identity import run_fingerprint
+from tritune.profile.orchestrator import plan_for
+from tritune.profile.sources import concurrent_source
 from tritune.testing.ensemble_repository import write_ensemble_repository
 from tritune.triton.model_config import from_pbtxt
 from tritune.triton.user_model import UserModel, read_user_model
@@ -82,19 +85,14 @@ def test_the_flag_sets_the_key_and_weighting_is_stored_only_when_given(tmp_path:
     assert "weighting" not in plain["profile_models"]["a"]
 
 
-class _Completing:
-    """What ConcurrentDeployer.completed_configs asks of the server: the user's configs as written."""
-
-    def __init__(self, models: tuple[UserModel, ...]) -> None:
-        self.models = models
-
-    def completed_configs(self) -> dict[str, Any]:
-        return {m.name: m.config for m in self.models}
+def _completed(models: tuple[UserModel, ...]) -> dict[str, Any]:
+    """What Triton would complete from the user's configs: here, the configs as written."""
+    return {m.name: m.config for m in models}
 
 
 def _group(repository: Path) -> Any:
     models = tuple(read_user_model(repository, m) for m in MODELS)
-    return concurrent_model(models, _Completing(models))  # type: ignore[arg-type]
+    return concurrent_model(models, _completed(models))
 
 
 def test_the_plan_searches_both_models_jointly_for_their_weighted_throughput(tmp_path: Path) -> None:
@@ -126,14 +124,14 @@ def test_an_ensemble_is_not_profiled_concurrently(tmp_path: Path) -> None:
     repository = write_ensemble_repository(tmp_path / "models")
     models = tuple(read_user_model(repository, m) for m in ("pipeline", "prep"))
     with pytest.raises(UsageError, match="pipeline is an ensemble, which tritune profiles on its own"):
-        concurrent_model(models, _Completing(models))  # type: ignore[arg-type]
+        concurrent_source(models)
 
 
 def test_a_variant_serves_every_model_under_its_name_and_exports_them_under_the_users(tmp_path: Path) -> None:
     repository = write_ensemble_repository(tmp_path / "models")
     out = tmp_path / "out"
     models = tuple(read_user_model(repository, m) for m in MODELS)
-    deployer = ConcurrentDeployer(None, out, models)  # type: ignore[arg-type]  # writes only
+    deployer = GroupDeployer(None, out, ConcurrentEntries(models))  # type: ignore[arg-type]  # writes only
     deployer.write("prep_and_scaled_config_1", VARIANT, "fp32")
     prep = from_pbtxt((out / "prep_and_scaled_config_1.prep" / "config.pbtxt").read_text())
     assert (prep.name, prep.instance_group[0].count, prep.max_batch_size) == ("prep_and_scaled_config_1.prep", 2, 8)

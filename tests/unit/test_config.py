@@ -217,7 +217,8 @@ def test_every_top_level_key_has_a_flag() -> None:
 
 
 def test_the_confirm_settings_are_not_part_of_the_run_identity(tmp_path: Path) -> None:
-    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+    from tritune.profile.identity import run_fingerprint
+    from tritune.profile.records import ModelFiles
     from tritune.testing.synthetic import SYNTHETIC_SIGNATURE
 
     model_file = tmp_path / "m.onnx"
@@ -269,7 +270,8 @@ def test_run_fingerprints_stay_those_stored_before_the_measurement_section(
     """Computed by the code before the measurement settings joined the config (then separate
     MeasureSettings): the same settings must resume the runs it stored."""
     from tritune.domain.model import ModelSignature
-    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+    from tritune.profile.identity import run_fingerprint
+    from tritune.profile.records import ModelFiles
 
     (tmp_path / "m.onnx").write_bytes(b"not really onnx, only bytes")
     model = ModelFiles("m", {"fp32": tmp_path / "m.onnx"}, ModelSignature((), ()))

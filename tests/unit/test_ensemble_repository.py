@@ -11,7 +11,8 @@ import pytest
 
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
-from tritune.profile.deploy import EnsembleDeployer
+from tritune.profile.deploy import GroupDeployer
+from tritune.profile.entries import EnsembleEntries
 from tritune.testing.ensemble_repository import write_ensemble_repository
 from tritune.triton.ensemble import ensemble_config, read_ensemble, step_models
 from tritune.triton.model_config import from_pbtxt
@@ -68,7 +69,7 @@ def test_an_ensemble_of_too_many_models_is_refused(tmp_path: Path) -> None:
 def test_a_variant_serves_its_composing_models_under_its_own_names(tmp_path: Path) -> None:
     repository = write_ensemble_repository(tmp_path / "models")
     out = tmp_path / "out"
-    deployer = EnsembleDeployer(None, out, _read(repository))  # type: ignore[arg-type]  # writes only
+    deployer = GroupDeployer(None, out, EnsembleEntries(_read(repository)))  # type: ignore[arg-type]  # writes only
     deployer.write("pipeline_config_1", VARIANT, "fp32")
     ensemble = from_pbtxt((out / "pipeline_config_1" / "config.pbtxt").read_text())
     steps = [s.model_name for s in ensemble.ensemble_scheduling.step]
@@ -94,22 +95,22 @@ def test_an_ensemble_on_a_server_that_reads_another_repository_is_refused(tmp_pa
     from types import SimpleNamespace
 
     from tritune.config import parse_profile_config
-    from tritune.domain.layout import RunLayout
-    from tritune.profile.notify import QuietNotifier
-    from tritune.profile.session import ProfileSession
+    from tritune.profile.sources import resolve_source
 
     repository = write_ensemble_repository(tmp_path / "models")
     config = parse_profile_config({"model_repository": str(repository), "profile_models": ["pipeline"]})
-    session = ProfileSession(config, QuietNotifier())
+    source = resolve_source(config, "pipeline", model_file=lambda: pytest.fail("no model file is read"))
+    assert isinstance(source.kind, EnsembleEntries)
     remote = SimpleNamespace(sends_files=True)  # loads would send config and files
     with pytest.raises(UsageError, match="pipeline is an ensemble, .* use the embedded or local launch mode"):
-        session._deployer(_read(repository), remote, RunLayout(tmp_path / "run"))  # type: ignore[arg-type]
+        source.serve(remote, tmp_path / "run")  # type: ignore[arg-type]
 
 
 def test_an_edit_to_a_composing_model_starts_a_new_run(tmp_path: Path) -> None:
     from tritune.config import parse_profile_config
     from tritune.domain.model import ModelSignature
-    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+    from tritune.profile.identity import run_fingerprint
+    from tritune.profile.records import ModelFiles
 
     repository = write_ensemble_repository(tmp_path / "models")
     config = parse_profile_config({"model_repository": str(repository), "profile_models": ["pipeline"]})

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from tritune.config import cli_flags, parse_profile_config
 from tritune.errors import ServerError, UsageError
-from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+from tritune.profile.identity import run_fingerprint
+from tritune.profile.records import ModelFiles
 from tritune.testing.models import dtype_zoo_model
 from tritune.triton import http_api
 from tritune.triton.control import model_files

@@ -111,9 +111,9 @@ def test_another_copy_of_the_same_providers_is_a_mismatch_too() -> None:
 def test_a_server_python_without_onnxruntime() -> None:
     missing = replace(CPU_ORT, onnxruntime_version=None, onnxruntime_file=None, providers=(), onnxruntime_error="E")
     message = server_mismatch(GPU_ORT, missing)
-    assert (
-        message
-        == f"the server's Python cannot import onnxruntime (E): install onnxruntime-gpu into the Python at {VENV}"
+    assert message == (
+        f"the server's Python cannot import onnxruntime (E): {VENV}/bin/python -m pip uninstall -y onnxruntime "
+        f"onnxruntime-gpu && {VENV}/bin/python -m pip install onnxruntime-gpu"
     )
 
 
@@ -122,7 +122,7 @@ def test_doctor_names_the_missing_gpu_step() -> None:
     swap = gpu_step_missing(True, CPU_ORT, CPU_ORT)
     assert swap == (
         f"a GPU is present but onnxruntime 1.20.1 has no {CUDA}: "
-        "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
+        "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
     )
     both = replace(GPU_ORT, distributions=("onnxruntime", "onnxruntime-gpu"))
     assert "both onnxruntime and onnxruntime-gpu are installed" in str(gpu_step_missing(True, both, None))

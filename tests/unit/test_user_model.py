@@ -13,7 +13,8 @@ from tritune.config import parse_profile_config
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.domain.space import Dim
 from tritune.errors import UsageError
-from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+from tritune.profile.identity import run_fingerprint
+from tritune.profile.records import ModelFiles
 from tritune.search import build_space
 from tritune.triton.model_config import to_pbtxt
 from tritune.triton.user_model import (

@@ -9,39 +9,32 @@ from collections.abc import Mapping
 
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import Objectives
-from tritune.domain.metrics import model_metric
+from tritune.domain.metrics import LATENCY_P99, METRICS, THROUGHPUT, WEIGHTED_THROUGHPUT, Combine, combine, model_metric
 from tritune.domain.serving import ServingConfig
 
-OBJECTIVE = "weighted_throughput"
-# The combined latency is the worst model's: a constraint or plot on it speaks for every model.
-_WORST = ("perf_latency_avg", "perf_latency_p50", "perf_latency_p90", "perf_latency_p95", "perf_latency_p99")
-# What the models take of the machine adds up.
-_SUMMED = ("perf_throughput", "cpu_used_ram", "gpu_used_memory")
-# What the machine as a whole shows, the same reading in every model's result.
-_MACHINE = ("host_other_cpu", "gpu_utilization", "gpu_power_usage", "gpu_free_memory", "gpu_total_memory")
+OBJECTIVE = WEIGHTED_THROUGHPUT
 
 
 def combined_metrics(per_model: Mapping[str, Mapping[str, float]], weights: Mapping[str, float]) -> dict[str, float]:
     """One measurement's metrics from each model's (same windows): every model's under its
-    prefix, the summed throughput and memory, the worst model's latencies, the machine's gauges once,
-    and ``weighted_throughput`` (each throughput times the model's weight; missing where a model
-    has no throughput, so a model that served nothing cannot look good)."""
+    prefix; the combined ones by the metric table's rule (the summed throughput and memory, the
+    worst model's latencies; the machine's gauges once, each model's result holding the same
+    reading); and ``weighted_throughput`` (each throughput times the model's weight; missing
+    where a model has no throughput, so a model that served nothing cannot look good)."""
     combined: dict[str, float] = {}
     for model, metrics in per_model.items():
         combined.update({model_metric(model, name): value for name, value in metrics.items()})
     models = list(per_model.values())
-    for name in _SUMMED:
-        if models and all(name in m for m in models):
-            combined[name] = sum(m[name] for m in models)
-    for name in _WORST:
-        if models and all(name in m for m in models):
-            combined[name] = max(m[name] for m in models)
-    for name in _MACHINE:  # one host and its GPUs, sampled once for all the models
-        shared = [m[name] for m in models if name in m]
-        if shared:
-            combined[name] = shared[0]
-    if models and all(m.get("perf_throughput") for m in models):
-        combined[OBJECTIVE] = sum(weights.get(name, 1.0) * m["perf_throughput"] for name, m in per_model.items())
+    for entry in METRICS.values():
+        name = entry.name
+        if entry.machine:  # one host and its GPUs, sampled once for all the models
+            shared = [m[name] for m in models if name in m]
+            if shared:
+                combined[name] = shared[0]
+        elif entry.combine is not Combine.NONE and models and all(name in m for m in models):
+            combined[name] = combine(name, [m[name] for m in models])
+    if models and all(m.get(THROUGHPUT) for m in models):
+        combined[OBJECTIVE] = sum(weights.get(name, 1.0) * m[THROUGHPUT] for name, m in per_model.items())
     return combined
 
 
@@ -77,8 +70,8 @@ def sharing_sentence(serving: ServingConfig, metrics: Mapping[str, float]) -> st
     ran (``serving.steps``: each model's config; ``metrics``: the pick's best measurement)."""
     parts = []
     for model, config in serving.steps:
-        throughput = metrics.get(model_metric(model, "perf_throughput"))
-        p99 = metrics.get(model_metric(model, "perf_latency_p99"))
+        throughput = metrics.get(model_metric(model, THROUGHPUT))
+        p99 = metrics.get(model_metric(model, LATENCY_P99))
         served = []
         if throughput is not None:
             served.append(f"{throughput:,.1f} infer/sec")

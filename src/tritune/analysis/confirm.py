@@ -33,6 +33,7 @@ from tritune.analysis.objectives import Objectives
 from tritune.analysis.ranking import TrialScore, assess
 from tritune.analysis.summary import SummaryFacts
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT
 from tritune.domain.serving import ServingConfig
 
 # What the cost's places mean, for the sentence that says why the cheaper one was picked.
@@ -169,8 +170,8 @@ def equivalent(a: Standing, b: Standing) -> bool:
 
 def needs_another_round(standings: Sequence[Standing], done: int, rounds: int, max_rounds: int) -> bool:
     """Measure another round: fewer than ``rounds`` are done, or (below ``max_rounds``) the top two
-    still overlap and are not yet shown equivalent (on MiniLM, rounds 4-6 of two finalists that
-    measured 213 and 214 infer/s were nearly half of the confirm step's time)."""
+    still overlap and are not yet shown equivalent (more rounds on two finalists that measure
+    alike can take half of the confirm step's time and change nothing)."""
     if done < rounds:
         return True
     if done >= max(max_rounds, rounds):
@@ -294,8 +295,8 @@ def confirmed_facts(facts: SummaryFacts, result: ConfirmResult) -> SummaryFacts:
         best_is_default=winner.finalist.is_default,
         gain_percent=result.gain_percent,
         gain_spread_percent=result.gain_spread_percent,
-        throughput=metrics.get("perf_throughput"),
-        latency_p99_ms=metrics.get("perf_latency_p99"),
+        throughput=metrics.get(THROUGHPUT),
+        latency_p99_ms=metrics.get(LATENCY_P99),
         confirm_rounds=result.rounds,
         tie_with=result.tie_with,
         tie_reason=result.tie_reason,

@@ -6,10 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tritune.domain.metrics import Direction, direction
+from tritune.domain.metrics import THROUGHPUT, Direction, direction
 from tritune.errors import UsageError
 
-DEFAULT_OBJECTIVES: Mapping[str, float] = {"perf_throughput": 10.0}  # Model Analyzer's default
+DEFAULT_OBJECTIVES: Mapping[str, float] = {THROUGHPUT: 10.0}  # Model Analyzer's default
 
 # Floor for logarithms: a metric reported as 0 (no GPU memory used) must not give -inf.
 _FLOOR = 1e-9

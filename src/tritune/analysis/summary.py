@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
-from tritune.domain.metrics import Direction, axis_label, direction, unit
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT, Direction, axis_label, direction, unit
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def summary_facts(
         best_is_default=top.config.is_default,
         default_name=None if default is None else default.config.name,
         gain_percent=gain,
-        throughput=top.best.metric("perf_throughput"),
-        latency_p99_ms=top.best.metric("perf_latency_p99"),
+        throughput=top.best.metric(THROUGHPUT),
+        latency_p99_ms=top.best.metric(LATENCY_P99),
     )
 
 
@@ -153,9 +153,9 @@ def _tie(facts: SummaryFacts) -> str:
 def _numbers(facts: SummaryFacts) -> str:
     parts = []
     if facts.throughput is not None:
-        parts.append(f"{facts.throughput:,.1f} {unit('perf_throughput')}")
+        parts.append(f"{facts.throughput:,.1f} {unit(THROUGHPUT)}")
     if facts.latency_p99_ms is not None:
-        parts.append(f"p99 {facts.latency_p99_ms:.3g} {unit('perf_latency_p99')}")
+        parts.append(f"p99 {facts.latency_p99_ms:.3g} {unit(LATENCY_P99)}")
     return ": " + ", ".join(parts) if parts else ""
 
 

@@ -12,6 +12,7 @@ import click
 
 from tritune.cli import options
 from tritune.cli.app import App
+from tritune.domain.devices import CUDA
 from tritune.errors import TrituneError
 from tritune.triton.locate import find_triton, python_version_tag
 
@@ -78,9 +79,9 @@ def doctor(app: App, tritonserver: str | None) -> None:
     rows.append(("execution providers", ", ".join(here.providers), True))
     gpus = list_gpus()
     rows.append(("GPUs", "; ".join(f"{g.index}: {g.name}" for g in gpus) if gpus else "none", True))
-    if gpus:  # README's GPU install: the step not taken yet, or that all are
+    if gpus:  # docs/gpu.md's install steps: the step not taken yet, or that all are
         missing = gpu_step_missing(True, here, served)
-        rows.append(("GPU setup", missing or "CUDAExecutionProvider here and in the server", missing is None))
+        rows.append(("GPU setup", missing or f"{CUDA} here and in the server", missing is None))
     perf_analyzer = find_perf_analyzer()
     rows.append(
         (

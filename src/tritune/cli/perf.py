@@ -21,6 +21,7 @@ from tritune.cli.app import App
 from tritune.cli.options import check_writable
 from tritune.cpus import client_side, server_split
 from tritune.domain.connection import Connection
+from tritune.domain.devices import choose_device
 from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
 from tritune.domain.names import default_model_name
@@ -42,12 +43,11 @@ from tritune.triton.tls import check_files
 def default_serving(path: Path, max_batch_size: int | None = None) -> ServingConfig:
     """What an untuned Triton serves the file with on this host: on the GPU where there is one
     and the runner's ONNX Runtime can use it (as a profile run's default), else on the CPU."""
-    from tritune.profile.session import serving_device
     from tritune.system import hardware, runtime_providers
 
     gpus = hardware().gpus
-    gpu, _ = serving_device(gpus, runtime_providers() if gpus else (), None, runner=True)
-    return default_serving_config(read_signature(path), max_batch_size, gpu=gpu)
+    device = choose_device("auto", runtime_providers() if gpus else (), len(gpus))
+    return default_serving_config(read_signature(path), max_batch_size, gpu=device.gpu)
 
 
 @contextlib.contextmanager

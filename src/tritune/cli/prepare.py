@@ -10,9 +10,9 @@ import click
 
 from tritune.cli import options
 from tritune.cli.app import App
+from tritune.domain.devices import DEVICES
 from tritune.errors import ModelError, UsageError
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
-from tritune.prepare.device import DEVICES
 from tritune.prepare.options import OPTIMIZATION_LEVELS
 from tritune.prepare.validate import format_3g
 

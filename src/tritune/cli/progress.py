@@ -15,7 +15,9 @@ from tritune.cli.app import App
 from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.joint_space import split_joint_name
 from tritune.domain.measurement import Measurement
-from tritune.profile.orchestrator import RunConclusion
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT
+from tritune.domain.status import MeasurementStatus
+from tritune.profile.records import RunConclusion
 from tritune.report.terminal import print_written
 from tritune.report.write import WrittenReports
 
@@ -87,14 +89,12 @@ class RichProgress:
             self._measured += 1
         metrics = measurement.metrics
         status = measurement.status.value
-        if measurement.status.value == "failed" and measurement.error:
+        if measurement.status is MeasurementStatus.FAILED and measurement.error:
             status = f"failed: {measurement.error}"  # why, as stored (a stub that died, a lost server)
-        elif "perf_throughput" in metrics:
-            status = (
-                f"{metrics['perf_throughput']:.1f} infer/s, p99 {metrics.get('perf_latency_p99', float('nan')):.2f} ms"
-            )
+        elif THROUGHPUT in metrics:
+            status = f"{metrics[THROUGHPUT]:.1f} infer/s, p99 {metrics.get(LATENCY_P99, float('nan')):.2f} ms"
         tag = " (stored)" if replayed else ""
-        if measurement.status.value == "unstable":
+        if measurement.status is MeasurementStatus.UNSTABLE:
             tag += " [yellow](unstable)[/yellow]"
         self._progress.console.print(f"  {name} @ {measurement.load.label()}: {status}{tag}", highlight=False)
         for warning in measurement.warnings:

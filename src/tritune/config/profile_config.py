@@ -27,6 +27,7 @@ from tritune.config.sections import (
     objective_weights,
 )
 from tritune.domain.joint_space import MAX_STEPS
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT
 from tritune.triton.launch import LaunchMode
 
 SearchMode = Literal["default", "brute", "quick", "optuna"]
@@ -306,10 +307,10 @@ class ProfileConfig(FrozenSection):
         merged = dict(self.constraints) | dict(self.profile_models[model].constraints or {})
         bounds = {m: (b.min, b.max) for m, b in merged.items()}
         if self.latency_budget is not None:
-            bounds["perf_latency_p99"] = (
-                bounds.get("perf_latency_p99", (None, None))[0],
+            bounds[LATENCY_P99] = (
+                bounds.get(LATENCY_P99, (None, None))[0],
                 self.latency_budget,
             )
         if self.min_throughput is not None:
-            bounds["perf_throughput"] = (self.min_throughput, bounds.get("perf_throughput", (None, None))[1])
+            bounds[THROUGHPUT] = (self.min_throughput, bounds.get(THROUGHPUT, (None, None))[1])
         return Constraints(tuple(Bound(m, lo, hi) for m, (lo, hi) in bounds.items()))

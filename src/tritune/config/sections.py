@@ -33,6 +33,7 @@ from tritune.domain.backends import (
     accelerators_value,
     option_text,
 )
+from tritune.domain.devices import InstanceKind
 from tritune.domain.metrics import is_known, known_metrics
 from tritune.errors import UsageError
 from tritune.inputs import parse_shape_options
@@ -101,7 +102,7 @@ def known_objectives(value: dict[str, float] | None) -> dict[str, float] | None:
 
 class InstanceGroupSpec(FrozenSection):
     count: list[int] = Field(default=[1], description="instance counts to try")
-    kind: list[Literal["KIND_CPU", "KIND_GPU"]] = Field(default=["KIND_CPU"], description="instance kinds")
+    kind: list[InstanceKind] = Field(default=[InstanceKind.KIND_CPU], description="instance kinds")
 
     _lists = field_validator("count", "kind", mode="before")(_as_list)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-HOST_OTHER_CPU = "host_other_cpu"
+from tritune.domain.metrics import HOST_OTHER_CPU as HOST_OTHER_CPU  # the metric's name, in the metric table
 
 # Warn when others took at least this share of the cores we run on (0.5 of 2 cores). On a
 # CPU-bound server each core others take is a core the server or its clients lose, so a quarter

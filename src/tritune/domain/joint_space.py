@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tritune.domain.devices import InstanceKind
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import (
     BACKEND_DIM_PREFIX,
@@ -59,7 +60,7 @@ class JointSpace(SearchSpace):
 
     steps: tuple[tuple[str, SearchSpace], ...] = ()
     max_batch_size: int = 0
-    own_kind: str = "KIND_CPU"  # a BLS model's instance kind, where its own instance count is searched
+    own_kind: str = InstanceKind.KIND_CPU  # a BLS model's instance kind, where its own instance count is searched
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.dimensions]
@@ -143,7 +144,7 @@ def joint_space(
         if knob != Dim.CLIENT_BATCH_SIZE
     }
     default[Dim.CLIENT_BATCH_SIZE] = (client_batch_sizes or (1,))[0]
-    own_kind = "KIND_CPU"
+    own_kind: str = InstanceKind.KIND_CPU
     if own is not None and Dim.INSTANCE_COUNT in own.names:
         dims.append(own.dimension(Dim.INSTANCE_COUNT))
         default[Dim.INSTANCE_COUNT] = own.default[Dim.INSTANCE_COUNT]

@@ -8,8 +8,9 @@ the analysis ranks by their direction, the store keeps them as they are, the rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from tritune.errors import UsageError
 
@@ -19,6 +20,16 @@ class Direction(IntEnum):
     MAXIMIZE = 1
 
 
+class Combine(StrEnum):
+    """How one metric's readings of several parts (models served together, a server's GPUs) make
+    one reading of the whole."""
+
+    NONE = "none"  # not combined: each part's own (a server-time breakdown)
+    SUM = "sum"  # the parts add up: throughput, memory, power
+    WORST = "worst"  # the worst part speaks for all: a latency
+    MEAN = "mean"  # the parts' average: a utilization
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -26,46 +37,90 @@ class Metric:
     direction: Direction
     header: str  # Model Analyzer's ``record.header()``: scripts index its CSV columns by it
     label: str  # a short axis label
+    combine: Combine = Combine.NONE
+    # A reading of the whole host (its GPUs, its other processes), not of one model: models
+    # measured together each see the same one, so it is taken once.
+    machine: bool = False
 
+
+# The names, as every module writes them (Model Analyzer's, but where said otherwise).
+THROUGHPUT = "perf_throughput"
+LATENCY = "perf_latency"  # Model Analyzer's alias of p99; also the prefix of every latency
+LATENCY_AVG = "perf_latency_avg"
+LATENCY_STD = "perf_latency_std"  # not Model Analyzer's
+LATENCY_P50 = "perf_latency_p50"
+LATENCY_P90 = "perf_latency_p90"
+LATENCY_P95 = "perf_latency_p95"
+LATENCY_P99 = "perf_latency_p99"
+SERVER_QUEUE = "perf_server_queue"
+SERVER_COMPUTE_INPUT = "perf_server_compute_input"
+SERVER_COMPUTE_INFER = "perf_server_compute_infer"
+SERVER_COMPUTE_OUTPUT = "perf_server_compute_output"
+SERVER_REQUEST = "perf_server_request"
+CLIENT_SEND_RECV = "perf_client_send_recv"
+CLIENT_RESPONSE_WAIT = "perf_client_response_wait"
+CPU_USED_RAM = "cpu_used_ram"
+CPU_FREE_RAM = "cpu_free_ram"
+CPU_AVAILABLE_RAM = "cpu_available_ram"
+GPU_USED_MEMORY = "gpu_used_memory"
+GPU_FREE_MEMORY = "gpu_free_memory"
+GPU_TOTAL_MEMORY = "gpu_total_memory"
+GPU_UTILIZATION = "gpu_utilization"
+GPU_POWER_USAGE = "gpu_power_usage"
+HOST_OTHER_CPU = "host_other_cpu"
+OUTPUT_TOKEN_THROUGHPUT = "output_token_throughput"
+WEIGHTED_THROUGHPUT = "weighted_throughput"
 
 _MAX, _MIN = Direction.MAXIMIZE, Direction.MINIMIZE
+_SUM, _WORST, _MEAN = Combine.SUM, Combine.WORST, Combine.MEAN
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("perf_throughput", "infer/sec", _MAX, "Throughput (infer/sec)", "Throughput (infer/sec)"),
-        Metric("perf_latency_avg", "ms", _MIN, "Avg Latency (ms)", "Avg latency (ms)"),
-        Metric("perf_latency_p50", "ms", _MIN, "p50 Latency (ms)", "p50 latency (ms)"),
-        Metric("perf_latency_p90", "ms", _MIN, "p90 Latency (ms)", "p90 latency (ms)"),
-        Metric("perf_latency_p95", "ms", _MIN, "p95 Latency (ms)", "p95 latency (ms)"),
-        Metric("perf_latency_p99", "ms", _MIN, "p99 Latency (ms)", "p99 latency (ms)"),
-        Metric("perf_latency", "ms", _MIN, "p99 Latency (ms)", "latency (ms)"),  # MA's alias of p99
-        Metric("perf_server_queue", "ms", _MIN, "Server Queue (ms)", "Queue"),
-        Metric("perf_server_compute_input", "ms", _MIN, "Server Compute Input (ms)", "Compute input"),
-        Metric("perf_server_compute_infer", "ms", _MIN, "Server Compute Infer (ms)", "Compute infer"),
-        Metric("perf_server_compute_output", "ms", _MIN, "Server Compute Output (ms)", "Compute output"),
-        Metric("perf_client_send_recv", "ms", _MIN, "Client Send/Recv (ms)", "Client send/recv"),
-        Metric("perf_client_response_wait", "ms", _MIN, "Client Response Wait (ms)", "Client response wait"),
-        Metric("cpu_used_ram", "MB", _MIN, "RAM Usage (MB)", "RAM usage (MB)"),
-        Metric("cpu_free_ram", "MB", _MAX, "RAM Free (MB)", "RAM free (MB)"),
-        Metric("cpu_available_ram", "MB", _MAX, "RAM Available (MB)", "RAM available (MB)"),
-        Metric("gpu_used_memory", "MB", _MIN, "GPU Memory Usage (MB)", "GPU memory (MB)"),
-        Metric("gpu_free_memory", "MB", _MAX, "GPU Free Memory (MB)", "GPU free memory (MB)"),
-        Metric("gpu_total_memory", "MB", _MIN, "GPU Total Memory (MB)", "GPU total memory (MB)"),
+        Metric(THROUGHPUT, "infer/sec", _MAX, "Throughput (infer/sec)", "Throughput (infer/sec)", _SUM),
+        Metric(LATENCY_AVG, "ms", _MIN, "Avg Latency (ms)", "Avg latency (ms)", _WORST),
+        Metric(LATENCY_P50, "ms", _MIN, "p50 Latency (ms)", "p50 latency (ms)", _WORST),
+        Metric(LATENCY_P90, "ms", _MIN, "p90 Latency (ms)", "p90 latency (ms)", _WORST),
+        Metric(LATENCY_P95, "ms", _MIN, "p95 Latency (ms)", "p95 latency (ms)", _WORST),
+        Metric(LATENCY_P99, "ms", _MIN, "p99 Latency (ms)", "p99 latency (ms)", _WORST),
+        Metric(LATENCY, "ms", _MIN, "p99 Latency (ms)", "latency (ms)", _WORST),  # MA's alias of p99
+        # Not Model Analyzer's: the spread of the request latencies around their average.
+        Metric(LATENCY_STD, "ms", _MIN, "Latency Std (ms)", "Latency std (ms)"),
+        Metric(SERVER_QUEUE, "ms", _MIN, "Server Queue (ms)", "Queue"),
+        Metric(SERVER_COMPUTE_INPUT, "ms", _MIN, "Server Compute Input (ms)", "Compute input"),
+        Metric(SERVER_COMPUTE_INFER, "ms", _MIN, "Server Compute Infer (ms)", "Compute infer"),
+        Metric(SERVER_COMPUTE_OUTPUT, "ms", _MIN, "Server Compute Output (ms)", "Compute output"),
+        Metric(CLIENT_SEND_RECV, "ms", _MIN, "Client Send/Recv (ms)", "Client send/recv"),
+        Metric(CLIENT_RESPONSE_WAIT, "ms", _MIN, "Client Response Wait (ms)", "Client response wait"),
+        Metric(CPU_USED_RAM, "MB", _MIN, "RAM Usage (MB)", "RAM usage (MB)", _SUM),
+        Metric(CPU_FREE_RAM, "MB", _MAX, "RAM Free (MB)", "RAM free (MB)", machine=True),
+        Metric(CPU_AVAILABLE_RAM, "MB", _MAX, "RAM Available (MB)", "RAM available (MB)", machine=True),
+        Metric(GPU_USED_MEMORY, "MB", _MIN, "GPU Memory Usage (MB)", "GPU memory (MB)", _SUM),
+        Metric(GPU_FREE_MEMORY, "MB", _MAX, "GPU Free Memory (MB)", "GPU free memory (MB)", _SUM, machine=True),
+        Metric(GPU_TOTAL_MEMORY, "MB", _MIN, "GPU Total Memory (MB)", "GPU total memory (MB)", _SUM, machine=True),
         # Model Analyzer treats utilization as "more is better".
-        Metric("gpu_utilization", "%", _MAX, "GPU Utilization (%)", "GPU utilization (%)"),
-        Metric("gpu_power_usage", "W", _MIN, "GPU Power Usage (W)", "GPU power (W)"),
-        # Not Model Analyzer's: CPU that processes other than the server, its stubs and tritune
-        # took on the cores those run on, in cores (CPU-seconds per second); see host_load.py.
+        Metric(GPU_UTILIZATION, "%", _MAX, "GPU Utilization (%)", "GPU utilization (%)", _MEAN, machine=True),
+        Metric(GPU_POWER_USAGE, "W", _MIN, "GPU Power Usage (W)", "GPU power (W)", _SUM, machine=True),
         # Not Model Analyzer's: the server's whole time per request (Triton's success duration),
         # written for an ensemble, whose steps' times (step metrics below) add up to it.
-        Metric("perf_server_request", "ms", _MIN, "Server Request (ms)", "Server time per request (ms)"),
-        Metric("host_other_cpu", "cores", _MIN, "Other Processes CPU (cores)", "Other processes' CPU (cores)"),
-        Metric("output_token_throughput", "tokens/sec", _MAX, "Output Token Throughput (tokens/sec)", "Tokens/sec"),
+        Metric(SERVER_REQUEST, "ms", _MIN, "Server Request (ms)", "Server time per request (ms)"),
+        # Not Model Analyzer's: CPU that processes other than the server, its stubs and tritune
+        # took on the cores those run on, in cores (CPU-seconds per second); see host_load.py.
+        Metric(
+            HOST_OTHER_CPU, "cores", _MIN, "Other Processes CPU (cores)", "Other processes' CPU (cores)", machine=True
+        ),
+        Metric(
+            OUTPUT_TOKEN_THROUGHPUT,
+            "tokens/sec",
+            _MAX,
+            "Output Token Throughput (tokens/sec)",
+            "Tokens/sec",
+            _SUM,
+        ),
         # Not Model Analyzer's: models profiled concurrently, the sum of each model's throughput
         # times its weighting (profile_models.<model>.weighting): the objective of such a run.
         Metric(
-            "weighted_throughput",
+            WEIGHTED_THROUGHPUT,
             "infer/sec",
             _MAX,
             "Weighted Throughput (infer/sec)",
@@ -75,35 +130,35 @@ METRICS: dict[str, Metric] = {
 }
 
 # Latency families of LLM profiling: every flavour (avg, p50..p99) of each is a latency to minimize.
-_LATENCY_FAMILIES = ("perf_latency", "time_to_first_token", "inter_token_latency")
+_LATENCY_FAMILIES = (LATENCY, "time_to_first_token", "inter_token_latency")
 
 # The stacked latency breakdown of a detailed report, bottom to top (server path first).
 LATENCY_BREAKDOWN: tuple[str, ...] = (
-    "perf_server_queue",
-    "perf_server_compute_input",
-    "perf_server_compute_infer",
-    "perf_server_compute_output",
-    "perf_client_send_recv",
+    SERVER_QUEUE,
+    SERVER_COMPUTE_INPUT,
+    SERVER_COMPUTE_INFER,
+    SERVER_COMPUTE_OUTPUT,
+    CLIENT_SEND_RECV,
 )
 
 # Columns of the "every measurement" table, in this order, when measured.
 MEASUREMENT_COLUMNS: tuple[str, ...] = (
-    "perf_throughput",
-    "perf_latency_p50",
-    "perf_latency_p90",
-    "perf_latency_p95",
-    "perf_latency_p99",
-    "perf_latency_avg",
+    THROUGHPUT,
+    LATENCY_P50,
+    LATENCY_P90,
+    LATENCY_P95,
+    LATENCY_P99,
+    LATENCY_AVG,
     *LATENCY_BREAKDOWN,
-    "cpu_used_ram",
-    "gpu_used_memory",
-    "gpu_utilization",
-    "gpu_power_usage",
-    "host_other_cpu",
+    CPU_USED_RAM,
+    GPU_USED_MEMORY,
+    GPU_UTILIZATION,
+    GPU_POWER_USAGE,
+    HOST_OTHER_CPU,
 )
 
 # What a host reports about its own resources, per model, in the reports' resource plots.
-RESOURCE_METRICS: tuple[str, ...] = ("gpu_used_memory", "cpu_used_ram", "gpu_utilization", "gpu_power_usage")
+RESOURCE_METRICS: tuple[str, ...] = (GPU_USED_MEMORY, CPU_USED_RAM, GPU_UTILIZATION, GPU_POWER_USAGE)
 
 
 # An ensemble's steps, from Triton's statistics of each composing model: ``step:<model>:<part>``,
@@ -184,7 +239,7 @@ def is_latency(name: str) -> bool:
     """Latency metrics grow with load, so a load sweep may stop once they exceed a budget (a
     model's own latency among models profiled concurrently too)."""
     per_model = parse_model_metric(name)
-    return (per_model[1] if per_model else name).startswith("perf_latency")
+    return (per_model[1] if per_model else name).startswith(LATENCY)
 
 
 def header(name: str) -> str:
@@ -205,3 +260,20 @@ def unit(name: str) -> str:
 
 def _per_model(name: str) -> Metric | None:
     return metric(name) if parse_model_metric(name) is not None and is_known(name) else None
+
+
+def combine(name: str, values: Sequence[float]) -> float:
+    """``name``'s readings of several parts as one, by the table's rule for it (a latency's
+    worst is its largest, a throughput's its smallest).
+
+    Raises:
+        ValueError: no readings, or the table combines ``name`` not (``Combine.NONE``).
+    """
+    rule = METRICS[name].combine if name in METRICS else Combine.NONE
+    if not values or rule is Combine.NONE:
+        raise ValueError(f"{name} has no rule to combine {len(values)} readings by")
+    if rule is Combine.SUM:
+        return sum(values)
+    if rule is Combine.MEAN:
+        return sum(values) / len(values)
+    return max(values) if direction(name) is Direction.MINIMIZE else min(values)

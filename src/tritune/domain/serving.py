@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from tritune.domain.devices import InstanceKind
 from tritune.domain.model import ModelSignature
 
 DEFAULT_MAX_BATCH_SIZE = 8
@@ -77,7 +78,7 @@ class ServingConfig:
 
     max_batch_size: int = 0
     instance_count: int = 1
-    instance_kind: str = "KIND_CPU"  # or KIND_GPU
+    instance_kind: str = InstanceKind.KIND_CPU  # or KIND_GPU (kept as the plain word: a repr seeds noise)
     dynamic_batching: DynamicBatching | None = None
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     # The model's own backend knobs, as (option key, value) pairs (domain/backends.py names the
@@ -92,6 +93,7 @@ class ServingConfig:
     steps: tuple[tuple[str, ServingConfig], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "instance_kind", str(self.instance_kind))
         object.__setattr__(self, "backend_options", tuple(sorted((str(k), str(v)) for k, v in self.backend_options)))
         object.__setattr__(self, "gpus", tuple(int(g) for g in self.gpus))
         object.__setattr__(self, "steps", tuple((str(name), serving) for name, serving in self.steps))
@@ -116,7 +118,7 @@ def default_serving_config(
 ) -> ServingConfig:
     """What an untuned Triton serves: one instance on the GPU (or the CPU without one), and
     batching with dynamic batching where the model's first dimension allows it."""
-    kind = "KIND_GPU" if gpu else "KIND_CPU"
+    kind = InstanceKind.KIND_GPU if gpu else InstanceKind.KIND_CPU
     if not signature.batch_is_dynamic:
         return ServingConfig(max_batch_size=0, instance_kind=kind)
     return ServingConfig(

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeAlias
 
 from tritune.domain.backends import UNSET, gpu_only
+from tritune.domain.devices import InstanceKind
 from tritune.domain.serving import DynamicBatching, RunnerOptions, ServingConfig
 
 Value: TypeAlias = int | float | str | None | tuple[Any, ...]
@@ -44,7 +45,7 @@ class Dim(StrEnum):
 # What a point means when it leaves a dimension out: the values an untuned deployment gets.
 BASELINE: dict[str, Value] = {
     Dim.INSTANCE_COUNT: 1,
-    Dim.INSTANCE_KIND: "KIND_CPU",
+    Dim.INSTANCE_KIND: InstanceKind.KIND_CPU,
     Dim.MAX_BATCH_SIZE: 0,
     Dim.DYNAMIC_BATCHING: None,
     Dim.PREFERRED_BATCH_SIZES: (),
@@ -216,7 +217,7 @@ class SearchSpace:
             dynamic_batching=batching,
             runner=runner,
             backend_options=backend_options(p),
-            gpus=self.gpus if p[Dim.INSTANCE_KIND] == "KIND_GPU" else (),
+            gpus=self.gpus if p[Dim.INSTANCE_KIND] == InstanceKind.KIND_GPU else (),
         )
         return Variant(serving, int(p[Dim.CLIENT_BATCH_SIZE]), str(p[Dim.PRECISION]))  # type: ignore[arg-type]
 
@@ -276,11 +277,11 @@ def repair(point: Point, space: SearchSpace | None = None) -> dict[str, Value] |
 
     def device_ok(v: Value) -> bool:
         # A GPU accelerator or CUDA graphs on a CPU instance changes nothing: measure it once.
-        return v in (UNSET, None, False) or p.get(Dim.INSTANCE_KIND) != "KIND_CPU"
+        return v in (UNSET, None, False) or p.get(Dim.INSTANCE_KIND) != InstanceKind.KIND_CPU
 
     def threads_ok(v: Value) -> bool:
         threads = int(v)  # type: ignore[arg-type]
-        if p.get(Dim.INSTANCE_KIND) != "KIND_CPU":
+        if p.get(Dim.INSTANCE_KIND) != InstanceKind.KIND_CPU:
             return threads == 0
         count = int(p.get(Dim.INSTANCE_COUNT, 1))  # type: ignore[arg-type]
         return count == 1 if threads == 0 else threads == 1 or count * threads <= (cores or 1)

@@ -12,9 +12,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tritune.domain.host_load import HOST_OTHER_CPU, OtherProcess, busy_host_warning
+from tritune.domain.host_load import OtherProcess, busy_host_warning
 from tritune.domain.measurement import Measurement
-from tritune.domain.metrics import metric, step_metric
+from tritune.domain.metrics import (
+    CLIENT_SEND_RECV,
+    CPU_USED_RAM,
+    GPU_POWER_USAGE,
+    GPU_USED_MEMORY,
+    GPU_UTILIZATION,
+    HOST_OTHER_CPU,
+    LATENCY_AVG,
+    LATENCY_P50,
+    LATENCY_P90,
+    LATENCY_P95,
+    LATENCY_P99,
+    LATENCY_STD,
+    SERVER_COMPUTE_INFER,
+    SERVER_COMPUTE_INPUT,
+    SERVER_COMPUTE_OUTPUT,
+    SERVER_QUEUE,
+    SERVER_REQUEST,
+    THROUGHPUT,
+    combine,
+    metric,
+    step_metric,
+)
 from tritune.domain.names import step_label
 from tritune.domain.status import MeasurementStatus, Stability
 from tritune.loadgen.server_stats import ServerBreakdown, step_times_ns
@@ -33,8 +55,8 @@ FAILED_FRACTION_BOUND = 0.01
 
 
 # Fewer model executions than this per window: one batch more or less moves a window's count by
-# a tenth or more, perf_analyzer's stability threshold (MiniLM at 300 ms windows on 2 cores held
-# 3-4 batches of 16, and a fifth of its measurements ran unstable to the last window).
+# a tenth or more, perf_analyzer's stability threshold, so such a measurement may run unstable
+# to the last window (docs/benchmarks.md: MiniLM at short windows).
 FEW_BATCHES_PER_WINDOW = 10
 
 
@@ -189,42 +211,50 @@ class PerfResult:
         if client is not None and client.completed:
             latency = client.latency
             values.update(
-                perf_throughput=client.throughput,
-                perf_latency_avg=latency.avg_ns,
-                perf_latency_std=latency.std_ns,
-                perf_latency_p50=latency.p50_ns,
-                perf_latency_p90=latency.p90_ns,
-                perf_latency_p95=latency.p95_ns,
-                perf_latency_p99=latency.p99_ns,
-                perf_client_send_recv=client.avg_send_ns + client.avg_recv_ns,
+                {
+                    THROUGHPUT: client.throughput,
+                    LATENCY_AVG: latency.avg_ns,
+                    LATENCY_STD: latency.std_ns,
+                    LATENCY_P50: latency.p50_ns,
+                    LATENCY_P90: latency.p90_ns,
+                    LATENCY_P95: latency.p95_ns,
+                    LATENCY_P99: latency.p99_ns,
+                    CLIENT_SEND_RECV: client.avg_send_ns + client.avg_recv_ns,
+                }
             )
         if server is not None and server.requests:
             values.update(
-                perf_server_queue=server.queue_ns,
-                perf_server_compute_input=server.compute_input_ns,
-                perf_server_compute_infer=server.compute_infer_ns,
-                perf_server_compute_output=server.compute_output_ns,
+                {
+                    SERVER_QUEUE: server.queue_ns,
+                    SERVER_COMPUTE_INPUT: server.compute_input_ns,
+                    SERVER_COMPUTE_INFER: server.compute_infer_ns,
+                    SERVER_COMPUTE_OUTPUT: server.compute_output_ns,
+                }
             )
         # The stubs' own memory when tritune owns the server; the host-wide gauge otherwise.
         if memory is not None:
-            values["cpu_used_ram"] = memory.rss_bytes
+            values[CPU_USED_RAM] = memory.rss_bytes
             if memory.gpu_bytes is not None:
-                values["gpu_used_memory"] = memory.gpu_bytes
+                values[GPU_USED_MEMORY] = memory.gpu_bytes
         elif gauges is not None and gauges.cpu_memory_used_bytes is not None:
-            values["cpu_used_ram"] = gauges.cpu_memory_used_bytes
+            values[CPU_USED_RAM] = gauges.cpu_memory_used_bytes
         if gauges is not None and gauges.has_gpu:
-            if gauges.gpu_utilization:
-                values["gpu_utilization"] = sum(gauges.gpu_utilization.values()) / len(gauges.gpu_utilization)
-            if gauges.gpu_power_usage:
-                values["gpu_power_usage"] = sum(gauges.gpu_power_usage.values())
-            if "gpu_used_memory" not in values and gauges.gpu_memory_used_bytes:
-                values["gpu_used_memory"] = sum(gauges.gpu_memory_used_bytes.values())
+            # One reading per GPU, made one by the metric table's rule (the mean utilization,
+            # the summed power and memory).
+            per_gpu = {
+                GPU_UTILIZATION: gauges.gpu_utilization,
+                GPU_POWER_USAGE: gauges.gpu_power_usage,
+                GPU_USED_MEMORY: gauges.gpu_memory_used_bytes,
+            }
+            for name, readings in per_gpu.items():
+                if readings and name not in values:
+                    values[name] = combine(name, list(readings.values()))
         if self.host_other_cpu is not None:
             values[HOST_OTHER_CPU] = self.host_other_cpu
         if server is not None and server.requests and self.steps:
             # An ensemble: its whole server time per request and each step's share of it, the
             # step named as in the user's ensemble (a variant serves it under its own name).
-            values["perf_server_request"] = server.request_ns
+            values[SERVER_REQUEST] = server.request_ns
             for (served, part), ns in step_times_ns(server, self.steps).items():
                 values[step_metric(step_label(self.model, served), part)] = ns
         return values

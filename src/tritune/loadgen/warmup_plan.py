@@ -3,7 +3,7 @@
 A runtime pays once per new input shape (cuDNN and TensorRT pick algorithms, ONNX Runtime
 allocates and caches per shape), and once per model instance (each instance is a session of its
 own). Paid during the first measurement, that cost is a measurement of start-up, not of serving:
-on an H200 a variant's first load point read 40 infer/s (p99 985 ms) and the next 2,409.
+on a GPU a variant's first load point can read a small fraction of the next one's throughput.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tritune.domain.devices import InstanceKind
 from tritune.runner.batching import bucket_mode, padded_rows
 
 # Parameters every config of tritune's runner carries (domain/serving.py RunnerOptions): how a
@@ -52,9 +53,9 @@ def warmup_batch_sizes(
     measurements that decide a search are taken) and the preferred sizes it aims for.
 
     ``every_size``: every multiple instead. On a GPU, cuDNN searches convolution algorithms for
-    each new input shape, a second or more per shape for a CNN: on an H200, ResNet-50 warmed with
-    batches 1, 2, 4 and 8 still failed its first measurement windows at concurrency 16 and 32,
-    where the batcher formed batches of 3, 5, 6 and 7.
+    each new input shape, a second or more per shape for a CNN: a CNN warmed with batches 1, 2,
+    4 and 8 still fails its first measurement windows at a concurrency where the batcher forms
+    batches of 3, 5, 6 and 7.
     """
     if max_batch_size <= 0:
         return (1,)
@@ -78,12 +79,12 @@ def instance_total(config: Mapping[str, Any]) -> int:
     for group in config.get("instance_group") or ():
         count = int(group.get("count", 1) or 1)
         gpus = group.get("gpus") or ()
-        total += count * (len(gpus) if group.get("kind") == "KIND_GPU" and gpus else 1)
+        total += count * (len(gpus) if group.get("kind") == InstanceKind.KIND_GPU and gpus else 1)
     return max(total, 1)
 
 
 def _on_gpu(config: Mapping[str, Any]) -> bool:
-    return any(g.get("kind") == "KIND_GPU" for g in config.get("instance_group") or ())
+    return any(g.get("kind") == InstanceKind.KIND_GPU for g in config.get("instance_group") or ())
 
 
 def _max_batch_size(config: Mapping[str, Any]) -> int:
@@ -129,8 +130,8 @@ def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> W
     """The warm-up of a model as the server loaded it (its config JSON, as Triton completed it).
 
     On a GPU every size the batcher can form is a new shape, except where tritune's runner pads
-    batches to buckets: there only the buckets are (ResNet-50 on an H100 at max batch 128, 5
-    instances: 640 warm-up requests in 30-33 s, every size 1-128; the buckets are 8 shapes). With
+    batches to buckets: there only the buckets are (at max batch 128, 8 shapes per instance
+    instead of 128, and warming every size would cost a variant tens of seconds). With
     the runner's CUDA graphs each shape is sent until its graph is captured (CUDA_GRAPH_RUNS)."""
     batching = config.get("dynamic_batching")
     max_batch_size = _max_batch_size(config)

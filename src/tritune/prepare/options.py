@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tritune.domain.devices import DEVICES
 from tritune.errors import UsageError
-from tritune.prepare.device import DEVICES
 
 PRECISIONS = ("fp32", "fp16")
 OPTIMIZATION_LEVELS = ("none", "basic", "extended")

@@ -17,10 +17,10 @@ import numpy as np
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune import __version__
+from tritune.domain.devices import Device, choose_device
 from tritune.domain.names import check_model_name, default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.errors import UsageError
-from tritune.prepare.device import Device, choose_device
 from tritune.prepare.max_batch import MaxBatchResult
 from tritune.prepare.options import PrepareOptions, Tolerance
 from tritune.prepare.record import (
@@ -178,6 +178,8 @@ def prepare_model(
     model_dir = repository / name
     found = Findings()
     device = host_device(options.device)  # before any work: --device gpu without CUDA fails here
+    if device.note:  # a GPU without CUDA: said once, with the fix
+        found.notes.append(device.note)
     claimed = False  # from here on model_dir is ours: a stop (Ctrl-C, an error) removes it
     try:
         with tempfile.TemporaryDirectory(prefix="tritune-prepare-") as tmp:

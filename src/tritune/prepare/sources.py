@@ -12,6 +12,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from tritune.domain.devices import CPU
 from tritune.domain.names import is_factory_reference
 from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import detect_batch
@@ -64,7 +65,7 @@ def source_kind(model: str) -> str:
     raise UsageError(f"{model} does not exist and is not a package.module:function factory: pass {SUPPORTED}")
 
 
-def onnx_session(path: Path, providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
+def onnx_session(path: Path, providers: Sequence[str] = (CPU,)) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # Warnings (unused initializers) are noise here, and run errors come back as exceptions.
     options.log_severity_level = 4
@@ -85,9 +86,7 @@ def onnx_runner(path: Path) -> Runner:
     return onnx_device_runner(path)[0]
 
 
-def onnx_device_runner(
-    path: Path, providers: Sequence[str] = ("CPUExecutionProvider",)
-) -> tuple[Runner, tuple[str, ...]]:
+def onnx_device_runner(path: Path, providers: Sequence[str] = (CPU,)) -> tuple[Runner, tuple[str, ...]]:
     """A runner on ``providers`` (numpy in and out), and the providers the session really got:
     ONNX Runtime leaves out one it cannot start rather than fail."""
     session = onnx_session(path, providers)

@@ -13,10 +13,10 @@ import numpy as np
 import onnx
 import psutil
 
+from tritune.domain.devices import CUDA, Device, install_fix
 from tritune.domain.model import ModelSignature
 from tritune.errors import ModelError, UsageError
 from tritune.prepare.batch import BatchInfo, detect_batch, link_output_batch, make_batch_dynamic, reshape_suspects
-from tritune.prepare.device import CUDA_PROVIDER, INSTALL_GPU, Device
 from tritune.prepare.feeds import random_feeds, validation_feeds
 from tritune.prepare.max_batch import MaxBatchResult, max_batch_search, ort_throughput
 from tritune.prepare.nobatch import batched_notes, unbatched_notes
@@ -243,15 +243,15 @@ def _search_max_batch(
     path: Path, signature: ModelSignature, options: PrepareOptions, device: Device, found: Findings
 ) -> tuple[MaxBatchResult, Device]:
     run, providers = onnx_device_runner(path, device.providers)
-    if device.gpu and CUDA_PROVIDER not in providers:
+    if device.gpu and CUDA not in providers:
         # ONNX Runtime drops a provider it cannot start (CUDA libraries missing) without failing.
-        reason = f"ONNX Runtime could not start {CUDA_PROVIDER} (session providers: {', '.join(providers)})"
+        reason = f"ONNX Runtime could not start {CUDA} (session providers: {', '.join(providers)})"
         if device.forced:
-            raise UsageError(f"--device gpu: {reason}: {INSTALL_GPU} with the CUDA libraries it needs")
+            raise UsageError(f"--device gpu: {reason}: {install_fix()}, with the CUDA libraries it needs")
         found.notes.append(f"{reason}: the max-batch search ran on the CPU, and the config serves there")
         device = CPU
     elif device.gpu:
-        found.notes.append(f"the max-batch search ran on the GPU ({CUDA_PROVIDER})")
+        found.notes.append(f"the max-batch search ran on the GPU ({CUDA})")
     rng = np.random.default_rng(options.seed)
 
     def make_feeds(batch: int) -> dict[str, np.ndarray]:

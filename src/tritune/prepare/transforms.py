@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from tritune.domain.devices import CPU
 from tritune.errors import ModelError
 
 # Protobuf cannot serialize a message of 2 GiB or more; stay clear of it.
@@ -105,7 +106,7 @@ def _loads(model: onnx.ModelProto) -> str | None:
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the load matters
     try:
-        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        ort.InferenceSession(model.SerializeToString(), options, providers=[CPU])
     except Exception as error:
         lines = str(error).strip().splitlines()
         return lines[-1][-300:] if lines else type(error).__name__
@@ -157,7 +158,7 @@ def optimize_offline(source: Path, target: Path, level: str) -> None:
     options.graph_optimization_level = levels[level]
     options.optimized_model_filepath = str(target)
     try:
-        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        ort.InferenceSession(str(source), options, providers=[CPU])
     except Exception as error:
         raise ModelError(f"offline optimization ({level}) failed: {error}: use --optimize none") from None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from tritune.domain.devices import CPU, CUDA
 from tritune.errors import UsageError
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.pipeline import prepare_model
@@ -17,7 +18,7 @@ from tritune.triton.model_config import load_onnx
 
 # Providers that run on this host's hardware; the rest (TensorRT, OpenVINO, ...) need their own
 # setup and are opted into explicitly.
-_SEARCHABLE_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider")
+_SEARCHABLE_PROVIDERS = (CPU, CUDA)
 
 
 def precision_variant(model_path: str | Path, precision: str, target: str | Path | None = None) -> Path:
@@ -40,9 +41,9 @@ def search_dimensions(prepared: PreparedModel, *, gpu: bool = False) -> dict[str
     measured maximum (0 alone when the model cannot batch)."""
     available = set(ort.get_available_providers())
     providers: list[tuple[str, ...]] = [()]  # the runner's default for the device
-    if gpu and "CUDAExecutionProvider" in available:
-        providers.append(("CUDAExecutionProvider", "CPUExecutionProvider"))
-    providers.extend((p,) for p in _SEARCHABLE_PROVIDERS if p in available and (gpu or p == "CPUExecutionProvider"))
+    if gpu and CUDA in available:
+        providers.append((CUDA, CPU))
+    providers.extend((p,) for p in _SEARCHABLE_PROVIDERS if p in available and (gpu or p == CPU))
     unique = tuple(dict.fromkeys(providers))
     if prepared.max_batch_size > 0:
         sizes: list[int] = []

@@ -1,42 +1,44 @@
 """Models of the user's repository profiled concurrently (``--profile-models a,b`` with
 ``run_config_profile_models_concurrently_enable``): one run named by them all, whose variants
-serve every model side by side (``ConcurrentDeployer``), whose measurements drive them all at
+serve every model side by side (``entries.ConcurrentEntries``), whose measurements drive them all at
 once (``loadgen.concurrent``) and whose objective is their weighted throughput. What the session
 wires differently for such a run is here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tritune.domain.backends import backend_name
 from tritune.domain.names import concurrent_name
 from tritune.errors import UsageError
-from tritune.profile.deploy import ConcurrentDeployer
-from tritune.profile.orchestrator import ModelFiles
+from tritune.profile.records import ModelFiles
 from tritune.triton.user_model import UserModel, serving_of, signature_of
 
 if TYPE_CHECKING:
+    from tritonclient.grpc import model_config_pb2 as mc
+
     from tritune.config import ProfileConfig
     from tritune.loadgen import MeasureOptions, WorkerPool
     from tritune.loadgen.warmup import WarmupFn
-    from tritune.profile.evaluate import MeasureFn
+    from tritune.profile.context import MeasureFn
     from tritune.triton.server import TritonServer
 
 
-def concurrent_model(models: tuple[UserModel, ...], deployer: ConcurrentDeployer) -> ModelFiles:
-    """The models as one: each as Triton completes its config (as a single model of the
-    repository is seen), joined under the run's name with no entry of their own.
-
-    Raises:
-        UsageError: one of them is an ensemble (its composing models are a search of its own).
-    """
+def refuse_ensembles(models: tuple[UserModel, ...]) -> None:
+    """UsageError when one of the models is an ensemble (its composing models are a search of
+    its own)."""
     ensembles = [m.name for m in models if m.is_ensemble]
     if ensembles:
         raise UsageError(
             f"{ensembles[0]} is an ensemble, which tritune profiles on its own: drop it from the models "
             "profiled concurrently"
         )
-    completed = deployer.completed_configs()
+
+
+def concurrent_model(models: tuple[UserModel, ...], completed: Mapping[str, mc.ModelConfig]) -> ModelFiles:
+    """The models as one: each as Triton completed its config (``completed``, by name; as a
+    single model of the repository is seen), joined under the run's name with no entry of their own."""
     steps = tuple(
         ModelFiles(
             user.name,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
 from tritune.analysis.confirm import ConfirmResult, Finalist, decide, needs_another_round, serving_cost, standing
@@ -25,13 +24,9 @@ from tritune.analysis.objectives import Objectives
 from tritune.config import ConfirmSettings
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.errors import ModelLoadError, ServerError
-from tritune.profile.deploy import Deployer, load_and_warm_up
-from tritune.profile.evaluate import MeasureFn
-from tritune.profile.notify import Notifier
-from tritune.store import RunRecord, Store, VariantRecord
-
-if TYPE_CHECKING:
-    from tritune.loadgen.warmup import WarmupFn
+from tritune.profile.context import RunContext
+from tritune.profile.deploy import load_and_warm_up
+from tritune.store import RunRecord, VariantRecord
 
 
 def finalists_of(
@@ -52,29 +47,25 @@ class ConfirmStep:
 
     def __init__(
         self,
-        *,
-        store: Store,
+        context: RunContext,
         run: RunRecord,
-        deployer: Deployer,
-        measure: MeasureFn,
-        notifier: Notifier,
+        *,
         settings: ConfirmSettings,
         objectives: Objectives,
         constraints: Constraints,
         top: int,
-        warm_up: WarmupFn | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._store = store
+        self._store = context.store
         self._run = run
-        self._deployer = deployer
-        self._measure = measure
-        self._notifier = notifier
+        self._deployer = context.deployer
+        self._measure = context.measure
+        self._notifier = context.notifier
         self._settings = settings
         self._objectives = objectives
         self._constraints = constraints
         self._top = top
-        self._warm_up = warm_up
+        self._warm_up = context.warm_up
         self._clock = clock
         self.measured_now = 0
         self.replayed = 0

@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from tritune.domain.measurement import LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, VariantStatus
 from tritune.errors import ModelLoadError, ServerError
-from tritune.profile.deploy import Deployer, load_and_warm_up
-from tritune.profile.notify import Notifier
-from tritune.store import RunRecord, Store, VariantRecord
-
-if TYPE_CHECKING:  # the load generator is imported by whoever builds the functions, not here
-    from tritune.loadgen.warmup import WarmupFn
+from tritune.profile.context import RunContext
+from tritune.profile.deploy import load_and_warm_up
+from tritune.store import RunRecord, VariantRecord
 
 
 class LoadSweepLike(Protocol):
@@ -38,10 +35,6 @@ class LoadSweepLike(Protocol):
     def ask(self) -> LoadPoint | None: ...
 
     def tell(self, load: LoadPoint, measurement: Measurement) -> None: ...
-
-
-MeasureFn = Callable[[str, LoadPoint], Measurement]
-"""Measure the loaded model ``name`` under ``load`` (the load generator, in-process)."""
 
 
 @dataclass
@@ -59,22 +52,14 @@ class VariantEvaluation:
 
 
 class VariantEvaluator:
-    def __init__(
-        self,
-        store: Store,
-        run: RunRecord,
-        deployer: Deployer,
-        measure: MeasureFn,
-        notifier: Notifier,
-        warm_up: WarmupFn | None = None,
-    ) -> None:
-        """``warm_up``: None measures each variant right after its load (warm-up off)."""
-        self._store = store
+    def __init__(self, context: RunContext, run: RunRecord) -> None:
+        """``context.warm_up``: None measures each variant right after its load (warm-up off)."""
+        self._store = context.store
         self._run = run
-        self._deployer = deployer
-        self._measure = measure
-        self._notifier = notifier
-        self._warm_up = warm_up
+        self._deployer = context.deployer
+        self._measure = context.measure
+        self._notifier = context.notifier
+        self._warm_up = context.warm_up
 
     def evaluate(
         self,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tritune.config import MeasurementSettings, ProfileConfig
 
 if TYPE_CHECKING:
-    from tritune.profile.orchestrator import ModelFiles
+    from tritune.profile.records import ModelFiles
 
 
 def file_digest(path: Path) -> str:

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tritune.domain.measurement import Measurement
+from tritune.domain.metrics import THROUGHPUT
 
 if TYPE_CHECKING:
-    from tritune.profile.orchestrator import RunConclusion
+    from tritune.profile.records import RunConclusion
     from tritune.report.write import WrittenReports
 
 
@@ -97,7 +98,7 @@ class LineNotifier(QuietNotifier):
     def measurement_done(self, name: str, measurement: Measurement, replayed: bool) -> None:
         took = time.monotonic() - self._last
         self._last = time.monotonic()
-        rate = measurement.metrics.get("perf_throughput", 0.0)
+        rate = measurement.metrics.get(THROUGHPUT, 0.0)
         how = "stored" if replayed else f"{took:.1f} s"
         why = f": {measurement.error}" if measurement.error else ""  # an unstable one says why (few batches, ...)
         status = measurement.status.value

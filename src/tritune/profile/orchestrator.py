@@ -11,112 +11,33 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tritune.analysis.concurrent import sharing_sentence
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import ConfirmResult, confirmed_facts, confirmed_ranking
-from tritune.analysis.summary import SummaryFacts, summary_facts, summary_sentence, unmet_constraints_line
+from tritune.analysis.summary import summary_facts, summary_sentence, unmet_constraints_line
 from tritune.config import ProfileConfig
 from tritune.domain.joint_space import JointSpace, joint_space
 from tritune.domain.layout import RunLayout
-from tritune.domain.model import ModelSignature
-from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import ModelError, UsageError
 from tritune.profile.confirm import ConfirmStep
-from tritune.profile.deploy import Deployer, variant_name
-from tritune.profile.evaluate import MeasureFn, VariantEvaluator
+from tritune.profile.context import RunContext
+from tritune.profile.deploy import variant_name
+from tritune.profile.evaluate import VariantEvaluator
 
 # Re-exported: the run's identity was defined here before identity.py held it.
 from tritune.profile.identity import measurement_identity as measurement_identity
 from tritune.profile.identity import model_identity as model_identity
 from tritune.profile.identity import run_fingerprint
-from tritune.profile.notify import Notifier, QuietNotifier
+from tritune.profile.records import ModelFiles, RunConclusion
 from tritune.search.factory import SearchPlan, build_space, concurrent_plan, create_plan
-from tritune.store import RunRecord, Store
 from tritune.store.results import config_results
-from tritune.triton.user_model import CONFIG_FILE, UserModel, config_diff
-
-if TYPE_CHECKING:  # the caller builds it; the run only calls it
-    from tritune.loadgen.warmup import WarmupFn
+from tritune.triton.user_model import CONFIG_FILE, config_diff
 
 START_FAILURES = 2
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """The model to profile: prepared ONNX files (one per precision) served by tritune's runner,
-    or, with ``user``, an entry of the user's model repository served by its own backend."""
-
-    name: str
-    files: dict[str, Path]  # "fp32" -> path (always), "fp16" -> path (optional); {} for a user model
-    signature: ModelSignature
-    user: UserModel | None = None
-    # How the model is served now (a user model: Triton's completed config), the search's
-    # default configuration; None: the untuned default tritune gives a model file.
-    default: ServingConfig | None = None
-    # The backend that serves it (a user model: as Triton completed it, so an inferred backend
-    # counts); None: tritune's runner. Its knobs join the search space.
-    backend: str | None = None
-    # An ensemble's composing models (each a user model as above), in step order: their knobs
-    # are searched jointly and ``user`` is the ensemble's own entry. Empty for any other model.
-    steps: tuple[ModelFiles, ...] = ()
-    # The steps are models profiled concurrently (run_config_profile_models_concurrently_enable):
-    # served side by side and driven together, no entry of their own (``user`` None), ``name``
-    # the run's (domain.names.concurrent_name).
-    concurrent: bool = False
-
-    @property
-    def batches(self) -> bool:
-        """Whether requests carry a batch dimension (the model's max_batch_size is above 0)."""
-        return self.default.max_batch_size > 0 if self.default else self.signature.batch_is_dynamic
-
-
-@dataclass
-class RunConclusion:
-    """What one model's run found: every configuration, the summary, where the best went."""
-
-    run: RunRecord
-    resumed: bool
-    configs: list[ConfigResult]
-    facts: SummaryFacts
-    sentence: str
-    best_name: str | None
-    best_config_path: Path | None
-    measured_now: int = 0
-    replayed: int = 0
-    exported_to: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    confirmation: ConfirmResult | None = None  # the confirm step's decision (None: it did not run)
-    # The line that says no configuration meets the constraints (None: one does, or none were given).
-    unmet_constraints: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary scripts read (``tritune profile --json``)."""
-        facts = self.facts
-        return {
-            "model": self.run.model_name,
-            "run_id": self.run.id,
-            "resumed": self.resumed,
-            "sentence": self.sentence,
-            "best": self.best_name,
-            "best_config": str(self.best_config_path) if self.best_config_path else None,
-            "exported_to": str(self.exported_to) if self.exported_to else None,
-            "gain_percent": facts.gain_percent,
-            "throughput": facts.throughput,
-            "latency_p99_ms": facts.latency_p99_ms,
-            "measurements": facts.measurements,
-            "configurations": facts.configurations,
-            "measured_now": self.measured_now,
-            "replayed": self.replayed,
-            "ranked": self.extra.get("ranked", []),
-            # The confirm step's evidence: rounds per finalist, medians, spread, the tie if any.
-            "confirm": None if self.confirmation is None else self.confirmation.to_json(),
-            "constraints_met": self.unmet_constraints is None,
-        }
 
 
 def plan_for(
@@ -190,24 +111,22 @@ class ProfileRun:
         config: ProfileConfig,
         model: ModelFiles,
         layout: RunLayout,
-        store: Store,
-        deployer: Deployer,
-        measure: MeasureFn,
-        notifier: Notifier | None = None,
+        context: RunContext,
         gpu_available: bool = False,
         hardware: dict[str, Any] | None = None,
-        warm_up: WarmupFn | None = None,
         providers: tuple[str, ...] = (),
         cpu_cores: int | None = None,
     ) -> None:
-        """``warm_up``: sent to each variant after its load (None: no warm-up); ``cpu_cores``:
-        the cores the server may use (None: not known), a fact for the CPU space."""
+        """``context``: the store, deployer, measurement, warm-up and notifier the run, its
+        evaluator and its confirm step share; ``cpu_cores``: the cores the server may use (None:
+        not known), a fact for the CPU space."""
         if model.name not in config.profile_models and not model.concurrent:
             raise UsageError(f"model {model.name!r} is not in profile_models: add it to the config")
         self.config = config
         self.model = model
         self.layout = layout
-        self.store = store
+        self.context = context
+        self.store = context.store
         self.plan = plan_for(config, model, gpu_available=gpu_available, providers=providers, cpu_cores=cpu_cores)
         settings = {
             "model": model.name,
@@ -221,17 +140,15 @@ class ProfileRun:
             "top_n": config.num_configs_per_model,
             "config": json.loads(config.model_dump_json()),
         }
-        self.run, self.resumed = store.open_run(
+        self.run, self.resumed = self.store.open_run(
             model.name,
             run_fingerprint(model, config),
             settings,
             hardware or {},
         )
-        self.deployer = deployer
-        self.notifier = notifier or QuietNotifier()
-        self.evaluator = VariantEvaluator(store, self.run, deployer, measure, self.notifier, warm_up)
-        self._measure = measure
-        self._warm_up = warm_up
+        self.deployer = context.deployer
+        self.notifier = context.notifier
+        self.evaluator = VariantEvaluator(context, self.run)
         self.measured_now = 0  # by the search (the confirm step counts its own)
         self.replayed = 0
         self.confirm_step: ConfirmStep | None = None
@@ -282,16 +199,12 @@ class ProfileRun:
         point (profile/confirm.py); the conclusion then decides on their medians. Resumable: the
         rounds stored are replayed."""
         self.confirm_step = ConfirmStep(
-            store=self.store,
-            run=self.run,
-            deployer=self.deployer,
-            measure=self._measure,
-            notifier=self.notifier,
+            self.context,
+            self.run,
             settings=self.config.confirm,
             objectives=self.plan.objectives,
             constraints=self.plan.constraints,
             top=self.config.num_configs_per_model,
-            warm_up=self._warm_up,
         )
         self.confirmation = self.confirm_step.run(config_results(self.store, self.run.id))
         self.store.set_run_status(self.run.id, RunStatus.COMPLETE)

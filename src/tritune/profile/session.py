@@ -7,39 +7,32 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.config import MeasurementSettings, ProfileConfig
 from tritune.cpus import CpuSplit, client_side, server_cores, server_split
-from tritune.domain.backends import backend_name
+from tritune.domain.devices import InstanceKind, choose_device
 from tritune.domain.layout import RunLayout
 from tritune.domain.names import concurrent_name
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import STORAGE_ERRNOS, ModelError, UsageError, storage_error
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
-from tritune.profile.concurrent import concurrent_model, measure_fn_for, warmup_fn_for
-from tritune.profile.deploy import (
-    BlsDeployer,
-    ConcurrentDeployer,
-    Deployer,
-    EnsembleDeployer,
-    UserModelDeployer,
-    VariantDeployer,
-)
+from tritune.profile.concurrent import measure_fn_for, warmup_fn_for
+from tritune.profile.context import RunContext
 from tritune.profile.notify import Notifier
-from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
+from tritune.profile.orchestrator import ProfileRun
+from tritune.profile.records import ModelFiles, RunConclusion
+from tritune.profile.sources import Source, resolve_source
 from tritune.store import Store
 from tritune.store.lock import run_lock
 from tritune.triton.control import ModelControl
-from tritune.triton.ensemble import Ensemble, read_bls, read_ensemble
 from tritune.triton.launch import LaunchSettings, open_server
 from tritune.triton.model_config import read_signature
 from tritune.triton.probe import check_gpu_runtime
 from tritune.triton.server import TritonServer
-from tritune.triton.user_model import UserModel, read_user_model, serving_of, signature_of
 
 if TYPE_CHECKING:
     from tritune.report.write import WrittenReports
@@ -57,20 +50,13 @@ def measure_options(settings: MeasurementSettings) -> MeasureOptions:
     )
 
 
-# What a run profiles, read before its server starts: a model file, a repository's entry, an
-# ensemble (or BLS model) of it, or models of it profiled concurrently.
-Source = ModelFiles | UserModel | Ensemble | tuple[UserModel, ...]
-
-CUDA_PROVIDER = "CUDAExecutionProvider"
-
-
 def serving_device(
     gpus: Sequence[GpuInfo], providers: Sequence[str], selected: Sequence[int] | None, *, runner: bool
 ) -> tuple[bool, str | None]:
     """Whether the search serves on the GPU, and the one line that says why not where a GPU is
-    there but unusable. A pure function of the host's facts: NVML's GPUs, the execution providers
-    tritune's runner would get (unused for a repository's model, served by its own backend) and
-    the ``gpus`` selection, which must name visible GPUs.
+    there but unusable: the device rule (``choose_device``, asked for ``auto``) on the host's
+    facts, NVML's GPUs and the execution providers tritune's runner would get (unused for a
+    repository's model, served by its own backend); the ``gpus`` selection must name visible GPUs.
 
     Raises:
         UsageError: ``selected`` names a GPU this host does not show.
@@ -80,14 +66,8 @@ def serving_device(
     if missing:
         shown = ", ".join(map(str, visible)) if visible else "none (NVML sees no GPU)"
         raise UsageError(f"gpus {missing} are not visible here (GPUs: {shown}): choose from them or drop --gpus")
-    if not gpus:
-        return False, None
-    if runner and CUDA_PROVIDER not in providers:
-        return False, (
-            f"{len(gpus)} GPU(s) found, but ONNX Runtime offers no {CUDA_PROVIDER}, so the search serves on the "
-            "CPU: install onnxruntime-gpu (pip install onnxruntime-gpu, in place of onnxruntime)"
-        )
-    return True, None
+    device = choose_device("auto", providers if runner else None, len(gpus))
+    return device.gpu, device.note
 
 
 def automatic_precisions(config: ProfileConfig, name: str, *, gpu: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -173,84 +153,21 @@ class ProfileSession:
         files = {p: f.resolve() for p, f in prepared.model_files.items()}
         signature = read_signature(files["fp32"])
         # prepare's max_batch_size 0 (a batch it found pinned, or none) holds for every variant.
-        kind = "KIND_GPU" if gpu and not settings.cpu_only else "KIND_CPU"
+        kind = InstanceKind.KIND_GPU if gpu and not settings.cpu_only else InstanceKind.KIND_CPU
         default = None if prepared.max_batch_size else ServingConfig(max_batch_size=0, instance_kind=kind)
         return ModelFiles(name=name, files=files, signature=signature, default=default)
 
-    def _user_model(self, user: UserModel, deployer: UserModelDeployer) -> ModelFiles:
-        """A model of the user's repository as Triton serves it: its tensors and its current
-        serving configuration come from the config Triton completes (auto-complete included)."""
-        completed = deployer.completed_config()
-        return ModelFiles(
-            name=user.name,
-            files={},
-            signature=signature_of(completed),
-            user=user,
-            default=serving_of(completed),
-            backend=backend_name(completed.backend, completed.platform),
-        )
-
-    def _ensemble(self, ensemble: Ensemble, deployer: EnsembleDeployer) -> ModelFiles:
-        """An ensemble of the user's repository as Triton serves it: the ensemble's tensors and
-        max batch size, and each composing model as :meth:`_user_model` sees a single one."""
-        completed = deployer.completed_configs()
-
-        def model(user: UserModel) -> ModelFiles:
-            served = completed[user.name]
-            backend = backend_name(served.backend, served.platform) if not user.is_ensemble else None
-            return ModelFiles(user.name, {}, signature_of(served), user, serving_of(served), backend)
-
-        return replace(model(ensemble.model), steps=tuple(model(step) for step in ensemble.steps))
-
     def _source(self, name: str, layout: RunLayout, gpu: bool = False) -> Source:
-        """What is checked before a server starts: the entry of the user's repository (its
-        config read; an ensemble's or a BLS model's composing models too; models profiled
-        concurrently each), or the model file (prepared, its shapes checked)."""
-        repository = self.config.model_repository
-        if repository is not None and self.config.concurrent:
-            return tuple(read_user_model(repository, model) for model in self.config.profile_models)
-        if repository is not None:
-            user = read_user_model(repository, name)
-            if self.config.bls_composing_models:
-                return read_bls(repository, user, self.config.bls_composing_models)
-            return read_ensemble(repository, user) if user.is_ensemble else user
-        model = self._model_files(name, layout, gpu)
-        self._check_shapes(model)
-        return model
+        """What is checked before a server starts (sources.py): the entry of the user's
+        repository (its config read; an ensemble's or a BLS model's composing models too; models
+        profiled concurrently each), or the model file (prepared, its shapes checked)."""
 
-    def _deployer(self, source: Source, control: ModelControl, layout: RunLayout) -> tuple[ModelFiles, Deployer]:
-        """The model and its deployer: a model file served by tritune's runner, or a repository's
-        entry served by its own backend (its tensors known once Triton has completed its config),
-        or an ensemble of them, or models of it profiled concurrently."""
-        if isinstance(source, tuple):
-            together = ConcurrentDeployer(control, layout.output_repository, source)
-            group = concurrent_model(source, together)
-            for step in group.steps:
-                self._check_shapes(step)
-            return group, together
-        if isinstance(source, ModelFiles):
-            return source, VariantDeployer(control, layout.output_repository, source.files)
-        if isinstance(source, Ensemble):
-            if source.bls:  # its code calls the composing models, which each variant loads by name
-                bls_deployer = BlsDeployer(control, layout.output_repository, source)
-                bls = self._ensemble(source, bls_deployer)
-                self._check_shapes(bls)
-                return bls, bls_deployer
-            if control.sends_files:
-                # Triton polls an ensemble's composing models from its own repository, where
-                # models sent in a load request are not ("model not found in any model repository").
-                raise UsageError(
-                    f"{source.model.name} is an ensemble, which tritune profiles on a server that reads the run's "
-                    "output repository: use the embedded or local launch mode, not a remote server"
-                )
-            ensemble_deployer = EnsembleDeployer(control, layout.output_repository, source)
-            ensemble = self._ensemble(source, ensemble_deployer)
-            self._check_shapes(ensemble)
-            return ensemble, ensemble_deployer
-        deployer = UserModelDeployer(control, layout.output_repository, source)
-        model = self._user_model(source, deployer)
-        self._check_shapes(model)
-        return model, deployer
+        def model_file() -> ModelFiles:
+            model = self._model_files(name, layout, gpu)
+            self._check_shapes(model)
+            return model
+
+        return resolve_source(self.config, name, model_file)
 
     def _check_shapes(self, model: ModelFiles) -> None:
         """A --shape that does not fit would fail every measurement: refuse it before the search."""
@@ -344,16 +261,23 @@ class ProfileSession:
         ):
             if options.shared_memory != "none":  # refused now, not as every measurement's failure
                 check_local(server.endpoints.http)
-            model, deployer = self._deployer(source, control, layout)
+            # A repository's model is known once Triton has completed its config: its tensors,
+            # its serving configuration (an ensemble's, models profiled concurrently: each one's).
+            model, deployer = source.serve(control, layout.output_repository)
+            for served in model.steps if model.concurrent else (model,):
+                self._check_shapes(served)
+            context = RunContext(
+                store=store,
+                deployer=deployer,
+                measure=measure_fn_for(self.config, model, server, options, workers),
+                notifier=self.notifier,
+                warm_up=warmup_fn_for(model, server, options) if self.config.measurement.warmup else None,
+            )
             run = ProfileRun(
                 config=self.config,
                 model=model,
                 layout=layout,
-                store=store,
-                deployer=deployer,
-                measure=measure_fn_for(self.config, model, server, options, workers),
-                warm_up=warmup_fn_for(model, server, options) if self.config.measurement.warmup else None,
-                notifier=self.notifier,
+                context=context,
                 gpu_available=gpu,
                 hardware=machine.to_dict(),
                 providers=providers,

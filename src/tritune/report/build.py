@@ -32,7 +32,7 @@ from tritune.analysis.confirm import (
     serving_cost,
 )
 from tritune.domain.measurement import Measurement, MeasurementStatus
-from tritune.domain.metrics import parse_model_metric
+from tritune.domain.metrics import CPU_USED_RAM, GPU_USED_MEMORY, LATENCY_P99, THROUGHPUT, parse_model_metric
 from tritune.domain.status import RunStatus
 from tritune.report.pipeline import Pipeline, describe_steps, median_metrics, pipeline_of, step_knobs_of
 from tritune.report.records import (
@@ -50,7 +50,7 @@ from tritune.report.records import (
 from tritune.store import VariantRecord
 from tritune.store.results import config_results_of
 
-PARETO_METRICS = ("perf_latency_p99", "perf_throughput")  # (x, y) of the trade-off plot
+PARETO_METRICS = (LATENCY_P99, THROUGHPUT)  # (x, y) of the trade-off plot
 
 # One color per configuration, the same in every plot and table of a run: the default is
 # always gray, the others follow their rank.
@@ -316,8 +316,8 @@ def _pareto(configs: Sequence[ConfigSummary], constraints: Constraints) -> tuple
 def _memory_metric(configs: Sequence[ConfigSummary]) -> str | None:
     """GPU memory when any was used (a GPU run), else RAM, else nothing to plot."""
     points = [p for c in configs for p in c.points]
-    if any((p.get("gpu_used_memory") or 0) > 0 for p in points):
-        return "gpu_used_memory"
-    if any(p.get("cpu_used_ram") is not None for p in points):
-        return "cpu_used_ram"
+    if any((p.get(GPU_USED_MEMORY) or 0) > 0 for p in points):
+        return GPU_USED_MEMORY
+    if any(p.get(CPU_USED_RAM) is not None for p in points):
+        return CPU_USED_RAM
     return None

@@ -16,18 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritune.domain.measurement import LoadMode
-from tritune.domain.metrics import header
+from tritune.domain.metrics import (
+    GPU_POWER_USAGE,
+    GPU_USED_MEMORY,
+    GPU_UTILIZATION,
+    HOST_OTHER_CPU,
+    LATENCY_P99,
+    THROUGHPUT,
+    header,
+)
 from tritune.report.records import ConfigSummary, Point, ReportData
 
 INFERENCE_CSV = "metrics-model-inference.csv"
 GPU_CSV = "metrics-model-gpu.csv"
 SERVER_CSV = "metrics-server-only.csv"
 
-_INFERENCE_METRICS = ("perf_throughput", "perf_latency_p99")
+_INFERENCE_METRICS = (THROUGHPUT, LATENCY_P99)
 # tritune's own, after Model Analyzer's columns (scripts index them by header): the CPU other
 # processes took during the measurement, in cores.
-_INFERENCE_EXTRA = ("host_other_cpu",)
-_GPU_METRICS = ("gpu_used_memory", "gpu_utilization", "gpu_power_usage")
+_INFERENCE_EXTRA = (HOST_OTHER_CPU,)
+_GPU_METRICS = (GPU_USED_MEMORY, GPU_UTILIZATION, GPU_POWER_USAGE)
 _COLUMN_HEADERS = {
     "model_name": "Model",
     "batch_size": "Batch",

@@ -16,8 +16,16 @@ import plotly.io as pio
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tritune import __version__
-from tritune.domain.host_load import HOST_OTHER_CPU
-from tritune.domain.metrics import MEASUREMENT_COLUMNS, axis_label, header, unit
+from tritune.domain.metrics import (
+    GPU_UTILIZATION,
+    HOST_OTHER_CPU,
+    LATENCY_P99,
+    MEASUREMENT_COLUMNS,
+    THROUGHPUT,
+    axis_label,
+    header,
+    unit,
+)
 from tritune.report import figures, plot_info
 from tritune.report.records import ConfigSummary, ReportData
 
@@ -106,7 +114,7 @@ def _config_table_columns(data: ReportData) -> list[tuple[str, str | None]]:
 
     A run that measured no memory keeps an empty memory column, so the tables line up run to run.
     """
-    metrics = ("perf_latency_p99", "perf_throughput", data.memory_metric, "gpu_utilization")
+    metrics = (LATENCY_P99, THROUGHPUT, data.memory_metric, GPU_UTILIZATION)
     columns = [(axis_label(m) if m is not None else "Memory (MB)", m) for m in metrics]
     if data.metric_present(HOST_OTHER_CPU):  # a busy host named beside the numbers it moved
         columns.append((axis_label(HOST_OTHER_CPU), HOST_OTHER_CPU))

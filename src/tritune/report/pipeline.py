@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tritune.domain.metrics import step_metric
+from tritune.domain.metrics import LATENCY_AVG, SERVER_REQUEST, step_metric
 from tritune.domain.serving import ServingConfig
 
 
@@ -94,7 +94,7 @@ def describe_steps(serving: ServingConfig) -> str:
 
 def pipeline_of(config: str, load_label: str, serving: ServingConfig, metrics: Mapping[str, float]) -> Pipeline:
     """The pipeline of an ensemble configuration (``serving.steps``) from one measurement's metrics."""
-    server = metrics.get("perf_server_request")
+    server = metrics.get(SERVER_REQUEST)
 
     def step(name: str, knobs: ServingConfig) -> PipelineStep:
         time = metrics.get(step_metric(name, "request"))
@@ -103,7 +103,7 @@ def pipeline_of(config: str, load_label: str, serving: ServingConfig, metrics: M
         return PipelineStep(name, step_knobs(knobs), time, queue, compute, share)
 
     steps = tuple(step(name, knobs) for name, knobs in serving.steps)
-    return Pipeline(config, load_label, steps, server, metrics.get("perf_latency_avg"))
+    return Pipeline(config, load_label, steps, server, metrics.get(LATENCY_AVG))
 
 
 def median_metrics(measurements: Sequence[Mapping[str, float]]) -> dict[str, float]:

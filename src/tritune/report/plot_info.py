@@ -11,15 +11,27 @@ from typing import NamedTuple
 
 from tritune.analysis import metric_noun
 from tritune.domain.measurement import LoadMode
-from tritune.domain.metrics import LATENCY_BREAKDOWN, RESOURCE_METRICS, axis_label, unit
+from tritune.domain.metrics import (
+    CLIENT_SEND_RECV,
+    LATENCY_BREAKDOWN,
+    LATENCY_P99,
+    RESOURCE_METRICS,
+    SERVER_COMPUTE_INFER,
+    SERVER_COMPUTE_INPUT,
+    SERVER_COMPUTE_OUTPUT,
+    SERVER_QUEUE,
+    THROUGHPUT,
+    axis_label,
+    unit,
+)
 from tritune.report.records import ConfigSummary, Point, ReportData
 
 _BREAKDOWN_COLORS = {
-    "perf_server_queue": "#f59e0b",
-    "perf_server_compute_input": "#10b981",
-    "perf_server_compute_infer": "#3b82f6",
-    "perf_server_compute_output": "#8b5cf6",
-    "perf_client_send_recv": "#9ca3af",
+    SERVER_QUEUE: "#f59e0b",
+    SERVER_COMPUTE_INPUT: "#10b981",
+    SERVER_COMPUTE_INFER: "#3b82f6",
+    SERVER_COMPUTE_OUTPUT: "#8b5cf6",
+    CLIENT_SEND_RECV: "#9ca3af",
 }
 
 
@@ -133,13 +145,13 @@ def _plotted_info(data: ReportData, key: str, x: str, y: str) -> SeriesPlotInfo:
 
 
 def throughput_latency_info(data: ReportData) -> SeriesPlotInfo:
-    return _plotted_info(data, "throughput-vs-latency", "perf_latency_p99", "perf_throughput")
+    return _plotted_info(data, "throughput-vs-latency", LATENCY_P99, THROUGHPUT)
 
 
 def memory_latency_info(data: ReportData) -> SeriesPlotInfo | None:
     if data.memory_metric is None:
         return None
-    return _plotted_info(data, "memory-vs-latency", "perf_latency_p99", data.memory_metric)
+    return _plotted_info(data, "memory-vs-latency", LATENCY_P99, data.memory_metric)
 
 
 def confirm_rounds_info(data: ReportData) -> SeriesPlotInfo | None:
@@ -148,7 +160,7 @@ def confirm_rounds_info(data: ReportData) -> SeriesPlotInfo | None:
     finalists = [c for c in data.configs if c.rounds]
     if not finalists:
         return None
-    weights = data.goals.objectives or {"perf_throughput": 1.0}
+    weights = data.goals.objectives or {THROUGHPUT: 1.0}
     metric = max(weights, key=lambda name: weights[name])
     series = []
     for config in finalists:
@@ -173,31 +185,31 @@ def throughput_batch_info(data: ReportData) -> SeriesPlotInfo:
         for config in configs:
             best_by_batch: dict[int, Point] = {}
             for p in config.points:
-                if p.usable and "perf_throughput" in p.metrics:
+                if p.usable and THROUGHPUT in p.metrics:
                     held = best_by_batch.get(p.batch_size)
-                    if held is None or p.metrics["perf_throughput"] > held.metrics["perf_throughput"]:
+                    if held is None or p.metrics[THROUGHPUT] > held.metrics[THROUGHPUT]:
                         best_by_batch[p.batch_size] = p
             ordered = [best_by_batch[b] for b in sorted(best_by_batch)]
             x = [float(p.batch_size) for p in ordered]
-            y = [p.metrics["perf_throughput"] for p in ordered]
+            y = [p.metrics[THROUGHPUT] for p in ordered]
             swept_series.append(_series(config, x, y, [p.load_label for p in ordered]))
         return SeriesPlotInfo(
             "throughput-vs-batch",
-            f"{metric_noun('perf_throughput')} vs. batch size",
+            f"{metric_noun(THROUGHPUT)} vs. batch size",
             "Batch size",
-            axis_label("perf_throughput"),
+            axis_label(THROUGHPUT),
             tuple(swept_series),
         )
     series = tuple(
-        _series(c, [float(c.max_batch_size)], [c.best.metrics["perf_throughput"]], [c.best.load_label])
+        _series(c, [float(c.max_batch_size)], [c.best.metrics[THROUGHPUT]], [c.best.load_label])
         for c in configs
-        if c.best is not None and "perf_throughput" in c.best.metrics
+        if c.best is not None and THROUGHPUT in c.best.metrics
     )
     return SeriesPlotInfo(
         "throughput-vs-batch",
-        f"{metric_noun('perf_throughput')} vs. max batch size",
+        f"{metric_noun(THROUGHPUT)} vs. max batch size",
         "Max batch size",
-        axis_label("perf_throughput"),
+        axis_label(THROUGHPUT),
         series,
         lines=False,
     )
@@ -257,7 +269,7 @@ def breakdown_info(config: ConfigSummary) -> BreakdownInfo:
     elif modes == {LoadMode.REQUEST_RATE}:
         x_label = "Request rate (req/s)"
     present = [m for m in LATENCY_BREAKDOWN if any(m in p.metrics for p in points)]
-    throughput, latency_unit = "perf_throughput", unit(LATENCY_BREAKDOWN[0])  # the stack shares one unit
+    throughput, latency_unit = THROUGHPUT, unit(LATENCY_BREAKDOWN[0])  # the stack shares one unit
     return BreakdownInfo(
         key=f"breakdown-{config.name}",
         title="Latency breakdown (average per request) and throughput",
@@ -278,13 +290,13 @@ def resource_infos(config: ConfigSummary) -> list[SeriesPlotInfo]:
     """Memory, utilization and power against p99 latency, for each of them that was measured."""
     infos = []
     for metric in RESOURCE_METRICS:
-        series = _series_of(config, "perf_latency_p99", metric)
+        series = _series_of(config, LATENCY_P99, metric)
         if series.x:
             infos.append(
                 SeriesPlotInfo(
                     key=f"{metric.replace('_', '-')}-{config.name}",
-                    title=_title(metric, "perf_latency_p99"),
-                    x_label=axis_label("perf_latency_p99"),
+                    title=_title(metric, LATENCY_P99),
+                    x_label=axis_label(LATENCY_P99),
                     y_label=axis_label(metric),
                     series=(series,),
                 )

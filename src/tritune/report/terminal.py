@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tritune.domain.measurement import LoadMode
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT
 from tritune.report.html import format_number
 from tritune.report.records import Point, ReportData
 from tritune.report.write import WrittenReports
@@ -58,8 +59,8 @@ def summary_table(data: ReportData) -> Table:
             name,
             *knobs,
             _short_load(best),
-            ("~" if config.best_unstable else "") + format_number(best.get("perf_throughput") if best else None),
-            format_number(best.get("perf_latency_p99") if best else None),
+            ("~" if config.best_unstable else "") + format_number(best.get(THROUGHPUT) if best else None),
+            format_number(best.get(LATENCY_P99) if best else None),
             marks.get(config.constraint_status, "failed"),
         )
     table.caption = (

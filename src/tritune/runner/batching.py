@@ -77,8 +77,8 @@ def split_outputs(outputs: Mapping[str, np.ndarray], batch_sizes: Sequence[int])
 #          most log2(max_batch_size) + 2 shapes;
 #   max  - always to max_batch_size: one shape.
 # Why: ONNX Runtime's CUDA convolutions re-plan whenever their input shape differs from the
-# previous run's (measured on an H200: ResNet-50 took 200-700 ms per batch with batches of
-# varying size, 2 ms at a fixed size). The runtime keeps one session per padded size.
+# previous run's (a CNN fed batches of varying size re-plans on most of them and runs far slower
+# than at a fixed size). The runtime keeps one session per padded size.
 BUCKET_MODES = ("off", "pow2", "max")
 
 

@@ -3,8 +3,8 @@
 Left at 0, ONNX Runtime sizes its intra-op pool to the *machine's* physical cores and pins each
 pool thread to one of them, whatever the process's own affinity: a server pinned with taskset
 (tritune's ``--server-cpus``, one core group of a shared host) runs pool threads on the cores it
-was kept off (measured on a 2-core host under ``taskset -c 0``: the pool's thread pinned to CPU 1,
-where the load generator runs), and in a container limited with ``--cpuset-cpus`` the pinning
+was kept off (under ``taskset -c 0`` on 2 cores, a pool thread is pinned to CPU 1, where the
+load generator runs), and in a container limited with ``--cpuset-cpus`` the pinning
 fails ("pthread_setaffinity_np failed ... error code: 22"). Given a count, ONNX Runtime pins
 nothing and its threads inherit the process's affinity. So where the process is confined, 0 is
 resolved here to what ONNX Runtime would pick on a machine of just those cores: one thread per

@@ -1,10 +1,10 @@
 """Where an ``execute()`` call's time goes, phase by phase (the runner's ``phase_timing`` option).
 
-Triton's statistics stop at "compute infer": the whole ``execute()``. On an H200 that step took
-16.7 ms per batch of 32 ResNet-50 images while the same runtime in-process needs 2.7 ms, so
-the rest is the runner's own data path (reading the inputs, concatenating, padding, copying,
-answering). This clock sums each phase's time until a report is due and then says it in one
-line for the server log; off (the default), the runner keeps no clock at all.
+Triton's statistics stop at "compute infer": the whole ``execute()``. On a GPU that step can
+take several times what the same runtime needs in-process for the same batch, and the rest is
+the runner's own data path (reading the inputs, concatenating, padding, copying, answering).
+This clock sums each phase's time until a report is due and then says it in one line for the
+server log; off (the default), the runner keeps no clock at all.
 
 Pure: no Triton import, and the clock is passed in, so tests drive it.
 """

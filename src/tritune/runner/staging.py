@@ -1,12 +1,11 @@
 """One host copy per input per batch: requests and padding rows written into a reused buffer.
 
-Measured on an H200 (ResNet-50 fp16, 4 GPU instances, about 24 one-image requests per
-``execute()``, padded to a power of two), an ``execute()`` spent 3.6 ms concatenating the
-requests' inputs and 3.4 ms padding them (a second full copy) against 6.8 ms running the
-model: each step allocated a fresh 19 MB array, so the copies also paid its page faults. Here
-the rows go straight into their place in a buffer kept per input, the padding rows are the
-last row broadcast (as ``device.pad_rows`` does), and
-the next batch reuses the buffer: one copy, no new pages.
+Concatenating the requests' inputs and then padding them makes two full copies per batch, each
+into a freshly allocated array that also pays its page faults; on a GPU instance, where the
+model itself runs fast, those copies can cost about as much as running it. Here the rows go
+straight into their place in a buffer kept per input, the padding rows are the last row
+broadcast (as ``device.pad_rows`` does), and the next batch reuses the buffer: one copy, no new
+pages.
 
 Reuse is safe because one model instance runs one ``execute()`` at a time and the runtime is
 done with its inputs when ``run`` returns (ONNX Runtime copies outputs into arrays of its own).

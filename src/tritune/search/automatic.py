@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tritune.domain.devices import CPU, CUDA, TENSORRT
+
 # Queue delays a GPU is searched with (us): a GPU's batch costs little more than one request, so
 # waiting a little to fill it may pay; three values keep the climb's neighbourhood small.
 GPU_QUEUE_DELAYS_US: tuple[int, ...] = (0, 100, 500)
@@ -18,9 +20,9 @@ GPU_QUEUE_DELAYS_US: tuple[int, ...] = (0, 100, 500)
 # nearly in proportion to its size, so waiting pays less often and needs a longer wait to fill a
 # batch (2 ms); ordered, so the climb walks them like any ordered knob.
 CPU_QUEUE_DELAYS_US: tuple[int, ...] = (0, 100, 500, 2000)
-TENSORRT_PROVIDER = "TensorrtExecutionProvider"
+TENSORRT_PROVIDER = TENSORRT
 # TensorRT first, CUDA for the nodes it does not take, the CPU for the rest.
-TENSORRT_PROVIDERS = (TENSORRT_PROVIDER, "CUDAExecutionProvider", "CPUExecutionProvider")
+TENSORRT_PROVIDERS = (TENSORRT, CUDA, CPU)
 
 
 @dataclass(frozen=True)

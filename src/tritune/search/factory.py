@@ -27,6 +27,7 @@ from tritune.analysis.objectives import Objectives
 from tritune.analysis.ranking import TrialScore
 from tritune.config import ModelConfigParameters, ProfileConfig
 from tritune.domain.backends import UNSET, automatic_knobs, backend_name, knobs
+from tritune.domain.devices import InstanceKind
 from tritune.domain.measurement import LoadMode, Measurement
 from tritune.domain.model import ModelSignature
 from tritune.domain.serving import ServingConfig, default_serving_config
@@ -147,7 +148,7 @@ def build_space(
     instance_counts = counts or range(
         config.run_config_search_min_instance_count, config.run_config_search_max_instance_count + 1
     )
-    cpu_searched = "KIND_CPU" in kinds if kinds else default.instance_kind == "KIND_CPU"
+    cpu_searched = InstanceKind.KIND_CPU in kinds if kinds else default.instance_kind == InstanceKind.KIND_CPU
     on_cpu = cpu_automatic(
         cores=cpu_cores if cpu_searched else None, runner=backend is None, instance_counts=instance_counts
     )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.metrics import THROUGHPUT
 from tritune.search.trial import SearchProtocolError
 
 
@@ -49,7 +50,7 @@ class SweepSettings:
     binary_search_steps: int = 5
     max_points: int | None = None
     curve_points: int = 0
-    throughput_metric: str = "perf_throughput"
+    throughput_metric: str = THROUGHPUT
 
     def __post_init__(self) -> None:
         if not 0 < self.minimum <= self.maximum:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
+from tritune.domain.metrics import LATENCY_P99, THROUGHPUT
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, MeasurementStatus, RunStatus, VariantStatus
 from tritune.errors import UsageError
@@ -305,8 +306,8 @@ class Store:
                 measurement.status.value,
                 measurement.error,
                 int(measurement.client_bound),
-                measurement.metrics.get("perf_throughput"),
-                measurement.metrics.get("perf_latency_p99"),
+                measurement.metrics.get(THROUGHPUT),
+                measurement.metrics.get(LATENCY_P99),
                 json.dumps(dict(measurement.metrics)),
                 json.dumps(list(measurement.warnings)),
                 duration_s,

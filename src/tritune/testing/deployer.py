@@ -8,6 +8,7 @@ from pathlib import Path
 from tritune.domain.measurement import LoadPoint, Measurement
 from tritune.domain.serving import ServingConfig
 from tritune.domain.space import Variant
+from tritune.errors import ModelLoadError
 
 
 class InMemoryDeployer:
@@ -48,6 +49,31 @@ class InMemoryDeployer:
         """The variant loaded as ``name``, called with ``client_batch_size`` (a load's batch)."""
         serving, precision = self.loaded[name]
         return Variant(serving, client_batch_size, precision)
+
+
+class RecordingControl:
+    """A server's model control without a server (``profile.deploy.ModelLoader``), for the group
+    deployer: it keeps what is loaded, in order, and every call in ``calls``; loading a name in
+    ``refuse`` fails as Triton refuses a model (ModelLoadError)."""
+
+    def __init__(self, refuse: Sequence[str] = ()) -> None:
+        self.refuse = set(refuse)
+        self.loaded: list[str] = []
+        self.calls: list[str] = []
+
+    def load(self, name: str) -> float:
+        self.calls.append(f"load {name}")
+        if name in self.refuse:
+            raise ModelLoadError(f"model {name!r} failed to load: refused by the test")
+        self.loaded.append(name)
+        return 0.0
+
+    def unload(self, name: str) -> None:
+        self.calls.append(f"unload {name}")
+        self.loaded.remove(name)
+
+    def check_server(self) -> None:
+        """No server to lose."""
 
 
 def measured_by(

@@ -11,9 +11,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tritune.domain.host_load import HOST_OTHER_CPU, busy_host_warning
+from tritune.domain.devices import InstanceKind
+from tritune.domain.host_load import busy_host_warning
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
+from tritune.domain.metrics import (
+    CLIENT_SEND_RECV,
+    CPU_USED_RAM,
+    GPU_POWER_USAGE,
+    GPU_USED_MEMORY,
+    GPU_UTILIZATION,
+    HOST_OTHER_CPU,
+    LATENCY_AVG,
+    LATENCY_P50,
+    LATENCY_P90,
+    LATENCY_P95,
+    LATENCY_P99,
+    SERVER_COMPUTE_INFER,
+    SERVER_COMPUTE_INPUT,
+    SERVER_COMPUTE_OUTPUT,
+    SERVER_QUEUE,
+    THROUGHPUT,
+)
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.domain.status import MeasurementStatus, RunStatus, VariantStatus
 from tritune.store import Store
@@ -32,7 +51,9 @@ HARDWARE: dict[str, Any] = {
 # name -> (serving, is_default, [(concurrency, throughput, p99 ms)])
 CONFIGS: dict[str, tuple[ServingConfig, bool, list[tuple[int, float, float]]]] = {
     f"{MODEL}_config_default": (
-        ServingConfig(max_batch_size=8, instance_count=1, instance_kind="KIND_GPU", dynamic_batching=DynamicBatching()),
+        ServingConfig(
+            max_batch_size=8, instance_count=1, instance_kind=InstanceKind.KIND_GPU, dynamic_batching=DynamicBatching()
+        ),
         True,
         [(1, 100.0, 2.0), (2, 150.0, 4.0), (4, 160.0, 8.0)],
     ),
@@ -40,7 +61,7 @@ CONFIGS: dict[str, tuple[ServingConfig, bool, list[tuple[int, float, float]]]] =
         ServingConfig(
             max_batch_size=8,
             instance_count=2,
-            instance_kind="KIND_GPU",
+            instance_kind=InstanceKind.KIND_GPU,
             dynamic_batching=DynamicBatching(100),
         ),
         False,
@@ -50,14 +71,14 @@ CONFIGS: dict[str, tuple[ServingConfig, bool, list[tuple[int, float, float]]]] =
         ServingConfig(
             max_batch_size=16,
             instance_count=3,
-            instance_kind="KIND_GPU",
+            instance_kind=InstanceKind.KIND_GPU,
             dynamic_batching=DynamicBatching(500, (8,)),
         ),
         False,
         [(1, 110.0, 3.0), (2, 240.0, 5.0), (4, 400.0, 12.0)],
     ),
     f"{MODEL}_config_2": (
-        ServingConfig(max_batch_size=4, instance_count=1, instance_kind="KIND_GPU"),
+        ServingConfig(max_batch_size=4, instance_count=1, instance_kind=InstanceKind.KIND_GPU),
         False,
         [(1, 90.0, 1.5), (2, 100.0, 3.0), (4, 105.0, 9.0)],
     ),
@@ -85,21 +106,21 @@ def _busy(concurrency: int, metrics: dict[str, float]) -> Measurement:
 def _metrics(concurrency: int, throughput: float, p99: float, instances: int) -> dict[str, float]:
     queue = 0.1 * concurrency
     return {
-        "perf_throughput": throughput,
-        "perf_latency_p50": p99 * 0.6,
-        "perf_latency_p90": p99 * 0.8,
-        "perf_latency_p95": p99 * 0.9,
-        "perf_latency_p99": p99,
-        "perf_latency_avg": p99 * 0.65,
-        "perf_server_queue": queue,
-        "perf_server_compute_input": 0.05,
-        "perf_server_compute_infer": p99 * 0.5,
-        "perf_server_compute_output": 0.03,
-        "perf_client_send_recv": 0.08,
-        "cpu_used_ram": 900.0 + 50 * instances,
-        "gpu_used_memory": 500.0 + 100 * instances,
-        "gpu_utilization": 10.0 * concurrency,
-        "gpu_power_usage": 50.0 + concurrency,
+        THROUGHPUT: throughput,
+        LATENCY_P50: p99 * 0.6,
+        LATENCY_P90: p99 * 0.8,
+        LATENCY_P95: p99 * 0.9,
+        LATENCY_P99: p99,
+        LATENCY_AVG: p99 * 0.65,
+        SERVER_QUEUE: queue,
+        SERVER_COMPUTE_INPUT: 0.05,
+        SERVER_COMPUTE_INFER: p99 * 0.5,
+        SERVER_COMPUTE_OUTPUT: 0.03,
+        CLIENT_SEND_RECV: 0.08,
+        CPU_USED_RAM: 900.0 + 50 * instances,
+        GPU_USED_MEMORY: 500.0 + 100 * instances,
+        GPU_UTILIZATION: 10.0 * concurrency,
+        GPU_POWER_USAGE: 50.0 + concurrency,
     }
 
 
@@ -126,7 +147,7 @@ def write_sample_run(
             never stabilised (status unstable).
     """
     run_dir = Path(run_dir)
-    settings = dict(settings) if settings is not None else {"objectives": {"perf_throughput": 1}, "top_n": 3}
+    settings = dict(settings) if settings is not None else {"objectives": {THROUGHPUT: 1}, "top_n": 3}
     with Store.in_run_dir(run_dir) as store:
         hardware = {**HARDWARE, "gpus": []} if cpu_only else HARDWARE
         run, _ = store.open_run(MODEL, "sample-fingerprint", settings, hardware)

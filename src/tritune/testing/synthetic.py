@@ -26,11 +26,15 @@ from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.config import ProfileConfig
+from tritune.domain.devices import InstanceKind
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
+from tritune.domain.metrics import CPU_USED_RAM, GPU_USED_MEMORY, LATENCY_AVG, LATENCY_P99, THROUGHPUT
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.space import SearchSpace, Variant
-from tritune.profile.orchestrator import ModelFiles, ProfileRun, RunConclusion
+from tritune.profile.context import RunContext
+from tritune.profile.orchestrator import ProfileRun
+from tritune.profile.records import ModelFiles, RunConclusion
 from tritune.search.factory import SearchPlan
 from tritune.store import Store
 from tritune.testing.deployer import InMemoryDeployer, measured_by
@@ -87,7 +91,7 @@ class SyntheticSurface:
     def true_metrics(self, variant: Variant, load: LoadPoint) -> dict[str, float] | None:
         """Noise-free metrics, or None where the variant cannot load (no GPU, out of memory)."""
         serving = variant.serving
-        gpu = serving.instance_kind == "KIND_GPU"
+        gpu = serving.instance_kind == InstanceKind.KIND_GPU
         if gpu and not self.has_gpu:
             return None
         n = serving.instance_count
@@ -136,13 +140,13 @@ class SyntheticSurface:
         else:
             latency = max(cycle_ms, load.value * k / throughput * 1000)  # Little's law
         p99 = latency * (1.2 + 0.4 * utilization)
-        memory_key = "gpu_used_memory" if gpu else "cpu_used_ram"
+        memory_key = GPU_USED_MEMORY if gpu else CPU_USED_RAM
         return {
-            "perf_throughput": throughput,
-            "perf_latency_avg": latency,
-            "perf_latency_p99": p99,
+            THROUGHPUT: throughput,
+            LATENCY_AVG: latency,
+            LATENCY_P99: p99,
             memory_key: memory,
-            "cpu_used_ram": memory if not gpu else self.base_memory_mb,
+            CPU_USED_RAM: memory if not gpu else self.base_memory_mb,
         }
 
     def measure(self, variant: Variant, load: LoadPoint, repeat: int = 0) -> Measurement:
@@ -156,9 +160,9 @@ class SyntheticSurface:
         throughput_noise = math.exp(rng.gauss(0, self.noise))
         latency_noise = math.exp(rng.gauss(0, self.noise))
         noisy = dict(metrics)
-        noisy["perf_throughput"] *= throughput_noise
-        noisy["perf_latency_avg"] *= latency_noise
-        noisy["perf_latency_p99"] *= latency_noise
+        noisy[THROUGHPUT] *= throughput_noise
+        noisy[LATENCY_AVG] *= latency_noise
+        noisy[LATENCY_P99] *= latency_noise
         return Measurement(load, MeasurementStatus.OK, noisy)
 
     def _memory(self, n: int, mbs: int, fp16: bool) -> float:
@@ -222,9 +226,7 @@ def profile_surface(
             config=config,
             model=ModelFiles(model, {"fp32": model_file}, SYNTHETIC_SIGNATURE),
             layout=RunLayout(run_dir),
-            store=store,
-            deployer=deployer,
-            measure=measured_by(measure, deployer),
+            context=RunContext(store, deployer, measured_by(measure, deployer)),
             cpu_cores=surface.cores if knows_cores else None,
         )
         run.search()

@@ -8,6 +8,7 @@ import onnx
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritune.domain.devices import InstanceKind
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelError
@@ -120,7 +121,7 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
             "(tritune prepare)"
         )
     config = serving_model_config(name, serving)
-    if serving.instance_kind == "KIND_GPU":
+    if serving.instance_kind == InstanceKind.KIND_GPU:
         # The Python backend copies every input to the host unless told otherwise; "no" hands the
         # runner GPU-resident inputs (ensembles, CUDA shared memory) as they are, for DLPack.
         config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
@@ -141,7 +142,7 @@ def serving_model_config(name: str, serving: ServingConfig) -> mc.ModelConfig:
     group = mc.ModelInstanceGroup(
         count=serving.instance_count, kind=mc.ModelInstanceGroup.Kind.Value(serving.instance_kind)
     )
-    if serving.instance_kind == "KIND_GPU":
+    if serving.instance_kind == InstanceKind.KIND_GPU:
         group.gpus.extend(serving.gpus)  # none: Triton places the count on every GPU
     config.instance_group.append(group)
     # Triton rejects dynamic batching on a model that does not batch.

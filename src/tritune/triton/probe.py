@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 import tritune.runner
+from tritune.domain import devices
+from tritune.domain.devices import CUDA, GPU_PROVIDERS, InstanceKind
 from tritune.domain.space import Dim, SearchSpace
 from tritune.errors import ServerError, UsageError
 from tritune.triton.control import ModelControl
@@ -30,10 +32,6 @@ from tritune.triton.repository import RUNNER_PACKAGE
 from tritune.triton.server import Endpoints
 
 PROBE_MODEL = "tritune_python_probe"
-CUDA = "CUDAExecutionProvider"
-# Providers that only run on a GPU: a variant asking for one needs CUDA in the server's ORT.
-_GPU_PROVIDERS = (CUDA, "TensorrtExecutionProvider")
-_SWAP = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 
 
 def describe_python() -> dict[str, Any]:
@@ -177,8 +175,8 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
     model_dir = write_probe_model(repository)
     try:
         control.load(PROBE_MODEL)
-        # gRPC: on an H200 host (numpy 2.5) tritonclient's HTTP result read the binary output
-        # back empty; the gRPC result carries it as protobuf bytes.
+        # gRPC: under numpy 2.5 tritonclient's HTTP result read the binary output back empty;
+        # the gRPC result carries it as protobuf bytes.
         with InferClient(endpoints, "grpc") as client:
             try:
                 answer = client.infer(PROBE_MODEL, {"IN": np.zeros(1, dtype=np.int32)})["REPORT"]
@@ -189,7 +187,7 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
             control.unload(PROBE_MODEL)
         shutil.rmtree(model_dir, ignore_errors=True)
     if answer.size == 0:
-        # Seen on an H200 host whose Python had numpy 2.5: the stub (built for numpy 1.x, which
+        # Seen where the server's Python had numpy 2.5: the stub (built for numpy 1.x, which
         # tritune pins) sent every tensor's shape without its data; with numpy 1.26 it answered.
         raise ServerError(
             "the server's Python backend sent tritune's probe an empty tensor, so it would send every "
@@ -201,22 +199,21 @@ def probe_server_python(control: ModelControl, endpoints: Endpoints, repository:
 # -- what the reports mean ------------------------------------------------------------------
 
 
-def install_fix(server: ServerPython, package: str = "onnxruntime-gpu") -> str:
-    """Where ``package`` has to go so that the server's Python imports it."""
+def install_fix(server: ServerPython, package: str = devices.GPU_PACKAGE) -> str:
+    """Where ``package`` has to go so that the server's Python imports it (the one fix of
+    ``tritune.domain.devices``, for that Python)."""
     site, prefix = server.site, server.prefix
-    if site is not None and prefix and site.is_relative_to(prefix):
-        python = f"{prefix}/bin/python -m pip"
-        return f"{python} uninstall -y onnxruntime onnxruntime-gpu && {python} install {package}"
-    if site is not None:  # a folder on PYTHONPATH (pip install --target), not an environment
-        return f"pip install --upgrade --no-deps --target {site} {package} (it replaces {site}/onnxruntime)"
-    return f"install {package} into the Python at {prefix or 'the server'}"
+    if site is not None and not (prefix and site.is_relative_to(prefix)):
+        # a folder on PYTHONPATH (pip install --target), not an environment
+        return devices.install_fix(package, target=str(site))
+    return devices.install_fix(package, python_prefix=prefix or None)
 
 
 def server_mismatch(here: ServerPython, server: ServerPython) -> str | None:
     """Why the server's runner would not get the onnxruntime tritune measured with, with the
     fix; None when both import the same one."""
     if server.onnxruntime_error:
-        wanted = "onnxruntime-gpu" if CUDA in here.providers else "onnxruntime"
+        wanted = devices.GPU_PACKAGE if CUDA in here.providers else "onnxruntime"
         return (
             f"the server's Python cannot import onnxruntime ({server.onnxruntime_error}): {install_fix(server, wanted)}"
         )
@@ -227,7 +224,7 @@ def server_mismatch(here: ServerPython, server: ServerPython) -> str | None:
             f"without {', '.join(missing)}: {install_fix(server)}"
         )
     if (server.onnxruntime_version, server.onnxruntime_file) != (here.onnxruntime_version, here.onnxruntime_file):
-        wanted = f"{'onnxruntime-gpu' if CUDA in here.providers else 'onnxruntime'}=={here.onnxruntime_version}"
+        wanted = f"{devices.GPU_PACKAGE if CUDA in here.providers else 'onnxruntime'}=={here.onnxruntime_version}"
         return (
             f"the server's Python imports onnxruntime {server.onnxruntime_version} from {server.site}, tritune "
             f"{here.onnxruntime_version} from {here.site}: {install_fix(server, wanted)}"
@@ -236,17 +233,14 @@ def server_mismatch(here: ServerPython, server: ServerPython) -> str | None:
 
 
 def gpu_step_missing(gpus: bool, here: ServerPython, server: ServerPython | None) -> str | None:
-    """README's GPU install, step by step: which one this machine has not taken (None: all, or
+    """The GPU install of docs/gpu.md, step by step: which one this machine has not taken (None: all, or
     no GPU to take them for)."""
     if not gpus:
         return None
     if {"onnxruntime", "onnxruntime-gpu"} <= set(here.distributions):
-        return (
-            "both onnxruntime and onnxruntime-gpu are installed (one overwrote the other): "
-            "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
-        )
+        return f"both onnxruntime and onnxruntime-gpu are installed (one overwrote the other): {devices.install_fix()}"
     if CUDA not in here.providers:
-        return f"a GPU is present but onnxruntime {here.onnxruntime_version} has no {CUDA}: {_SWAP}"
+        return f"a GPU is present but onnxruntime {here.onnxruntime_version} has no {CUDA}: {devices.install_fix()}"
     if server is not None and CUDA not in server.providers:
         return f"tritune has {CUDA} but the server's Python does not: {install_fix(server)}"
     return None
@@ -261,7 +255,7 @@ def gpu_variants_possible(space: SearchSpace) -> bool:
     kinds.append(space.default.get(Dim.INSTANCE_KIND))
     providers.append(space.default.get(Dim.EXECUTION_PROVIDERS))
     asked = {p for listed in providers if isinstance(listed, tuple) for p in listed}
-    return "KIND_GPU" in kinds or bool(asked & set(_GPU_PROVIDERS))
+    return InstanceKind.KIND_GPU in kinds or bool(asked & set(GPU_PROVIDERS))
 
 
 def needs_probe(space: SearchSpace, *, gpus: bool, own_backend: bool) -> bool:

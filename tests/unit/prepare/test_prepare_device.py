@@ -9,34 +9,24 @@ from typing import Any
 import pytest
 
 import tritune.system
+from tritune.domain.devices import CPU, CUDA
 from tritune.errors import UsageError
 from tritune.prepare import PrepareOptions, prepare_model
 from tritune.prepare import steps as prepare_steps
-from tritune.prepare.device import CUDA_PROVIDER, Device, choose_device
 from tritune.prepare.sources import onnx_device_runner
 from tritune.system import GpuInfo
 from tritune.testing.models import mlp_model
 from tritune.triton.model_config import from_pbtxt
 
-CPU_ONLY = ("CPUExecutionProvider",)
-WITH_CUDA = (CUDA_PROVIDER, "CPUExecutionProvider")
+CPU_ONLY = (CPU,)
+WITH_CUDA = (CUDA, CPU)
 QUICK = {"max_batch_cap": 2, "max_batch_min_time_s": 0.01}
 
 
-def test_auto_is_the_gpu_only_with_cuda_and_a_visible_gpu() -> None:
-    assert choose_device("auto", WITH_CUDA, 1) == Device("gpu")
-    assert choose_device("auto", WITH_CUDA, 0) == Device("cpu")  # onnxruntime-gpu on a CPU host
-    assert choose_device("auto", CPU_ONLY, 2) == Device("cpu")
-    assert choose_device("cpu", WITH_CUDA, 1).kind == "cpu"
-    assert choose_device("gpu", WITH_CUDA, 0) == Device("gpu", forced=True)
-    assert Device("gpu").providers == WITH_CUDA and Device("gpu").instance_kind == "KIND_GPU"
-    assert Device("cpu").providers == CPU_ONLY and Device("cpu").instance_kind == "KIND_CPU"
+# The device rule itself (auto/gpu/cpu x providers x GPUs) is tests/unit/test_devices.py.
 
 
-def test_gpu_asked_for_without_cuda_is_one_line_naming_the_fix() -> None:
-    with pytest.raises(UsageError, match="install onnxruntime-gpu") as caught:
-        choose_device("gpu", CPU_ONLY, 1)
-    assert "\n" not in caught.value.message
+def test_prepare_options_are_checked() -> None:
     with pytest.raises(UsageError, match="device 'tpu'"):
         PrepareOptions(device="tpu")
     with pytest.raises(UsageError, match="served"):
@@ -82,6 +72,17 @@ def test_cuda_that_does_not_start_falls_back_to_the_cpu_unless_forced(
     assert any("could not start CUDAExecutionProvider" in note for note in prepared.report.notes)
     with pytest.raises(UsageError, match="--device gpu: .*install onnxruntime-gpu"):
         prepare_model(model, tmp_path / "repo", "forced", PrepareOptions(device="gpu", **QUICK))
+
+
+def test_a_gpu_without_cuda_prepares_on_the_cpu_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tritune.system, "runtime_providers", lambda: CPU_ONLY)
+    monkeypatch.setattr(tritune.system, "list_gpus", lambda: (GpuInfo(0, "H200", "GPU-0", 1 << 37),))
+    prepared = prepare_model(mlp_model(tmp_path / "mlp.onnx"), tmp_path / "repo", "mlp", PrepareOptions(**QUICK))
+    assert _kind(prepared) == "KIND_CPU"
+    (note,) = prepared.report.notes
+    assert (
+        note.startswith(f"1 GPU(s) found, but ONNX Runtime offers no {CUDA}") and "pip install onnxruntime-gpu" in note
+    )
 
 
 def test_a_cpu_host_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The benchmarks' log lines (LineNotifier): what a run cut off at a device call's limit leaves."""
+"""The benchmarks' log lines (LineNotifier): what a run cut off by a time limit leaves."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, Measure
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import FailureCause, VariantStatus
 from tritune.errors import ModelLoadError, ServerError
+from tritune.profile.context import RunContext
 from tritune.profile.evaluate import VariantEvaluation, VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.store import Store
@@ -37,7 +38,7 @@ def _measure(name: str, load: LoadPoint) -> Measurement:
 
 def _evaluate(store: Store, deployer: FailingDeployer, params: dict[str, int]) -> VariantEvaluation:
     run, _ = store.open_run("m", "fp", {}, {})
-    evaluator = VariantEvaluator(store, run, deployer, _measure, QuietNotifier())
+    evaluator = VariantEvaluator(RunContext(store, deployer, _measure, QuietNotifier()), run)
     return evaluator.evaluate(f"m_config_{params['i']}", params, SERVING, FixedLoadSweep(POINTS))
 
 

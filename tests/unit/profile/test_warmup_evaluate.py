@@ -8,6 +8,7 @@ from tritune.domain.serving import ServingConfig
 from tritune.domain.status import VariantStatus
 from tritune.loadgen.warmup import Warmup
 from tritune.loadgen.warmup_plan import WarmupPlan
+from tritune.profile.context import RunContext
 from tritune.profile.evaluate import VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.store import Store
@@ -37,7 +38,8 @@ def _run(tmp_path: Path, error: str | None, *, warm: bool = True) -> tuple[list[
 
     store = Store.in_run_dir(tmp_path)
     run, _ = store.open_run("m", "fp", {}, {})
-    evaluator = VariantEvaluator(store, run, InMemoryDeployer(), measure, events, warm_up if warm else None)
+    context = RunContext(store, InMemoryDeployer(), measure, events, warm_up if warm else None)
+    evaluator = VariantEvaluator(context, run)
     evaluator.evaluate("m_config_0", {"i": 0}, ServingConfig(max_batch_size=8), FixedLoadSweep(POINTS))
     return events.events, store
 

@@ -126,7 +126,8 @@ def test_bad_backend_knobs_are_one_line_errors(knobs: dict[str, Any], message: s
 
 def test_run_fingerprints_do_not_move_for_configs_without_backend_knobs(tmp_path: Path) -> None:
     """The fingerprint the code before backend knobs computed for the same settings."""
-    from tritune.profile.orchestrator import ModelFiles, run_fingerprint
+    from tritune.profile.identity import run_fingerprint
+    from tritune.profile.records import ModelFiles
 
     (tmp_path / "m.onnx").write_bytes(b"not really onnx, only bytes")
     model = ModelFiles("m", {"fp32": tmp_path / "m.onnx"}, ModelSignature((), ()))

@@ -11,7 +11,9 @@ from tritune.domain.layout import RunLayout
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import VariantStatus
 from tritune.errors import ModelLoadError
-from tritune.profile.orchestrator import ModelFiles, ProfileRun
+from tritune.profile.context import RunContext
+from tritune.profile.orchestrator import ProfileRun
+from tritune.profile.records import ModelFiles
 from tritune.store import Store
 from tritune.testing.deployer import InMemoryDeployer, measured_by
 from tritune.testing.synthetic import SYNTHETIC_SIGNATURE, SyntheticSurface
@@ -50,9 +52,7 @@ def test_a_rejected_knob_is_a_failed_variant_with_the_servers_message(tmp_path: 
             config=config,
             model=ModelFiles("m", {"fp32": model_file}, SYNTHETIC_SIGNATURE),
             layout=RunLayout(tmp_path),
-            store=store,
-            deployer=deployer,
-            measure=measured_by(SyntheticSurface(noise=0).measure, deployer),
+            context=RunContext(store, deployer, measured_by(SyntheticSurface(noise=0).measure, deployer)),
         )
         run.search()
         conclusion = run.conclude()

@@ -73,11 +73,13 @@ def rates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     return {"confirm": _hits(3, root), "search alone": _hits(0, root)}
 
 
+@pytest.mark.slow  # 200 product runs; the budget test below runs the confirm step in the fast tier
 def test_with_confirm_the_pick_is_within_2_percent_in_95_of_100_seeds(rates: dict[str, int]) -> None:
     print(f"within 2 % of the true optimum in 100 seeds: {rates}")
     assert rates["confirm"] >= 95, rates
 
 
+@pytest.mark.slow
 def test_without_confirm_the_search_alone_picks_worse(rates: dict[str, int]) -> None:
     assert rates["search alone"] < rates["confirm"], rates
 

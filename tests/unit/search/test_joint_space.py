@@ -14,7 +14,8 @@ from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.domain.space import Dim, point_key
 from tritune.errors import UsageError
-from tritune.profile.orchestrator import ModelFiles, plan_for
+from tritune.profile.orchestrator import plan_for
+from tritune.profile.records import ModelFiles
 from tritune.search.factory import build_space, create_searcher
 from tritune.store.codec import serving_from_dict, serving_to_dict
 

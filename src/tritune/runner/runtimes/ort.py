@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 from ..cpu_threads import confined_default_threads
 from ..device import as_host
+from ..providers import CPU, CUDA
 from .base import Device
 from .ort_binding import BoundRunner
 from .ort_options import GPU_PROVIDERS, IoPlan, Provider, io_plan, with_options
@@ -66,9 +67,7 @@ def session_options(options: Mapping[str, str]) -> ort.SessionOptions:
 def providers_for(options: Mapping[str, str], device: Device) -> list[Provider]:
     requested = [p.strip() for p in (options.get("execution_providers") or "").split(",") if p.strip()]
     if not requested:
-        requested = (
-            ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.kind == "GPU" else ["CPUExecutionProvider"]
-        )
+        requested = [CUDA, CPU] if device.kind == "GPU" else [CPU]
     available = set(ort.get_available_providers())
     missing = [p for p in requested if p not in available]
     if missing:

@@ -5,12 +5,10 @@ GPU options (config.pbtxt ``parameters``, all optional):
 - ``io_binding``: ``auto`` (default: IO binding with outputs copied to the host by ONNX Runtime
   on a GPU provider, the plain numpy path on the CPU), ``device`` (outputs left on the GPU and
   handed to Triton by DLPack), ``host`` (what auto is on a GPU) or ``off`` (the numpy path
-  everywhere). Host outputs are auto's choice because they measured faster: ResNet-50 fp16 on an
-  H200, 4 GPU instances, max batch 32, concurrency 128, inputs in system shared memory: 5,176
-  infer/s with host outputs against 4,452 with DLPack (2 instances, max batch 64: 2,518 against
-  2,474, spread 2 % and 12 % over 2 rounds; ``benchmarks/gpu_io_paths.py``). Each request's
+  everywhere). Host outputs are auto's choice because they serve faster
+  (``benchmarks/gpu_io_paths.py`` compares the paths; docs/benchmarks.md): each request's
   slice of a device output crosses to Triton as a GPU tensor of its own (Triton's compute-output
-  step took 1.6x as long), while ONNX Runtime copies the whole batch's outputs back in one go.
+  step takes longer), while ONNX Runtime copies the whole batch's outputs back in one go.
 - ``enable_cuda_graph``: ``1`` captures one CUDA graph per input shape (IO binding, outputs
   copied to the host because the graph's buffers are reused);
 - ``trt_fp16``: ``1`` lets the TensorRT EP use fp16 kernels; ``trt_cache_dir``: the engine
@@ -26,9 +24,8 @@ import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-CUDA = "CUDAExecutionProvider"
-TENSORRT = "TensorrtExecutionProvider"
-GPU_PROVIDERS = (CUDA, TENSORRT)
+from ..providers import CUDA, GPU_PROVIDERS, TENSORRT
+
 IO_MODES = ("auto", "device", "host", "off")
 DEFAULT_TRT_WORKSPACE = 4 << 30  # enough tactics for a CNN or a BERT without starving instances
 _TRUE = {"1", "true", "yes", "on"}
