@@ -23,7 +23,8 @@ from tritune.triton.infer import InferClient
 from tritune.triton.model_config import from_pbtxt
 from tritune.triton.server import EmbeddedTriton
 
-pytestmark = pytest.mark.triton
+# The full tier only: the fast tier's ensemble goes through the same group deployer.
+pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
 STEPS = ("prep", "scaled")
 # Only the manual lists vary: 1 or 2 instances of the BLS model itself and of each model it calls

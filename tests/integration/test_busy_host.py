@@ -24,7 +24,8 @@ from tritune.domain.host_load import HOST_OTHER_CPU, is_busy_host_warning
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import burning
 
-pytestmark = pytest.mark.triton
+# The full tier only: the busy-host rule itself is pure (tests/unit, domain/host_load).
+pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
 
 def _perf(model: Path) -> dict[str, Any]:

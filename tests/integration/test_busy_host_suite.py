@@ -22,7 +22,8 @@ import pytest
 from tritune.cpus import usable_cpus
 from tritune.testing.processes import burning
 
-pytestmark = pytest.mark.triton
+# The busy-host suite: the full tier only (its timing-sensitive tests run plain in the fast tier).
+pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = (

@@ -6,13 +6,12 @@ in the pick, the summary says how the machine is shared, and the exported config
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_runner import CliResult, run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.domain.metrics import model_metric
 from tritune.domain.status import MeasurementStatus
@@ -44,7 +43,7 @@ run_config_search_disable: true
 """
 
 
-def _profile(config: Path, repository: Path, out: Path, export: Path) -> subprocess.CompletedProcess[str]:
+def _profile(config: Path, repository: Path, out: Path, export: Path) -> CliResult:
     """The bounded profile of the pipeline tests (one concurrency, two finalists, one confirm
     round), with the models profiled concurrently by the command-line flag."""
     command = ["profile", "-f", str(config), "--model-repository", str(repository), "--export-path", str(out)]
@@ -52,7 +51,7 @@ def _profile(config: Path, repository: Path, out: Path, export: Path) -> subproc
     command += [*SHORT_MEASUREMENT, "--run-config-search-min-concurrency", "2"]
     command += ["--run-config-search-max-concurrency", "2"]
     command += ["--num-configs-per-model", "2", "--confirm-rounds", "1", "--confirm-max-rounds", "1"]
-    return subprocess.run([sys.executable, "-m", "tritune", *command], capture_output=True, text=True, timeout=900)
+    return run_in_process(*command)
 
 
 def test_both_models_are_served_in_the_same_windows(tmp_path: Path) -> None:

@@ -60,13 +60,20 @@ def test_confirm_rounds_are_stored_resumed_and_stated(tmp_path: Path) -> None:
     config = load_profile_config(
         None,
         {
-            "profile_models": {"mlp": {"model_path": str(model)}},
+            # Three configurations and the default, at one concurrency: the confirm step is what
+            # is tested, and the search's own tests cover the search.
+            "profile_models": {
+                "mlp": {
+                    "model_path": str(model),
+                    "model_config_parameters": {"instance_group": [{"count": [1, 2]}], "max_batch_size": [4]},
+                }
+            },
+            "run_config_search_disable": True,
+            "run_config_search_min_concurrency": 2,
+            "run_config_search_max_concurrency": 2,
             "measurement.measurement_interval": 150,
             "measurement.max_trials": 4,
             "measurement.stability_percentage": 50,
-            "run_config_search_max_instance_count": 2,
-            "run_config_search_max_model_batch_size": 4,
-            "run_config_search_max_concurrency": 4,
             "confirm.rounds": 2,
             "confirm.max_rounds": 2,
         },

@@ -5,14 +5,13 @@ serve the pipeline on a fresh server, and the report shows each step's share of 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from cli_runner import run_in_process
 from profile_flags import profile_pipeline
 from tritune.domain.metrics import step_metric
 from tritune.report import write_reports
@@ -117,8 +116,7 @@ def test_an_ensemble_on_a_server_that_reads_another_repository_is_refused_before
         command = ["profile", "--model-repository", str(repository), "--profile-models", "pipeline"]
         command += ["--export-path", str(out), "--triton-launch-mode", "remote"]
         command += ["--triton-http-endpoint", endpoints.http, "--triton-grpc-endpoint", endpoints.grpc]
-        command = [sys.executable, "-m", "tritune", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        result = run_in_process(*command)
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == (
         "error: pipeline is an ensemble, which tritune profiles on a server that reads the run's output "

@@ -13,6 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cli_runner import error_line
+from cli_runner import run_in_process as run_cli
 from tritune.errors import InferenceError, ModelLoadError, ServerError
 from tritune.testing.processes import interruptible_popen, triton_processes, wait_until_gone
 from tritune.triton.control import ModelControl
@@ -24,16 +26,8 @@ from tritune.triton.server import EmbeddedTriton
 pytestmark = pytest.mark.triton
 
 TRITUNE = [sys.executable, "-m", "tritune"]
-
-
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRITUNE, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def error_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+# The fast tier keeps one signal of each kind of test (Ctrl-C); the rest go the same way out.
+SLOW = pytest.mark.slow
 
 
 def test_missing_model_file(tmp_path: Path) -> None:
@@ -153,7 +147,9 @@ time.sleep(600)
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=SLOW), pytest.param(signal.SIGKILL, marks=SLOW)]
+)
 def test_no_orphans_when_the_owner_is_interrupted_or_killed(tmp_path: Path, dtype_zoo_onnx: Path, sig: int) -> None:
     deploy_onnx(tmp_path, "zoo", dtype_zoo_onnx)
     owner = interruptible_popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
@@ -169,7 +165,7 @@ def test_no_orphans_when_the_owner_is_interrupted_or_killed(tmp_path: Path, dtyp
     assert wait_until_gone(str(tmp_path), timeout_s=20) == []
 
 
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=SLOW)])
 def test_cli_ctrl_c_or_sigterm_during_a_run_leaves_nothing(
     tmp_path: Path, minilm_onnx: Path, sig: int, status: int
 ) -> None:
@@ -282,6 +278,7 @@ def test_doctor_on_this_machine() -> None:
         assert "GPUs: none" in result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_profile_stores_no_false_results_and_the_rerun_resumes(tmp_path: Path) -> None:
     """Measurements 'taken' against a dead server are not the variant's results: none is stored,
     the run stops with one line, and the rerun measures what was left."""
@@ -350,6 +347,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_a_server_stuck_in_a_model_load_ends_with_a_killed_tritune(tmp_path: Path) -> None:
     """A server loading a model ignores SIGTERM until the load ends (here: never), so the
     kernel's parent-death signal alone left it and its stub running for minutes. The reaper

@@ -1,4 +1,4 @@
-"""The GPU path on the real embedded Triton: run on a GPU host (the device machine), skipped only
+"""The GPU path on the real embedded Triton: run on a GPU host (tools/gpu_host/run.sh tests), skipped only
 where this host shows no GPU or its onnxruntime has no CUDA provider."""
 
 from __future__ import annotations

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from cli_runner import run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.cli import main
 from tritune.prepare import InputSpec, PrepareOptions, prepare_model
@@ -127,12 +126,11 @@ def test_the_served_scalar_reaches_the_model_as_a_scalar(vad, triton_repo, trito
 
 def test_profile_never_searches_a_batch_size_for_a_model_without_one(vad, tmp_path):
     run_dir = tmp_path / "run"
-    command = [
-        sys.executable, "-m", "tritune", "profile", str(vad), "--run-dir", str(run_dir), *SHORT_MEASUREMENT,
+    result = run_in_process(
+        "profile", str(vad), "--run-dir", str(run_dir), *SHORT_MEASUREMENT,
         "--run-config-search-max-instance-count", "1", "--run-config-search-max-concurrency", "2",
-        "--json", "--no-report",
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        "--json", "--no-report", "--confirm-rounds", "0",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["best"]

@@ -12,6 +12,10 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # TensorFlow's import alone takes a minute on a 2-core host
+
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(__file__).with_name("savedmodel_cases.py")
 EXPECTED = {

@@ -18,6 +18,8 @@ from tritune.errors import ModelError
 from tritune.prepare import InputSpec, PrepareOptions, prepare_model
 from tritune.prepare.record import InputRecord
 
+pytestmark = pytest.mark.slow  # torch.export and dynamo: minutes on a 2-core host
+
 FACTORIES = textwrap.dedent(
     """
     import torch

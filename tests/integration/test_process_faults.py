@@ -112,7 +112,7 @@ def _served(server: EmbeddedTriton, model: str) -> int:
         return int(control.statistics(model)["model_stats"][0].get("inference_count", 0))
 
 
-@pytest.mark.parametrize("when", ["checking", "measuring"])
+@pytest.mark.parametrize("when", [pytest.param("checking", marks=pytest.mark.slow), "measuring"])
 def test_a_server_that_stops_answering_mid_measurement_is_named(mlp_server: EmbeddedTriton, when: str) -> None:
     """Stopped as perf starts (its check request gets no reply) or once it has measured a while
     (in-flight requests and the statistics get none): either way the server is named."""
@@ -202,8 +202,8 @@ def test_a_stub_that_dies_mid_measurement_is_named(crashy_server: EmbeddedTriton
     ("stage", "sig"),
     [
         ("searching the max batch size", signal.SIGINT),
-        ("loading the config in Triton", signal.SIGINT),
-        ("loading the config in Triton", signal.SIGKILL),
+        pytest.param("loading the config in Triton", signal.SIGINT, marks=pytest.mark.slow),
+        pytest.param("loading the config in Triton", signal.SIGKILL, marks=pytest.mark.slow),
     ],
 )
 def test_prepare_stopped_leaves_no_model_that_looks_prepared_and_reruns(

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_runner import run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import interruptible_popen, wait_until_gone
@@ -33,8 +34,13 @@ FAST = [
 ]
 
 
+def profile_args(model: Path, run_dir: Path, *extra: str) -> list[str]:
+    return ["profile", str(model), "--run-dir", str(run_dir), *FAST, *extra]
+
+
 def profile_command(model: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tritune", "profile", str(model), "--run-dir", str(run_dir), *FAST, *extra]
+    """The same as a process of its own, for the tests that signal or outlive it."""
+    return [sys.executable, "-m", "tritune", *profile_args(model, run_dir, *extra)]
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +58,7 @@ def _stored(run_dir: Path) -> list[tuple[int, str, float, str, float]]:
 
 def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_model: Path) -> None:
     run_dir, export = tmp_path / "run", tmp_path / "exported-repo"
-    result = subprocess.run(
-        [*profile_command(small_model, run_dir, "--export", str(export), "--json", "--no-report")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_in_process(*profile_args(small_model, run_dir, "--export", str(export), "--json", "--no-report"))
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["best"] and summary["best"].startswith("mlp_config_")
@@ -88,7 +89,14 @@ def _stored_count(run_dir: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "sig",
+    [
+        signal.SIGINT,  # the fast tier's interrupt; the other two go the same way out
+        pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
+        pytest.param(signal.SIGKILL, marks=pytest.mark.slow),
+    ],
+)
 def test_interrupted_profile_resumes_without_remeasuring(tmp_path: Path, small_model: Path, sig: int) -> None:
     run_dir = tmp_path / "run"
     command = profile_command(small_model, run_dir, "--json", "--no-report", "--run-config-search-mode", "brute")
@@ -143,28 +151,22 @@ profile_models:
 run_config_search_mode: brute
 """
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tritune",
-            "profile",
-            "-f",
-            str(config),
-            "--run-dir",
-            str(tmp_path / "run"),
-            "--measurement-interval",
-            "150",
-            "--max-windows",  # the old name of --max-trials, still taken
-            "4",
-            "--stability-percentage",
-            "50",
-            "--json",
-            "--no-report",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_in_process(
+        "profile",
+        "-f",
+        str(config),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--measurement-interval",
+        "150",
+        "--max-windows",  # the old name of --max-trials, still taken
+        "4",
+        "--stability-percentage",
+        "50",
+        "--json",
+        "--no-report",
+        "--confirm-rounds",
+        "0",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
@@ -180,16 +182,12 @@ run_config_search_mode: brute
 def test_bad_config_file_is_one_clear_line(tmp_path: Path, small_model: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(f"profile_models: {{mlp: {{model_path: {small_model}}}}}\nrun_config_serch_mode: brute\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tritune", "profile", "-f", str(config)], capture_output=True, text=True, timeout=120
-    )
+    result = run_in_process("profile", "-f", str(config))
     assert result.returncode == 2
     assert "did you mean 'run_config_search_mode'" in result.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("profile_models: [unclosed\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tritune", "profile", "-f", str(broken)], capture_output=True, text=True, timeout=120
-    )
+    result = run_in_process("profile", "-f", str(broken))
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -200,17 +198,11 @@ def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
     fixed = cnn_model(tmp_path / "cnn_fixed.onnx", channels=4, size=8, batch=1)
     assert not read_signature(fixed).batch_is_dynamic
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            *profile_command(fixed, run_dir, "--json", "--no-report"),
-            "--run-config-search-max-concurrency",
-            "2",
-            "--run-config-search-max-instance-count",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_in_process(
+        *profile_args(fixed, run_dir, "--json", "--no-report", "--confirm-rounds", "0"),
+        "--run-config-search-disable",  # the default alone: what is tested is the prepare step before it
+        "--run-config-search-max-concurrency",
+        "2",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "preparing" in result.stderr
@@ -222,12 +214,7 @@ def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
 
 
 def test_a_shape_that_does_not_fit_stops_before_the_search(tmp_path: Path, small_model: Path) -> None:
-    result = subprocess.run(
-        [*profile_command(small_model, tmp_path / "run"), "--shape", "nope:3"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_in_process(*profile_args(small_model, tmp_path / "run"), "--shape", "nope:3")
     assert result.returncode == 2
     assert "unknown input(s) nope" in result.stderr
 
@@ -251,12 +238,7 @@ run_config_search_mode: brute
 """
     )
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        profile_command(small_model, run_dir, "-f", str(config), "--json", "--no-report"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_in_process(*profile_args(small_model, run_dir, "-f", str(config), "--json", "--no-report"))
     assert result.returncode == 0, result.stderr[-3000:]
     with sqlite3.connect(run_dir / "tritune.db") as db:
         rows = db.execute("SELECT serving_json, is_default FROM variants").fetchall()
@@ -284,7 +266,7 @@ def test_a_second_profile_on_a_busy_run_folder_is_refused(tmp_path: Path, small_
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        result = subprocess.run(profile_command(small_model, run_dir, "--no-report"), capture_output=True, text=True)
+        result = run_in_process(*profile_args(small_model, run_dir, "--no-report"))
     finally:
         holder.kill()
         holder.wait()

@@ -9,8 +9,6 @@ Never skipped: scripts/setup_system.sh installs Chromium.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from cli_runner import run_in_process
 from tritune.domain.layout import RunLayout
 from tritune.report import ReportData, WrittenReports, build_report_data, load_run, write_reports
 from tritune.report.pdf import find_chromium
@@ -216,14 +215,11 @@ def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome
     """The reports `tritune profile` itself writes for the real MiniLM, opened with no network."""
     run_dir = tmp_path / "run"
     shapes = [f"--shape={name}:16" for name in MINILM_INPUT_NAMES]
-    done = subprocess.run(
-        [sys.executable, "-m", "tritune", "profile", str(minilm_onnx), "--name", "minilm", "--run-dir", str(run_dir)]
-        + ["--measurement-interval", "200", "--max-windows", "4", "--stability-percentage", "50"]
-        + ["--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"]
-        + ["--run-config-search-max-concurrency", "2", *shapes],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_in_process(
+        *["profile", str(minilm_onnx), "--name", "minilm", "--run-dir", str(run_dir)],
+        *["--measurement-interval", "200", "--max-windows", "4", "--stability-percentage", "50"],
+        *["--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"],
+        *["--run-config-search-max-concurrency", "2", *shapes],
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     data = build_report_data(load_run(run_dir))

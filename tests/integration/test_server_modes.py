@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_runner import CliResult, run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import wait_until_gone
@@ -42,12 +41,8 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return mlp_model(tmp_path_factory.mktemp("modes-model") / "mlp.onnx", width=16, depth=1)
 
 
-def _profile(model: Path, run_dir: Path, *extra: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tritune", "profile", str(model), "--run-dir", str(run_dir), *SMALL, *extra]
-    # Run from another folder, a relative PYTHONPATH (PYTHONPATH=src) would point elsewhere.
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(p).absolute()) for p in paths if p)}
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+def _profile(model: Path, run_dir: Path, *extra: str, cwd: Path | None = None) -> CliResult:
+    return run_in_process("profile", str(model), "--run-dir", str(run_dir), *SMALL, *extra, cwd=cwd)
 
 
 def _remote_flags(server: EmbeddedTriton) -> list[str]:

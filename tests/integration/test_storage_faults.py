@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import error_line
+from cli_runner import run_in_process as run_cli
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import wait_until_gone
@@ -23,17 +25,6 @@ pytestmark = pytest.mark.triton
 
 TRITUNE = [sys.executable, "-m", "tritune"]
 SEARCH_OFF = [*SHORT_MEASUREMENT, "--run-config-search-disable", "--no-report"]
-
-
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRITUNE, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [line for line in result.stderr.splitlines() if line.lower().startswith("error:")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    return lines[0]
 
 
 def digest(path: Path) -> str:

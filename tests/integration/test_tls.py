@@ -8,11 +8,9 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import os
 import shutil
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_runner import run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.cli import main
 from tritune.domain.connection import Connection
@@ -251,15 +250,13 @@ def test_profile_runs_through_the_https_proxy_and_grpc_tls_and_stores_no_token(
     token), measured over gRPC with TLS; the token is in no output and no file of the run."""
     model, run_dir = mlp_model(model_dir / "tls_profile.onnx", width=16, depth=1), tmp_path / "run"
     ca = str(certs / "ca.pem")
-    command = [sys.executable, "-m", "tritune", "profile", str(model), "--run-dir", str(run_dir)]
+    command = ["profile", str(model), "--run-dir", str(run_dir)]
     command += [*SHORT_MEASUREMENT, "--run-config-search-disable", "--run-config-search-max-concurrency", "1"]
     command += ["--json", "--no-report", "--protocol", "grpc", "--triton-launch-mode", "remote"]
     command += ["--triton-http-endpoint", https_proxy, "--triton-grpc-endpoint", tls_server.endpoints.grpc]
     command += ["--triton-metrics-url", "", "--ssl-https-ca-certificates-file", ca, "--ssl-grpc-use-ssl"]
     command += ["--ssl-grpc-root-certifications-file", ca, "-H", f"Authorization: Bearer {TOKEN}"]
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(p).absolute()) for p in paths if p)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    result = run_in_process(*command)
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["best"] == "tls_profile_config_default" and summary["measured_now"] >= 1

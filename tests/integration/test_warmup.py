@@ -4,20 +4,21 @@ each batch size the plan names (once per instance), and the time is stored and r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from cli_runner import run_in_process
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import DynamicBatching, ServingConfig
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec, make_measure_fn, make_warmup_fn
 from tritune.loadgen.server_stats import parse_model_stats
 from tritune.loadgen.warmup_plan import warmup_batch_sizes
-from tritune.profile.deploy import VariantDeployer
+from tritune.profile.context import RunContext
+from tritune.profile.deploy import GroupDeployer
+from tritune.profile.entries import ModelFileEntries
 from tritune.profile.evaluate import VariantEvaluator
 from tritune.profile.notify import QuietNotifier
 from tritune.report import build_report_data, load_run
@@ -70,14 +71,14 @@ def test_each_planned_batch_size_runs_before_the_first_measurement(
 
     with Store.in_run_dir(tmp_path) as store:
         run, _ = store.open_run("warm", "fp", {}, {})
-        evaluator = VariantEvaluator(
+        context = RunContext(
             store,
-            run,
-            VariantDeployer(control, triton_repo, {"fp32": warm_model}),
+            GroupDeployer(control, triton_repo, ModelFileEntries({"fp32": warm_model})),
             first_sees_the_server,
             QuietNotifier(),
             make_warmup_fn(triton_server, FAST),
         )
+        evaluator = VariantEvaluator(context, run)
         evaluation = evaluator.evaluate(name, {"i": 0}, SERVING, FixedLoadSweep(POINTS))
         assert evaluation.failed is None and evaluation.measured_now == len(POINTS)
         (variant,) = store.variants(run.id)
@@ -94,10 +95,9 @@ def test_profile_stores_and_reports_each_variants_warmup(tmp_path: Path, warm_mo
     bounded = [
         *("--measurement-interval", "150", "--max-trials", "4", "--stability-percentage", "50"),
         *("--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"),
-        *("--run-config-search-max-concurrency", "2"),
+        *("--run-config-search-max-concurrency", "2", "--confirm-rounds", "0"),
     ]
-    command = [sys.executable, "-m", "tritune", "profile", str(warm_model), "--run-dir", str(run_dir), *bounded]
-    result = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=600)
+    result = run_in_process("profile", str(warm_model), "--run-dir", str(run_dir), *bounded, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     with Store.in_run_dir(run_dir) as store:
         (run,) = store.runs()
