@@ -40,9 +40,10 @@ def view_one_model(path: Path | None = None) -> onnx.ModelProto:
     return _save(graph, path)
 
 
-def pinned_model(path: Path | None = None) -> onnx.ModelProto:
+def pinned_model(path: Path | None = None, batch: int | str = 1) -> onnx.ModelProto:
     """A batch pinned beyond repair: x [1, 4] -> Reshape [-1] (drops the batch) -> Tanh ->
-    Reshape [1, -1] -> y [1, 4]. A batch of 3 runs without error and answers [1, 12]."""
+    Reshape [1, -1] -> y [1, 4]. A batch of 3 runs without error and answers [1, 12].
+    ``batch``: the input's declared batch ("N": declared dynamic, pinned all the same)."""
     graph = helper.make_graph(
         [
             helper.make_node("Reshape", ["x", "to_vector"], ["v"], name="to_vector"),
@@ -50,7 +51,7 @@ def pinned_model(path: Path | None = None) -> onnx.ModelProto:
             helper.make_node("Reshape", ["t", "to_row"], ["y"], name="to_row"),
         ],
         "pinned",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
         initializer=[
             numpy_helper.from_array(np.array([-1], dtype=np.int64), "to_vector"),

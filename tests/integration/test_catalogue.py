@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -268,7 +270,7 @@ def test_corrupt_store_is_refused_and_kept(tmp_path: Path, mlp: Path) -> None:
         assert result.returncode == 2
         line = error_line(result)
         assert "tritune.db is not a tritune store (file is not a database)" in line
-        assert line.endswith("pass another run directory or remove the file")
+        assert line.endswith("pass another run directory (the file is kept as it is)")
         assert digest(store) == before
     assert wait_until_gone(str(run_dir)) == []
 
@@ -407,3 +409,60 @@ def test_huge_outputs_are_measured(slow_and_huge: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "Concurrency: 1, throughput: " in result.stdout
+
+
+def test_a_model_name_too_long_for_a_directory(tmp_path: Path, mlp: Path) -> None:
+    """Refused before anything is written: an OSError (File name too long) came from deep in
+    the run before."""
+    name = "m" * 300
+    for command in (["infer", str(mlp), "--name", name], ["profile", str(mlp), "--name", name]):
+        result = run_cli(*command, "--run-dir", str(tmp_path / "run")) if command[0] == "profile" else run_cli(*command)
+        assert result.returncode == 2
+        assert "too long for a directory of the model repository" in error_line(result)
+    long_stem = tmp_path / f"{'m' * 250}.onnx"  # a file's name holds 255 bytes: this one fits, its variants' would not
+    long_stem.symlink_to(mlp)
+    result = run_cli("profile", str(long_stem), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2 and error_line(result).endswith("(--name)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_file_named_in_other_letters_is_served(tmp_path: Path, mlp: Path) -> None:
+    """`infer` refused it up front while `profile` started the server and failed every variant:
+    both now serve it under an ASCII name."""
+    model = tmp_path / "modèle ü.onnx"
+    model.write_bytes(mlp.read_bytes())
+    result = run_cli("infer", str(model), "-n", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_range_that_is_empty_names_its_option(mlp: Path) -> None:
+    result = run_cli("perf", str(mlp), "--concurrency-range", "0")
+    assert result.returncode == 2
+    assert error_line(result) == (
+        "error: --concurrency-range '0' needs 0 < start <= end and step > 0, e.g. --concurrency-range 1:16:2"
+    )
+    result = run_cli("perf", str(mlp), "--request-rate-range", "a:b")
+    assert result.returncode == 2
+    assert error_line(result).startswith("error: --request-rate-range 'a:b' is not start[:end[:step]]")
+
+
+def test_a_config_file_given_as_a_pipe_is_read(tmp_path: Path, mlp: Path) -> None:
+    """`-f <(...)` is a pipe that gives its text once; the command reads the config twice (for
+    MODEL's entry, then whole): it said "does not exist". The typo is found on the second read."""
+    pipe = tmp_path / "config.fifo"
+    os.mkfifo(pipe)
+    text = f"profile_models: {{mlp: {{model_path: {mlp}}}}}\nrun_config_serch_mode: brute\n"
+
+    def write() -> None:
+        with open(pipe, "w") as writer:
+            writer.write(text)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result = run_cli("profile", str(mlp), "-f", str(pipe), "--run-dir", str(tmp_path / "run"))
+    writer.join(timeout=10)
+    assert result.returncode == 2
+    assert "did you mean 'run_config_search_mode'" in error_line(result)
+    result = run_cli("profile", "-f", str(tmp_path))
+    assert result.returncode == 2 and "is a folder: give the YAML file" in error_line(result)

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -422,3 +423,39 @@ def test_the_stubs_of_a_server_that_died_by_itself_are_ended_by_stop(tmp_path: P
     assert wait_until_gone(str(tmp_path), timeout_s=5) == []
     assert [r for r in regions if r.exists()] == []
     assert not folder.exists()
+
+
+def test_a_server_that_dies_while_a_model_loads_is_seen_at_once(tmp_path: Path) -> None:
+    """The stub of a model in initialize() holds the load request's connection (it inherited
+    it), so the reply never comes when the server dies: the load watches the server's process
+    and says it died, rather than waiting out the request's timeout (here 600 s, which would
+    end the test with pytest's own timeout and a different reason)."""
+    repo = tmp_path / "repo"
+    (repo / "sleepy" / "1").mkdir(parents=True)
+    marker = tmp_path / "initializing"
+    (repo / "sleepy" / "1" / "model.py").write_text(
+        "import time\nfrom pathlib import Path\nclass TritonPythonModel:\n    def initialize(self, args):\n"
+        f"        Path({str(marker)!r}).touch()\n        time.sleep(600)\n"
+    )
+    (repo / "sleepy" / "config.pbtxt").write_text(
+        'backend: "python"\nmax_batch_size: 0\n'
+        'input [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
+        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n'
+    )
+    with EmbeddedTriton(repo) as server:
+        pid = server.server_pid()
+        assert pid is not None
+
+        def kill_once_the_model_initializes() -> None:
+            while not marker.exists() and server.is_alive():
+                time.sleep(0.05)  # polls an observable state: the stub reached initialize()
+            os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_once_the_model_initializes, daemon=True)
+        killer.start()
+        with ModelControl(server, timeout_s=600) as control, pytest.raises(ServerError) as caught:
+            control.load("sleepy")
+        killer.join(timeout=60)
+        assert marker.exists(), "the model never started loading"
+    assert "it died while loading a model" in caught.value.message, caught.value.message
+    assert wait_until_gone(str(repo), timeout_s=30) == []  # the stub stuck in initialize() too

@@ -376,3 +376,34 @@ def test_perf_command_prints_summary_csv_and_json(mlp_onnx: Path, tmp_path: Path
     assert outcome.exit_code == 0, outcome.output
     data = json.loads(outcome.stdout)
     assert data[0]["load"]["mode"] == "request_rate" and data[0]["metrics"]["perf_throughput"] > 0
+
+
+def test_another_client_loading_the_model_is_named_from_the_server_s_statistics(
+    triton_server: EmbeddedTriton, perf_model: str
+) -> None:
+    """Two `tritune perf -u` against one server each read low and said nothing; the server's own
+    request count, beyond this measurement's, names the other client (a quiet run does not)."""
+    quiet = measure(triton_server, perf_model, LoadSpec.concurrency(2), FAST)
+    assert not [w for w in quiet.warnings if w.startswith("another client")], quiet.warnings
+
+    # The other client: a perf of its own that never settles (a 0.01 % threshold), killed after.
+    other = subprocess.Popen(
+        [sys.executable, "-m", "tritune", "perf", perf_model, "-u", triton_server.endpoints.http]
+        + ["--concurrency-range", "2", "-p", "500", "-s", "0.01", "-r", "1000", "--no-warmup"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with ModelControl(triton_server) as control:
+            before = int(control.statistics(perf_model)["model_stats"][0].get("inference_count", 0))
+            while int(control.statistics(perf_model)["model_stats"][0].get("inference_count", 0)) < before + 200:
+                assert other.poll() is None, "the other client ended before it loaded the server"
+                time.sleep(0.1)  # polls an observable state: the other client's requests served
+        shared = measure(triton_server, perf_model, LoadSpec.concurrency(2), FAST)
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+    named = [w for w in shared.warnings if w.startswith("another client was loading this model")]
+    assert len(named) == 1, shared.warnings
+    assert shared.server is not None and shared.client is not None
+    assert shared.server.requests > shared.client.completed

@@ -170,6 +170,20 @@ def test_a_reshape_that_pins_batch_one_is_reported_and_nothing_is_served(tmp_pat
     assert not (tmp_path / "repo" / "pinned" / "config.pbtxt").exists()
 
 
+@pytest.mark.parametrize("batch", [1, "N"], ids=["fixed", "declared-dynamic"])
+def test_no_dynamic_batch_serves_a_pinned_model_without_batching(tmp_path, capsys, batch):
+    """The pinned line advises --no-dynamic-batch: with it, the model is served as exported
+    (it failed with the same advice before, for a model that declares its batch dynamic)."""
+    model = tmp_path / "pinned.onnx"
+    pinned_model(model, batch=batch)
+    code = main(["prepare", str(model), "-o", str(tmp_path / "repo"), "--no-dynamic-batch"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    assert "batch dimension is pinned" not in captured.err
+    config = (tmp_path / "repo" / "pinned" / "config.pbtxt").read_text()
+    assert "max_batch_size: 0" in config or "max_batch_size" not in config
+
+
 def test_forcing_a_pinned_model_serves_it_as_exported_without_batching(tmp_path):
     model = tmp_path / "pinned.onnx"
     pinned_model(model)

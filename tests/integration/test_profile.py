@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -58,7 +59,9 @@ def _stored(run_dir: Path) -> list[tuple[int, str, float, str, float]]:
 
 def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_model: Path) -> None:
     run_dir, export = tmp_path / "run", tmp_path / "exported-repo"
-    result = run_in_process(*profile_args(small_model, run_dir, "--export", str(export), "--json", "--no-report"))
+    source = tmp_path / "mlp.onnx"  # the user's file, re-saved below
+    shutil.copy(small_model, source)
+    result = run_in_process(*profile_args(source, run_dir, "--export", str(export), "--json", "--no-report"))
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["best"] and summary["best"].startswith("mlp_config_")
@@ -68,6 +71,14 @@ def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_mode
     assert "mlp_config_default" in variants and summary["best"] in variants
     assert (run_dir / "best" / "config.pbtxt").read_text() == (export / "mlp" / "config.pbtxt").read_text()
     assert 'name: "mlp"' in (export / "mlp" / "config.pbtxt").read_text()
+    # What the user takes away has its own bytes: re-saving the source in place (same inode, as
+    # an exporter writing to the same path does) leaves the export and best/ as they were.
+    taken = [export / "mlp" / "1" / "model.onnx", *(run_dir / "best").rglob("model.onnx")]
+    assert len(taken) == 2 and all(path.stat().st_ino != source.stat().st_ino for path in taken)
+    with open(source, "r+b") as file:
+        file.truncate(0)
+        file.write(mlp_model(tmp_path / "other.onnx", width=8, depth=1).read_bytes())
+    assert all(path.read_bytes() == small_model.read_bytes() for path in taken)
     # The exported entry is a deployable model: a fresh server loads and serves it.
     with EmbeddedTriton(export) as server, ModelControl(server) as control:
         control.load("mlp")

@@ -120,8 +120,8 @@ def test_a_read_only_run_folder_is_one_line(
     assert result.returncode != 0
     line = error_line(result)
     assert line == (
-        f"error: the store {run.path}/tritune.db cannot be opened (unable to open database file): its folder "
-        f"{run.path} is read-only; copy the run folder somewhere writable"
+        f"error: the store {run.path}/tritune.db is intact but cannot be opened for writing (unable to open "
+        f"database file: {run.path} is on a read-only file system; copy the run folder somewhere writable)"
     )
     assert digest(run.path / "tritune.db") == before
 
@@ -154,6 +154,44 @@ def test_a_full_disk_is_one_line_and_keeps_every_measurement(
     assert measurement_count(run_dir / "tritune.db", tmp_path / "copy") >= 1
     assert (run_dir / "best" / "config.pbtxt").is_file()
     assert wait_until_gone(str(run_dir)) == []
+
+
+def test_a_valid_store_on_a_full_disk_is_called_intact_and_never_to_be_removed(
+    tmp_path: Path, mlp: Path, finished_run: Path, mount: Callable[[Path, str], Tmpfs]
+) -> None:
+    """SQLite needs room for its write-ahead log to open a store, and said "disk I/O error":
+    the store reads back whole, so the line says so and names the full disk."""
+    disk = mount(tmp_path / "full", "2m")
+    run_dir = _copy_run(finished_run, disk.path / "run")
+    before = digest(run_dir / "tritune.db")
+    disk.fill()
+    result = run_cli("report", str(run_dir), "--no-pdf")
+    assert result.returncode != 0
+    line = error_line(result)
+    assert line.startswith(f"error: the store {run_dir}/tritune.db is intact but cannot be opened"), line
+    assert f"the disk holding {run_dir} is full; free some space" in line, line
+    # profile takes the run's lock first, whose write already finds the disk full
+    result = run_cli("profile", str(mlp), "--run-dir", str(run_dir), *SEARCH_OFF)
+    assert result.returncode != 0
+    assert error_line(result) == (
+        f"error: no space left on the device writing {run_dir}: free some space or give this run another --run-dir"
+    )
+    assert digest(run_dir / "tritune.db") == before
+    assert wait_until_gone(str(run_dir)) == []
+
+
+def test_prepare_into_a_read_only_folder_is_refused_before_the_work(
+    tmp_path: Path, mlp: Path, mount: Callable[[Path, str], Tmpfs]
+) -> None:
+    """It was a traceback (OSError: Read-only file system) after the conversion's work."""
+    disk = mount(tmp_path / "ro", "1m")
+    disk.read_only()
+    result = run_cli("prepare", str(mlp), "-o", str(disk.path / "repo"))
+    assert result.returncode == 2
+    assert error_line(result) == (
+        f"error: -o {disk.path}/repo: the folder {disk.path} is not writable: give a path in a writable folder"
+    )
+    assert "converting" not in result.stderr and "searching" not in result.stderr
 
 
 def test_export_to_a_file_is_refused_before_the_profile(tmp_path: Path, mlp: Path) -> None:

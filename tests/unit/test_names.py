@@ -32,3 +32,17 @@ def test_names_that_cannot_be_a_directory_are_usage_errors():
     for bad in ("", "a/b", ".hidden", " padded"):
         with pytest.raises(UsageError, match="not usable as a directory name"):
             check_model_name(bad)
+
+
+def test_a_name_from_a_non_ascii_file_is_one_triton_can_serve():
+    """Triton's URLs carry such letters percent-encoded and unmatched: the default name keeps
+    ASCII letters and digits only, so every command serves the file under the same name."""
+    name = default_model_name("/models/modèle ü.onnx")
+    assert name == "mod_le__" and check_model_name(name) == name
+
+
+def test_a_name_too_long_for_a_directory_is_one_line_naming_the_flag():
+    assert check_model_name("m" * 200) == "m" * 200
+    with pytest.raises(UsageError) as refused:
+        check_model_name("m" * 300)
+    assert "is 300 characters long" in refused.value.message and refused.value.message.endswith("(--name)")

@@ -48,7 +48,7 @@ def infer(
     signature = read_signature(model)
     name = check_model_name(name or default_model_name(model))
     with tempfile.TemporaryDirectory(prefix="tritune-infer-") as repo:
-        deployed = deploy_onnx(repo, name, model)
+        deployed = deploy_onnx(repo, name, model, share=True)  # a repository of its own, gone after
         batched = deployed.config.max_batch_size > 0
         feeds = request_feeds(signature, batch_size, overrides, batched, input_data)[0]
         app.info(f"starting the embedded Triton for {model} ...")

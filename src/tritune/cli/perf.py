@@ -24,7 +24,7 @@ from tritune.domain.connection import Connection
 from tritune.domain.devices import choose_device
 from tritune.domain.host_load import is_busy_host_warning
 from tritune.domain.measurement import LoadMode, MeasurementStatus
-from tritune.domain.names import default_model_name
+from tritune.domain.names import check_model_name, default_model_name
 from tritune.domain.serving import DynamicBatching, ServingConfig, default_serving_config
 from tritune.errors import STORAGE_ERRNOS, InferenceError, UsageError, storage_error
 from tritune.inputs import parse_shape_options
@@ -72,9 +72,9 @@ def _serve(
     path = Path(model)
     if not path.is_file():
         raise UsageError(f"{model} is not a file: give an .onnx file, or a model name together with -u HOST:PORT")
-    name = default_model_name(path)
+    name = check_model_name(default_model_name(path))
     with tempfile.TemporaryDirectory(prefix="tritune-perf-") as repo:
-        deploy_onnx(repo, name, path, serving or default_serving(path))
+        deploy_onnx(repo, name, path, serving or default_serving(path), share=True)  # a temporary repository
         app.info(f"starting the embedded Triton and loading {name!r} ...")
         if split is not None:
             app.info(split.describe())
@@ -101,8 +101,13 @@ def _loads(
         return [LoadSpec.intervals(read_intervals_file(intervals), batch)]
     if rate_range is not None:
         dist = Distribution(distribution)
-        return [LoadSpec.rate(r, batch, dist) for r in parse_range(rate_range, integer=False)]
-    return [LoadSpec.concurrency(int(c), batch) for c in parse_range(concurrency_range or "1", integer=True)]
+        return [
+            LoadSpec.rate(r, batch, dist) for r in parse_range(rate_range, integer=False, option="--request-rate-range")
+        ]
+    return [
+        LoadSpec.concurrency(int(c), batch)
+        for c in parse_range(concurrency_range or "1", integer=True, option="--concurrency-range")
+    ]
 
 
 def _table(results: list[PerfResult]) -> Table:

@@ -10,8 +10,9 @@ import click
 
 from tritune.cli import options
 from tritune.cli.app import App
+from tritune.cli.options import check_writable
 from tritune.domain.devices import DEVICES
-from tritune.errors import ModelError, UsageError
+from tritune.errors import STORAGE_ERRNOS, ModelError, UsageError, storage_error
 from tritune.prepare import PreparedModel, PrepareOptions, Tolerance, parse_input_option, prepare_model
 from tritune.prepare.options import OPTIMIZATION_LEVELS
 from tritune.prepare.validate import format_3g
@@ -105,7 +106,11 @@ def _print_summary(app: App, prepared: PreparedModel) -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Validation inputs: an .npz with one array per input (batch included).",
 )
-@click.option("--no-dynamic-batch", is_flag=True, help="Keep a fixed batch dimension as it is.")
+@click.option(
+    "--no-dynamic-batch",
+    is_flag=True,
+    help="Serve without batching: keep the batch dimension as exported, no stacked-batch check.",
+)
 @click.option("--no-fix-reshapes", is_flag=True, help="Do not rewrite Reshape constants that bake in the batch.")
 @click.option(
     "--optimize",
@@ -184,7 +189,14 @@ def prepare(
         device=device,
         serve_check=not no_serve_check,
     )
-    prepared = prepare_model(model, out_dir, name, options, log=app.info)
+    # Checked before any work: the model's conversion and its max-batch search take minutes.
+    check_writable(out_dir, "-o", folder=True)
+    try:
+        prepared = prepare_model(model, out_dir, name, options, log=app.info)
+    except OSError as error:  # the disk filled or went read-only while prepare wrote
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        raise storage_error(error.filename or out_dir, error, "give -o a folder on another disk") from None
     if as_json:
         app.out.print_json(json.dumps(prepared.report.to_dict()))
     else:

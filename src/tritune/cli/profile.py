@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +87,30 @@ def _objectives_option(values: tuple[str, ...]) -> dict[str, float] | None:
     return objectives
 
 
+def _config_file(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
+    """A config given as a pipe (``-f <(...)``, ``-f /dev/stdin``) read once, into a file of
+    this run's own: the command reads the config more than once, a pipe gives its text once."""
+    if path is None or not path.exists() or path.is_file() or path.is_dir():
+        return path  # the loader names a path that is absent or a folder
+    folder = Path(tempfile.mkdtemp(prefix="tritune-config-"))
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    copy = folder / "config.yaml"
+    try:
+        copy.write_bytes(path.read_bytes())
+    except OSError as error:
+        raise UsageError(f"cannot read config file {path} ({error.strerror}): check the path given to -f") from None
+    return copy
+
+
 @click.command()
 @click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-f", "--config-file", type=click.Path(path_type=Path), help="YAML config (Model Analyzer keys).")
+@click.option(
+    "-f",
+    "--config-file",
+    type=click.Path(path_type=Path),
+    callback=_config_file,
+    help="YAML config (Model Analyzer keys); a pipe works too.",
+)
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Store, output repository and reports go here.")
 @options.model_name
 @click.option("--objective", "objective_flags", multiple=True, help="METRIC[=WEIGHT], repeatable.")
@@ -180,4 +203,4 @@ def profile(
 def _model_name(path: Path) -> str:
     from tritune.domain.names import default_model_name
 
-    return default_model_name(path)
+    return check_model_name(default_model_name(path))

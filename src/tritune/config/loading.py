@@ -45,8 +45,10 @@ def parse_profile_config(data: Mapping[str, Any], *, source: str = "config") -> 
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"config file {path} does not exist: check the path given to --config-file")
+    if path.is_dir():
+        raise UsageError(f"config file {path} is a folder: give the YAML file to --config-file")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

@@ -32,13 +32,24 @@ def default_model_name(model: str | PurePath, *, directory: bool = False) -> str
         stem = path.name if directory else path.stem
         if stem in _GENERIC_STEMS and path.parent.name:
             stem = path.parent.name
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "model"
+    # ASCII only: str.isalnum() is true of "è", which Triton's URLs would carry percent-encoded.
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in stem) or "model"
+
+
+# A directory name holds 255 bytes; a variant's name adds "_config_<n>", an ensemble step's
+# ".<step>" beside it, so the model's own name keeps well under that.
+MAX_NAME_LENGTH = 200
 
 
 def check_model_name(name: str) -> str:
     """``name`` itself when it can be a directory of the model repository."""
     if not name or "/" in name or name.startswith(".") or name != name.strip():
         raise UsageError(f"model name {name!r} is not usable as a directory name: choose a plain name (--name)")
+    if len(name.encode()) > MAX_NAME_LENGTH:
+        raise UsageError(
+            f"model name {name[:40]}... is {len(name.encode())} characters long, too long for a directory of the "
+            f"model repository with its variants' suffixes: give one of at most {MAX_NAME_LENGTH} (--name)"
+        )
     odd = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_-."))})
     if odd:
         # Triton looks a model up by its URL path, where these arrive percent-encoded and unmatched.

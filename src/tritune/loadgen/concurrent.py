@@ -186,6 +186,7 @@ class ConcurrentDriver:
                 host_cores=side.host_cores,
                 host_busiest=side.host_busiest,
                 host_stolen=side.host_stolen,
+                server_requests=(own.requests if (own := breakdowns.get(served_name)) is not None else None),
             )
             results[name] = PerfResult(
                 model=served_name,

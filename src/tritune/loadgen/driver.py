@@ -311,6 +311,7 @@ class LoadDriver:
             host_cores=side.host_cores,
             host_busiest=side.host_busiest,
             host_stolen=side.host_stolen,
+            server_requests=side.breakdown.requests if side.breakdown is not None else None,
         )
         reason = verdict.reason
         window = self.options.window

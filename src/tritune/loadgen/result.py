@@ -38,6 +38,7 @@ from tritune.domain.metrics import (
     step_metric,
 )
 from tritune.domain.names import step_label
+from tritune.domain.server_load import other_clients_warning
 from tritune.domain.status import MeasurementStatus, Stability
 from tritune.loadgen.server_stats import ServerBreakdown, step_times_ns
 from tritune.loadgen.spec import LoadSpec
@@ -94,6 +95,7 @@ def judge(
     host_cores: int = 0,
     host_busiest: Sequence[OtherProcess] = (),
     host_stolen: float = 0.0,
+    server_requests: int | None = None,
 ) -> MeasurementVerdict:
     """The verdict on one measurement.
 
@@ -102,7 +104,9 @@ def judge(
     broke off (a worker died), empty when it ran to the end; ``host_other_cpu``: the cores
     other processes took of the ``host_cores`` tritune and the server run on (None: not watched),
     ``host_busiest`` the busiest of them, named in the warning, ``host_stolen`` the part of it
-    the hypervisor gave to other virtual machines.
+    the hypervisor gave to other virtual machines; ``server_requests``: the requests the server
+    finished for the model over the kept windows (None: not known), more than the client's own
+    when another client loaded it.
     """
     warnings: list[str] = []
     status = {
@@ -144,6 +148,9 @@ def judge(
     busy = busy_host_warning(host_other_cpu, host_cores, host_busiest, host_stolen)
     if busy is not None:
         warnings.append(busy)
+    shared = other_clients_warning(server_requests, client.completed) if client is not None else None
+    if shared is not None:
+        warnings.append(shared)
     return MeasurementVerdict(status, reason, client_bound, tuple(warnings))
 
 

@@ -106,8 +106,9 @@ def read_intervals_file(path: str | Path) -> tuple[int, ...]:
     return values
 
 
-def parse_range(text: str, *, integer: bool) -> list[float]:
-    """perf_analyzer's ``start:end:step`` (end and step optional) into the list of levels."""
+def parse_range(text: str, *, integer: bool, option: str = "range") -> list[float]:
+    """perf_analyzer's ``start:end:step`` (end and step optional) into the list of levels;
+    ``option`` names the flag it came from in the error line."""
     parts = text.split(":")
     try:
         numbers = [float(p) for p in parts]
@@ -115,12 +116,12 @@ def parse_range(text: str, *, integer: bool) -> list[float]:
         numbers = []
     if not 1 <= len(numbers) <= 3 or (integer and any(n != int(n) for n in numbers)):
         kind = "integers" if integer else "numbers"
-        raise UsageError(f"range {text!r} is not start[:end[:step]] of {kind}, e.g. 1:16:2")
+        raise UsageError(f"{option} {text!r} is not start[:end[:step]] of {kind}, e.g. {option} 1:16:2")
     start = numbers[0]
     end = numbers[1] if len(numbers) > 1 else start
     step = numbers[2] if len(numbers) > 2 else 1.0
     if start <= 0 or end < start or step <= 0:
-        raise UsageError(f"range {text!r} needs 0 < start <= end and step > 0")
+        raise UsageError(f"{option} {text!r} needs 0 < start <= end and step > 0, e.g. {option} 1:16:2")
     levels: list[float] = []
     value = start
     while value <= end + 1e-9:

@@ -141,7 +141,11 @@ def batch_step(imported: Imported, work: Path, options: PrepareOptions, found: F
     the model's own fixed batch (reported as a problem) when the batch turns out pinned."""
     src, current = imported.source, imported.model
     signature = signature_from_onnx(load_onnx(current))
-    if imported.batch.kind == "none" or not _batch_inputs_dynamic(signature):
+    if imported.batch.kind == "none" or not _batch_inputs_dynamic(signature) or not options.dynamic_batch:
+        if options.dynamic_batch is False and _batch_inputs_dynamic(signature):
+            # Asked for (--no-dynamic-batch): served without batching, so no stacked-batch check
+            # to fail with advice to pass the flag that was passed.
+            found.notes.append("--no-dynamic-batch: served without batching; the stacked-batch check was skipped")
         feeds = validation_feeds(signature, 1, options, batched=False)
         found.notes.extend(_unbatched_notes(signature, feeds, options))
         return BatchOutcome(False, current, signature, feeds)

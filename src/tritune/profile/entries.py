@@ -46,7 +46,12 @@ class ModelFileEntries:
 
     def group(self, name: str, serving: ServingConfig, precision: str, *, export: bool) -> Group:
         path = self.model_file(precision)
-        return Group((Entry(name, lambda repository: deploy_onnx(repository, name, path, serving).config_path),))
+
+        def write(repository: Path) -> Path:
+            # The run's variants share the file's bytes; an export gets a file of its own.
+            return deploy_onnx(repository, name, path, serving, share=not export).config_path
+
+        return Group((Entry(name, write),))
 
 
 @dataclass(frozen=True)

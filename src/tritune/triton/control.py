@@ -4,7 +4,9 @@ config in use and the statistics, with the one-line errors the rest of tritune s
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +92,36 @@ class ModelControl:
             config = config if config is not None else from_pbtxt((model_dir / "config.pbtxt").read_text())
         started = time.perf_counter()
         try:
-            self._api.load_model(name, to_json(config) if config is not None else None, files)
+            self._watched(lambda: self._api.load_model(name, to_json(config) if config is not None else None, files))
         except TritonHttpError as error:
             if error.status == 0 or not self._server.is_alive():
                 raise self._server_gone(error.reason) from None
             raise self._load_failure(name, error.reason) from None
         return time.perf_counter() - started
+
+    def _watched(self, call: Callable[[], None], every_s: float = 0.5) -> None:
+        """``call`` (a request that may take minutes, such as a load), given up on as soon as the
+        server's process is gone. A server that dies mid-load leaves its model's stubs holding
+        the request's connection (they inherited it), so the reply would never come: the
+        request waits in a thread of its own while this one watches the process. The thread is
+        a daemon: stopping the server ends its stubs, and the connection with them."""
+        outcome: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                call()
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                outcome.append(error)
+
+        thread = threading.Thread(target=run, name="triton-request", daemon=True)
+        thread.start()
+        while not outcome:
+            thread.join(every_s)
+            if not outcome and not self._server.is_alive():
+                raise self._server_gone("it died while loading a model")
+        if outcome[0] is not None:
+            raise outcome[0]
 
     def _load_failure(self, name: str, reason: str) -> ServerError:
         """The server's refusal, told apart by whom it concerns: a ServerError when the server is

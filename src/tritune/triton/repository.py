@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from dataclasses import dataclass
@@ -39,16 +40,45 @@ def install_runner(version_dir: Path) -> None:
     shutil.copytree(_RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc"))
 
 
-def place_file(source: Path, destination: Path) -> None:
-    """Link when possible (variants of one big model share its bytes), copy otherwise.
-    External-data files next to the model travel with it."""
+def place_file(source: Path, destination: Path, *, share: bool = False) -> None:
+    """Put ``source`` at ``destination``.
+
+    ``share``: a variant inside a run, hard-linked where possible so the variants of one big
+    model share its bytes (the run owns them). Otherwise (an export, ``best/``, a user's own
+    deploy) the file gets its own inode: a copy-on-write clone where the filesystem has them, a
+    copy elsewhere; never a hard link, which would change with the user's next save of the
+    source and no longer match its config.pbtxt.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     if destination.exists() or destination.is_symlink():
         destination.unlink()
+    if share:
+        try:
+            os.link(source, destination)
+            return
+        except OSError:
+            pass
+    elif _clone(source, destination):
+        return
+    shutil.copy2(source, destination)
+
+
+_FICLONE = 0x40049409  # Linux ioctl: share the source's extents copy-on-write (btrfs, XFS, ...)
+
+
+def _clone(source: Path, destination: Path) -> bool:
+    """A reflink of ``source`` at ``destination``; False (nothing left behind) where the
+    filesystem or the platform has none."""
+    if not hasattr(fcntl, "ioctl"):
+        return False
     try:
-        os.link(source, destination)
+        with open(source, "rb") as src, open(destination, "wb") as dst:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
     except OSError:
-        shutil.copy2(source, destination)
+        destination.unlink(missing_ok=True)
+        return False
+    shutil.copystat(source, destination)
+    return True
 
 
 def write_config(model_dir: Path, config: mc.ModelConfig) -> Path:
@@ -68,8 +98,12 @@ def deploy_onnx(
     *,
     version: int = 1,
     external_data: list[Path] | None = None,
+    share: bool = False,
 ) -> DeployedModel:
-    """Lay out a model for the tritune runner and write its completed config.pbtxt."""
+    """Lay out a model for the tritune runner and write its completed config.pbtxt.
+
+    ``share``: the model file may be hard-linked (a run's own variants); otherwise the entry
+    stands on its own (see :func:`place_file`)."""
     onnx_path = Path(onnx_path)
     signature = read_signature(onnx_path)
     serving = serving or default_serving_config(signature)
@@ -78,9 +112,9 @@ def deploy_onnx(
     config = build_model_config(name, signature, serving)
     model_dir = Path(repository) / name
     version_dir = model_dir / str(version)
-    place_file(onnx_path, version_dir / serving.runner.model_filename)
+    place_file(onnx_path, version_dir / serving.runner.model_filename, share=share)
     for extra in external_data or []:
-        place_file(extra, version_dir / extra.name)
+        place_file(extra, version_dir / extra.name, share=share)
     install_runner(version_dir)
     write_config(model_dir, config)
     return DeployedModel(name, model_dir, config)

@@ -193,7 +193,7 @@ def _set_instances(config: mc.ModelConfig, count: int, kind: str) -> None:
 
 class Placement(Enum):
     LINK = "link"  # symbolic links to the user's files: the run's variants
-    COPY = "copy"  # a hard link or a copy: an entry that stands on its own (best/, --export)
+    COPY = "copy"  # a copy (or a reflink): an entry that stands on its own (best/, --export)
 
 
 def write_entry(repository: Path, name: str, model: UserModel, config: mc.ModelConfig, placement: Placement) -> Path:
