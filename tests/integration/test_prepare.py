@@ -146,6 +146,7 @@ def test_light_resnet50_fixed_batch_becomes_dynamic_and_passes_the_stacked_check
     assert config is not None and config.max_batch_size >= 1 and list(config.input[0].dims) == [3, 224, 224]
 
 
+@pytest.mark.slow  # the pinned path runs on the small pinned models in the fast tier
 def test_light_resnet50_without_the_reshape_fix_is_reported_as_pinned(tmp_path):
     options = PrepareOptions(fix_reshapes=False, max_batch_size=4)
     prepared = prepare_model(_light_resnet50(), tmp_path, "r50", options)

@@ -182,6 +182,7 @@ def crashy_server(tmp_path: Path) -> Iterator[EmbeddedTriton]:
     assert wait_until_gone(str(root)) == []
 
 
+@pytest.mark.slow  # a kill or stop fault: the full tier
 def test_a_stub_that_dies_mid_measurement_is_named(crashy_server: EmbeddedTriton) -> None:
     """Triton fails each later request after a second (the windows may close before); it was
     `no valid requests recorded within window 2: a request takes longer than the window`."""
@@ -253,6 +254,7 @@ def _stored(run_dir: Path) -> list[tuple[float, str]]:
         return []
 
 
+@pytest.mark.slow  # a kill or stop fault: the full tier
 def test_a_remote_server_that_disappears_and_comes_back_resumes(tmp_path: Path) -> None:
     model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
     server_repo, run_dir = tmp_path / "server-repo", tmp_path / "run"
@@ -303,6 +305,7 @@ def test_a_remote_server_that_disappears_and_comes_back_resumes(tmp_path: Path) 
     assert wait_until_gone(str(server_repo)) == []
 
 
+@pytest.mark.slow  # the fast tier's interrupts are profile's and perf's
 @pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None, reason="no Chromium")
 def test_ctrl_c_while_report_prints_pdfs_leaves_no_chromium_and_no_partial_pdf(tmp_path: Path) -> None:
     model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
@@ -340,6 +343,7 @@ def test_ctrl_c_while_report_prints_pdfs_leaves_no_chromium_and_no_partial_pdf(t
     assert rerun.returncode == 0, rerun.stderr[-3000:]
 
 
+@pytest.mark.slow  # a kill or stop fault: the full tier
 def test_the_runner_stub_killed_mid_profile_is_named_and_stored(tmp_path: Path) -> None:
     model = mlp_model(tmp_path / "mlp.onnx", width=8, depth=1)
     run_dir = tmp_path / "run"

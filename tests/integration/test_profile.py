@@ -162,6 +162,7 @@ profile_models:
     model_path: {small_model}
     model_config_parameters:
       max_batch_size: [4]
+      instance_group: [{{count: [1]}}]
       execution_providers: ["CPUExecutionProvider", "NoSuchExecutionProvider"]
       intra_op_threads: [0]                                   # the grid as small as it was
       dynamic_batching: {{max_queue_delay_microseconds: [0]}}

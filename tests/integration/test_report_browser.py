@@ -211,6 +211,7 @@ def test_pdf_reports(tmp_path: Path):
         shutil.copy(pdf, ARTIFACTS / f"{pdf.parent.name}-{pdf.name}")
 
 
+@pytest.mark.slow  # a MiniLM search and its confirm rounds; the fast tier opens the sample runs' reports
 def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome, tmp_path: Path, minilm_onnx: Path):
     """The reports `tritune profile` itself writes for the real MiniLM, opened with no network."""
     run_dir = tmp_path / "run"

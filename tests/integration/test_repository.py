@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from cli_runner import run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.processes import wait_until_gone
 from tritune.testing.user_repository import write_user_repository
@@ -50,31 +49,15 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # three brute searches; the fast tier's ensemble profiles a user's repository too
 def test_repository_models_are_profiled_with_their_own_backend(tmp_path: Path) -> None:
     repository = write_user_repository(tmp_path / "models")
     before = _snapshot(repository)
     out, export = tmp_path / "out", tmp_path / "exported"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tritune",
-            "profile",
-            "--model-repository",
-            str(repository),
-            "--profile-models",
-            "scaled,offset,fixed",
-            "--export-path",
-            str(out),
-            "--export",
-            str(export),
-            "--json",
-            "--no-report",
-            *FAST,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = run_in_process(
+        *["profile", "--model-repository", str(repository), "--profile-models", "scaled,offset,fixed"],
+        *["--export-path", str(out), "--export", str(export), "--json", "--no-report", *FAST],
+        *["--confirm-rounds", "0"],  # three brute searches are what is tested, not the confirm step
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = {s["model"]: s for s in json.loads(result.stdout)}

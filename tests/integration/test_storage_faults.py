@@ -24,7 +24,14 @@ from tritune.testing.processes import wait_until_gone
 pytestmark = pytest.mark.triton
 
 TRITUNE = [sys.executable, "-m", "tritune"]
-SEARCH_OFF = [*SHORT_MEASUREMENT, "--run-config-search-disable", "--no-report"]
+# The default alone at one concurrency: these tests are about what is stored, not what is measured.
+SEARCH_OFF = [
+    *SHORT_MEASUREMENT,
+    "--run-config-search-disable",
+    "--run-config-search-max-concurrency",
+    "2",
+    "--no-report",
+]
 
 
 def digest(path: Path) -> str:
@@ -101,6 +108,8 @@ def _copy_run(run_dir: Path, to: Path) -> Path:
     return to
 
 
+# a tmpfs fault: the full tier (the fast tier's storage faults need no mount)
+@pytest.mark.slow
 def test_a_read_only_run_folder_is_one_line(
     tmp_path: Path, mlp: Path, finished_run: Path, mount: Callable[[Path, str], Tmpfs]
 ) -> None:
@@ -136,6 +145,8 @@ def test_a_read_only_run_folder_is_one_line(
     assert measurement_count(finished_run / "tritune.db", tmp_path / "after") == before_count
 
 
+# a tmpfs fault: the full tier (the fast tier's storage faults need no mount)
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_keeps_every_measurement(
     tmp_path: Path, mlp: Path, mount: Callable[[Path, str], Tmpfs]
 ) -> None:
@@ -156,6 +167,8 @@ def test_a_full_disk_is_one_line_and_keeps_every_measurement(
     assert wait_until_gone(str(run_dir)) == []
 
 
+# a tmpfs fault: the full tier (the fast tier's storage faults need no mount)
+@pytest.mark.slow
 def test_a_valid_store_on_a_full_disk_is_called_intact_and_never_to_be_removed(
     tmp_path: Path, mlp: Path, finished_run: Path, mount: Callable[[Path, str], Tmpfs]
 ) -> None:
@@ -206,6 +219,8 @@ def test_export_to_a_file_is_refused_before_the_profile(tmp_path: Path, mlp: Pat
     assert not (run_dir / "tritune.db").exists()  # refused before anything was measured
 
 
+# a tmpfs fault: the full tier (the fast tier's storage faults need no mount)
+@pytest.mark.slow
 def test_perf_filename_that_cannot_be_written(tmp_path: Path, mlp: Path, mount: Callable[[Path, str], Tmpfs]) -> None:
     """A read-only or absent folder is refused before anything is measured; a disk that fills
     (/dev/full says ENOSPC to every write) fails after the results are on the terminal."""
@@ -255,6 +270,8 @@ def test_a_damaged_store_page_is_one_line_and_kept(tmp_path: Path, mlp: Path, fi
     assert wait_until_gone(str(run_dir)) == []
 
 
+# a tmpfs fault: the full tier (the fast tier's storage faults need no mount)
+@pytest.mark.slow
 def test_the_store_filling_the_disk_keeps_what_it_committed(
     tmp_path: Path, mount: Callable[[Path, str], Tmpfs]
 ) -> None:

@@ -23,7 +23,8 @@ from tritune.triton.infer import InferClient
 from tritune.triton.model_config import from_pbtxt
 from tritune.triton.server import EmbeddedTriton
 
-pytestmark = pytest.mark.triton
+# The full tier (and `make demo`) only: the fast tier's ensemble goes through the same group deployer.
+pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
 # 1 or 2 instances of each step, jointly: 4 configurations.
 CONFIG = f"""

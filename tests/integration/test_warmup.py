@@ -92,10 +92,13 @@ def test_each_planned_batch_size_runs_before_the_first_measurement(
 
 def test_profile_stores_and_reports_each_variants_warmup(tmp_path: Path, warm_model: Path) -> None:
     run_dir = tmp_path / "run"
+    # The default and one configuration of a manual list: each variant's warm-up is what is tested.
+    config = tmp_path / "profile.yaml"
+    config.write_text("profile_models:\n  mlp:\n    model_config_parameters:\n      max_batch_size: [2]\n")
     bounded = [
         *("--measurement-interval", "150", "--max-trials", "4", "--stability-percentage", "50"),
-        *("--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"),
-        *("--run-config-search-max-concurrency", "2", "--confirm-rounds", "0"),
+        *("-f", str(config), "--run-config-search-disable", "--run-config-search-max-concurrency", "2"),
+        *("--confirm-rounds", "0"),
     ]
     result = run_in_process("profile", str(warm_model), "--run-dir", str(run_dir), *bounded, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
