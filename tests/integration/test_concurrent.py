@@ -86,6 +86,7 @@ def test_both_models_are_served_in_the_same_windows(tmp_path: Path) -> None:
     assert wait_until_gone(str(repository)) == []
 
 
+@pytest.mark.slow  # the fast tier measures the pair together (above) and loads their group (unit)
 def test_two_models_profiled_concurrently_share_the_machine_within_their_constraints(tmp_path: Path) -> None:
     repository = write_ensemble_repository(tmp_path / "models")
     (tmp_path / "config.yaml").write_text(CONFIG)

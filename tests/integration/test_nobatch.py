@@ -62,6 +62,7 @@ def test_prepare_says_without_batching_what_it_filled_in_and_the_lines_that_work
     assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
 
 
+@pytest.mark.slow  # the full tier: the fast tier prepares and profiles the model without batching in the other tests
 def test_prepare_takes_full_shapes_and_refuses_a_short_one_with_the_full_shape(vad, tmp_path, capsys):
     assert _prepare(vad, tmp_path / "repo", *FULL_SHAPES) == 0
     out = capsys.readouterr().out
@@ -82,6 +83,7 @@ def test_prepare_takes_full_shapes_and_refuses_a_short_one_with_the_full_shape(v
     assert "leave the batch dimension out" not in err
 
 
+@pytest.mark.slow  # the full tier: the fast tier prepares and profiles the model without batching in the other tests
 def test_a_config_triton_refuses_is_one_problem_naming_its_reason_and_is_not_left_behind(
     vad, tmp_path, capsys, monkeypatch
 ):

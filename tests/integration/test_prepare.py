@@ -171,7 +171,7 @@ def test_a_reshape_that_pins_batch_one_is_reported_and_nothing_is_served(tmp_pat
     assert not (tmp_path / "repo" / "pinned" / "config.pbtxt").exists()
 
 
-@pytest.mark.parametrize("batch", [1, "N"], ids=["fixed", "declared-dynamic"])
+@pytest.mark.parametrize("batch", [pytest.param(1, marks=pytest.mark.slow), "N"], ids=["fixed", "declared-dynamic"])
 def test_no_dynamic_batch_serves_a_pinned_model_without_batching(tmp_path, capsys, batch):
     """The pinned line advises --no-dynamic-batch: with it, the model is served as exported
     (it failed with the same advice before, for a model that declares its batch dynamic)."""

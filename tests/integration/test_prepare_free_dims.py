@@ -35,6 +35,7 @@ def _notes(repo: Path) -> list[str]:
     return json.loads((repo / "seqsum" / "prepare_report.json").read_text())["notes"]
 
 
+@pytest.mark.slow  # the full tier: the fast tier's models without batching fill free dimensions in too
 def test_prepare_names_the_sequence_length_it_filled_in_and_the_input_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -202,7 +202,7 @@ def test_a_stub_that_dies_mid_measurement_is_named(crashy_server: EmbeddedTriton
 @pytest.mark.parametrize(
     ("stage", "sig"),
     [
-        ("searching the max batch size", signal.SIGINT),
+        pytest.param("searching the max batch size", signal.SIGINT, marks=pytest.mark.slow),
         pytest.param("loading the config in Triton", signal.SIGINT, marks=pytest.mark.slow),
         pytest.param("loading the config in Triton", signal.SIGKILL, marks=pytest.mark.slow),
     ],

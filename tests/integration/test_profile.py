@@ -61,7 +61,9 @@ def test_profile_finds_a_config_and_the_export_serves(tmp_path: Path, small_mode
     run_dir, export = tmp_path / "run", tmp_path / "exported-repo"
     source = tmp_path / "mlp.onnx"  # the user's file, re-saved below
     shutil.copy(small_model, source)
-    result = run_in_process(*profile_args(source, run_dir, "--export", str(export), "--json", "--no-report"))
+    # The default search and its confirm step, on a space small enough for the fast tier.
+    bounds = ["--run-config-search-max-model-batch-size", "2", "--num-configs-per-model", "2"]
+    result = run_in_process(*profile_args(source, run_dir, "--export", str(export), "--json", "--no-report", *bounds))
     assert result.returncode == 0, result.stderr[-3000:]
     (summary,) = json.loads(result.stdout)
     assert summary["best"] and summary["best"].startswith("mlp_config_")
@@ -258,7 +260,9 @@ run_config_search_mode: brute
 """
     )
     run_dir = tmp_path / "run"
-    result = run_in_process(*profile_args(small_model, run_dir, "-f", str(config), "--json", "--no-report"))
+    result = run_in_process(
+        *profile_args(small_model, run_dir, "-f", str(config), "--json", "--no-report", "--confirm-rounds", "0")
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     with sqlite3.connect(run_dir / "tritune.db") as db:
         rows = db.execute("SELECT serving_json, is_default FROM variants").fetchall()

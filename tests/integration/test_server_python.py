@@ -56,6 +56,7 @@ def get_available_providers():
 """
 
 
+@pytest.mark.slow  # the full tier: the fast tier's doctor shows the server's Python
 def test_doctor_fails_when_the_server_lacks_a_provider_tritune_has(tmp_path: Path) -> None:
     (tmp_path / "onnxruntime").mkdir()
     (tmp_path / "onnxruntime" / "__init__.py").write_text(_FAKE_ORT)

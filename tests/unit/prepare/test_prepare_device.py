@@ -62,6 +62,7 @@ def test_a_gpu_host_searches_on_the_gpu_and_serves_kind_gpu(tmp_path: Path, monk
     assert not any("GPU" in note for note in forced_cpu.report.notes)
 
 
+@pytest.mark.slow  # the full tier: a prepare run on a faked GPU host; the others keep its path in the fast tier
 def test_cuda_that_does_not_start_falls_back_to_the_cpu_unless_forced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,6 +96,7 @@ def test_a_cpu_host_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         prepare_model(mlp_model(tmp_path / "m2.onnx"), tmp_path / "repo", "m2", PrepareOptions(device="gpu"))
 
 
+@pytest.mark.slow  # the full tier: a prepare run on a faked GPU host; the others keep its path in the fast tier
 def test_an_optional_precision_that_fails_is_a_note_not_a_problem(tmp_path: Path) -> None:
     strict = {"fp16": prepare_steps.PrepareOptions().tolerance("fp32")}  # fp16 cannot meet fp32's bound
     options = PrepareOptions(
