@@ -154,7 +154,10 @@ def test_a_full_disk_is_one_line_and_keeps_every_measurement(
     fills while the reports are written, after every measurement is stored."""
     disk = mount(tmp_path / "small", "4m")
     run_dir = disk.path / "run"
-    result = run_cli("profile", str(mlp), "--run-dir", str(run_dir), *SHORT_MEASUREMENT, "--run-config-search-disable")
+    result = run_cli(
+        *["profile", str(mlp), "--run-dir", str(run_dir), *SHORT_MEASUREMENT, "--run-config-search-disable"],
+        *["--run-config-search-max-concurrency", "2"],  # the reports are what fill the disk
+    )
     assert result.returncode != 0
     line = error_line(result)
     # a write() that fails names no file: the line names the run folder
