@@ -35,8 +35,9 @@ def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def triton_server(triton_repo: Path) -> Iterator[EmbeddedTriton]:
-    """One embedded Triton for the tests that only need a server (explicit model control)."""
-    with EmbeddedTriton(triton_repo) as server:
+    """One embedded Triton for the tests that only need a server (explicit model control); the
+    models loaded on it have complete configs, as tritune's own servers do (no auto-complete)."""
+    with EmbeddedTriton(triton_repo, auto_complete=False) as server:
         yield server
     assert wait_until_gone(str(triton_repo)) == [], "the session's Triton left processes behind"
 

@@ -112,15 +112,18 @@ def _stored_count(run_dir: Path) -> int:
 )
 def test_interrupted_profile_resumes_without_remeasuring(tmp_path: Path, small_model: Path, sig: int) -> None:
     run_dir = tmp_path / "run"
-    # Four configurations and the default, each over the concurrency sweep: enough measurements
-    # to stop one midway, few enough that the rerun's rest is quick (resuming is what is tested).
+    # Four configurations and the default, each at concurrency 1 and 2: enough measurements to
+    # stop one midway, few enough that the rerun's rest is quick (resuming is what is tested).
     config = tmp_path / "profile.yaml"
     config.write_text(
         "profile_models:\n  mlp:\n    model_config_parameters:\n"
         "      instance_group: [{count: [1, 2]}]\n      max_batch_size: [2, 4]\n"
         "run_config_search_disable: true\n"
     )
-    command = profile_command(small_model, run_dir, "-f", str(config), "--json", "--no-report", "--confirm-rounds", "0")
+    command = profile_command(
+        *(small_model, run_dir, "-f", str(config), "--json", "--no-report", "--confirm-rounds", "0"),
+        *("--run-config-search-max-concurrency", "2"),
+    )
     process = interruptible_popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300

@@ -220,7 +220,7 @@ def test_reports_of_a_real_minilm_profile_open_offline(browser: webdriver.Chrome
         *["profile", str(minilm_onnx), "--name", "minilm", "--run-dir", str(run_dir)],
         *["--measurement-interval", "200", "--max-windows", "4", "--stability-percentage", "50"],
         *["--run-config-search-max-instance-count", "1", "--run-config-search-max-model-batch-size", "2"],
-        *["--run-config-search-max-concurrency", "2", *shapes],
+        *["--run-config-search-min-concurrency", "2", "--run-config-search-max-concurrency", "2", *shapes],
         *["--num-configs-per-model", "2", "--confirm-rounds", "2", "--confirm-max-rounds", "2"],
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -30,7 +30,7 @@ FAST = [
     "--run-config-search-max-instance-count",
     "2",
     "--run-config-search-min-model-batch-size",
-    "2",
+    "4",
     "--run-config-search-max-model-batch-size",
     "4",
     "--run-config-search-min-concurrency",

@@ -31,7 +31,7 @@ def _server_rows(tritonserver: str | None, here: ServerPython) -> tuple[list[Row
     try:
         with (
             tempfile.TemporaryDirectory(prefix="tritune-doctor-") as repo,
-            EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60) as server,
+            EmbeddedTriton(repo, tritonserver=tritonserver, startup_timeout_s=60, auto_complete=False) as server,
             ModelControl(server) as control,
         ):
             version = str(server.endpoints.api().server_metadata().get("version", "unknown"))

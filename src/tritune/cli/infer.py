@@ -53,7 +53,10 @@ def infer(
         feeds = request_feeds(signature, batch_size, overrides, batched, input_data)[0]
         app.info(f"starting the embedded Triton for {model} ...")
         started = time.perf_counter()
-        with EmbeddedTriton(repo, tritonserver=tritonserver) as server, ModelControl(server) as control:
+        with (
+            EmbeddedTriton(repo, tritonserver=tritonserver, auto_complete=False) as server,
+            ModelControl(server) as control,
+        ):
             endpoint = server.endpoints.grpc if protocol == "grpc" else server.endpoints.http
             ready_s = time.perf_counter() - started
             app.info(f"server ready in {ready_s:.2f} s at {endpoint} ({'gRPC' if protocol == 'grpc' else 'HTTP'})")

@@ -79,7 +79,9 @@ def _serve(
         if split is not None:
             app.info(split.describe())
         with (
-            EmbeddedTriton(repo, tritonserver=tritonserver, cpus=split.server if split else None) as server,
+            EmbeddedTriton(
+                repo, tritonserver=tritonserver, cpus=split.server if split else None, auto_complete=False
+            ) as server,
             ModelControl(server) as control,
         ):
             control.load(name)

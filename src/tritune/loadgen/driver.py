@@ -28,6 +28,7 @@ from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.status import MeasurementStatus
 from tritune.errors import InferenceError, ServerError, TrituneError, UsageError
 from tritune.inputs import batch_samples, load_input_file, make_inputs, resolve_shapes
+from tritune.loadgen.engine import RequestResult
 from tritune.loadgen.observer import ServerObserver, ServerSide
 from tritune.loadgen.payload import RequestTarget
 from tritune.loadgen.request import make_request_fn, probe
@@ -52,6 +53,9 @@ _CONNECTION_ERRORS = {
     "grpc UNAUTHENTICATED",
     "grpc PERMISSION_DENIED",
 }
+# A check request unanswered this long has the server's liveness asked; a hung server is named
+# then, not after the whole request timeout (a slow first request on a live server still waits).
+_CHECK_PATIENCE_S = 5.0
 
 
 def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
@@ -140,7 +144,7 @@ class LoadDriver:
         if batch_size in self._targets:
             return self._targets[batch_size]
         target = self.build_target(batch_size)
-        result = _run_coroutine(lambda: probe(target))
+        result = _run_coroutine(lambda: self._watched_probe(target))
         if result.error is not None:
             if result.error in _CONNECTION_ERRORS:  # TLS, a proxy's refusal, nothing listening
                 raise InferenceError(f"{target.protocol} endpoint {target.url}: {result.message}")
@@ -151,6 +155,17 @@ class LoadDriver:
             raise self.rejected(batch_size, result.error, result.message)
         self._targets[batch_size] = target
         return target
+
+    async def _watched_probe(self, target: RequestTarget) -> RequestResult:
+        """``probe``, with the server's liveness asked whenever the reply is slow to come."""
+        task = asyncio.ensure_future(probe(target))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=_CHECK_PATIENCE_S)
+            if done:
+                return task.result()
+            if hung := await asyncio.to_thread(stopped_answering, self.server.endpoints.api()):
+                task.cancel()
+                raise ServerError(hung)
 
     def _stub_died(self, target: RequestTarget) -> str | None:
         """After a failed measurement, one more request: a Python-backend stub that died fails it

@@ -95,7 +95,10 @@ def serve_check(
         return None, f"{SKIPPED}: {error.message}"
     request = served_feeds(config, feeds)
     try:
-        with EmbeddedTriton(repository, install=install) as server, ModelControl(server) as control:
+        with (
+            EmbeddedTriton(repository, install=install, auto_complete=False) as server,
+            ModelControl(server) as control,
+        ):
             try:
                 control.load(name)
             except TrituneError as error:

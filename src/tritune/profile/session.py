@@ -193,12 +193,15 @@ class ProfileSession:
             connection=config.connection.to_connection(),
         )
 
-    def _server(self, layout: RunLayout, split: CpuSplit | None) -> contextlib.AbstractContextManager[TritonServer]:
+    def _server(
+        self, layout: RunLayout, split: CpuSplit | None, *, auto_complete: bool
+    ) -> contextlib.AbstractContextManager[TritonServer]:
         return open_server(
             self.launch_settings(),
             layout.output_repository,
             log_path=layout.server_log,
             cpus=split.server if split else None,
+            auto_complete=auto_complete,
         )
 
     def run(self, *, run_dir: Path | None, export: Path | None, report: bool) -> list[RunConclusion]:
@@ -252,7 +255,8 @@ class ProfileSession:
         layout.output_repository.mkdir(parents=True, exist_ok=True)
         with (
             Store.in_run_dir(layout.root) as store,
-            self._server(layout, split) as server,
+            # The user's configs may count on their backend's auto-complete; the runner's are complete.
+            self._server(layout, split, auto_complete=bool(source.completes)) as server,
             # Given the output repository, a server that reads another one (remote) gets
             # each variant's files in its load request.
             ModelControl(server, repository=layout.output_repository) as control,

@@ -89,7 +89,11 @@ class InferClient:
         return {name: result.as_numpy(name) for name in names}
 
     def close(self) -> None:
-        self._client.close()
+        # tritonclient's __del__ closes again; dropped here it runs now, not at interpreter exit
+        # when grpc's module globals are gone ("Exception ignored in ... __del__").
+        client = self.__dict__.pop("_client", None)
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> InferClient:
         return self

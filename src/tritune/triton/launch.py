@@ -80,9 +80,11 @@ def open_server(
     *,
     log_path: str | os.PathLike[str] | None = None,
     cpus: frozenset[int] | None = None,
+    auto_complete: bool = True,
 ) -> contextlib.AbstractContextManager[TritonServer]:
     """The run's server, not started yet (a context manager): a remote one is only checked on
-    entry; an embedded or local one serves ``repository`` in explicit model-control mode."""
+    entry; an embedded or local one serves ``repository`` in explicit model-control mode, with
+    Triton's auto-complete off when ``auto_complete`` is False (every config it loads is complete)."""
     if settings.mode == "remote":
         if not settings.http_endpoint:
             raise UsageError("remote mode needs the server's address: pass --triton-http-endpoint HOST:PORT")
@@ -116,4 +118,5 @@ def open_server(
         extra_args=flags.args,
         log_path=log_path,
         cpus=cpus,
+        auto_complete=auto_complete,
     )

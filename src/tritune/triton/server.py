@@ -112,11 +112,14 @@ class EmbeddedTriton:
         log_verbose: int = 0,
         cpus: frozenset[int] | None = None,
         backend_directory: str | os.PathLike[str] | None = None,
+        auto_complete: bool = True,
     ) -> None:
         """``cpus``: run the server, and the model stubs it starts, on these cores only.
         ``backend_directory``: the backends folder to run with (a user's own Triton keeps its
         own, see ``locate.local_backend_directory``); by default one holding only the Python
-        backend for this interpreter."""
+        backend for this interpreter. ``auto_complete=False`` for models whose configs are
+        complete (tritune's runner): the Python backend then starts no stub per load just to ask
+        the model for its config, which costs more than the load itself."""
         self._repository = Path(model_repository).resolve()
         self._backend_directory = Path(backend_directory) if backend_directory is not None else None
         self._cpus = cpus
@@ -127,6 +130,7 @@ class EmbeddedTriton:
         self._startup_timeout_s = startup_timeout_s
         self._load_models = list(load_models)
         self._extra_args = list(extra_args)
+        self._auto_complete = auto_complete
         self._log_verbose = log_verbose
         self._process: subprocess.Popen[bytes] | None = None
         self._started_epoch: float | None = None  # time.time() at start
@@ -217,6 +221,11 @@ class EmbeddedTriton:
                     continue
                 raise
 
+    def _auto_complete_args(self) -> list[str]:
+        """Triton's flag that turns auto-complete off, unless the user's flags say it themselves."""
+        given = any(a.startswith(("--disable-auto-complete-config", "--strict-model-config")) for a in self._extra_args)
+        return [] if self._auto_complete or given else ["--disable-auto-complete-config"]
+
     def _launch(self, install: TritonInstall, backend_dir: Path, ports: list[int]) -> None:
         http_port, grpc_port, metrics_port = ports
         if self._log_path is None:
@@ -242,6 +251,7 @@ class EmbeddedTriton:
             f"--log-verbose={self._log_verbose}",
             *[f"--load-model={name}" for name in self._load_models],
             *self._extra_args,
+            *self._auto_complete_args(),
         ]
         env = server_environment(install)
         self._started_epoch = time.time()  # its stubs' regions are newer (stop() looks for them)
