@@ -11,9 +11,13 @@ interleaved, at the winner's load point; this module turns those rounds into a d
 - a finalist with no stable round cannot win (an unstable search point must prove itself);
 - two finalists whose score ranges overlap are a **tie**, and a tie goes to the cheaper
   configuration (fewer instances, then a smaller max batch, then a shorter queue delay);
-- while the top two overlap, more rounds are worth measuring, up to a cap, unless they are
-  already shown to be **equivalent**: their difference, ± its spread, within 2 % (no further
-  round could make one worth deploying over the other; the tie goes to the cheaper);
+- the finalists **race**: from the second round on, one clearly behind the leader (their
+  ranges do not overlap, or it is of a lower class: no stable round, or missing a constraint the
+  leader meets) is measured no more; the default stays to the end (it carries the gain);
+- while the leader overlaps another finalist still racing, more rounds are worth measuring, up
+  to a cap, unless the two are already shown to be **equivalent**: their difference, ± its
+  spread, within 2 % (no further round could make one worth deploying over the other; the tie
+  goes to the cheaper);
 - the gain over the default is the median of the per-round gains (rounds are paired: round i of
   each finalist was measured back to back), ± half their range.
 """
@@ -168,16 +172,65 @@ def equivalent(a: Standing, b: Standing) -> bool:
     return abs(a.median - b.median) + math.hypot(a.spread, b.spread) <= EQUIVALENCE
 
 
+# Rounds before a finalist may be dropped: one round has no spread to judge it by.
+RACE_FROM_ROUND = 2
+
+
+def behind(standings: Sequence[Standing], done: int) -> list[str]:
+    """The racing finalists (their standings after ``done`` rounds) clearly behind the leader,
+    which leave the race: of a lower class than the leader (see :meth:`Standing.key`), or feasible
+    like it with ranges that do not overlap. Never the default, never before the second round."""
+    if done < RACE_FROM_ROUND or len(standings) < 2:
+        return []
+    leader = ranked(standings)[0]
+    if not leader.eligible:
+        return []
+    out = []
+    for other in standings:
+        if other is leader or other.finalist.is_default:
+            continue
+        lower_class = other.key()[0] < leader.key()[0]
+        separated = leader.feasible and other.feasible and other.median < leader.median and not overlap(leader, other)
+        if lower_class or separated:
+            out.append(other.name)
+    return out
+
+
 def needs_another_round(standings: Sequence[Standing], done: int, rounds: int, max_rounds: int) -> bool:
-    """Measure another round: fewer than ``rounds`` are done, or (below ``max_rounds``) the top two
-    still overlap and are not yet shown equivalent (more rounds on two finalists that measure
-    alike can take half of the confirm step's time and change nothing)."""
+    """Measure another round of the racing finalists (``standings``, those still in): fewer than
+    ``rounds`` are done, or (below ``max_rounds``) the leader still overlaps one of them and is not
+    yet shown equivalent to it (more rounds on finalists that measure alike can take half of the
+    confirm step's time and change nothing)."""
     if done < rounds:
         return True
     if done >= max(max_rounds, rounds):
         return False
     top = ranked(standings)
-    return len(top) >= 2 and top[1].eligible and overlap(top[0], top[1]) and not equivalent(top[0], top[1])
+    if len(top) < 2 or not top[0].eligible:
+        return False
+    leader = top[0]
+    return any(o.eligible and overlap(leader, o) and not equivalent(leader, o) for o in top[1:])
+
+
+def race(
+    finalists: Sequence[Finalist], objectives: Objectives, constraints: Constraints | None = None
+) -> list[Finalist]:
+    """The stored rounds replayed as the confirm step raced them: each finalist with the rounds
+    that count (a dropped one's up to its drop, the others' up to the last round every finalist
+    still racing completed), so a report decides as the run did, an interrupted one included."""
+    counted: dict[str, list[Measurement]] = {f.name: [] for f in finalists}
+    racing = list(finalists)
+    done = 0
+    while racing and all(len(f.rounds) > done for f in racing):
+        for finalist in racing:
+            counted[finalist.name].append(finalist.rounds[done])
+        done += 1
+        standings = [
+            standing(dataclasses.replace(f, rounds=tuple(counted[f.name])), objectives, constraints) for f in racing
+        ]
+        out = set(behind(standings, done))
+        racing = [f for f in racing if f.name not in out]
+    return [dataclasses.replace(f, rounds=tuple(counted[f.name])) for f in finalists]
 
 
 def cheaper_reason(cheap: tuple[int, ...], dear: tuple[int, ...]) -> str | None:
@@ -193,7 +246,7 @@ class ConfirmResult:
     """The confirm step's decision and its evidence."""
 
     load: LoadPoint
-    rounds: int  # rounds every finalist was measured in
+    rounds: int  # rounds the winner was measured in (a finalist dropped from the race has fewer)
     standings: tuple[Standing, ...]  # the winner first
     tie_with: str | None = None  # the finalist the winner tied with
     tie_reason: str | None = None  # why the winner was picked in the tie ("fewer instances")
@@ -236,8 +289,12 @@ def decide(
     objectives: Objectives,
     constraints: Constraints | None = None,
 ) -> ConfirmResult:
-    """Rank the finalists on their rounds' medians; a tie of the top two goes to the cheaper."""
-    order = ranked([standing(f, objectives, constraints) for f in finalists])
+    """Rank the finalists on their rounds' medians, those that raced to the last round first (one
+    dropped earlier lost to the leader of its time); a tie of the top two goes to the cheaper."""
+    last = max((len(f.rounds) for f in finalists), default=0)
+    standings = [standing(f, objectives, constraints) for f in finalists]
+    order = ranked([s for s in standings if len(s.finalist.rounds) == last])
+    dropped = ranked([s for s in standings if len(s.finalist.rounds) < last])
     tie_with = tie_reason = None
     if len(order) >= 2 and order[1].eligible and order[0].key()[0] == order[1].key()[0] and overlap(*order[:2]):
         first, second = order[0], order[1]
@@ -248,11 +305,11 @@ def decide(
         else:
             tie_with, tie_reason = second.name, cheaper_reason(first.finalist.cost, second.finalist.cost)
             tie_reason = tie_reason or "the higher median"
-    rounds = min((len(f.rounds) for f in finalists), default=0)
+    order += dropped
     gain, spread = _gain(order, objectives)
     return ConfirmResult(
         load=load,
-        rounds=rounds,
+        rounds=last,
         standings=tuple(order),
         tie_with=tie_with,
         tie_reason=tie_reason,

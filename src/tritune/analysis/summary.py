@@ -120,6 +120,20 @@ def summary_sentence(facts: SummaryFacts) -> str:
             f"{lead}, the default configuration ({facts.best_name}) is still the best after {rounds} "
             f"at {facts.objective}{under}{numbers}.{_tie(facts)}"
         )
+    spread = facts.gain_spread_percent
+    if (
+        not facts.best_is_default
+        and gain > 0
+        and facts.confirm_rounds
+        and spread is not None
+        and facts.gain_percent <= spread
+    ):
+        # A gain within the rounds' own spread could be noise: no gain is claimed.
+        return (
+            f"{lead}, {facts.best_name} could not be told apart from the default configuration at "
+            f"{facts.objective}{under}{numbers}: its {gain}% gain lies within the spread of its rounds"
+            f"{evidence}.{_tie(facts)}"
+        )
     if facts.best_is_default or gain <= 0:
         return (
             f"{lead}, {facts.best_name} provides no gain over the default configuration{evidence} "

@@ -384,8 +384,10 @@ class ConfirmSettings(FrozenSection):
     """The confirm step after the search: the finalists re-measured, interleaved, at the winner's
     load point. Not part of a run's identity: a rerun with more rounds resumes and adds them."""
 
-    rounds: int = Field(default=3, ge=0, description="confirm rounds of the finalists (0: no confirm step)")
-    max_rounds: int = Field(default=6, ge=1, description="most confirm rounds while the top two overlap")
+    rounds: int = Field(
+        default=2, ge=0, description="confirm rounds every finalist still racing gets at least (0: no confirm step)"
+    )
+    max_rounds: int = Field(default=6, ge=1, description="most confirm rounds while the leader overlaps another")
     budget_s: float = Field(
         default=180.0,
         gt=0,

@@ -6,9 +6,11 @@ at the search winner's load point: A, B, C, D, A, B, C, D, ... so drift on the h
 every finalist alike. Where the deployer cannot load two variants side by side (a BLS model's,
 which share the composing models' names), each finalist is loaded, warmed up, measured and
 unloaded in turn within each round: the same interleaving, one finalist on the server at a time.
-Each round is stored as a repeat of that load point (repeat 1, 2, ...), so a rerun after Ctrl-C
-replays the stored rounds and measures only what is missing. The decision
-(medians, spread, ties, the unstable rule) is ``tritune.analysis.confirm``'s.
+From the second round on, a finalist clearly behind the leader leaves the race (and the server);
+the rounds stop once the leader stands apart or ties. Each round is stored as a repeat of that
+load point (repeat 1, 2, ...), so a rerun after Ctrl-C replays the stored rounds, and the same
+race, and measures only what is missing. The decision (medians, spread, racing, ties, the
+unstable rule) is ``tritune.analysis.confirm``'s.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 
 from tritune.analysis.configs import ConfigBest, ConfigResult, best_per_config
-from tritune.analysis.confirm import ConfirmResult, Finalist, decide, needs_another_round, serving_cost, standing
+from tritune.analysis.confirm import (
+    ConfirmResult,
+    Finalist,
+    behind,
+    decide,
+    needs_another_round,
+    serving_cost,
+    standing,
+)
 from tritune.analysis.constraints import Constraints
 from tritune.analysis.objectives import Objectives
 from tritune.config import ConfirmSettings
@@ -64,6 +74,7 @@ class ConfirmStep:
         self._settings = settings
         self._objectives = objectives
         self._constraints = constraints
+        self._goals = (objectives, constraints)
         self._top = top
         self._warm_up = context.warm_up
         self._clock = clock
@@ -127,19 +138,29 @@ class ConfirmStep:
                         self._notifier.measurement_done(variant.name, measurement, replayed=True)
                     rounds[variant.name].append(measurement)
                     kept.append(variant)
-                variants = kept
                 done = number
                 standings = [
-                    standing(Finalist(v.name, tuple(rounds[v.name])), self._objectives, self._constraints)
-                    for v in variants
+                    standing(Finalist(v.name, tuple(rounds[v.name]), is_default=v.is_default), *self._goals)
+                    for v in kept
                 ]
-                if not needs_another_round(standings, done, settings.rounds, settings.max_rounds):
+                out = behind(standings, done)
+                for name in out:
+                    self._notifier.info(
+                        f"{name} leaves the confirm step after {done} rounds: clearly behind the leader"
+                    )
+                    if name in loaded:
+                        loaded.remove(name)
+                        with contextlib.suppress(ServerError):
+                            self._deployer.unload(name)
+                variants = [v for v in kept if v.name not in out]
+                racing = [s for s in standings if s.name not in out]
+                if not needs_another_round(racing, done, settings.rounds, settings.max_rounds):
                     break
         finally:
             for name in loaded:
                 with contextlib.suppress(ServerError):  # a dead server is reported by the next load
                     self._deployer.unload(name)
-        return {v.name: rounds[v.name] for v in variants}
+        return {name: measured for name, measured in rounds.items() if measured}
 
     def _measure_round(self, variant: VariantRecord, load: LoadPoint, number: int) -> Measurement:
         started = self._clock()

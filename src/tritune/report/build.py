@@ -29,6 +29,7 @@ from tritune.analysis.confirm import (
     confirmed_facts,
     confirmed_ranking,
     decide,
+    race,
     serving_cost,
 )
 from tritune.domain.measurement import Measurement, MeasurementStatus
@@ -159,7 +160,7 @@ def _pipeline(
 
 
 def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Constraints) -> ConfirmResult | None:
-    """The confirm step's decision from its stored rounds (the rounds every finalist completed)."""
+    """The confirm step's decision from its stored rounds, raced again as the run raced them."""
     finalists = [
         Finalist(
             v.name,
@@ -172,9 +173,8 @@ def _confirmation(snapshot: RunSnapshot, objectives: Objectives, constraints: Co
     ]
     if len(finalists) < 2:
         return None
-    done = min(len(f.rounds) for f in finalists)
-    finalists = [dataclasses.replace(f, rounds=f.rounds[:done]) for f in finalists]
-    return decide(finalists, finalists[0].rounds[0].load, objectives, constraints)
+    load = finalists[0].rounds[0].load
+    return decide(race(finalists, objectives, constraints), load, objectives, constraints)
 
 
 def _partial_message(status: RunStatus, count: int) -> str:

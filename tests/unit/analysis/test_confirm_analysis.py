@@ -7,12 +7,14 @@ import pytest
 from tritune.analysis.configs import ConfigResult, best_per_config
 from tritune.analysis.confirm import (
     Finalist,
+    behind,
     confirmed_facts,
     confirmed_ranking,
     decide,
     equivalent,
     needs_another_round,
     overlap,
+    race,
     serving_cost,
     standing,
 )
@@ -132,6 +134,57 @@ def test_finalists_shown_within_2_percent_need_no_more_rounds() -> None:
     noisy = [standing(_finalist("a", 200, 213, 226), THROUGHPUT), standing(_finalist("b", 198, 214, 230), THROUGHPUT)]
     assert overlap(*noisy) and not equivalent(*noisy)
     assert needs_another_round(noisy, 3, rounds=3, max_rounds=6)
+
+
+def test_a_finalist_clearly_behind_leaves_the_race_from_the_second_round() -> None:
+    def standings(*finalists: Finalist) -> list:  # type: ignore[type-arg]
+        return [standing(f, THROUGHPUT) for f in finalists]
+
+    leader, close = _finalist("leader", 120, 121), _finalist("close", 118, 123)
+    far, default = _finalist("far", 100, 101), _finalist("d", 90, 91, default=True)
+    assert behind(standings(leader, close, far, default), 2) == ["far"]  # the default stays in
+    assert behind(standings(_finalist("leader", 120), _finalist("far", 100)), 1) == []  # no spread yet
+    unstable = Finalist("unstable", _rounds(150, 150, status=MeasurementStatus.UNSTABLE))
+    assert behind(standings(leader, unstable), 2) == ["unstable"]  # a lower class: no stable round
+    # Without another finalist overlapping the leader, the rounds stop at the minimum.
+    assert not needs_another_round(standings(leader, default), 2, rounds=2, max_rounds=6)
+    assert needs_another_round(standings(leader, close, default), 2, rounds=2, max_rounds=6)
+
+
+def test_the_race_is_replayed_from_the_stored_rounds_and_decided_on_those_who_finished() -> None:
+    stored = [
+        _finalist("a", 120, 121, 119, 122),
+        _finalist("b", 119, 122, 118, 123),
+        _finalist("far", 100, 101),  # left after round 2
+        _finalist("d", 90, 91, 90, 92, default=True),
+    ]
+    counted = {f.name: len(f.rounds) for f in race(stored, THROUGHPUT)}
+    assert counted == {"a": 4, "b": 4, "far": 2, "d": 4}
+    # A round that not every racing finalist completed (an interrupted run) does not count.
+    cut = [*stored[:3], _finalist("d", 90, 91, 90, default=True)]
+    assert {f.name: len(f.rounds) for f in race(cut, THROUGHPUT)} == {"a": 3, "b": 3, "far": 2, "d": 3}
+    # One that left early cannot win on its fewer rounds, even with a higher median than the winner's.
+    result = decide(
+        [_finalist("a", 110, 111, 109), _finalist("early", 115, 115), _finalist("d", 90, 91, 90, default=True)],
+        LOAD,
+        THROUGHPUT,
+    )
+    assert result.winner is not None and result.winner.name == "a" and result.rounds == 3
+    assert [len(s.finalist.rounds) for s in result.standings] == [3, 3, 2]
+
+
+def test_a_gain_within_its_own_spread_is_not_called_a_gain() -> None:
+    result = decide(
+        [_finalist("x_config_18", 150, 100, 116, 90), _finalist("x_config_default", 100, 100, 100, 100, default=True)],
+        LOAD,
+        THROUGHPUT,
+    )
+    assert result.gain_percent is not None and result.gain_spread_percent is not None
+    assert 0 < result.gain_percent <= result.gain_spread_percent
+    sentence = summary_sentence(confirmed_facts(_facts(), result))
+    assert "x_config_18 could not be told apart from the default configuration at maximizing throughput" in sentence
+    assert "gain lies within the spread of its rounds (± 30 %, 4 rounds)." in sentence
+    assert "better than" not in sentence
 
 
 def _facts() -> SummaryFacts:

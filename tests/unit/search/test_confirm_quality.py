@@ -34,7 +34,7 @@ SPACE = {
         }
     }
 }
-# Measured: with confirm 96 of 100 within 2 %, the search alone 90.
+# Measured: with the racing confirm step 97 of 100 within 2 %, the search alone 90.
 SURFACE = {"cores": 2, "overhead_ms": 0.5, "per_item_ms": 0.3, "noise": 0.07}
 
 
@@ -49,13 +49,15 @@ def _true_best(surface: SyntheticSurface, plan: SearchPlan, params: dict[str, ob
     return max(scores)
 
 
-def _hits(rounds: int, root: Path) -> int:
-    """In how many of the seeds the run's pick is within 2 % of the true optimum."""
-    hits = 0
+def _hits(confirm: dict[str, int], root: Path) -> tuple[int, int, int]:
+    """In how many of the seeds the run's pick is within 2 % of the true optimum, how many confirm
+    measurements the seeds took in all, and how many every finalist in every round would take."""
+    hits = measured = every = 0
     optimum: float | None = None
+    rounds = confirm.get("rounds", 2)
     for seed in SEEDS:
         surface = SyntheticSurface(seed=seed, **SURFACE)  # type: ignore[arg-type]
-        config = parse_profile_config({**SPACE, "confirm": {"rounds": rounds}})
+        config = parse_profile_config({**SPACE, "confirm": confirm})
         run = profile_surface(config, surface, root / f"r{rounds}-s{seed}")
         if optimum is None:  # the surface is the same for every seed, only its noise differs
             optimum = max(_true_best(surface, run.plan, dict(p)) for p in run.plan.space.grid())
@@ -63,25 +65,37 @@ def _hits(rounds: int, root: Path) -> int:
         hits += math.exp(optimum - _true_best(surface, run.plan, dict(picked.params))) - 1 <= 0.02
         if rounds:
             confirmation = run.conclusion.confirmation
-            assert confirmation is not None and 3 <= confirmation.rounds <= 6
-    return hits
+            assert confirmation is not None and rounds <= confirmation.rounds <= 6
+            measured += confirmation.measurements
+            every += len(confirmation.standings) * confirmation.rounds
+    return hits, measured, every
 
 
 @pytest.fixture(scope="module")
-def rates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+def rates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int, int]]:
+    """(picks within 2 %, confirm measurements, measurements without racing) over the seeds: the
+    default confirm step, and the search alone."""
     root = tmp_path_factory.mktemp("confirm-quality")
-    return {"confirm": _hits(3, root), "search alone": _hits(0, root)}
+    return {"confirm": _hits({}, root / "confirm"), "search alone": _hits({"rounds": 0}, root / "alone")}
 
 
 @pytest.mark.slow  # 200 product runs; the budget test below runs the confirm step in the fast tier
-def test_with_confirm_the_pick_is_within_2_percent_in_95_of_100_seeds(rates: dict[str, int]) -> None:
-    print(f"within 2 % of the true optimum in 100 seeds: {rates}")
-    assert rates["confirm"] >= 95, rates
+def test_with_confirm_the_pick_is_within_2_percent_in_95_of_100_seeds(rates: dict[str, tuple[int, int, int]]) -> None:
+    print(f"(within 2 % of the true optimum, confirm measurements, without racing) in 100 seeds: {rates}")
+    assert rates["confirm"][0] >= 95, rates
 
 
 @pytest.mark.slow
-def test_without_confirm_the_search_alone_picks_worse(rates: dict[str, int]) -> None:
-    assert rates["search alone"] < rates["confirm"], rates
+def test_racing_leaves_out_the_finalists_clearly_behind(rates: dict[str, tuple[int, int, int]]) -> None:
+    """Racing measures at most 95 % of what every finalist in every round would (on this surface
+    the finalists are close: 1,427 of 1,558; the fixed rounds before racing took 1,680 for 96 hits)."""
+    _, measured, every = rates["confirm"]
+    assert measured <= 0.95 * every, rates
+
+
+@pytest.mark.slow
+def test_without_confirm_the_search_alone_picks_worse(rates: dict[str, tuple[int, int, int]]) -> None:
+    assert rates["search alone"][0] < rates["confirm"][0], rates
 
 
 def test_the_budget_stops_after_the_first_round_and_a_rerun_adds_the_rest(tmp_path: Path) -> None:
@@ -98,7 +112,9 @@ def test_the_budget_stops_after_the_first_round_and_a_rerun_adds_the_rest(tmp_pa
     assert second.conclusion.resumed and second.measurements == 0
     again = second.conclusion.confirmation
     assert again is not None and again.rounds >= 3
-    assert second.conclusion.measured_now == finalists * (again.rounds - 1)
+    # Each finalist's rounds past the first, as long as it raced (one behind the leader left early).
+    assert second.conclusion.measured_now == sum(len(s.finalist.rounds) - 1 for s in again.standings)
+    assert any(len(s.finalist.rounds) < again.rounds for s in again.standings)
     assert second.conclusion.replayed >= finalists  # round 1 came from the store
     assert "rounds)" in second.conclusion.sentence
     # The report reads the rounds from the store and says what the run said.
