@@ -28,6 +28,13 @@ def minilm_onnx() -> Path:
     return minilm_path()
 
 
+@pytest.fixture(autouse=True)
+def _own_prepared_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own cache of prepared copies (the processes it starts inherit it): one test's
+    preparation never stands in for another's."""
+    monkeypatch.setenv("TRITUNE_CACHE_DIR", str(tmp_path_factory.mktemp("prepared-cache")))
+
+
 @pytest.fixture(scope="session")
 def triton_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("session-repo")

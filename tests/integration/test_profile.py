@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_runner import run_in_process
+from cli_runner import CliResult, run_in_process
 from profile_flags import SHORT_MEASUREMENT
 from tritune.testing.models import mlp_model
 from tritune.testing.processes import interruptible_popen, wait_until_gone
@@ -222,20 +222,33 @@ def test_a_fixed_batch_model_is_prepared_then_profiled(tmp_path: Path) -> None:
 
     fixed = cnn_model(tmp_path / "cnn_fixed.onnx", channels=4, size=8, batch=1)
     assert not read_signature(fixed).batch_is_dynamic
-    run_dir = tmp_path / "run"
-    result = run_in_process(
-        *profile_args(fixed, run_dir, "--json", "--no-report", "--confirm-rounds", "0"),
-        "--run-config-search-disable",  # the default alone: what is tested is the prepare step before it
-        "--run-config-search-max-concurrency",
-        "2",
-    )
+
+    def profile(run_dir: Path) -> CliResult:
+        return run_in_process(
+            *profile_args(fixed, run_dir, "--json", "--no-report", "--confirm-rounds", "0"),
+            "--run-config-search-disable",  # the default alone: what is tested is the prepare step before it
+            "--run-config-search-max-concurrency",
+            "2",
+        )
+
+    result = profile(tmp_path / "run")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "preparing" in result.stderr
-    prepared = run_dir / "prepared" / "cnn_fixed" / "variants" / "fp32" / "model.onnx"
-    assert read_signature(prepared).batch_is_dynamic
+    prepared = tmp_path / "run" / "prepared" / "cnn_fixed"
+    assert read_signature(prepared / "variants" / "fp32" / "model.onnx").batch_is_dynamic
     (summary,) = json.loads(result.stdout)
     assert summary["best"] is not None
-    assert "max_batch_size: 0" not in (run_dir / "best" / "config.pbtxt").read_text()
+    assert "max_batch_size: 0" not in (tmp_path / "run" / "best" / "config.pbtxt").read_text()
+
+    # Another run of the same file with the same options takes the prepared copy: no second prepare.
+    again = profile(tmp_path / "again")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "preparing" not in again.stderr and "its prepared copy is reused" in again.stderr
+    reused = tmp_path / "again" / "prepared" / "cnn_fixed"
+    assert {p.relative_to(reused): p.read_bytes() for p in reused.rglob("*") if p.is_file()} == {
+        p.relative_to(prepared): p.read_bytes() for p in prepared.rglob("*") if p.is_file()
+    }
+    assert (reused / "config.pbtxt").stat().st_ino != (prepared / "config.pbtxt").stat().st_ino
 
 
 def test_a_shape_that_does_not_fit_stops_before_the_search(tmp_path: Path, small_model: Path) -> None:

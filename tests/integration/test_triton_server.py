@@ -240,3 +240,29 @@ def test_phase_timing_says_where_execute_spends_its_time(
     for phase in ("read", "merge", "pad", "run", "respond"):
         assert f" {phase} " in reports[0], reports[0]
     assert lines("zoo") == []
+
+
+def test_a_config_refused_without_auto_complete_is_named_by_its_reason(
+    triton_server: EmbeddedTriton, triton_repo: Path, control: ModelControl
+) -> None:
+    """tritune's own servers run without auto-complete, where Triton answers a refused config
+    with "failed to poll from model repository": the error carries the reason Triton logged."""
+    from tritune.errors import ModelLoadError
+
+    model = triton_repo / "refused_scalar"
+    (model / "1").mkdir(parents=True)
+    (model / "1" / "model.py").write_text(
+        "class TritonPythonModel:\n    def execute(self, requests):\n        return []\n"
+    )
+    (model / "config.pbtxt").write_text(
+        'name: "refused_scalar"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [{name: "x", data_type: TYPE_FP32, dims: [1], reshape: {}}]\n'
+        'output [{name: "y", data_type: TYPE_FP32, dims: [1]}]\n'
+    )
+    with pytest.raises(ModelLoadError) as refused:
+        control.load("refused_scalar")
+    assert "--disable-auto-complete-config" in " ".join(psutil.Process(triton_server.server_pid()).cmdline())
+    assert refused.value.message == (
+        "model 'refused_scalar' failed to load: model input 'x' cannot have empty reshape for non-batching "
+        "model as scalar tensors are not supported for refused_scalar"
+    )

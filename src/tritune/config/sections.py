@@ -345,7 +345,21 @@ class MeasurementSettings(FrozenSection):
         description="system: the inputs in POSIX shared memory the server reads in place, not in each "
         "request (perf_analyzer's --shared-memory; a server on this host)",
     )
-    measurement_interval: int = Field(default=1000, ge=50, description="measurement window (ms)")
+    measurement_mode: Literal["count_windows", "time_windows"] = Field(
+        default="count_windows",
+        description="count_windows: a window closes once enough requests completed (sized to the load: "
+        "a fast model is measured in a fraction of a second, a slow one in whole windows); time_windows: "
+        "every window lasts measurement_interval",
+    )
+    measurement_interval: int = Field(
+        default=250, ge=50, description="time windows: the window (ms); count windows: the shortest window"
+    )
+    measurement_request_count: int = Field(
+        default=0,
+        ge=0,
+        description="count windows: the requests that close a window (0: sized to the load, "
+        "8 per request in flight, at least 20)",
+    )
     stability_percentage: float = Field(
         default=10.0, ge=0.1, description="the last 3 windows within this percentage count as stable"
     )

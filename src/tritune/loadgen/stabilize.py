@@ -1,14 +1,16 @@
 """Stabilization with perf_analyzer's semantics (pure).
 
 Windows are built from short engine ticks: a time window is a fixed number of ticks, a count
-window closes at the first tick edge where enough requests have completed (perf_analyzer
-polls every second; ticks are finer). A measurement is stable when, over the last 3 windows,
+window closes at the first tick edge where enough requests have completed and it has lasted its
+shortest length (perf_analyzer polls every second; ticks are finer); a count window sized to the
+load takes its request count from the load itself. A measurement is stable when, over the last 3 windows,
 every throughput is > 0 and both throughput and latency satisfy max/min <= 1 + threshold.
 The result merges those windows; after ``max_windows`` it is returned marked unstable.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,9 +28,27 @@ class WindowMode(StrEnum):
 class WindowSpec:
     mode: WindowMode = WindowMode.TIME
     window_ns: int = 5_000_000_000  # perf_analyzer's -p default, 5000 ms
-    request_count: int = 50  # count windows: requests that close a window
+    # Count windows: requests that close a window (0: sized to the load, sized_request_count()).
+    request_count: int = 50
+    min_window_ns: int = 0  # count windows: none closes sooner
     count_timeout_ns: int = 30_000_000_000  # a count window that waits this long closes anyway
     warmup_ns: int = 0  # ticks before this much time are thrown away
+
+
+# A count window sized to the load holds this many completions per request in flight: each slot
+# cycles that often, so the server forms at least that many batches however it groups them.
+REQUESTS_PER_SLOT = 8
+MIN_SIZED_REQUESTS = 20
+# An open loop's sized window holds about this long of its requests at the target rate.
+OPEN_LOOP_WINDOW_S = 0.25
+
+
+def sized_request_count(load_value: float, open_loop: bool) -> int:
+    """The requests that close a count window sized to the load: enough completions per request
+    in flight (closed loop) or per target rate (open loop) for a stable window, so a fast model is
+    measured in a fraction of a second and a slow one gets whole windows, not cut ones."""
+    wanted = load_value * OPEN_LOOP_WINDOW_S if open_loop else load_value * REQUESTS_PER_SLOT
+    return max(MIN_SIZED_REQUESTS, math.ceil(wanted))
 
 
 @dataclass(frozen=True)
@@ -137,7 +157,9 @@ class MeasurementController:
         if self.window.mode is WindowMode.TIME:
             return self._current_ticks >= ticks_per_window(self.window.window_ns, self.tick_ns)
         finished = window.completed + window.failed
-        return finished >= self.window.request_count or window.duration_ns >= self.window.count_timeout_ns
+        if window.duration_ns >= self.window.count_timeout_ns:
+            return True
+        return finished >= self.window.request_count and window.duration_ns >= self.window.min_window_ns
 
     def _close(self, window: WindowStats) -> None:
         self.windows.append(window)

@@ -95,10 +95,8 @@ def serve_check(
         return None, f"{SKIPPED}: {error.message}"
     request = served_feeds(config, feeds)
     try:
-        with (
-            EmbeddedTriton(repository, install=install, auto_complete=False) as server,
-            ModelControl(server) as control,
-        ):
+        # Auto-complete on, as a user's server runs: the check is for the server they deploy on.
+        with EmbeddedTriton(repository, install=install) as server, ModelControl(server) as control:
             try:
                 control.load(name)
             except TrituneError as error:

@@ -34,6 +34,9 @@ def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:
         "max_windows": settings.max_trials,
         "shapes": {k: list(v) for k, v in settings.shape.items()},
     }
+    if settings.measurement_mode != "time_windows":  # left out for time windows, the only kind once
+        identity["window_mode"] = settings.measurement_mode
+        identity["request_count"] = settings.measurement_request_count
     if settings.server_cpus is not None:
         # Pinning changes the numbers, so it is part of the run's identity; left out when
         # unset, so runs stored before the option existed still resume.

@@ -19,7 +19,7 @@ from tritune.domain.names import concurrent_name
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import RunStatus
 from tritune.errors import STORAGE_ERRNOS, ModelError, UsageError, storage_error
-from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec
+from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowMode, WindowSpec
 from tritune.profile.concurrent import measure_fn_for, warmup_fn_for
 from tritune.profile.context import RunContext
 from tritune.profile.notify import Notifier
@@ -43,7 +43,12 @@ def measure_options(settings: MeasurementSettings) -> MeasureOptions:
     """The load generator's options for the config's measurement section."""
     return MeasureOptions(
         protocol=settings.protocol,
-        window=WindowSpec(window_ns=settings.measurement_interval * 1_000_000),
+        window=WindowSpec(
+            mode=WindowMode(settings.measurement_mode),
+            window_ns=settings.measurement_interval * 1_000_000,
+            min_window_ns=settings.measurement_interval * 1_000_000,
+            request_count=settings.measurement_request_count,
+        ),
         stability=StabilityCriteria(threshold=settings.stability_percentage / 100, max_windows=settings.max_trials),
         shapes=dict(settings.shape),
         shared_memory=settings.shared_memory,
@@ -125,6 +130,7 @@ class ProfileSession:
         On a GPU (``gpu``) the automatic search tries FP16 too: prepare makes and validates it,
         and where it fails the search keeps FP32 and the run says why."""
         from tritune.prepare import PrepareOptions, ensure_prepared, load_prepared
+        from tritune.prepare.cache import cache_key, keep, take
         from tritune.prepare.record import REPORT_FILE
 
         settings = self.config.profile_models[name]
@@ -135,13 +141,19 @@ class ProfileSession:
         plain_onnx = path.is_file() and path.suffix == ".onnx"
         if plain_onnx and precisions == ("fp32",) and read_signature(path).batch_is_dynamic:
             return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
+        # No serve check: the run's own server loads the model next and names any refusal.
+        options = PrepareOptions(inputs=self.inputs, precisions=precisions, optional_precisions=optional)
+        key = cache_key(path, name, options)  # None for a folder (prepare's own) or a factory
         if (layout.prepared / name / REPORT_FILE).exists():
+            prepared = load_prepared(layout.prepared / name)
+        elif key is not None and take(key, layout.prepared / name):
+            self.notifier.info(f"{path} was prepared before with these options: its prepared copy is reused")
             prepared = load_prepared(layout.prepared / name)
         else:
             self.notifier.info(f"preparing {path} (dynamic batch, shapes, {', '.join(precisions)}, validation) ...")
-            # No serve check: the run's own server loads the model next and names any refusal.
-            options = PrepareOptions(inputs=self.inputs, precisions=precisions, optional_precisions=optional)
             prepared = ensure_prepared(path, layout.prepared, name, options)
+            if key is not None and prepared.passed:
+                keep(key, prepared.directory)
         if not prepared.passed:
             raise ModelError(
                 f"preparing {path} failed: {prepared.problems[0] if prepared.problems else 'see the report'} "

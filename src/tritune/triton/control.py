@@ -4,6 +4,7 @@ config in use and the statistics, with the one-line errors the rest of tritune s
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -134,7 +135,18 @@ class ModelControl:
                 f"the Triton at {address} is not in explicit model-control mode ({reason}): "
                 "restart it with --model-control-mode=explicit"
             )
-        return ModelLoadError(f"model {name!r} failed to load: {reason}", detail=self._server.log_tail())
+        return ModelLoadError(
+            f"model {name!r} failed to load: {self._poll_reason(name, reason)}", detail=self._server.log_tail()
+        )
+
+    def _poll_reason(self, name: str, reason: str) -> str:
+        """Without auto-complete Triton answers a config it refuses with "failed to poll from model
+        repository" and logs why: the logged reason, where the server's log is at hand."""
+        if "failed to poll from model repository" not in reason:
+            return reason
+        pattern = rf"Poll failed for model directory '{re.escape(name)}': (.*?)\"?$"
+        found = re.findall(pattern, self._server.log_tail(200), flags=re.MULTILINE)
+        return found[-1] if found else reason
 
     def unload(self, name: str, *, wait_s: float = 60.0) -> None:
         try:

@@ -140,7 +140,8 @@ def interpreter_library_dir() -> Path:
     return Path(str(sysconfig.get_config_var("LIBDIR")))
 
 
-def _cache_root() -> Path:
+def tritune_cache() -> Path:
+    """tritune's cache folder (the backends folders, prepared copies): ``$XDG_CACHE_HOME/tritune``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "tritune"
 
@@ -157,7 +158,7 @@ def prepare_backend_directory(install: TritonInstall, cache_root: Path | None = 
         )
     identity = f"{install.binary.resolve()}:{install.binary.stat().st_mtime_ns}:{install.stub}"
     key = f"{hashlib.sha1(identity.encode()).hexdigest()[:12]}-py{python_version_tag()}"
-    target = (cache_root or _cache_root()) / "backends" / key
+    target = (cache_root or tritune_cache()) / "backends" / key
     if (target / "python" / "triton_python_backend_stub").is_file():
         return target
     staging = target.parent / f".{key}.{os.getpid()}"
@@ -198,7 +199,7 @@ def local_backend_directory(install: TritonInstall, own: Path | None = None, cac
     ours = prepare_backend_directory(install, cache_root) / "python"
     entries = sorted(e.name for e in folder.iterdir() if e.is_dir() and e.name != "python")
     identity = f"{folder.resolve()}:{','.join(entries)}:{ours}"
-    target = (cache_root or _cache_root()) / "backends" / f"merged-{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
+    target = (cache_root or tritune_cache()) / "backends" / f"merged-{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
     if (target / "python").exists():
         return target
     staging = target.parent / f".{target.name}.{os.getpid()}"

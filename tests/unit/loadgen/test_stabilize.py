@@ -7,6 +7,7 @@ from tritune.loadgen.stabilize import (
     WindowMode,
     WindowSpec,
     check_stability,
+    sized_request_count,
     tick_length_ns,
 )
 from tritune.loadgen.stats import WindowStats
@@ -111,6 +112,28 @@ def test_count_windows_close_at_the_first_tick_with_enough_requests():
     _feed(controller, _ticks([20, 20, 20, 20, 20, 20, 20, 20, 20], 100 * MS))
     assert [w.completed for w in controller.windows] == [60, 60, 60]
     assert controller.outcome is Stability.STABLE
+
+
+def test_count_windows_last_their_shortest_length_and_a_slow_model_gets_whole_windows():
+    # A fast model: 50 requests in one tick, but no window closes before 300 ms.
+    fast = MeasurementController(
+        WindowSpec(WindowMode.COUNT, request_count=50, min_window_ns=300 * MS), StabilityCriteria(), 1, 100 * MS
+    )
+    _feed(fast, _ticks([80] * 9, 100 * MS))
+    assert [w.completed for w in fast.windows] == [240, 240, 240]
+    # A slow model: a window waits for its requests (5 ticks each), however long that is.
+    slow = MeasurementController(
+        WindowSpec(WindowMode.COUNT, request_count=20, min_window_ns=300 * MS), StabilityCriteria(), 1, 100 * MS
+    )
+    _feed(slow, _ticks([4] * 15, 100 * MS))
+    assert [(w.completed, w.duration_ns) for w in slow.windows] == [(20, 500 * MS)] * 3
+
+
+def test_a_window_sized_to_the_load_holds_enough_completions_per_request_in_flight():
+    assert sized_request_count(1, open_loop=False) == 20  # never fewer than 20
+    assert sized_request_count(16, open_loop=False) == 128  # 8 per request in flight
+    assert sized_request_count(1000, open_loop=True) == 250  # a quarter second at the target rate
+    assert sized_request_count(10, open_loop=True) == 20
 
 
 def test_warmup_ticks_are_dropped():
