@@ -250,9 +250,12 @@ def test_measurement_settings_come_from_the_file_and_flags_replace_one_key(tmp_p
 @pytest.mark.parametrize(
     ("measurement", "fingerprint"),
     [
-        ({}, "97a224141dbbfaa5"),
+        # Time windows of 1000 ms were the only windows then (count windows of 250 ms now are
+        # another measurement, and another run).
+        ({"measurement_mode": "time_windows", "measurement_interval": 1000}, "97a224141dbbfaa5"),
         (
             {
+                "measurement_mode": "time_windows",
                 "protocol": "grpc",
                 "measurement_interval": 150,
                 "stability_percentage": 50,

@@ -9,14 +9,13 @@ from tritune.config.loading import (
     parse_profile_config,
     read_file_models,
 )
+from tritune.config.measurement import ConfirmSettings, MeasurementSettings
 from tritune.config.profile_config import ProfileConfig, SearchMode
 from tritune.config.sections import (
     BoundSpec,
-    ConfirmSettings,
     DynamicBatchingSpec,
     InstanceGroupSpec,
     LoadParameters,
-    MeasurementSettings,
     ModelConfigParameters,
     ModelSettings,
 )

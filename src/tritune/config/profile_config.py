@@ -16,11 +16,10 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 from tritune.analysis.constraints import Bound, Constraints
 from tritune.analysis.objectives import DEFAULT_OBJECTIVES, Objectives
 from tritune.config.connection import ConnectionSettings
+from tritune.config.measurement import ConfirmSettings, MeasurementSettings
 from tritune.config.sections import (
     BoundSpec,
-    ConfirmSettings,
     FrozenSection,
-    MeasurementSettings,
     ModelSettings,
     known_constraints,
     known_objectives,

@@ -36,13 +36,7 @@ from tritune.loadgen.result import PerfResult, WindowBrief, few_batches_hint, ju
 from tritune.loadgen.schedule import split_concurrency
 from tritune.loadgen.shm import InputRegion, Slot
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
-from tritune.loadgen.stabilize import (
-    MeasurementController,
-    StabilityCriteria,
-    WindowMode,
-    sized_request_count,
-    tick_length_ns,
-)
+from tritune.loadgen.stabilize import MeasurementController, StabilityCriteria, WindowMode, sized_window, tick_length_ns
 from tritune.loadgen.stats import WindowStats, summarize
 from tritune.loadgen.workers import WorkerError, WorkerPlan, WorkerPool
 from tritune.triton.http_api import stopped_answering
@@ -254,9 +248,7 @@ class LoadDriver:
         options = self.options
         if not load.open_loop:
             workers = max(1, min(workers, int(load.value)))
-        window = options.window
-        if window.mode is WindowMode.COUNT and window.request_count == 0:
-            window = replace(window, request_count=sized_request_count(load.value, load.open_loop))
+        window = sized_window(options.window, load.value, load.open_loop)
         tick_ns = tick_length_ns(window, int(options.tick_ms * 1e6))
         criteria = self.criteria(load)
         controller = MeasurementController(window, criteria, load.batch_size, tick_ns)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from tritune.domain.status import Stability
@@ -112,6 +112,13 @@ def tick_length_ns(window: WindowSpec, preferred_tick_ns: int = 100_000_000) -> 
         count = max(1, round(window.window_ns / preferred_tick_ns))
         return max(1, window.window_ns // count)
     return preferred_tick_ns
+
+
+def sized_window(window: WindowSpec, load_value: float, open_loop: bool) -> WindowSpec:
+    """``window`` with its request count for this load when it is a count window sized to the load."""
+    if window.mode is not WindowMode.COUNT or window.request_count:
+        return window
+    return replace(window, request_count=sized_request_count(load_value, open_loop))
 
 
 @dataclass
