@@ -68,6 +68,7 @@ def take(key: str, destination: Path) -> bool:
     entry = None if root is None else root / key
     if entry is None or not (entry / REPORT_FILE).is_file():
         return False
+    destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".taking-", dir=destination.parent))
     try:
         _copy_tree(entry, staging)

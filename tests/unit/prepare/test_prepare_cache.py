@@ -36,8 +36,7 @@ def test_the_key_follows_the_file_the_name_and_the_options(tmp_path: Path) -> No
 def test_a_kept_copy_is_taken_whole_as_files_of_the_run_s_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     source = _prepared(tmp_path / "run1" / "prepared" / "m")
-    target = tmp_path / "run2" / "prepared" / "m"
-    target.parent.mkdir(parents=True)
+    target = tmp_path / "run2" / "prepared" / "m"  # a fresh run: no prepared/ folder yet
     assert not take("k", target)  # nothing kept yet
     keep("k", source)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["k"]  # no staging folder left
