@@ -136,8 +136,10 @@ def test_run_fingerprints_do_not_move_for_configs_without_backend_knobs(tmp_path
         "instance_group": [{"count": [1, 2], "kind": "KIND_CPU"}],
         "dynamic_batching": {"max_queue_delay_microseconds": [0, 100]},
     }
-    assert run_fingerprint(model, _config(knobs)) == "2a34112cf8e318e7"
-    assert run_fingerprint(model, _config({**knobs, "model_warmup": "zero"})) != "2a34112cf8e318e7"
+    # Time windows of 1000 ms were the measurement then (count windows now are another run).
+    then = {"measurement": {"measurement_mode": "time_windows", "measurement_interval": 1000}}
+    assert run_fingerprint(model, _config(knobs, **then)) == "2a34112cf8e318e7"
+    assert run_fingerprint(model, _config({**knobs, "model_warmup": "zero"}, **then)) != "2a34112cf8e318e7"
 
 
 def test_the_client_batch_dimension_stays_last() -> None:
