@@ -39,12 +39,15 @@ if TYPE_CHECKING:
     from tritune.system import GpuInfo, Hardware
 
 
-def measure_options(settings: MeasurementSettings) -> MeasureOptions:
-    """The load generator's options for the config's measurement section."""
+def measure_options(settings: MeasurementSettings, *, shared_windows: bool = False) -> MeasureOptions:
+    """The load generator's options for the config's measurement section. ``shared_windows``:
+    models measured concurrently, whose windows are one time window for them all (a count
+    window would close on one model's requests)."""
+    mode = WindowMode.TIME if shared_windows else WindowMode(settings.measurement_mode)
     return MeasureOptions(
         protocol=settings.protocol,
         window=WindowSpec(
-            mode=WindowMode(settings.measurement_mode),
+            mode=mode,
             window_ns=settings.measurement_interval * 1_000_000,
             min_window_ns=settings.measurement_interval * 1_000_000,
             request_count=settings.measurement_request_count,
@@ -262,7 +265,7 @@ class ProfileSession:
         from tritune.loadgen.shm import check_local
 
         machine, providers, gpu, split, remote = host.machine, host.providers, host.gpu, host.split, host.remote
-        options = measure_options(self.config.measurement)
+        options = measure_options(self.config.measurement, shared_windows=self.config.concurrent)
         source = self._source(name, layout, gpu)
         layout.output_repository.mkdir(parents=True, exist_ok=True)
         with (
