@@ -22,7 +22,7 @@ import tritune
 from tritune.prepare.options import PrepareOptions
 from tritune.prepare.record import REPORT_FILE
 from tritune.triton.locate import tritune_cache
-from tritune.triton.repository import place_file
+from tritune.triton.repository import file_digest, place_file
 
 CACHE_ENV = "TRITUNE_CACHE_DIR"
 
@@ -35,24 +35,17 @@ def prepared_cache() -> Path | None:
     return Path(given) if given else tritune_cache() / "prepared"
 
 
-def _file_digest(path: Path, digest: hashlib._Hash) -> None:
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-
-
 def cache_key(source: Path, name: str, options: PrepareOptions) -> str | None:
     """What a prepared copy is for; None for a source that is no single file (a folder, a
     ``module:factory``), whose content this cannot vouch for."""
     if not source.is_file():
         return None
-    digest = hashlib.sha256()
-    _file_digest(source, digest)
+    contents = [file_digest(source)]
     if options.data is not None and Path(options.data).is_file():  # validation data: its content too
-        _file_digest(Path(options.data), digest)
+        contents.append(file_digest(Path(options.data)))
     # The options' repr names every knob (a frozen dataclass); a data path is covered by its bytes.
-    digest.update(repr((name, options, tritune.__version__, ort.__version__)).encode())
-    return digest.hexdigest()[:32]
+    identity = repr((*contents, name, options, tritune.__version__, ort.__version__))
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def _copy_tree(source: Path, destination: Path) -> None:

@@ -74,7 +74,6 @@ class ConfirmStep:
         self._settings = settings
         self._objectives = objectives
         self._constraints = constraints
-        self._goals = (objectives, constraints)
         self._top = top
         self._warm_up = context.warm_up
         self._clock = clock
@@ -140,7 +139,11 @@ class ConfirmStep:
                     kept.append(variant)
                 done = number
                 standings = [
-                    standing(Finalist(v.name, tuple(rounds[v.name]), is_default=v.is_default), *self._goals)
+                    standing(
+                        Finalist(v.name, tuple(rounds[v.name]), is_default=v.is_default),
+                        self._objectives,
+                        self._constraints,
+                    )
                     for v in kept
                 ]
                 out = behind(standings, done)

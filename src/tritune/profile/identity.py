@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tritune.config import MeasurementSettings, ProfileConfig
+from tritune.triton.repository import file_digest
 
 if TYPE_CHECKING:
     from tritune.profile.records import ModelFiles
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def measurement_identity(settings: MeasurementSettings) -> dict[str, Any]:

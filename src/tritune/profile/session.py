@@ -146,8 +146,9 @@ class ProfileSession:
             return ModelFiles(name=name, files={"fp32": path.resolve()}, signature=read_signature(path))
         # No serve check: the run's own server loads the model next and names any refusal.
         options = PrepareOptions(inputs=self.inputs, precisions=precisions, optional_precisions=optional)
-        key = cache_key(path, name, options)  # None for a folder (prepare's own) or a factory
-        if (layout.prepared / name / REPORT_FILE).exists():
+        own = (layout.prepared / name / REPORT_FILE).exists()  # a resumed run's: no key, no hashing
+        key = None if own else cache_key(path, name, options)  # None for a folder or a factory too
+        if own:
             prepared = load_prepared(layout.prepared / name)
         elif key is not None and take(key, layout.prepared / name):
             self.notifier.info(f"{path} was prepared before with these options: its prepared copy is reused")

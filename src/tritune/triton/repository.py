@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -38,6 +39,15 @@ def install_runner(version_dir: Path) -> None:
     target = version_dir / RUNNER_PACKAGE
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(_RUNNER_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__", "entry_model.py", "*.pyc"))
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (a model may be gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def place_file(source: Path, destination: Path, *, share: bool = False) -> None:
