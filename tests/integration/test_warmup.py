@@ -1,5 +1,6 @@
 """The warm-up on the embedded Triton: before a variant's first measurement the server has run
-each batch size the plan names (once per instance), and the time is stored and reported."""
+each batch size the plan names (once per instance: Triton runs the samples tritune writes into
+the config on every instance as it loads), and the time is stored and reported."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from cli_runner import run_in_process
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement
 from tritune.domain.serving import DynamicBatching, ServingConfig
+from tritune.domain.warmup_plan import warmup_batch_sizes
 from tritune.loadgen import MeasureOptions, StabilityCriteria, WindowSpec, make_measure_fn, make_warmup_fn
 from tritune.loadgen.server_stats import parse_model_stats
-from tritune.loadgen.warmup_plan import warmup_batch_sizes
 from tritune.profile.context import RunContext
 from tritune.profile.deploy import GroupDeployer
 from tritune.profile.entries import ModelFileEntries
@@ -27,6 +28,7 @@ from tritune.testing.deployer import FixedLoadSweep
 from tritune.testing.models import mlp_model
 from tritune.triton.control import ModelControl
 from tritune.triton.http_api import TritonHttp
+from tritune.triton.repository import deploy_onnx
 from tritune.triton.server import EmbeddedTriton
 
 pytestmark = pytest.mark.triton
@@ -83,7 +85,7 @@ def test_each_planned_batch_size_runs_before_the_first_measurement(
         assert evaluation.failed is None and evaluation.measured_now == len(POINTS)
         (variant,) = store.variants(run.id)
         assert variant.error is None and variant.warmup_s is not None and variant.warmup_s > 0
-    # Sent one at a time, each request ran as its own batch, once per instance.
+    # Each batch size ran as its own batch, once per instance.
     assert planned == (1, 2, 4, 8)
     assert seen == [dict.fromkeys(planned, SERVING.instance_count)]
     config = build_report_data(load_run(tmp_path)).config(name)
@@ -110,3 +112,25 @@ def test_profile_stores_and_reports_each_variants_warmup(tmp_path: Path, warm_mo
     (report,) = json.loads(RunLayout(run_dir).report_json.read_text())["reports"]
     warmups = {c["name"]: c["warmup_s"] for c in report["configs"]}
     assert {v.name: v.warmup_s for v in measured} == {k: warmups[k] for k in (v.name for v in measured)}
+
+
+def test_triton_warms_every_instance_up_as_it_loads(
+    triton_server: EmbeddedTriton, control: ModelControl, triton_repo: Path, warm_model: Path
+) -> None:
+    """The config's warm-up samples run on both instances before the load returns: the server
+    counts them before any client request, and the load generator sends none of them again."""
+    name = "warm_by_server"
+    deploy_onnx(triton_repo, name, warm_model, SERVING, share=True)
+    control.load(name)
+    try:
+        api = TritonHttp(triton_server.endpoints.http)
+        counted = parse_model_stats(api.statistics(name), name)
+        assert counted is not None and dict(counted.batch_executions) == {1: 2, 2: 2, 4: 2, 8: 2}
+        warmup = make_warmup_fn(triton_server, FAST)(name, 1)
+        assert warmup.by_server == (1, 2, 4, 8) and warmup.sent == 0 and warmup.error is None
+        assert warmup.seconds > 0  # Triton's own time for them, from its statistics
+        assert "by Triton as it loaded: batch 1, 2, 4, 8, 2 instances at once" in warmup.describe()
+        after = parse_model_stats(api.statistics(name), name)
+        assert after is not None and after.execution_count == counted.execution_count
+    finally:
+        control.unload(name)

@@ -145,3 +145,42 @@ def test_a_batching_models_per_sample_scalar_keeps_dims_1_with_reshape_to_empty(
     assert list(config.input[0].dims) == [1] and config.input[0].HasField("reshape")
     assert list(config.input[0].reshape.shape) == []
     assert "scalar_tensors" not in config.parameters
+
+
+IMAGE_SIG = ModelSignature(
+    inputs=(TensorSpec("x", "TYPE_FP32", (-1, 3, 32, 32)),),
+    outputs=(TensorSpec("y", "TYPE_FP32", (-1, 10)),),
+)
+
+
+def _warmups(config) -> list[tuple[str, int, int, list[int], bool]]:
+    return [
+        (w.name, w.batch_size, w.count, list(w.inputs["x"].dims), w.inputs["x"].zero_data) for w in config.model_warmup
+    ]
+
+
+def test_the_runner_config_has_triton_warm_up_each_batch_size_the_plan_names():
+    """On a CPU the powers of two up to the max batch size, run once by each instance as Triton
+    loads it; on a GPU with CUDA graphs the runner's buckets, each run until its graph is captured."""
+    cpu = ServingConfig(max_batch_size=8, instance_count=2, dynamic_batching=DynamicBatching())
+    assert _warmups(build_model_config("m", IMAGE_SIG, cpu)) == [
+        (f"tritune_warmup_batch_{b}", b, 1, [3, 32, 32], True) for b in (1, 2, 4, 8)
+    ]
+    gpu = ServingConfig(
+        max_batch_size=16,
+        instance_kind="KIND_GPU",
+        dynamic_batching=DynamicBatching(),
+        runner=RunnerOptions(cuda_graph=True),
+    )
+    assert [(w[1], w[2]) for w in _warmups(build_model_config("m", IMAGE_SIG, gpu))] == [
+        (b, 3) for b in (1, 2, 4, 8, 16)
+    ]
+    # Survives the trip through config.pbtxt, as a user deploys it.
+    written = from_pbtxt(to_pbtxt(build_model_config("m", IMAGE_SIG, cpu)))
+    assert [w.batch_size for w in written.model_warmup] == [1, 2, 4, 8]
+
+
+def test_a_dynamic_dimension_besides_the_batch_leaves_the_warm_up_to_the_load_generator():
+    """Its size is the measured load's (--shape), which the config does not know."""
+    config = build_model_config("m", DYNAMIC_SIG, default_serving_config(DYNAMIC_SIG))
+    assert list(config.input[0].dims) == [-1] and not config.model_warmup

@@ -11,6 +11,10 @@
 #   search    benchmarks/search_vs_brute.py, work dir .work/search
 #   gpubench  benchmarks/gpu_served_vs_raw.py, work dir .work/gpubench
 #   iopaths   benchmarks/gpu_io_paths.py on ResNet-50, prepared once into .work/iopaths
+#   resnet    ResNet-50 (torchvision, random weights) prepared once into .work/resnet, then
+#             `tritune profile` on it, timed (MODE=brute: the brute-force grid, a run of its own;
+#             ARGS: more `tritune profile` options; LIMIT stops it as Ctrl-C does, and a rerun
+#             resumes it); OUT receives the log and the run's store
 #
 # The host brings Python 3.12 with torch (torchvision for ResNet-50), numpy, onnxruntime and pytest;
 # .whl/ the rest, installed into .work/gpu_host/site. onnxruntime-gpu (a wheel in .whl/, or
@@ -37,7 +41,7 @@ HOST=$WORK/gpu_host
 STEP=${1:-check}
 [ $# -eq 0 ] || shift
 case $STEP in
-check | tests | bench | search | gpubench | iopaths) ;;
+check | tests | bench | search | gpubench | iopaths | resnet) ;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2
     exit 2
@@ -127,5 +131,21 @@ iopaths)
         "$PY" -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 --precision fp32,fp16 \
             --tolerance fp16:0.1,0.1 -o "$WORK/iopaths"
     benchmark benchmarks/gpu_io_paths.py "$WORK/iopaths/resnet50/variants/fp32/model.onnx" "$@"
+    ;;
+resnet)
+    [ -f "$WORK/resnet/resnet50/config.pbtxt" ] ||
+        "$PY" -m tritune prepare torchvision.models:resnet50 --input x:3,224,224 -o "$WORK/resnet"
+    run=run${MODE:+_$MODE}
+    started=$(date +%s.%N)
+    status=0
+    ${LIMIT:+timeout -s INT "$LIMIT"} "$PY" -m tritune profile "$WORK/resnet/resnet50" --run-dir "$WORK/resnet/$run" \
+        ${MODE:+--run-config-search-mode "$MODE"} "$@" 2>&1 | tee "$WORK/resnet/$run.log" || status=$?
+    "$PY" -c 'import sys, time; print(f"profile wall time: {time.time() - float(sys.argv[1]):.1f} s")' "$started" |
+        tee -a "$WORK/resnet/$run.log"
+    if [ -n "${OUT:-}" ]; then
+        mkdir -p "$OUT" && cp "$WORK/resnet/$run.log" "$WORK/resnet/$run/tritune.db" "$OUT/" 2>/dev/null || true
+        mv "$OUT/tritune.db" "$OUT/$run.db" 2>/dev/null || true
+    fi
+    exit "$status"
     ;;
 esac

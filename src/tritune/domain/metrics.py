@@ -48,6 +48,7 @@ THROUGHPUT = "perf_throughput"
 LATENCY = "perf_latency"  # Model Analyzer's alias of p99; also the prefix of every latency
 LATENCY_AVG = "perf_latency_avg"
 LATENCY_STD = "perf_latency_std"  # not Model Analyzer's
+THROUGHPUT_SPREAD = "perf_throughput_spread"  # not Model Analyzer's
 LATENCY_P50 = "perf_latency_p50"
 LATENCY_P90 = "perf_latency_p90"
 LATENCY_P95 = "perf_latency_p95"
@@ -86,6 +87,9 @@ METRICS: dict[str, Metric] = {
         Metric(LATENCY, "ms", _MIN, "p99 Latency (ms)", "latency (ms)", _WORST),  # MA's alias of p99
         # Not Model Analyzer's: the spread of the request latencies around their average.
         Metric(LATENCY_STD, "ms", _MIN, "Latency Std (ms)", "Latency std (ms)"),
+        # Not Model Analyzer's: how far the kept windows' throughputs lie apart, (max - min) / mean:
+        # the noise of this measurement, measured (the search stops where gains fall within it).
+        Metric(THROUGHPUT_SPREAD, "%", _MIN, "Throughput Spread (%)", "Throughput spread (%)", _WORST),
         Metric(SERVER_QUEUE, "ms", _MIN, "Server Queue (ms)", "Queue"),
         Metric(SERVER_COMPUTE_INPUT, "ms", _MIN, "Server Compute Input (ms)", "Compute input"),
         Metric(SERVER_COMPUTE_INFER, "ms", _MIN, "Server Compute Infer (ms)", "Compute infer"),

@@ -7,6 +7,7 @@ batch size it can form before its first measurement; ``ConcurrentDriver`` /
 ``make_concurrent_measure_fn`` drive several models together (models profiled concurrently).
 """
 
+from tritune.domain.warmup_plan import WarmupPlan
 from tritune.loadgen.concurrent import (
     ConcurrentDriver,
     ConcurrentResult,
@@ -21,7 +22,6 @@ from tritune.loadgen.schedule import Distribution, Schedule
 from tritune.loadgen.spec import LoadSpec, MeasureOptions
 from tritune.loadgen.stabilize import StabilityCriteria, WindowMode, WindowSpec
 from tritune.loadgen.warmup import Warmup, WarmupFn, make_warmup_fn, warm_up
-from tritune.loadgen.warmup_plan import WarmupPlan
 from tritune.loadgen.workers import WorkerPool
 
 __all__ = [

@@ -33,6 +33,7 @@ from tritune.domain.metrics import (
     SERVER_QUEUE,
     SERVER_REQUEST,
     THROUGHPUT,
+    THROUGHPUT_SPREAD,
     combine,
     metric,
     step_metric,
@@ -229,6 +230,9 @@ class PerfResult:
                     CLIENT_SEND_RECV: client.avg_send_ns + client.avg_recv_ns,
                 }
             )
+            spread = window_spread([w.throughput for w in self.windows[len(self.windows) - self.kept_windows :]])
+            if spread is not None:
+                values[THROUGHPUT_SPREAD] = spread
         if server is not None and server.requests:
             values.update(
                 {
@@ -269,6 +273,13 @@ class PerfResult:
 
 # Base unit -> the metric table's unit: ns -> ms, bytes -> MB, a share of 1 -> percent.
 _FROM_BASE = {"ms": 1e-6, "MB": 1e-6, "%": 100.0}
+
+
+def window_spread(throughputs: Sequence[float]) -> float | None:
+    """(max - min) / mean of the kept windows' throughputs, a share of 1; None under two windows."""
+    if len(throughputs) < 2 or not any(throughputs):
+        return None
+    return (max(throughputs) - min(throughputs)) / (sum(throughputs) / len(throughputs))
 
 
 def in_table_units(values: Mapping[str, float]) -> dict[str, float]:

@@ -6,17 +6,25 @@ noise margin. After a move, first try one more step the same way (momentum), whi
 long slope at one measurement per step instead of a whole neighbourhood. When no neighbour
 wins, look two steps away in each ordered dimension and one step in each pair of them (this
 crosses flat stretches and interactions: a longer queue delay pays only with a larger max batch
-size) before stopping. A failed or infeasible
-home is left the same way: any neighbour that works ranks above it, so the climb backs off
-from load failures and out-of-memory points towards working ones.
+size) before stopping, but only the points that could win: two steps along a dimension where
+one step lost to home by more than the noise is predicted to lose too, and left out. The noise
+is measured: the median spread of the measurement windows' throughputs of the points seen
+(``perf_throughput_spread``); where no measurement reports it, every point is measured. (Wider
+stops, leaving out the two-dimension moves too, measured a quarter less but missed
+interactions: more instances pay only with fewer threads each; docs/benchmarks.md.)
+A failed or infeasible home is left the same way: any neighbour that works ranks above it, so
+the climb backs off from load failures and out-of-memory points towards working ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import statistics
 from collections.abc import Sequence
 
 from tritune.analysis.ranking import TrialScore
+from tritune.domain.metrics import THROUGHPUT_SPREAD
 from tritune.domain.space import Point, SearchSpace, Value, normalize_point, point_key
 from tritune.search.base import BaseSearcher
 from tritune.search.trial import LoadSweepKind, Trial
@@ -134,11 +142,15 @@ class HillClimbSearcher(BaseSearcher):
         self._round = _FULL
         home_key = point_key(self._home)
         self._queue, self._round_keys = [], []
+        noise = self._noise() if self._radius > 1 else None
         for candidate in self._neighbours(self._home, self._radius):
             key = point_key(candidate)
-            if key != home_key and key not in self._round_keys:
-                self._queue.append(candidate)
-                self._round_keys.append(key)
+            if key == home_key or key in self._round_keys:
+                continue
+            if noise is not None and key not in self._seen and self._predicted_to_lose(candidate, noise):
+                continue
+            self._queue.append(candidate)
+            self._round_keys.append(key)
 
     def _finish_full_round(self) -> bool:
         """Move to the best neighbour if it wins; else widen the radius. False: converged."""
@@ -155,6 +167,37 @@ class HillClimbSearcher(BaseSearcher):
             self._begin_full_round()
             return True
         return False
+
+    # -- noise and prediction ---------------------------------------------------------------
+    def _noise(self) -> float | None:
+        """The measured noise as a score log-ratio, at least ``min_gain``: the median window
+        spread of the feasible points seen; None where no measurement reported one."""
+        spreads = [
+            r.metrics[THROUGHPUT_SPREAD] / 100
+            for _, r in self._seen.values()
+            if r.feasible and THROUGHPUT_SPREAD in r.metrics
+        ]
+        if not spreads:
+            return None
+        return max(self.min_gain, math.log1p(statistics.median(spreads)))
+
+    def _predicted_to_lose(self, candidate: Point, noise: float) -> bool:
+        """Whether a point two steps along one dimension lies past a step that way that lost to
+        home by more than the noise (or failed, or broke a constraint home meets): then it is
+        predicted to lose too. Points that move two dimensions are always measured: their steps
+        interact (more instances pay only with fewer threads each, a longer queue delay only
+        with a larger max batch size), so each step losing alone predicts nothing."""
+        assert self._home is not None and self._home_result is not None
+        moved = [n for n in self.dims if n not in self.space.unordered and candidate[n] != self._home[n]]
+        if len(moved) != 1 or not self._home_result.feasible:
+            return False
+        name = moved[0]
+        unit = 1 if self._index(candidate, name) > self._index(self._home, name) else -1
+        step = self._shifted(self._home, {name: unit})
+        seen = self._seen.get(point_key(step)) if step is not None else None
+        if seen is None:
+            return False
+        return not seen[1].feasible or seen[1].score - self._home_result.score < -noise
 
     # -- geometry -------------------------------------------------------------------------------
     def _index(self, point: Point, name: str) -> int:

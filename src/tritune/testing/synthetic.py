@@ -29,7 +29,14 @@ from tritune.config import ProfileConfig
 from tritune.domain.devices import InstanceKind
 from tritune.domain.layout import RunLayout
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
-from tritune.domain.metrics import CPU_USED_RAM, GPU_USED_MEMORY, LATENCY_AVG, LATENCY_P99, THROUGHPUT
+from tritune.domain.metrics import (
+    CPU_USED_RAM,
+    GPU_USED_MEMORY,
+    LATENCY_AVG,
+    LATENCY_P99,
+    THROUGHPUT,
+    THROUGHPUT_SPREAD,
+)
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.space import SearchSpace, Variant
 from tritune.profile.context import RunContext
@@ -163,6 +170,9 @@ class SyntheticSurface:
         noisy[THROUGHPUT] *= throughput_noise
         noisy[LATENCY_AVG] *= latency_noise
         noisy[LATENCY_P99] *= latency_noise
+        if self.noise > 0:  # its windows scatter as measurements do: the measured noise
+            windows = [math.exp(rng.gauss(0, self.noise)) for _ in range(3)]
+            noisy[THROUGHPUT_SPREAD] = (max(windows) - min(windows)) / (sum(windows) / 3) * 100
         return Measurement(load, MeasurementStatus.OK, noisy)
 
     def _memory(self, n: int, mbs: int, fp16: bool) -> float:

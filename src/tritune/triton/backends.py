@@ -6,6 +6,7 @@ the one place that knows where each lives in ``model_config.proto``.
 
 from __future__ import annotations
 
+from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritune.domain.backends import (
@@ -18,6 +19,7 @@ from tritune.domain.backends import (
     parse_accelerators,
 )
 from tritune.domain.serving import ServingConfig
+from tritune.domain.warmup_plan import SERVER_WARMUP_PREFIX, plan_from_config
 
 WARMUP_NAME = "tritune_warmup"
 
@@ -71,3 +73,23 @@ def _set_warmup(config: mc.ModelConfig, data: str) -> None:
         sample.data_type = tensor.data_type
         sample.dims.extend(d if d > 0 else 1 for d in tensor.dims)
         setattr(sample, data, True)
+
+
+def add_server_warmup(config: mc.ModelConfig) -> None:
+    """Triton's own warm-up for tritune's runner: one zero-data sample per batch size the warm-up
+    plan names (each run as often as the plan says: a CUDA graph is captured on a later run).
+    Triton runs them on every instance as it loads the model, the instances at once, so a
+    variant is warm when its load returns, and so is the config a user deploys. Not where an
+    input has a dynamic dimension besides the batch: its size is the load's (``--shape``), so the
+    load generator warms those up."""
+    if any(d < 0 for tensor in config.input for d in tensor.dims):
+        return
+    plan = plan_from_config(json_format.MessageToDict(config, preserving_proto_field_name=True))
+    del config.model_warmup[:]
+    for size in plan.batch_sizes:
+        warmup = config.model_warmup.add(name=f"{SERVER_WARMUP_PREFIX}{size}", batch_size=size, count=plan.runs)
+        for tensor in config.input:
+            sample = warmup.inputs[tensor.name]
+            sample.data_type = tensor.data_type
+            sample.dims.extend(tensor.dims)
+            sample.zero_data = True

@@ -12,7 +12,7 @@ from tritune.domain.devices import InstanceKind
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.serving import ServingConfig
 from tritune.errors import ModelError
-from tritune.triton.backends import apply_backend_options
+from tritune.triton.backends import add_server_warmup, apply_backend_options
 
 _ONNX_TO_TRITON: dict[int, str] = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
@@ -129,7 +129,10 @@ def build_model_config(name: str, signature: ModelSignature, serving: ServingCon
     config.output.extend(_config_tensor(t, batched, mc.ModelOutput) for t in signature.outputs)
     if scalars(signature, batched):
         config.parameters[SCALARS_PARAMETER].string_value = ",".join(scalars(signature, batched))
-    return apply_backend_options(config, serving)  # after the inputs: a warmup sample needs them
+    add_server_warmup(config)
+    # After the inputs (a warmup sample needs them) and the server's warm-up: a model_warmup the
+    # user set replaces it.
+    return apply_backend_options(config, serving)
 
 
 def serving_model_config(name: str, serving: ServingConfig) -> mc.ModelConfig:

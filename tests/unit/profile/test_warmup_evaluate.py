@@ -6,8 +6,8 @@ from pathlib import Path
 from tritune.domain.measurement import LoadMode, LoadPoint, Measurement, MeasurementStatus
 from tritune.domain.serving import ServingConfig
 from tritune.domain.status import VariantStatus
+from tritune.domain.warmup_plan import WarmupPlan
 from tritune.loadgen.warmup import Warmup
-from tritune.loadgen.warmup_plan import WarmupPlan
 from tritune.profile.context import RunContext
 from tritune.profile.evaluate import VariantEvaluator
 from tritune.profile.notify import QuietNotifier

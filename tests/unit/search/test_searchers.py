@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from tritune.analysis import TrialScore
+from tritune.domain.metrics import THROUGHPUT_SPREAD
 from tritune.domain.space import Dim, Dimension, Point, SearchSpace, point_key, powers_of_two
 from tritune.search import (
     BayesSearcher,
@@ -195,3 +196,56 @@ def test_trial_round_trips_through_json() -> None:
     trial = Trial(3, {Dim.PREFERRED_BATCH_SIZES: (4, 8), Dim.DYNAMIC_BATCHING: None}, start_load=16.0, phase="refine")
     trial = dataclasses.replace(trial, curve_points=2)
     assert Trial.from_dict(json.loads(json.dumps(trial.to_dict()))) == trial
+
+
+def measured(landscape: Landscape, spread_percent: float | None) -> Landscape:
+    """The landscape's results as measurements report them: with their windows' spread (the
+    measured noise), or without one (a store written before the spread was measured)."""
+
+    def result(point: Point) -> TrialScore:
+        score = landscape(point)
+        metrics = {} if spread_percent is None else {THROUGHPUT_SPREAD: spread_percent}
+        return dataclasses.replace(score, metrics=metrics)
+
+    return result
+
+
+def test_the_climb_leaves_out_points_predicted_to_lose_by_more_than_the_noise() -> None:
+    """At the top of a steep bowl each single step loses by more than the measured noise (2 %),
+    so two steps the same way are predicted to lose too: the climb leaves only those out;
+    without a measured noise it measures them as before."""
+
+    def steep(point: Point) -> TrialScore:
+        return TrialScore(score=0.1 * bowl(point).score)
+
+    with_noise, without = HillClimbSearcher(space()), HillClimbSearcher(space())
+    trials = {t.key for t in search(with_noise, measured(steep, 2.0))}
+    baseline = {t.key for t in search(without, measured(steep, None))}
+    for climber in (with_noise, without):
+        best = climber.best()
+        assert best is not None and best[0].params == BOWL_OPTIMUM
+    two_steps = set()
+    for dim in space().dimensions:
+        at = dim.index(BOWL_OPTIMUM[dim.name])
+        two_steps |= {
+            point_key({**BOWL_OPTIMUM, dim.name: dim.values[i]}) for i in (at - 2, at + 2) if 0 <= i < len(dim)
+        }
+    assert len(two_steps) == 5  # the queue delay is one step from the end of its list
+    # Left out: the two-step points the climb had not passed through on its way up.
+    assert baseline - trials == two_steps - trials and len(baseline - trials) >= 3 and trials < baseline
+
+
+def test_points_made_of_flat_steps_are_still_measured() -> None:
+    """A longer queue delay pays only with a larger max batch size: each step alone is flat
+    (within the noise), the two together gain 20 %. The pair is not predicted to lose, so it is
+    measured and found."""
+
+    def interaction(point: Point) -> TrialScore:
+        pays = point[Dim.MAX_BATCH_SIZE] >= 16 and point[Dim.DYNAMIC_BATCHING] in (500, 1000)
+        return TrialScore(score=0.2 if pays else 0.0)
+
+    start = {Dim.INSTANCE_COUNT: 1, Dim.MAX_BATCH_SIZE: 8, Dim.DYNAMIC_BATCHING: 100}
+    climber = HillClimbSearcher(space(default=start))
+    search(climber, measured(interaction, 5.0))
+    best = climber.best()
+    assert best is not None and best[1].score == 0.2

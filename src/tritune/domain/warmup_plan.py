@@ -4,6 +4,10 @@ A runtime pays once per new input shape (cuDNN and TensorRT pick algorithms, ONN
 allocates and caches per shape), and once per model instance (each instance is a session of its
 own). Paid during the first measurement, that cost is a measurement of start-up, not of serving:
 on a GPU a variant's first load point can read a small fraction of the next one's throughput.
+
+Two senders, one plan: Triton itself (``model_warmup`` samples tritune writes into its runner's
+configs, run on every instance as it loads, the instances at once) where every input's shape is
+known from the config, and the load generator (``loadgen/warmup.py``) for the rest.
 """
 
 from __future__ import annotations
@@ -20,18 +24,32 @@ from tritune.runner.batching import bucket_mode, padded_rows
 _RUNNER_PARAMETERS = frozenset({"runtime", "model_filename", "graph_optimization_level"})
 
 
+# The names of the warm-up samples tritune writes (``triton/backends.add_server_warmup``), one
+# per batch size: how a loaded config tells that Triton warmed it up at that size.
+SERVER_WARMUP_PREFIX = "tritune_warmup_batch_"
+
+
 @dataclass(frozen=True)
 class WarmupPlan:
-    """One request of each batch size, smallest first, sent ``repeats`` times in a row."""
+    """One request of each batch size, smallest first, ``runs`` times on each of ``instances``."""
 
     batch_sizes: tuple[int, ...]
-    # Once per model instance: an idle instance that just served goes to the back of Triton's
-    # queue, so back-to-back requests of one size reach each instance in turn.
-    repeats: int = 1
+    instances: int = 1
+    runs: int = 1  # per shape and instance: more than one where a CUDA graph must be captured
+
+    @property
+    def repeats(self) -> int:
+        """Sent by a client one at a time: an idle instance that just served goes to the back of
+        Triton's queue, so back-to-back requests of one size reach each instance in turn."""
+        return self.instances * self.runs
 
     @property
     def requests(self) -> int:
         return len(self.batch_sizes) * self.repeats
+
+    def without(self, sizes: Sequence[int]) -> WarmupPlan:
+        """The plan less the batch sizes already warmed up (by Triton, as it loaded the model)."""
+        return WarmupPlan(tuple(b for b in self.batch_sizes if b not in sizes), self.instances, self.runs)
 
 
 def warmup_batch_sizes(
@@ -146,4 +164,13 @@ def plan_from_config(config: Mapping[str, Any], client_batch_size: int = 1) -> W
     if buckets is not None and buckets != "off":
         sizes = bucketed(sizes, max_batch_size, buckets)
     graphs = buckets is not None and _cuda_graphs(config)
-    return WarmupPlan(sizes, instance_total(config) * (CUDA_GRAPH_RUNS if graphs else 1))
+    return WarmupPlan(sizes, instance_total(config), CUDA_GRAPH_RUNS if graphs else 1)
+
+
+def server_warmup_sizes(config: Mapping[str, Any]) -> tuple[int, ...]:
+    """The batch sizes Triton warmed the model up with as it loaded it: the samples of tritune's
+    (``SERVER_WARMUP_PREFIX``) in its config JSON; a user's own samples are not counted on."""
+    samples = config.get("model_warmup") or ()
+    return tuple(
+        sorted(int(w.get("batch_size", 1)) for w in samples if str(w.get("name", "")).startswith(SERVER_WARMUP_PREFIX))
+    )

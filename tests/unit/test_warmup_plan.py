@@ -2,7 +2,7 @@
 
 import pytest
 
-from tritune.loadgen.warmup_plan import (
+from tritune.domain.warmup_plan import (
     CUDA_GRAPH_RUNS,
     WarmupPlan,
     instance_total,
@@ -53,7 +53,7 @@ def test_plan_from_the_servers_config() -> None:
         "instance_group": [{"count": 2, "kind": "KIND_CPU"}],
     }
     plan = plan_from_config(config, client_batch_size=1)
-    assert plan == WarmupPlan((1, 2, 3, 4, 8), repeats=2) and plan.requests == 10
+    assert plan == WarmupPlan((1, 2, 3, 4, 8), instances=2) and plan.requests == 10
     assert plan_from_config({**config, "dynamic_batching": None}, 2) == WarmupPlan((2,), 2)
     assert plan_from_config({"max_batch_size": 0}) == WarmupPlan((1,), 1)
 
