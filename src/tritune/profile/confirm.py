@@ -146,11 +146,11 @@ class ConfirmStep:
                     )
                     for v in kept
                 ]
+                by_name = {s.name: s for s in standings}
                 out = behind(standings, done)
                 for name in out:
-                    self._notifier.info(
-                        f"{name} leaves the confirm step after {done} rounds: clearly behind the leader"
-                    )
+                    why = "clearly behind the leader" if by_name[name].eligible else "no round of it was stable"
+                    self._notifier.info(f"{name} leaves the confirm step after {done} rounds: {why}")
                     if name in loaded:
                         loaded.remove(name)
                         with contextlib.suppress(ServerError):
