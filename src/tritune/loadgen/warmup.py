@@ -43,7 +43,7 @@ class Warmup:
     by_server: tuple[int, ...] = ()
 
     def describe(self) -> str:
-        sent = tuple(b for b in self.plan.batch_sizes if b not in self.by_server)
+        sent = self.plan.without(self.by_server).batch_sizes
         text = f"warm-up {self.seconds:.2f} s ("
         if self.by_server:
             at_once = f", {self.plan.instances} instances at once" if self.plan.instances > 1 else ""
@@ -91,8 +91,8 @@ def warm_up(
         api = server.endpoints.api(timeout_s=10.0)
         config = api.model_config(model)
         plan = plan_from_config(config, client_batch_size)
-        by_server = tuple(b for b in plan.batch_sizes if b in server_warmup_sizes(config))
-        left = plan.without(by_server)
+        left = plan.without(server_warmup_sizes(config))
+        by_server = tuple(b for b in plan.batch_sizes if b not in left.batch_sizes)
         by_server_s = _server_warmup_seconds(api, model, plan.instances) if by_server else 0.0
         if not left.batch_sizes:
             return Warmup(plan, 0, by_server_s, by_server=by_server)

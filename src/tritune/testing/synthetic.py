@@ -39,6 +39,7 @@ from tritune.domain.metrics import (
 )
 from tritune.domain.model import DYNAMIC, ModelSignature, TensorSpec
 from tritune.domain.space import SearchSpace, Variant
+from tritune.loadgen.result import window_spread
 from tritune.profile.context import RunContext
 from tritune.profile.orchestrator import ProfileRun
 from tritune.profile.records import ModelFiles, RunConclusion
@@ -172,7 +173,7 @@ class SyntheticSurface:
         noisy[LATENCY_P99] *= latency_noise
         if self.noise > 0:  # its windows scatter as measurements do: the measured noise
             windows = [math.exp(rng.gauss(0, self.noise)) for _ in range(3)]
-            noisy[THROUGHPUT_SPREAD] = (max(windows) - min(windows)) / (sum(windows) / 3) * 100
+            noisy[THROUGHPUT_SPREAD] = (window_spread(windows) or 0.0) * 100
         return Measurement(load, MeasurementStatus.OK, noisy)
 
     def _memory(self, n: int, mbs: int, fp16: bool) -> float:
